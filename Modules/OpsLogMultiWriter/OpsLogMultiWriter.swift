@@ -1,0 +1,2 @@
+// Module placeholder: see the issues for what lands here.
+enum OpsLogMultiWriterModule {}

@@ -1,0 +1,82 @@
+/// What an operation does to its record.
+public enum OperationKind: String, Sendable, Hashable, Codable {
+  /// Creates or replaces the record (`"op":"set"`).
+  case set
+  /// Removes the record (`"op":"delete"`).
+  case delete
+}
+
+/// The record as it was before an operation: what undo puts back.
+public enum PreviousValue<Record: Sendable>: Sendable {
+  /// There was no record: the operation created it (`"prev": null`).
+  case none
+  /// The full previous record (`"encoding"` absent or `"full"`).
+  case record(Record)
+  /// A reverse patch that turns the new record back into the old one (`"encoding": "delta"`).
+  case delta(DeltaPatch)
+}
+
+extension PreviousValue: Equatable where Record: Equatable {}
+extension PreviousValue: Hashable where Record: Hashable {}
+
+/// A reverse patch for an update of an object record: applied to the new record, it gives the
+/// old one. See FORMAT.md, "Delta patch".
+public struct DeltaPatch: Sendable, Hashable {
+  /// `"$set"`: the old value of every top-level key that the update changed or removed.
+  public var set: JSONObject
+  /// `"$unset"`: every key that the update added.
+  public var unset: [String]
+
+  public init(set: JSONObject = JSONObject(), unset: [String] = []) {
+    self.set = set
+    self.unset = unset
+  }
+}
+
+/// One WAL line: a single mutation of one record.
+public struct LogOperation<Record: Sendable>: Sendable {
+  /// `"ts"`: ISO-8601 UTC with milliseconds, `2026-04-01T10:00:01.000Z`.
+  public var timestamp: String
+  /// `"op"`.
+  public var kind: OperationKind
+  /// `"id"`: the record's ID, never empty.
+  public var id: String
+  /// `"data"`: the new record for a set; `nil` for a delete.
+  public var data: Record?
+  /// `"prev"` and `"encoding"`: what undo puts back.
+  public var previous: PreviousValue<Record>
+  /// `"agent"`: the writing agent's ID in a multi-writer store.
+  public var agent: String?
+  /// `"clock"`: the writing agent's Lamport clock in a multi-writer store.
+  public var clock: Int?
+
+  public init(
+    timestamp: String, kind: OperationKind, id: String, data: Record?,
+    previous: PreviousValue<Record>, agent: String? = nil, clock: Int? = nil
+  ) {
+    self.timestamp = timestamp
+    self.kind = kind
+    self.id = id
+    self.data = data
+    self.previous = previous
+    self.agent = agent
+    self.clock = clock
+  }
+
+  /// The same operation with its records transformed, for example decoded from JSON into a
+  /// typed record. Delta patches pass through unchanged.
+  public func mapRecords<Other: Sendable>(_ transform: (Record) throws -> Other) rethrows -> LogOperation<Other> {
+    let previous: PreviousValue<Other>
+    switch self.previous {
+    case .none: previous = .none
+    case .record(let record): previous = .record(try transform(record))
+    case .delta(let patch): previous = .delta(patch)
+    }
+    return LogOperation<Other>(
+      timestamp: timestamp, kind: kind, id: id, data: try data.map(transform), previous: previous,
+      agent: agent, clock: clock)
+  }
+}
+
+extension LogOperation: Equatable where Record: Equatable {}
+extension LogOperation: Hashable where Record: Hashable {}

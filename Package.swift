@@ -1,0 +1,83 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+// Layers, lowest first. Each target depends only on the ones above it in this list, so a tool
+// can take the codec alone and a test can swap the filesystem for the in-memory backend.
+let package = Package(
+  name: "OpsLog",
+  platforms: [.macOS(.v15)],
+  products: [
+    .library(name: "OpsLogTypes", targets: ["OpsLogTypes"]),
+    .library(name: "OpsLogCodec", targets: ["OpsLogCodec"]),
+    .library(name: "OpsLogStorage", targets: ["OpsLogStorage"]),
+    .library(name: "OpsLogEngine", targets: ["OpsLogEngine"]),
+    .library(name: "OpsLogMultiWriter", targets: ["OpsLogMultiWriter"]),
+    .library(name: "OpsLog", targets: ["OpsLog"]),
+  ],
+  dependencies: [
+    .package(url: "https://github.com/apple/swift-log.git", from: "1.6.0"),
+    .package(url: "https://github.com/swiftlang/swift-docc-plugin", from: "1.4.0"),
+  ],
+  targets: [
+    .systemLibrary(
+      name: "CZlib",
+      path: "Modules/CZlib",
+      pkgConfig: "zlib",
+      providers: [.apt(["libz-dev"]), .brew(["zlib"])]
+    ),
+    .target(name: "OpsLogTypes", path: "Modules/OpsLogTypes"),
+    .target(
+      name: "OpsLogCodec",
+      dependencies: ["OpsLogTypes", "CZlib"],
+      path: "Modules/OpsLogCodec"
+    ),
+    .target(
+      name: "OpsLogStorage",
+      dependencies: ["OpsLogTypes", "OpsLogCodec", .product(name: "Logging", package: "swift-log")],
+      path: "Modules/OpsLogStorage"
+    ),
+    .target(
+      name: "OpsLogEngine",
+      dependencies: [
+        "OpsLogTypes", "OpsLogCodec", "OpsLogStorage", .product(name: "Logging", package: "swift-log"),
+      ],
+      path: "Modules/OpsLogEngine"
+    ),
+    .target(
+      name: "OpsLogMultiWriter",
+      dependencies: [
+        "OpsLogTypes", "OpsLogCodec", "OpsLogStorage", "OpsLogEngine",
+        .product(name: "Logging", package: "swift-log"),
+      ],
+      path: "Modules/OpsLogMultiWriter"
+    ),
+    .target(
+      name: "OpsLog",
+      dependencies: ["OpsLogTypes", "OpsLogCodec", "OpsLogStorage", "OpsLogEngine", "OpsLogMultiWriter"],
+      path: "Modules/OpsLog"
+    ),
+    .executableTarget(name: "Quickstart", dependencies: ["OpsLog"], path: "Examples/Quickstart"),
+    .testTarget(name: "OpsLogTypesTests", dependencies: ["OpsLogTypes"], path: "Tests/OpsLogTypesTests"),
+    .testTarget(
+      name: "OpsLogCodecTests",
+      dependencies: ["OpsLogCodec"],
+      path: "Tests/OpsLogCodecTests"
+    ),
+    .testTarget(
+      name: "OpsLogStorageTests",
+      dependencies: ["OpsLogStorage"],
+      path: "Tests/OpsLogStorageTests"
+    ),
+    .testTarget(
+      name: "OpsLogEngineTests",
+      dependencies: ["OpsLogEngine"],
+      path: "Tests/OpsLogEngineTests"
+    ),
+    .testTarget(
+      name: "OpsLogMultiWriterTests",
+      dependencies: ["OpsLogMultiWriter"],
+      path: "Tests/OpsLogMultiWriterTests"
+    ),
+  ],
+  swiftLanguageModes: [.v6]
+)
