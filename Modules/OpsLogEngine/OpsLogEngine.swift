@@ -1,2 +1,0 @@
-// Module placeholder: see the issues for what lands here.
-enum OpsLogEngineModule {}

@@ -1,0 +1,98 @@
+/// The records of a store in first-insertion order, with O(1) lookup, insert, update and
+/// delete.
+///
+/// A delete leaves a hole in its slot instead of shifting the array, which keeps it O(1) and
+/// lets undo put a deleted record back in its exact place. Undo is strictly last-in first-out,
+/// so undoing a create always removes the last slot. Holes are squeezed out by ``compact()``,
+/// which the store calls only when no undoable operation refers to a slot.
+struct RecordTable<Record> {
+  struct Entry {
+    var id: String
+    var record: Record
+  }
+
+  private(set) var slots: [Entry?] = []
+  private var positions: [String: Int] = [:]
+  private(set) var count = 0
+
+  init(minimumCapacity: Int = 0) {
+    slots.reserveCapacity(minimumCapacity)
+    positions.reserveCapacity(minimumCapacity)
+  }
+
+  var holeCount: Int { slots.count - count }
+
+  func get(_ id: String) -> Record? {
+    guard let slot = positions[id] else { return nil }
+    return slots[slot].unsafelyUnwrapped.record
+  }
+
+  func contains(_ id: String) -> Bool { positions[id] != nil }
+
+  func slot(of id: String) -> Int? { positions[id] }
+
+  /// Sets a record: an existing ID keeps its place, a new one goes to the end. Returns the
+  /// previous record, if any, and the slot.
+  @discardableResult
+  mutating func set(_ id: String, _ record: Record) -> (previous: Record?, slot: Int) {
+    if let slot = positions[id] {
+      let previous = slots[slot].unsafelyUnwrapped.record
+      slots[slot] = Entry(id: id, record: record)
+      return (previous, slot)
+    }
+    let slot = slots.count
+    slots.append(Entry(id: id, record: record))
+    positions[id] = slot
+    count += 1
+    return (nil, slot)
+  }
+
+  /// Removes a record, leaving a hole; returns it with its slot.
+  @discardableResult
+  mutating func remove(_ id: String) -> (record: Record, slot: Int)? {
+    guard let slot = positions.removeValue(forKey: id) else { return nil }
+    let record = slots[slot].unsafelyUnwrapped.record
+    slots[slot] = nil
+    count -= 1
+    if slot == slots.count - 1 { trimTrailingHoles() }
+    return (record, slot)
+  }
+
+  /// Puts a deleted record back in the slot it had (undo of a delete).
+  mutating func restore(_ id: String, _ record: Record, at slot: Int) {
+    if slot >= slots.count {
+      slots.append(contentsOf: repeatElement(nil, count: slot - slots.count + 1))
+    }
+    precondition(slots[slot] == nil, "undo must restore into the hole its delete left")
+    slots[slot] = Entry(id: id, record: record)
+    positions[id] = slot
+    count += 1
+  }
+
+  private mutating func trimTrailingHoles() {
+    while let last = slots.last, last == nil { slots.removeLast() }
+  }
+
+  /// Squeezes out the holes. Invalidates slots handed out before.
+  mutating func compact() {
+    guard holeCount > 0 else { return }
+    var compacted: [Entry?] = []
+    compacted.reserveCapacity(count)
+    for entry in slots where entry != nil {
+      positions[entry.unsafelyUnwrapped.id] = compacted.count
+      compacted.append(entry)
+    }
+    slots = compacted
+  }
+
+  /// Records in order.
+  func forEach(_ body: (String, Record) throws -> Void) rethrows {
+    for entry in slots {
+      guard let entry else { continue }
+      try body(entry.id, entry.record)
+    }
+  }
+}
+
+extension RecordTable: Sendable where Record: Sendable {}
+extension RecordTable.Entry: Sendable where Record: Sendable {}

@@ -1,0 +1,289 @@
+import OpsLogCodec
+import OpsLogStorage
+import OpsLogTypes
+import Synchronization
+
+extension Store {
+  // MARK: - Following a writer in another process
+
+  /// Reads the operations another process appended since the last call and applies them,
+  /// returning them oldest first.
+  ///
+  /// Only new bytes are read. A line the writer has only half written is read again once
+  /// it is complete, never skipped for good. When the writer checkpoints to a new WAL, the
+  /// rest of the old WAL is read first and the operations the checkpoint carried over into
+  /// the new one are recognised, so nothing is lost or returned twice. A checkpoint that
+  /// archived records reloads the snapshot.
+  ///
+  /// A writable single-writer store holds the lock, so nobody else appends: it returns `[]`.
+  @discardableResult
+  public func tail() async throws -> [LogOperation<Record>] {
+    try state.withLock { state in if state.isClosed || state.isClosing { throw OpsLogError.closed } }
+    guard options.readOnly else { return [] }
+    await mutationLock.lock()
+    defer { mutationLock.unlock() }
+    var collected: [LogOperation<Record>] = []
+    let (walPath, offset, token, archiveSegments) = state.withLock {
+      ($0.walPath, $0.tailOffset, $0.manifestToken, $0.manifest.archiveSegments)
+    }
+    try await follow(walPath, from: offset, into: &collected)
+    let currentToken = try await backend.manifestChangeToken()
+    guard currentToken != token, let manifest = try await backend.readManifest() else { return collected }
+    if manifest.activeOps == walPath && manifest.currentSnapshot == state.withLock({ $0.manifest.currentSnapshot }) {
+      state.withLock { $0.manifestToken = currentToken }
+      return collected
+    }
+    if manifest.archiveSegments != archiveSegments || manifest.version != state.withLock({ $0.manifest.version }) {
+      // Archived records left the state without WAL operations: only the snapshot knows.
+      try await reload(manifest, token: currentToken)
+      return collected
+    }
+    // The writer checkpointed: finish the old WAL, then continue in the new one, skipping
+    // the lines the checkpoint carried over.
+    if manifest.activeOps != walPath {
+      let rest = state.withLock { $0.tailOffset }
+      if (try? await backend.size(of: walPath)) != nil {
+        try await follow(walPath, from: rest, into: &collected)
+      }
+      let seen = state.withLock { $0.tailLineHashes }
+      let wal = try await backend.readWAL(manifest.activeOps)
+      let newHashes = wal.lines.map(\.hash)
+      var carried = min(seen.count, newHashes.count)
+      while carried > 0 && Array(seen.suffix(carried)) != Array(newHashes.prefix(carried)) { carried -= 1 }
+      let fresh = Array(wal.lines.dropFirst(carried))
+      try applyFollowed(fresh, walPath: manifest.activeOps, into: &collected)
+      state.withLock { state in
+        state.walPath = manifest.activeOps
+        state.tailOffset = wal.consumedThrough
+        state.tailLineHashes = newHashes
+        state.journal.removeAll()
+        state.operationsSinceCheckpoint = wal.lines.count
+      }
+    }
+    state.withLock { state in
+      state.manifest = manifest
+      state.manifestToken = currentToken
+    }
+    return collected
+  }
+
+  /// Applies what another process wrote since the last call; see ``tail()``.
+  public func refresh() async throws {
+    try await tail()
+  }
+
+  /// Calls ``tail()`` every `interval` and yields each non-empty result.
+  ///
+  /// The stream finishes (without an error) when its task is cancelled or the store is
+  /// closed, and with an error when a read fails.
+  public func watch(interval: Duration = .seconds(1)) -> AsyncThrowingStream<[LogOperation<Record>], any Error> {
+    let (stream, continuation) = AsyncThrowingStream.makeStream(of: [LogOperation<Record>].self)
+    let watcherID: Int? = state.withLock { state in
+      if state.isClosed || state.isClosing { return nil }
+      let id = state.nextWatcherID
+      state.nextWatcherID += 1
+      state.watchers[id] = continuation
+      return id
+    }
+    guard let watcherID else {
+      continuation.finish()
+      return stream
+    }
+    let task = Task { [weak self] in
+      while !Task.isCancelled {
+        guard let store = self else { break }
+        do {
+          let operations = try await store.tail()
+          if !operations.isEmpty { continuation.yield(operations) }
+        } catch OpsLogError.closed {
+          break
+        } catch {
+          continuation.finish(throwing: error)
+          return
+        }
+        do { try await Task.sleep(for: interval) } catch { break }
+      }
+      continuation.finish()
+    }
+    continuation.onTermination = { [weak self] _ in
+      task.cancel()
+      _ = self?.state.withLock { $0.watchers.removeValue(forKey: watcherID) }
+    }
+    return stream
+  }
+
+  /// Reads complete lines of `path` from `offset`, applies them, and advances the tail.
+  func follow(_ path: String, from offset: Int, into collected: inout [LogOperation<Record>]) async throws {
+    let wal = try await backend.readWAL(path, from: offset, logger: logger)
+    try applyFollowed(wal.lines, walPath: path, into: &collected)
+    state.withLock { state in
+      state.tailOffset = wal.consumedThrough
+      state.tailLineHashes.append(contentsOf: wal.lines.map(\.hash))
+    }
+  }
+
+  func applyFollowed(_ lines: [WALLine], walPath: String, into collected: inout [LogOperation<Record>]) throws {
+    guard !lines.isEmpty else { return }
+    let operations = try lines.map { line in
+      try line.operation.mapRecords { try decodeRecord($0, id: line.operation.id, path: walPath) }
+    }
+    state.withLock { state in
+      for (operation, line) in zip(operations, lines) {
+        let slot: Int
+        let previous: Record?
+        switch operation.kind {
+        case .set:
+          guard let data = operation.data else { continue }
+          (previous, slot) = state.table.set(operation.id, data)
+        case .delete:
+          let removed = state.table.remove(operation.id)
+          (previous, slot) = (removed?.record, removed?.slot ?? -1)
+        }
+        state.journal.append(
+          JournalEntry(operation: operation, previousRecord: previous, slot: slot, lineLength: line.length, sequence: 0))
+        state.operationsSinceCheckpoint += 1
+      }
+    }
+    collected.append(contentsOf: operations)
+  }
+
+  /// Loads the state afresh from `manifest`'s snapshot and WAL.
+  func reload(_ manifest: ManifestInfo, token: FileChangeToken?) async throws {
+    let loader = StateLoader<Record>(
+      decoder: decoder, migrating: manifest.version < options.version, storedVersion: manifest.version, options: options)
+    try await loader.loadSnapshot(manifest.currentSnapshot, backend: backend)
+    let wal = try await backend.readWAL(manifest.activeOps, logger: logger)
+    try loader.replay(wal.lines, walPath: manifest.activeOps)
+    try state.withLock { state in
+      try loader.finish(into: &state)
+      state.manifest = manifest
+      state.manifestToken = token
+      state.walPath = manifest.activeOps
+      state.walLength = wal.consumedThrough
+      state.tailOffset = wal.consumedThrough
+      state.tailLineHashes = wal.lines.map(\.hash)
+    }
+  }
+
+  // MARK: - Streaming reads
+
+  /// The records of the current snapshot file, streamed from disk in order without loading
+  /// the file (operations in the WAL are not applied). Pull-driven: a slow consumer holds the
+  /// reading back instead of letting records pile up in memory.
+  public func streamSnapshot() -> AsyncThrowingStream<(id: String, record: Record), any Error> {
+    let cursor = SnapshotCursor<Record>(store: self)
+    return AsyncThrowingStream { try await cursor.next() }
+  }
+
+  /// The operations of the active WAL file, streamed from disk oldest first; with
+  /// `timestamp`, only those later than it. Malformed lines are skipped, as on open.
+  public func walOperations(since timestamp: String? = nil) -> AsyncThrowingStream<LogOperation<Record>, any Error> {
+    let cursor = WALCursor<Record>(store: self, since: timestamp)
+    return AsyncThrowingStream { try await cursor.next() }
+  }
+}
+
+/// Pulls snapshot records chunk by chunk for ``Store/streamSnapshot()``.
+final class SnapshotCursor<Record: Codable & Sendable>: Sendable {
+  struct State {
+    var path: String? = nil
+    var reader: SnapshotReader? = nil
+    var offset = 0
+    var buffered: [(id: String, record: Record)] = []
+    var position = 0
+    var finished = false
+  }
+  let store: Store<Record>
+  let state = Mutex(State())
+  static var chunkSize: Int { 1 << 20 }
+
+  init(store: Store<Record>) { self.store = store }
+
+  func next() async throws -> (id: String, record: Record)? {
+    while true {
+      let (element, done, start) = try state.withLock { state -> ((id: String, record: Record)?, Bool, (String, Int)?) in
+        if state.position < state.buffered.count {
+          defer { state.position += 1 }
+          return (state.buffered[state.position], false, nil)
+        }
+        if state.finished { return (nil, true, nil) }
+        if state.path == nil {
+          let path = try store.read { $0.manifest.currentSnapshot }
+          state.path = path
+          state.reader = SnapshotReader(path: path)
+        }
+        return (nil, false, (state.path!, state.offset))
+      }
+      if let element { return element }
+      if done { return nil }
+      guard let (path, offset) = start else { return nil }
+      let chunk = try await store.backend.read(path, offset: offset, length: Self.chunkSize)
+      let decoder = store.decoder
+      try state.withLock { state in
+        var records: [(id: String, record: Record)] = []
+        var reader = state.reader!
+        let onRecord: (SnapshotRecord) throws -> Void = { record in
+          records.append((record.id, try decoder.decode(Record.self, from: record.data)))
+        }
+        if chunk.isEmpty {
+          _ = try reader.finish(onRecord)
+          state.finished = true
+        } else {
+          try reader.consume(chunk, onRecord)
+          state.offset += chunk.count
+        }
+        state.reader = reader
+        state.buffered = records
+        state.position = 0
+      }
+    }
+  }
+}
+
+/// Pulls WAL operations for ``Store/walOperations(since:)``.
+final class WALCursor<Record: Codable & Sendable>: Sendable {
+  struct State {
+    var path: String? = nil
+    var offset = 0
+    var buffered: [LogOperation<Record>] = []
+    var position = 0
+    var finished = false
+  }
+  let store: Store<Record>
+  let since: String?
+  let state = Mutex(State())
+
+  init(store: Store<Record>, since: String?) {
+    self.store = store
+    self.since = since
+  }
+
+  func next() async throws -> LogOperation<Record>? {
+    while true {
+      let (element, done, start) = try state.withLock { state -> (LogOperation<Record>?, Bool, (String, Int)?) in
+        if state.position < state.buffered.count {
+          defer { state.position += 1 }
+          return (state.buffered[state.position], false, nil)
+        }
+        if state.finished { return (nil, true, nil) }
+        if state.path == nil { state.path = try store.read { $0.walPath } }
+        return (nil, false, (state.path!, state.offset))
+      }
+      if let element { return element }
+      if done { return nil }
+      guard let (path, offset) = start else { return nil }
+      // Read a bounded window at a time; readWAL stops at the last complete line.
+      let wal = try await store.backend.readWAL(path, from: offset, logger: store.logger)
+      let operations = try wal.lines.compactMap { line -> LogOperation<Record>? in
+        if let since, line.operation.timestamp <= since { return nil }
+        return try line.operation.mapRecords { try store.decodeRecord($0, id: line.operation.id, path: path) }
+      }
+      state.withLock { state in
+        state.buffered = operations
+        state.position = 0
+        state.offset = wal.consumedThrough
+        state.finished = true
+      }
+    }
+  }
+}

@@ -1,0 +1,300 @@
+import Logging
+import OpsLogCodec
+import OpsLogStorage
+import OpsLogTypes
+
+extension Store {
+  /// Opens the store at `location`, creating a new one when the location holds none.
+  ///
+  /// - A location without `manifest.json` is a fresh store if it holds no store files (the
+  ///   directory is created); if it holds snapshots or WAL files, opening it is
+  ///   ``OpsLogError/corrupted(path:reason:)``, never a silent fresh store over old data.
+  /// - Otherwise the snapshot is loaded and the WAL replayed; WAL lines that are not valid
+  ///   operations (a line torn by a crash) are skipped with a warning. A writable open cuts a
+  ///   torn last line off before appending.
+  /// - Stored records of an older ``StoreOptions/version`` pass through
+  ///   ``StoreOptions/migrate``; a writable open then checkpoints at once.
+  /// - ``StoreOptions/readOnly`` takes no lock and writes nothing; ``StoreOptions/skipLoad``
+  ///   loads nothing. Neither creates a store: a missing one is
+  ///   ``OpsLogError/storeNotFound(location:)``.
+  ///
+  /// A failed open leaves no lock and no new file behind.
+  ///
+  /// - Throws: ``OpsLogError/locked(holder:)`` when another live writer holds the store,
+  ///   ``OpsLogError/corrupted(path:reason:)`` for a damaged manifest or snapshot,
+  ///   ``OpsLogError/migrationFailed(id:reason:)``, ``OpsLogError/io(path:errno:reason:)``.
+  public static func open(_ location: String, options: StoreOptions = StoreOptions()) async throws -> Store<Record> {
+    guard options.checkpointThreshold > 0 else {
+      throw OpsLogError.invalidArgument("checkpointThreshold must be at least 1")
+    }
+    guard options.groupCommitSize > 0 else { throw OpsLogError.invalidArgument("groupCommitSize must be at least 1") }
+    if case .gzip(let level) = options.snapshotCompression, !(0...9).contains(level) {
+      throw OpsLogError.invalidArgument("gzip level must be 0 to 9, not \(level)")
+    }
+    let backend = options.backend ?? FsBackend()
+    try await backend.initialize(location: location, readOnly: options.readOnly)
+    var lockTaken = false
+    var createdFiles: [String] = []
+    do {
+      if !options.readOnly {
+        try await backend.acquireLock(".lock")
+        lockTaken = true
+      }
+      let store: Store<Record>
+      if let manifest = try await backend.readManifest() {
+        store = try await openExisting(location, manifest: manifest, options: options, backend: backend)
+      } else {
+        if try await backend.containsStoreFiles() {
+          throw OpsLogError.corrupted(
+            path: ManifestCodec.fileName,
+            reason: "it is missing but the location holds snapshots or WAL files; restore the manifest instead of starting over")
+        }
+        if options.readOnly || options.skipLoad { throw OpsLogError.storeNotFound(location: location) }
+        store = try await createFresh(location, options: options, backend: backend, createdFiles: &createdFiles)
+      }
+      if store.isWritable && !options.skipLoad && store.needsMigrationCheckpoint {
+        try await store.checkpoint(reason: .migration)
+      }
+      return store
+    } catch {
+      // Leave nothing behind: files a fresh store began, and the lock.
+      if !options.readOnly {
+        for path in createdFiles.reversed() { try? await backend.remove(path) }
+      }
+      if lockTaken { try? await backend.releaseLock(".lock") }
+      try? await backend.shutdown()
+      throw error
+    }
+  }
+
+  /// Whether the stored records were of an older version and must be rewritten at once.
+  var needsMigrationCheckpoint: Bool { state.withLock { $0.manifest.version < options.version } }
+
+  static func createFresh(
+    _ location: String, options: StoreOptions, backend: any StorageBackend, createdFiles: inout [String]
+  ) async throws -> Store<Record> {
+    let milliseconds = ISOTime.nowMilliseconds()
+    let now = ISOTime.string(millisecondsSince1970: milliseconds)
+    let snapshotPath = "snapshots/" + SnapshotFormat.fileName(timestampMilliseconds: milliseconds, compression: options.snapshotCompression)
+    let walPath = "ops/ops-\(milliseconds).jsonl"
+    var header: [UInt8]? = SnapshotFormat.headerLine(SnapshotHeader(version: options.version, timestamp: now))
+    createdFiles.append(snapshotPath)
+    try await backend.writeSnapshot(snapshotPath, compression: options.snapshotCompression) {
+      defer { header = nil }
+      return header
+    }
+    createdFiles.append(walPath)
+    try await backend.create(walPath, durability: options.durability)
+    let manifest = ManifestInfo(
+      version: options.version, currentSnapshot: snapshotPath, activeOps: walPath, archiveSegments: [],
+      stats: ManifestStats(activeRecords: 0, archivedRecords: 0, opsCount: 0, created: now, lastCheckpoint: now))
+    createdFiles.append(ManifestCodec.fileName)
+    try await backend.writeManifest(manifest)
+    var state = StoreState<Record>(manifest: manifest, walPath: walPath, walLength: 0)
+    state.manifestToken = try await backend.manifestChangeToken()
+    return Store(location: location, options: options, backend: backend, state: state)
+  }
+
+  static func openExisting(
+    _ location: String, manifest: ManifestInfo, options: StoreOptions, backend: any StorageBackend
+  ) async throws -> Store<Record> {
+    let token = try await backend.manifestChangeToken()
+    let walPath = manifest.activeOps
+    if options.skipLoad {
+      // Nothing is loaded: new operations are appended after whatever the WAL holds.
+      var walLength = try await backend.size(of: walPath) ?? 0
+      if !options.readOnly { walLength = try await cutTornTail(walPath, length: walLength, backend: backend, options: options) }
+      var state = StoreState<Record>(manifest: manifest, walPath: walPath, walLength: walLength)
+      state.manifestToken = token
+      return Store(location: location, options: options, backend: backend, state: state)
+    }
+
+    let migrating = manifest.version < options.version
+    let loader = StateLoader<Record>(
+      decoder: RecordDecoder(), migrating: migrating, storedVersion: manifest.version, options: options)
+    try await loader.loadSnapshot(manifest.currentSnapshot, backend: backend)
+    let wal = try await backend.readWAL(walPath)
+    try loader.replay(wal.lines, walPath: walPath)
+    var walLength = wal.consumedThrough
+    if wal.partialTailLength > 0 {
+      if options.readOnly {
+        walLength = wal.consumedThrough  // a reader reads the line again once it is complete
+      } else {
+        walLength = try await cutTornTail(walPath, length: wal.consumedThrough + wal.partialTailLength, backend: backend, options: options)
+      }
+    }
+    var state = StoreState<Record>(manifest: manifest, walPath: walPath, walLength: walLength)
+    try loader.finish(into: &state)
+    state.manifestToken = token
+    state.tailLineHashes = wal.lines.map(\.hash)
+    if wal.malformedLines > 0 {
+      Logger(label: "OpsLog").warning(
+        "skipped malformed WAL lines on open",
+        metadata: ["path": "\(walPath)", "count": "\(wal.malformedLines)"])
+    }
+    return Store(location: location, options: options, backend: backend, state: state)
+  }
+
+  /// Cuts a last line without its newline off the WAL: the rest of it died with the process
+  /// that was writing it, and a new line appended after it would be glued to it.
+  static func cutTornTail(_ path: String, length: Int, backend: any StorageBackend, options: StoreOptions) async throws -> Int {
+    guard length > 0 else { return 0 }
+    let scanLength = min(length, 1 << 20)
+    let tail = try await backend.read(path, offset: length - scanLength, length: scanLength)
+    guard let last = tail.last, last != UInt8(ascii: "\n") else { return length }
+    let keep: Int
+    if let newline = tail.lastIndex(of: UInt8(ascii: "\n")) {
+      keep = length - scanLength + newline + 1
+    } else if scanLength == length {
+      keep = 0
+    } else {
+      // A torn line longer than the scan: find its start by reading further back.
+      var end = length - scanLength
+      var found = 0
+      while end > 0 {
+        let start = max(0, end - scanLength)
+        let chunk = try await backend.read(path, offset: start, length: end - start)
+        if let newline = chunk.lastIndex(of: UInt8(ascii: "\n")) {
+          found = start + newline + 1
+          break
+        }
+        end = start
+      }
+      keep = found
+    }
+    Logger(label: "OpsLog").warning(
+      "cutting a torn last WAL line", metadata: ["path": "\(path)", "bytes": "\(length - keep)"])
+    try await backend.truncate(path, toLength: keep, durability: options.durability)
+    return keep
+  }
+}
+
+/// Builds the in-memory state from a snapshot and a WAL.
+///
+/// When migrating, records stay JSON until the whole stored state is replayed, then each goes
+/// through `migrate` and is decoded; otherwise they are decoded as they are read.
+final class StateLoader<Record: Codable & Sendable> {
+  let decoder: RecordDecoder
+  let migrating: Bool
+  let storedVersion: Int
+  let options: StoreOptions
+  var table = RecordTable<Record>()
+  var jsonTable = RecordTable<JSONValue>()
+  var journal: [JournalEntry<Record>] = []
+  var snapshotPath = ""
+
+  init(decoder: RecordDecoder, migrating: Bool, storedVersion: Int, options: StoreOptions) {
+    self.decoder = decoder
+    self.migrating = migrating
+    self.storedVersion = storedVersion
+    self.options = options
+  }
+
+  func loadSnapshot(_ path: String, backend: any StorageBackend) async throws {
+    snapshotPath = path
+    _ = try await backend.loadSnapshot(path) { record in
+      if migrating {
+        let value = try JSONValue(parsing: record.data)
+        jsonTable.set(record.id, value)
+      } else {
+        let decoded: Record
+        do {
+          decoded = try decoder.decode(Record.self, from: record.data)
+        } catch let error as OpsLogError {
+          throw OpsLogError.corrupted(path: path, reason: "record \"\(record.id)\": \(error)")
+        } catch {
+          throw OpsLogError.corrupted(
+            path: path,
+            reason:
+              "record \"\(record.id)\" does not decode as \(Record.self) (\(error)); open it with the matching record type, a migration, or Store<JSONValue>"
+          )
+        }
+        table.set(record.id, decoded)
+      }
+    }
+  }
+
+  func replay(_ lines: [WALLine], walPath: String) throws {
+    if migrating {
+      // Replayed as stored JSON; no journal: undo does not cross a migration.
+      for line in lines {
+        let operation = line.operation
+        switch operation.kind {
+        case .set: jsonTable.set(operation.id, operation.data ?? .null)
+        case .delete: jsonTable.remove(operation.id)
+        }
+      }
+      return
+    }
+    journal.reserveCapacity(lines.count)
+    var sequence: UInt64 = 0
+    for line in lines {
+      sequence += 1
+      let stored = line.operation
+      let operation = try stored.mapRecords { value in
+        try decodeRecord(value, id: stored.id, path: walPath)
+      }
+      switch operation.kind {
+      case .set:
+        guard let data = operation.data else { continue }
+        let (previous, slot) = table.set(operation.id, data)
+        journal.append(
+          JournalEntry(operation: operation, previousRecord: previous, slot: slot, lineLength: line.length, sequence: sequence))
+      case .delete:
+        // A delete of a record the state does not hold changes nothing, but it stays in the
+        // history so that undo and the WAL line up.
+        let removed = table.remove(operation.id)
+        journal.append(
+          JournalEntry(
+            operation: operation, previousRecord: removed?.record, slot: removed?.slot ?? -1, lineLength: line.length,
+            sequence: sequence))
+      }
+    }
+  }
+
+  func decodeRecord(_ value: JSONValue, id: String, path: String) throws -> Record {
+    do {
+      return try decoder.decode(Record.self, from: value)
+    } catch {
+      throw OpsLogError.corrupted(
+        path: path,
+        reason:
+          "record \"\(id)\" does not decode as \(Record.self) (\(error)); open it with the matching record type, a migration, or Store<JSONValue>"
+      )
+    }
+  }
+
+  func finish(into state: inout StoreState<Record>) throws {
+    if migrating {
+      guard let migrate = options.migrate else {
+        throw OpsLogError.migrationFailed(
+          id: "", reason: "the store holds version \(storedVersion) records and no migrate function was given for version \(options.version)")
+      }
+      var migrated = RecordTable<Record>(minimumCapacity: jsonTable.count)
+      try jsonTable.forEach { id, value in
+        let upgraded: JSONValue
+        do {
+          upgraded = try migrate(value, storedVersion)
+        } catch {
+          throw OpsLogError.migrationFailed(id: id, reason: "\(error)")
+        }
+        do {
+          migrated.set(id, try decoder.decode(Record.self, from: upgraded))
+        } catch {
+          throw OpsLogError.migrationFailed(id: id, reason: "the migrated record does not decode as \(Record.self): \(error)")
+        }
+      }
+      state.table = migrated
+      state.journal = []
+      state.operationsSinceCheckpoint = 0
+      return
+    }
+    state.table = table
+    state.journal = journal
+    state.operationsSinceCheckpoint = journal.count
+    let sequence = UInt64(journal.count)
+    state.nextSequence = sequence + 1
+    state.takenSequence = sequence
+    state.writtenSequence = sequence
+  }
+}

@@ -1,0 +1,507 @@
+import OpsLogCodec
+import OpsLogStorage
+import OpsLogTypes
+
+extension StoreState {
+  /// Throws unless mutations are allowed; reports a background write failure once.
+  mutating func checkMutable(readOnly: Bool) throws {
+    if isClosed || isClosing { throw OpsLogError.closed }
+    if readOnly { throw OpsLogError.readOnly }
+    if let error = backgroundError {
+      backgroundError = nil
+      throw error
+    }
+  }
+
+  /// Reverses one operation in memory.
+  mutating func revert(_ entry: JournalEntry<Record>) {
+    let operation = entry.operation
+    switch operation.kind {
+    case .set:
+      if let previous = entry.previousRecord {
+        table.set(operation.id, previous)
+      } else {
+        table.remove(operation.id)
+      }
+    case .delete:
+      guard let previous = entry.previousRecord else { return }
+      if entry.slot >= 0 {
+        table.restore(operation.id, previous, at: entry.slot)
+      } else {
+        table.set(operation.id, previous)
+      }
+    }
+  }
+
+  /// Applies a prepared operation and queues its line; returns its sequence number.
+  mutating func apply(_ prepared: PreparedOperation<Record>) -> UInt64 {
+    let sequence = nextSequence
+    nextSequence += 1
+    let slot: Int
+    var previousRecord: Record? = nil
+    switch prepared.operation.kind {
+    case .set:
+      let result = table.set(prepared.operation.id, prepared.operation.data!)
+      slot = result.slot
+      previousRecord = result.previous
+    case .delete:
+      let removed = table.remove(prepared.operation.id)
+      slot = removed?.slot ?? -1
+      previousRecord = removed?.record
+    }
+    journal.append(
+      JournalEntry(
+        operation: prepared.operation, previousRecord: previousRecord, slot: slot, lineLength: prepared.line.count,
+        sequence: sequence))
+    pending.append(contentsOf: prepared.line)
+    pendingCount += 1
+    operationsSinceCheckpoint += 1
+    return sequence
+  }
+
+  /// Whether `sequence` was lost to a failed write, and the failure.
+  func failure(of sequence: UInt64) -> (any Error)? {
+    failedRanges.last(where: { $0.range.contains(sequence) })?.error
+  }
+}
+
+/// An operation ready to apply: its typed form for memory and history, its WAL line.
+struct PreparedOperation<Record: Sendable>: Sendable {
+  var operation: LogOperation<Record>
+  var line: [UInt8]
+}
+
+extension Store {
+  // MARK: - Mutations
+
+  /// Creates or replaces the record `id`.
+  ///
+  /// An update keeps the record's place in ``all()``; its WAL line holds the previous record
+  /// (or, when smaller, a delta patch of it) so that ``undo()`` can restore it.
+  ///
+  /// Returns when the write mode's promise holds (see ``WriteMode``).
+  /// - Throws: ``OpsLogError/readOnly``, ``OpsLogError/closed``, ``OpsLogError/invalidArgument(_:)``
+  ///   for an empty ID, an `EncodingError` when the record cannot be encoded, or the write's
+  ///   ``OpsLogError/io(path:errno:reason:)``; a failed write leaves the store as it was.
+  public func set(_ id: String, _ value: Record) async throws {
+    try Self.validate(id: id)
+    let data = try encoder.encodeBytes(value)
+    let sequence: UInt64 = try await mutate { state in
+      let previous = state.table.get(id)
+      return [try prepareSet(id, value, data: data, previous: previous, timestamp: ISOTime.now())]
+    }
+    try await acknowledge(sequence)
+  }
+
+  /// Deletes the record `id`.
+  ///
+  /// - Throws: ``OpsLogError/notFound(id:)`` when no record has this ID, and the errors of
+  ///   ``set(_:_:)``.
+  public func delete(_ id: String) async throws {
+    let sequence: UInt64 = try await mutate { state in
+      guard let previous = state.table.get(id) else { throw OpsLogError.notFound(id: id) }
+      return [try prepareDelete(id, previous: previous, timestamp: ISOTime.now())]
+    }
+    try await acknowledge(sequence)
+  }
+
+  /// Applies several changes as one: all of them or, when `body` throws, none.
+  ///
+  /// The operations are written in one WAL write and each is one WAL line, so undo takes
+  /// them back one at a time, last first. An empty batch does no I/O. `body` runs while other
+  /// mutations wait; keep it short and do not call the store's writes from it.
+  public func batch(_ body: (inout Batch<Record>) throws -> Void) async throws {
+    await mutationLock.lock()
+    let sequence: UInt64?
+    do {
+      defer { mutationLock.unlock() }
+      let base = try state.withLock { state in
+        try state.checkMutable(readOnly: options.readOnly)
+        return state.table
+      }
+      var batch = Batch<Record>(base: base)
+      try body(&batch)
+      if batch.changes.isEmpty { return }
+      let timestamp = ISOTime.now()
+      var current: [String: Record?] = [:]
+      var prepared: [PreparedOperation<Record>] = []
+      prepared.reserveCapacity(batch.changes.count)
+      for change in batch.changes {
+        try Self.validate(id: change.id)
+        let previous: Record? = current[change.id] ?? base.get(change.id)
+        if let value = change.record {
+          let data = try encoder.encodeBytes(value)
+          prepared.append(try prepareSet(change.id, value, data: data, previous: previous, timestamp: timestamp))
+          current[change.id] = .some(value)
+        } else {
+          guard let previous else { throw OpsLogError.notFound(id: change.id) }
+          prepared.append(try prepareDelete(change.id, previous: previous, timestamp: timestamp))
+          current[change.id] = .some(nil)
+        }
+      }
+      sequence = try state.withLock { state in
+        try state.checkMutable(readOnly: options.readOnly)
+        var last: UInt64 = 0
+        for operation in prepared { last = state.apply(operation) }
+        return last
+      }
+      afterEnqueue()
+    }
+    if let sequence { try await acknowledge(sequence) }
+  }
+
+  /// Runs one mutation: `prepare` reads the state (under the store's lock) and returns the
+  /// operations, which are then applied and queued for the WAL in call order.
+  func mutate(_ prepare: (inout StoreState<Record>) throws -> [PreparedOperation<Record>]) async throws -> UInt64 {
+    await mutationLock.lock()
+    defer { mutationLock.unlock() }
+    let sequence = try state.withLock { state in
+      try state.checkMutable(readOnly: options.readOnly)
+      var last: UInt64 = 0
+      for operation in try prepare(&state) { last = state.apply(operation) }
+      return last
+    }
+    afterEnqueue()
+    return sequence
+  }
+
+  func prepareSet(_ id: String, _ value: Record, data: [UInt8], previous: Record?, timestamp: String) throws
+    -> PreparedOperation<Record>
+  {
+    var writer = JSONWriter(reservingCapacity: data.count * 2 + 96)
+    let previousValue: PreviousValue<Record>
+    if let previous {
+      let oldJSON = try encoder.encode(previous)
+      let newJSON = try JSONValue(parsing: data)
+      if let patch = DeltaPatch.make(from: oldJSON, to: newJSON), patch.isSmaller(than: oldJSON) {
+        previousValue = .delta(patch)
+        OperationLine.write(
+          into: &writer, timestamp: timestamp, kind: .set, id: id, previous: .delta(patch), data: data, agent: nil,
+          clock: nil)
+      } else {
+        previousValue = .record(previous)
+        OperationLine.write(
+          into: &writer, timestamp: timestamp, kind: .set, id: id, previous: .record(oldJSON.serialized()), data: data,
+          agent: nil, clock: nil)
+      }
+    } else {
+      previousValue = .none
+      OperationLine.write(
+        into: &writer, timestamp: timestamp, kind: .set, id: id, previous: .none, data: data, agent: nil, clock: nil)
+    }
+    return PreparedOperation(
+      operation: LogOperation(timestamp: timestamp, kind: .set, id: id, data: value, previous: previousValue),
+      line: writer.bytes)
+  }
+
+  func prepareDelete(_ id: String, previous: Record, timestamp: String) throws -> PreparedOperation<Record> {
+    var writer = JSONWriter(reservingCapacity: 256)
+    let previousBytes = try encoder.encodeBytes(previous)
+    OperationLine.write(
+      into: &writer, timestamp: timestamp, kind: .delete, id: id, previous: .record(previousBytes), data: nil,
+      agent: nil, clock: nil)
+    return PreparedOperation(
+      operation: LogOperation(timestamp: timestamp, kind: .delete, id: id, data: nil, previous: .record(previous)),
+      line: writer.bytes)
+  }
+
+  /// Starts what the new operations call for: a group timer, a background writer, a checkpoint.
+  func afterEnqueue() {
+    let (startTimer, startWriter, startCheckpoint) = state.withLock { state -> (Bool, Bool, Bool) in
+      var startTimer = false
+      var startWriter = false
+      switch options.writeMode {
+      case .immediate: break
+      case .group:
+        if state.pendingCount > 0 && !state.groupTimerArmed && state.pendingCount < options.groupCommitSize {
+          state.groupTimerArmed = true
+          startTimer = true
+        }
+      case .async:
+        if !state.writerActive && !state.backgroundWriterScheduled && state.pendingCount > 0 {
+          state.backgroundWriterScheduled = true
+          startWriter = true
+        }
+      }
+      var startCheckpoint = false
+      if state.operationsSinceCheckpoint >= options.checkpointThreshold && !state.checkpointRunning
+        && !options.skipLoad && !options.readOnly && !state.isClosing
+      {
+        state.checkpointRunning = true
+        startCheckpoint = true
+      }
+      return (startTimer, startWriter, startCheckpoint)
+    }
+    if startTimer {
+      let interval = options.groupCommitInterval
+      Task {
+        try? await Task.sleep(for: interval)
+        self.state.withLock { $0.groupTimerArmed = false }
+        await self.writeInBackground()
+      }
+    }
+    if startWriter {
+      Task {
+        self.state.withLock { $0.backgroundWriterScheduled = false }
+        await self.writeInBackground()
+      }
+    }
+    if startCheckpoint {
+      Task { await self.checkpointInBackground() }
+    }
+  }
+
+  /// Returns when the operation `sequence` is as far as the write mode promises.
+  func acknowledge(_ sequence: UInt64) async throws {
+    switch options.writeMode {
+    case .immediate:
+      try await waitForWrite(upTo: sequence)
+    case .group:
+      let full = state.withLock { $0.pendingCount >= options.groupCommitSize }
+      if full { try await waitForWrite(upTo: sequence) }
+    case .async:
+      break
+    }
+  }
+
+  /// Writes whatever is buffered, for timers and background writers. A failure is kept as the
+  /// store's background error by the rollback.
+  func writeInBackground() async {
+    let last = state.withLock { $0.nextSequence - 1 }
+    try? await waitForWrite(upTo: last)
+  }
+
+  // MARK: - The commit pipeline
+
+  /// Waits until every operation up to `sequence` is in the WAL.
+  ///
+  /// Whoever finds no writer at work becomes the writer: it takes everything buffered and
+  /// writes it in one append. Operations queued meanwhile go in the next append, so concurrent
+  /// writers share writes (and fsyncs under `.disk`).
+  ///
+  /// - Throws: the write's error when the operation was lost to a failed write.
+  func waitForWrite(upTo sequence: UInt64) async throws {
+    while true {
+      let signal: CommitSignal = try await withCheckedThrowingContinuation { continuation in
+        let outcome: Result<CommitSignal, any Error>? = state.withLock { state in
+          if let error = state.failure(of: sequence) { return .failure(error) }
+          if state.writtenSequence >= sequence { return .success(.written) }
+          if !state.writerActive {
+            state.writerActive = true
+            return .success(.lead)
+          }
+          state.waiters.append(CommitWaiter(sequence: sequence, continuation: continuation))
+          return nil
+        }
+        if let outcome { continuation.resume(with: outcome) }
+      }
+      switch signal {
+      case .written:
+        if let error = state.withLock({ $0.failure(of: sequence) }) { throw error }
+        return
+      case .lead:
+        await writePending()
+      }
+    }
+  }
+
+  /// The writer's loop: append the buffer until it is empty, then step down, or hand the job to
+  /// a waiting caller so that no caller writes for others forever.
+  func writePending() async {
+    while true {
+      let batch = state.withLock { state -> (bytes: [UInt8], first: UInt64, last: UInt64, path: String)? in
+        guard !state.pending.isEmpty else {
+          state.writerActive = false
+          return nil
+        }
+        let bytes = state.pending
+        state.pending = []
+        let count = UInt64(state.pendingCount)
+        state.pendingCount = 0
+        let last = state.nextSequence - 1
+        state.takenSequence = last
+        return (bytes, last - count + 1, last, state.walPath)
+      }
+      guard let batch else { return }
+      do {
+        try await backend.append(batch.path, batch.bytes, durability: options.durability)
+      } catch {
+        rollBack(from: batch.first, error: error)
+        return
+      }
+      enum Next {
+        case stop, carryOn
+        case handOff(CommitWaiter)
+      }
+      let (ready, next) = state.withLock { state -> ([CommitWaiter], Next) in
+        state.writtenSequence = batch.last
+        state.walLength += batch.bytes.count
+        let ready = state.collectWritten()
+        if state.pending.isEmpty {
+          state.writerActive = false
+          return (ready, .stop)
+        }
+        if !state.waiters.isEmpty { return (ready, .handOff(state.waiters.removeFirst())) }
+        return (ready, .carryOn)
+      }
+      for waiter in ready { waiter.continuation.resume(returning: .written) }
+      switch next {
+      case .stop: return
+      case .carryOn: continue
+      case .handOff(let waiter):
+        waiter.continuation.resume(returning: .lead)
+        return
+      }
+    }
+  }
+
+  /// A write failed: the operations it carried, and every one queued after them, are taken
+  /// back out of memory so that memory equals the WAL again, and their callers get the error.
+  func rollBack(from firstSequence: UInt64, error: any Error) {
+    let waiters = state.withLock { state -> [CommitWaiter] in
+      var lostAcknowledged = false
+      while let last = state.journal.last, last.sequence >= firstSequence {
+        state.revert(last)
+        state.journal.removeLast()
+        state.operationsSinceCheckpoint -= 1
+        lostAcknowledged = lostAcknowledged || options.writeMode != .immediate
+      }
+      state.pending = []
+      state.pendingCount = 0
+      let last = state.nextSequence - 1
+      if last >= firstSequence { state.failedRanges.append((firstSequence...last, error)) }
+      state.takenSequence = last
+      state.writtenSequence = last
+      state.writerActive = false
+      state.generation += 1
+      if lostAcknowledged { state.backgroundError = error }
+      let waiters = state.waiters
+      state.waiters = []
+      return waiters
+    }
+    logger.error("a WAL write failed; its operations were rolled back", metadata: ["error": "\(error)"])
+    for waiter in waiters {
+      if waiter.sequence >= firstSequence {
+        waiter.continuation.resume(throwing: error)
+      } else {
+        waiter.continuation.resume(returning: .written)
+      }
+    }
+  }
+
+  // MARK: - Flush and undo
+
+  /// Writes every buffered operation (group and async modes) and returns once they are in
+  /// the WAL; with ``Durability/disk`` they are fsynced too.
+  ///
+  /// - Throws: a background write failure not reported yet.
+  public func flush() async throws {
+    let last = try state.withLock { state -> UInt64 in
+      if state.isClosed { throw OpsLogError.closed }
+      if let error = state.backgroundError {
+        state.backgroundError = nil
+        throw error
+      }
+      return state.nextSequence - 1
+    }
+    do {
+      try await waitForWrite(upTo: last)
+    } catch {
+      state.withLock { $0.backgroundError = nil }
+      throw error
+    }
+  }
+
+  /// ``flush()``, and with ``Durability/disk`` every written operation is on disk. (Each
+  /// append under `.disk` is fsynced before it counts as written, so this is `flush()`.)
+  public func sync() async throws {
+    try await flush()
+  }
+
+  /// Takes back the last operation since the last checkpoint: a create is removed, an update
+  /// restored, a deleted record put back in its place. Its WAL line is cut off the end of the
+  /// file (O(1)), or dropped from the buffer if it was not written yet.
+  ///
+  /// A batch of N operations takes N undos. Returns `false` when there is nothing to undo.
+  public func undo() async throws -> Bool {
+    await mutationLock.lock()
+    defer { mutationLock.unlock() }
+    while true {
+      enum Step {
+        case nothing, done
+        case waitFor(UInt64)
+        case truncate(JournalEntry<Record>, path: String, length: Int, generation: Int)
+      }
+      let step = try state.withLock { state -> Step in
+        try state.checkMutable(readOnly: options.readOnly)
+        guard let last = state.journal.last else { return .nothing }
+        if last.sequence > state.takenSequence {
+          // Still in the buffer: drop its line, no I/O.
+          state.pending.removeLast(last.lineLength)
+          state.pendingCount -= 1
+          state.revert(last)
+          state.journal.removeLast()
+          state.operationsSinceCheckpoint -= 1
+          // Callers waiting for it now wait for the operation before it.
+          for index in state.waiters.indices where state.waiters[index].sequence == last.sequence {
+            state.waiters[index].sequence = last.sequence - 1
+          }
+          let ready = state.collectWritten()
+          for waiter in ready { waiter.continuation.resume(returning: .written) }
+          return .done
+        }
+        if last.sequence > state.writtenSequence { return .waitFor(last.sequence) }
+        return .truncate(last, path: state.walPath, length: state.walLength, generation: state.generation)
+      }
+      switch step {
+      case .nothing: return false
+      case .done: return true
+      case .waitFor(let sequence):
+        try await waitForWrite(upTo: sequence)
+      case .truncate(let entry, let path, let length, let generation):
+        try await backend.truncate(path, toLength: length - entry.lineLength, durability: options.durability)
+        let applied = state.withLock { state -> Bool in
+          guard state.generation == generation, state.journal.last?.sequence == entry.sequence else { return false }
+          state.walLength -= entry.lineLength
+          state.revert(entry)
+          state.journal.removeLast()
+          state.operationsSinceCheckpoint -= 1
+          return true
+        }
+        if applied { return true }
+      }
+    }
+  }
+}
+
+/// The changes of a ``Store/batch(_:)`` body, seen by the body as if already applied.
+public struct Batch<Record: Sendable> {
+  let base: RecordTable<Record>
+  var overlay: [String: Record?] = [:]
+  var changes: [(id: String, record: Record?)] = []
+
+  init(base: RecordTable<Record>) { self.base = base }
+
+  /// Sets `id` to `value` (creates or replaces it).
+  public mutating func set(_ id: String, _ value: Record) {
+    overlay[id] = .some(value)
+    changes.append((id, value))
+  }
+
+  /// Deletes `id`.
+  /// - Throws: ``OpsLogError/notFound(id:)`` when, as the batch sees the store, no record has it.
+  public mutating func delete(_ id: String) throws {
+    guard get(id) != nil else { throw OpsLogError.notFound(id: id) }
+    overlay[id] = .some(nil)
+    changes.append((id, nil))
+  }
+
+  /// The record `id` as the batch sees it: the store with the batch's own changes applied.
+  public func get(_ id: String) -> Record? {
+    if let changed = overlay[id] { return changed }
+    return base.get(id)
+  }
+
+  /// The number of operations the batch holds.
+  public var count: Int { changes.count }
+}

@@ -1,0 +1,176 @@
+import Logging
+import OpsLogCodec
+import OpsLogStorage
+import OpsLogTypes
+import Synchronization
+
+/// An embedded, event-sourced document store: every mutation is an operation appended to a
+/// JSONL write-ahead log, and the state is the latest snapshot plus a replay of that log.
+///
+/// ```swift
+/// struct Task: Codable, Sendable { var title: String; var status: String }
+/// let store = try await Store<Task>.open("./data")
+/// try await store.set("t1", Task(title: "Write docs", status: "active"))
+/// try await store.undo()
+/// try await store.close()
+/// ```
+///
+/// - Reads (`get`, `all`, `filter`, …) are synchronous and never wait for the disk: they see
+///   every acknowledged write, and also writes still buffered in `.group` and `.async` modes.
+/// - Writes (`set`, `delete`, `batch`, `undo`, …) take effect strictly in call order and return
+///   once the promise of ``StoreOptions/writeMode`` and ``StoreOptions/durability`` holds.
+/// - After ``close()`` every call throws ``OpsLogError/closed``.
+///
+/// The files are exactly those of opslog 0.8.1 for Node (FORMAT.md), so either can open a
+/// store the other wrote (gzip snapshots excepted).
+public final class Store<Record: Codable & Sendable>: Sendable {
+  let location: String
+  let options: StoreOptions
+  let backend: any StorageBackend
+  let state: Mutex<StoreState<Record>>
+  /// Serializes mutations in arrival order (see ``AsyncFIFOLock``).
+  let mutationLock = AsyncFIFOLock()
+  /// One checkpoint at a time.
+  let checkpointLock = AsyncFIFOLock()
+  let encoder = RecordEncoder()
+  let decoder = RecordDecoder()
+  let logger: Logger
+  /// Whether this store writes (not read-only).
+  var isWritable: Bool { !options.readOnly }
+
+  init(location: String, options: StoreOptions, backend: any StorageBackend, state: StoreState<Record>) {
+    self.location = location
+    self.options = options
+    self.backend = backend
+    self.state = Mutex(state)
+    var logger = Logger(label: "OpsLog")
+    logger[metadataKey: "store"] = "\(location)"
+    self.logger = logger
+  }
+
+  // MARK: - Reads
+
+  /// Throws ``OpsLogError/closed`` after `close()`.
+  @inline(__always)
+  func read<T>(_ body: (borrowing StoreState<Record>) throws -> T) throws -> T {
+    try state.withLock { state in
+      if state.isClosed { throw OpsLogError.closed }
+      return try body(state)
+    }
+  }
+
+  /// The record with this ID, or `nil`.
+  public func get(_ id: String) throws -> Record? { try read { $0.table.get(id) } }
+
+  /// Whether a record has this ID.
+  public func has(_ id: String) throws -> Bool { try read { $0.table.contains(id) } }
+
+  /// Every record, in first-insertion order: an update keeps a record's place, a delete and a
+  /// later set move it to the end, an undo puts it back where it was.
+  public func all() throws -> [Record] {
+    try read { state in
+      var records: [Record] = []
+      records.reserveCapacity(state.table.count)
+      state.table.forEach { _, record in records.append(record) }
+      return records
+    }
+  }
+
+  /// Every record with its ID, in the order of ``all()``.
+  public func entries() throws -> [(id: String, record: Record)] {
+    try read { state in
+      var entries: [(id: String, record: Record)] = []
+      entries.reserveCapacity(state.table.count)
+      state.table.forEach { id, record in entries.append((id, record)) }
+      return entries
+    }
+  }
+
+  /// The records for which `isIncluded` is true, in the order of ``all()``.
+  ///
+  /// The predicate runs on a consistent copy of the state, outside the store's lock, so it may
+  /// be slow or call the store without blocking writers.
+  public func filter(_ isIncluded: (Record) throws -> Bool) throws -> [Record] {
+    let table = try read { $0.table }
+    var result: [Record] = []
+    try table.forEach { _, record in if try isIncluded(record) { result.append(record) } }
+    return result
+  }
+
+  /// The records for which `isIncluded(record, id)` is true, in the order of ``all()``.
+  public func filter(_ isIncluded: (Record, _ id: String) throws -> Bool) throws -> [Record] {
+    let table = try read { $0.table }
+    var result: [Record] = []
+    try table.forEach { id, record in if try isIncluded(record, id) { result.append(record) } }
+    return result
+  }
+
+  /// The number of records.
+  public func count() throws -> Int { try read { $0.table.count } }
+
+  /// The number of records for which `isIncluded(record, id)` is true.
+  public func count(where isIncluded: (Record, _ id: String) throws -> Bool) throws -> Int {
+    let table = try read { $0.table }
+    var count = 0
+    try table.forEach { id, record in if try isIncluded(record, id) { count += 1 } }
+    return count
+  }
+
+  // MARK: - History
+
+  /// The operations on `id` since the last checkpoint, oldest first.
+  public func history(of id: String) throws -> [LogOperation<Record>] {
+    try read { state in state.journal.lazy.filter { $0.operation.id == id }.map(\.operation) }
+  }
+
+  /// The operations since the last checkpoint, oldest first; with `timestamp`, only those
+  /// whose timestamp is later than it (ISO-8601 strings compare in time order).
+  public func operations(since timestamp: String? = nil) throws -> [LogOperation<Record>] {
+    try read { state in
+      guard let timestamp else { return state.journal.map(\.operation) }
+      return state.journal.lazy.filter { $0.operation.timestamp > timestamp }.map(\.operation)
+    }
+  }
+
+  // MARK: - Stats
+
+  /// Record and operation counts. `opsCount` includes buffered operations not written yet.
+  public func stats() throws -> StoreStats {
+    try read { state in
+      StoreStats(
+        activeRecords: state.table.count, opsCount: state.operationsSinceCheckpoint,
+        archiveSegments: state.manifest.archiveSegments.count)
+    }
+  }
+
+  /// The manifest as last written, with its record and operation counts brought up to date.
+  public func manifest() throws -> ManifestInfo {
+    try read { state in
+      var manifest = state.manifest
+      manifest.stats.activeRecords = state.table.count
+      manifest.stats.opsCount = state.operationsSinceCheckpoint
+      return manifest
+    }
+  }
+
+  /// Archive segment paths as the manifest lists them, e.g. `archive/archive-2025-Q4.json`.
+  public func archiveSegments() throws -> [String] { try read { $0.manifest.archiveSegments } }
+
+  // MARK: - Helpers
+
+  func decodeRecord(_ value: JSONValue, id: String, path: String) throws -> Record {
+    do {
+      return try decoder.decode(Record.self, from: value)
+    } catch {
+      throw OpsLogError.corrupted(
+        path: path,
+        reason:
+          "record \"\(id)\" does not decode as \(Record.self) (\(error)); open it with the matching record type, a migration, or Store<JSONValue>"
+      )
+    }
+  }
+
+  static func validate(id: String) throws {
+    if id.isEmpty { throw OpsLogError.invalidArgument("a record ID must not be empty") }
+  }
+}

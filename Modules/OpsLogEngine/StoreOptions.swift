@@ -1,0 +1,65 @@
+@_exported import OpsLogStorage
+@_exported import OpsLogTypes
+
+/// When a write call returns, relative to the write reaching the WAL.
+///
+/// | mode | `set`/`delete`/`batch` returns when | lost by a process crash |
+/// | --- | --- | --- |
+/// | ``immediate`` | its line is written (and fsynced with ``Durability/disk``) | nothing acknowledged |
+/// | ``group`` | it is buffered; the call that fills the buffer waits for its write | at most the unwritten buffer |
+/// | ``async`` | it is buffered; writes happen in the background | everything unwritten |
+public enum WriteMode: Sendable, Hashable {
+  /// Every call returns once its line is in the WAL. Concurrent callers share one write (and
+  /// one fsync under ``Durability/disk``).
+  case immediate
+  /// Calls return at once; the buffer is written when it holds
+  /// ``StoreOptions/groupCommitSize`` operations (that call waits for the write) or
+  /// ``StoreOptions/groupCommitInterval`` after its first operation.
+  case group
+  /// Calls return at once; a background task writes the buffer as fast as it can.
+  case async
+}
+
+/// How a store is opened and how it writes. Set the fields you need after `init()`.
+public struct StoreOptions: Sendable {
+  /// A checkpoint (new snapshot, new WAL) is taken after this many WAL operations.
+  public var checkpointThreshold: Int = 100
+  /// Whether `close()` takes a checkpoint when operations were written since the last one.
+  public var checkpointOnClose: Bool = true
+  /// The schema version of `Record`. A store written with an older version is passed through
+  /// ``migrate`` on open.
+  public var version: Int = 1
+  /// Turns a stored record of an older schema version into the current one. Called with the
+  /// stored JSON and its version before it is decoded as `Record`; throwing fails the open
+  /// with ``OpsLogError/migrationFailed(id:reason:)`` and writes nothing.
+  public var migrate: (@Sendable (_ record: JSONValue, _ fromVersion: Int) throws -> JSONValue)? = nil
+  /// Open without taking the writer lock; every mutation throws ``OpsLogError/readOnly`` and
+  /// nothing is ever written.
+  public var readOnly: Bool = false
+  /// Open without loading the snapshot or WAL: writes are appended, reads see only what this
+  /// process wrote, `compact()` is ``OpsLogError/unsupported(_:)``, and `close()` never
+  /// checkpoints (it would overwrite the real state with a partial one).
+  public var skipLoad: Bool = false
+  /// When write calls return; see ``WriteMode``.
+  public var writeMode: WriteMode = .immediate
+  /// ``WriteMode/group``: buffered operations that trigger a write.
+  public var groupCommitSize: Int = 50
+  /// ``WriteMode/group``: how long after its first operation a buffer is written at the latest.
+  public var groupCommitInterval: Duration = .milliseconds(100)
+  /// ``Durability/process``: acknowledged writes survive a crash of this process.
+  /// ``Durability/disk``: they survive a power loss too (fsync before acknowledging).
+  public var durability: Durability = .process
+  /// How checkpoints write snapshots. Any store opens either kind, whatever this says.
+  public var snapshotCompression: SnapshotCompression = .none
+  /// Where the files live. `nil`: a new ``FsBackend``. A backend serves one store at a time.
+  public var backend: (any StorageBackend)? = nil
+  /// How many superseded snapshot/WAL generations a checkpoint keeps on disk.
+  ///
+  /// A reader in another process that loaded the previous manifest may still be reading the
+  /// files it named, so a checkpoint never removes the generation it just replaced: with the
+  /// default `nil`, nothing is ever removed (as opslog for Node); with `n` ≥ 1, files that
+  /// only manifests older than the last `n` checkpoints named are deleted.
+  public var retainedGenerations: Int? = nil
+
+  public init() {}
+}

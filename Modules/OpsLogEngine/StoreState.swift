@@ -1,0 +1,106 @@
+import OpsLogCodec
+import OpsLogStorage
+import OpsLogTypes
+
+/// One operation since the last checkpoint: what `history`, `operations` and `undo` need.
+struct JournalEntry<Record: Sendable>: Sendable {
+  var operation: LogOperation<Record>
+  /// The record before the operation, for an in-memory undo without applying patches.
+  var previousRecord: Record?
+  /// The slot the record occupied (a delete's hole), so undo restores its exact place.
+  var slot: Int
+  /// Bytes of its WAL line, newline included: undo cuts exactly this much off the file.
+  var lineLength: Int
+  /// Its place in the commit pipeline; see ``CommitPipeline``.
+  var sequence: UInt64
+}
+
+/// Someone waiting for the WAL write of every operation up to `sequence`.
+struct CommitWaiter: Sendable {
+  var sequence: UInt64
+  var continuation: CheckedContinuation<CommitSignal, any Error>
+}
+
+/// What a waiter is told when it wakes.
+enum CommitSignal: Sendable {
+  /// Its operations are in the WAL.
+  case written
+  /// Nobody is writing: it must write the pending buffer itself.
+  case lead
+}
+
+/// Everything mutable about an open store, behind the store's `Mutex`.
+struct StoreState<Record: Sendable>: Sendable {
+  var table = RecordTable<Record>()
+  /// Operations since the last checkpoint cut, oldest first.
+  var journal: [JournalEntry<Record>] = []
+  var manifest: ManifestInfo
+  var isClosed = false
+  /// `close()` has begun: mutations are refused, reads still work.
+  var isClosing = false
+
+  // The WAL being appended to, and its length once every taken batch is written.
+  var walPath: String
+  var walLength: Int
+
+  // Commit pipeline: operations get increasing sequence numbers; their lines wait in
+  // `pending` until a writer takes them.
+  var pending: [UInt8] = []
+  var pendingCount = 0
+  var nextSequence: UInt64 = 1
+  /// Every sequence up to this one has been taken by a writer (in flight or written).
+  var takenSequence: UInt64 = 0
+  /// Every sequence up to this one is in the WAL.
+  var writtenSequence: UInt64 = 0
+  var writerActive = false
+  var waiters: [CommitWaiter] = []
+  /// A failed write whose operations are being rolled back: nothing more is written and new
+  /// mutations are refused until the rollback is done.
+  var failure: (any Error)? = nil
+  /// A failure that cost operations whose callers were already told they succeeded (group
+  /// and async modes): the next write call, `flush()`, `sync()` or `close()` throws it.
+  var backgroundError: (any Error)? = nil
+  /// Sequences lost to failed writes, so a caller still on its way to wait learns of it.
+  var failedRanges: [(range: ClosedRange<UInt64>, error: any Error)] = []
+  /// Bumped by every rollback: a step that read the state before an `await` checks it.
+  var generation = 0
+  var backgroundWriterScheduled = false
+
+  /// Operations written or buffered since the last checkpoint cut.
+  var operationsSinceCheckpoint = 0
+  var checkpointRunning = false
+  var groupTimerArmed = false
+
+  // Following another writer (read-only and skipLoad readers).
+  var tailOffset: Int
+  var manifestToken: FileChangeToken?
+  /// Hashes of the lines read from the current WAL, to recognise the lines a checkpoint
+  /// carries over into the next WAL.
+  var tailLineHashes: [Int] = []
+
+  var watchers: [Int: AsyncThrowingStream<[LogOperation<Record>], any Error>.Continuation] = [:]
+  var nextWatcherID = 0
+
+  /// Snapshot and WAL paths of superseded generations, oldest first, for garbage collection.
+  var retiredGenerations: [[String]] = []
+
+  init(manifest: ManifestInfo, walPath: String, walLength: Int) {
+    self.manifest = manifest
+    self.walPath = walPath
+    self.walLength = walLength
+    self.tailOffset = walLength
+  }
+
+  /// Resumes nothing itself: returns the waiters whose operations are now written.
+  mutating func collectWritten() -> [CommitWaiter] {
+    var ready: [CommitWaiter] = []
+    waiters.removeAll { waiter in
+      if waiter.sequence <= writtenSequence {
+        ready.append(waiter)
+        return true
+      }
+      return false
+    }
+    return ready
+  }
+}

@@ -1,0 +1,91 @@
+import Foundation
+import OpsLogCodec
+import OpsLogEngine
+import Testing
+
+@Suite("tail, watch and streaming reads")
+struct FollowTests {
+  @Test(arguments: BackendKind.allCases)
+  func readerFollowsTheWriterAcrossCheckpoints(kind: BackendKind) async throws {
+    let location = TestLocation(kind)
+    defer { location.cleanUp() }
+    let writer = try await location.open(JSONValue.self, {
+      $0.checkpointThreshold = 1_000
+      $0.checkpointOnClose = false
+    })
+    try await writer.set("a", 1)
+    let reader = try await location.open(JSONValue.self, { $0.readOnly = true })
+    #expect(try reader.get("a") == 1)
+    #expect(try await reader.tail().isEmpty)
+    try await writer.set("b", 2)
+    try await writer.set("c", 3)
+    #expect(try await reader.tail().map(\.id) == ["b", "c"])
+    #expect(try await reader.tail().isEmpty, "only new operations")
+    try await writer.set("d", 4)
+    try await writer.compact()  // the writer moves to a new WAL
+    try await writer.set("e", 5)
+    #expect(try await reader.tail().map(\.id) == ["d", "e"], "nothing lost or repeated across a checkpoint")
+    try await writer.delete("a")
+    #expect(try await reader.tail().map(\.kind) == [.delete])
+    #expect(try reader.entries().map(\.id) == ["b", "c", "d", "e"])
+    try await reader.close()
+    try await writer.close()
+  }
+
+  @Test(arguments: BackendKind.allCases)
+  func aHalfWrittenLineIsReadOnceComplete(kind: BackendKind) async throws {
+    let location = TestLocation(kind)
+    defer { location.cleanUp() }
+    let writer = try await location.open(JSONValue.self, { $0.checkpointOnClose = false })
+    let walPath = try writer.manifest().activeOps
+    try await writer.close()
+    let reader = try await location.open(JSONValue.self, { $0.readOnly = true })
+    let line = OperationLine.encode(
+      LogOperation(timestamp: ISOTime.now(), kind: .set, id: "late", data: ["x": 1], previous: .none)) + [UInt8(ascii: "\n")]
+    let backend: any StorageBackend = kind == .memory ? MemoryBackend(disk: location.disk) : FsBackend()
+    try await backend.initialize(location: location.path, readOnly: false)
+    try await backend.append(walPath, Array(line.prefix(20)), durability: .process)
+    #expect(try await reader.tail().isEmpty)
+    try await backend.append(walPath, Array(line.dropFirst(20)), durability: .process)
+    #expect(try await reader.tail().map(\.id) == ["late"])
+    try await backend.shutdown()
+    try await reader.close()
+  }
+
+  @Test func watchDeliversAndEndsOnClose() async throws {
+    let location = TestLocation(.filesystem)
+    defer { location.cleanUp() }
+    let writer = try await location.open(JSONValue.self)
+    let reader = try await location.open(JSONValue.self, { $0.readOnly = true })
+    let stream = reader.watch(interval: .milliseconds(10))
+    try await writer.set("a", 1)
+    var iterator = stream.makeAsyncIterator()
+    let first = try await iterator.next()
+    #expect(first?.map(\.id) == ["a"])
+    try await reader.close()
+    let afterClose = try await iterator.next()
+    #expect(afterClose == nil, "the stream finishes on close()")
+    try await writer.close()
+  }
+
+  @Test(arguments: BackendKind.allCases)
+  func streamingReadsMatchTheFiles(kind: BackendKind) async throws {
+    let location = TestLocation(kind)
+    defer { location.cleanUp() }
+    let store = try await location.open(Todo.self, { $0.checkpointThreshold = 10_000 })
+    for index in 0..<30 { try await store.set("t\(index)", Todo(title: "T\(index)", status: "active")) }
+    try await store.compact()
+    try await store.set("t0", Todo(title: "changed", status: "done"))
+    try await store.set("new", Todo(title: "N", status: "active"))
+    var streamed: [String] = []
+    for try await (id, record) in store.streamSnapshot() {
+      streamed.append(id)
+      #expect(!record.title.isEmpty)
+    }
+    #expect(streamed == (0..<30).map { "t\($0)" }, "the snapshot on disk, without the WAL")
+    var operations: [String] = []
+    for try await operation in store.walOperations() { operations.append(operation.id) }
+    #expect(operations == ["t0", "new"])
+    try await store.close()
+  }
+}

@@ -1,0 +1,176 @@
+import Foundation
+import OpsLogCodec
+import OpsLogEngine
+import Testing
+
+@Suite("Write modes, durability and failures")
+struct WriteModeTests {
+  @Test(arguments: BackendKind.allCases)
+  func groupModeBuffersUntilSizeOrFlush(kind: BackendKind) async throws {
+    let location = TestLocation(kind)
+    defer { location.cleanUp() }
+    let store = try await location.open(JSONValue.self, {
+      $0.writeMode = .group
+      $0.groupCommitSize = 5
+      $0.groupCommitInterval = .seconds(60)
+      $0.checkpointThreshold = 1_000
+    })
+    for index in 0..<3 { try await store.set("k\(index)", .int(Int64(index))) }
+    #expect(try store.count() == 3, "reads see buffered writes")
+    #expect(try store.stats().opsCount == 3)
+    #expect(try await walLines(location, store).isEmpty, "nothing written before the buffer fills")
+    try await store.set("k3", 3)
+    try await store.set("k4", 4)  // fills the buffer: this call waits for the write
+    #expect(try await walLines(location, store).count == 5)
+    try await store.set("k5", 5)
+    try await store.flush()
+    #expect(try await walLines(location, store).count == 6)
+    try await store.close()
+  }
+
+  @Test(arguments: BackendKind.allCases)
+  func groupTimerWritesAfterTheInterval(kind: BackendKind) async throws {
+    let location = TestLocation(kind)
+    defer { location.cleanUp() }
+    let store = try await location.open(JSONValue.self, {
+      $0.writeMode = .group
+      $0.groupCommitSize = 1_000
+      $0.groupCommitInterval = .milliseconds(50)
+    })
+    try await store.set("a", 1)
+    #expect(try await walLines(location, store).isEmpty)
+    var written = 0
+    for _ in 0..<100 where written == 0 {
+      try await Task.sleep(for: .milliseconds(20))
+      written = try await walLines(location, store).count
+    }
+    #expect(written == 1)
+    try await store.close()
+  }
+
+  @Test(arguments: BackendKind.allCases)
+  func undoInGroupModeTakesTheRightOperation(kind: BackendKind) async throws {
+    let location = TestLocation(kind)
+    defer { location.cleanUp() }
+    let store = try await location.open(JSONValue.self, {
+      $0.writeMode = .group
+      $0.groupCommitSize = 3
+      $0.groupCommitInterval = .seconds(60)
+    })
+    try await store.set("a", 1)
+    try await store.set("b", 2)
+    try await store.set("c", 3)  // written
+    try await store.set("d", 4)  // buffered
+    #expect(try await store.undo())  // drops d from the buffer
+    #expect(try await store.undo())  // cuts c off the WAL
+    try await store.flush()
+    #expect(try store.entries().map(\.id) == ["a", "b"])
+    #expect(try await walLines(location, store).count == 2)
+    try await store.close()
+    let reopened = try await location.open(JSONValue.self)
+    #expect(try reopened.entries().map(\.id) == ["a", "b"])
+    try await reopened.close()
+  }
+
+  @Test(arguments: BackendKind.allCases)
+  func asyncModeWritesInTheBackground(kind: BackendKind) async throws {
+    let location = TestLocation(kind)
+    defer { location.cleanUp() }
+    let store = try await location.open(JSONValue.self, {
+      $0.writeMode = .async
+      $0.checkpointThreshold = 10_000
+    })
+    for index in 0..<500 { try await store.set("k\(index)", .int(Int64(index))) }
+    #expect(try store.count() == 500)
+    try await store.flush()
+    #expect(try await walLines(location, store).count == 500)
+    try await store.close()
+  }
+
+  @Test(arguments: [Durability.process, .disk])
+  func concurrentImmediateWritersAllLand(durability: Durability) async throws {
+    let location = TestLocation(.filesystem)
+    defer { location.cleanUp() }
+    let store = try await location.open(JSONValue.self, {
+      $0.durability = durability
+      $0.checkpointThreshold = 100_000
+    })
+    try await withThrowingTaskGroup(of: Void.self) { group in
+      for writer in 0..<16 {
+        group.addTask {
+          for index in 0..<25 { try await store.set("w\(writer)-\(index)", .int(Int64(index))) }
+        }
+      }
+      try await group.waitForAll()
+    }
+    #expect(try await walLines(location, store).count == 400)
+    try await store.close()
+    let reopened = try await location.open(JSONValue.self)
+    #expect(try reopened.count() == 400)
+    try await reopened.close()
+  }
+
+  @Test(arguments: [MemoryDisk.Fault.diskFull, .ioError])
+  func failedImmediateWriteLeavesTheStoreAsItWas(fault: MemoryDisk.Fault) async throws {
+    let location = TestLocation(.memory)
+    let store = try await location.open(JSONValue.self, { $0.checkpointThreshold = 1_000 })
+    try await store.set("a", 1)
+    location.disk.failWrite(fault)
+    await #expect(throws: OpsLogError.self) { try await store.set("b", 2) }
+    #expect(try store.get("b") == nil, "the failed operation is rolled back in memory")
+    #expect(try store.count() == 1)
+    try await store.set("c", 3)  // the disk works again
+    #expect(try store.entries().map(\.id) == ["a", "c"])
+    try await store.close()
+    let reopened = try await location.open(JSONValue.self)
+    #expect(try reopened.entries().map(\.id) == ["a", "c"])
+    try await reopened.close()
+  }
+
+  @Test func backgroundFailureIsNeverSwallowed() async throws {
+    let location = TestLocation(.memory)
+    let store = try await location.open(JSONValue.self, {
+      $0.writeMode = .group
+      $0.groupCommitSize = 100
+      $0.groupCommitInterval = .seconds(60)
+      $0.checkpointThreshold = 1_000
+    })
+    try await store.set("a", 1)
+    try await store.flush()
+    try await store.set("b", 2)
+    location.disk.failWrite(.diskFull)
+    await #expect(throws: OpsLogError.self) { try await store.flush() }
+    #expect(try store.get("b") == nil)
+    // async mode: the failure surfaces on the next write call
+    try await store.close()
+    let asyncLocation = TestLocation(.memory)
+    let asyncStore = try await asyncLocation.open(JSONValue.self, { $0.writeMode = .async })
+    asyncLocation.disk.failWrite(.ioError)
+    try await asyncStore.set("x", 1)  // acknowledged at once
+    var reported = false
+    for _ in 0..<200 where !reported {
+      do {
+        try await Task.sleep(for: .milliseconds(5))
+        try await asyncStore.set("y", 2)
+        try await asyncStore.undo()
+      } catch {
+        reported = true
+      }
+    }
+    #expect(reported, "the background failure reaches a later write call")
+    try? await asyncStore.close()
+  }
+
+  @Test func closeReportsABackgroundFailure() async throws {
+    let location = TestLocation(.memory)
+    let store = try await location.open(JSONValue.self, {
+      $0.writeMode = .group
+      $0.groupCommitSize = 100
+      $0.groupCommitInterval = .seconds(60)
+    })
+    try await store.set("a", 1)
+    location.disk.failWrite(.ioError)
+    await #expect(throws: OpsLogError.self) { try await store.close() }
+    #expect(throws: OpsLogError.closed) { try store.count() }
+  }
+}
