@@ -498,12 +498,13 @@ public final class FsBackend: StorageBackend {
       }
       if flock(descriptor, LOCK_EX | LOCK_NB) != 0 {
         let code = errno
-        let holder = readPID(descriptor)
-        Posix.close(descriptor)
-        if code == EWOULDBLOCK || code == EAGAIN {
-          throw OpsLogError.locked(holder: holder.map { "process \($0)" } ?? "another process")
+        guard code == EWOULDBLOCK || code == EAGAIN else {
+          Posix.close(descriptor)
+          throw Posix.error(path, "flock", errno: code)
         }
-        throw Posix.error(path, "flock", errno: code)
+        let holder = holderPID(descriptor)
+        Posix.close(descriptor)
+        throw OpsLogError.locked(holder: holder.map { "process \($0)" } ?? "another process")
       }
       // The holder may have released (unlinking the file) between the open and the flock.
       guard try isStillLockFile(descriptor, path: path) else {
@@ -549,6 +550,18 @@ public final class FsBackend: StorageBackend {
       }
       written += count
     }
+  }
+
+  /// The PID of the process holding the `flock` of a lock file. A holder that has just taken
+  /// the lock may not have written its PID yet (the file is still empty, or still names the
+  /// dead holder it is taking over from), so the file is read again for a short while until
+  /// it names a live process.
+  static func holderPID(_ descriptor: Int32) -> pid_t? {
+    for _ in 0..<100 {
+      if let pid = readPID(descriptor), Posix.processIsAlive(pid) { return pid }
+      usleep(1000)
+    }
+    return nil
   }
 
   /// The PID in a lock file, or `nil` when it is empty or not a positive decimal number.
