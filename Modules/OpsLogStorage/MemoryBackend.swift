@@ -317,8 +317,10 @@ public final class MemoryBackend: StorageBackend {
 
   // MARK: Writing
 
-  /// Collects the chunks, then installs them in one step. Counts as two write-like steps for
-  /// ``MemoryDisk/failWrite(_:after:)``: the temporary file's write and the rename.
+  /// Collects the chunks, then installs them in one step, so no reader ever sees a partial
+  /// file. There is no I/O thread: `nextChunk` runs on the calling task, one call at a time.
+  /// Counts as two write-like steps for ``MemoryDisk/failWrite(_:after:)``: the temporary
+  /// file's write and the rename.
   public func replace(_ path: String, chunks nextChunk: sending @escaping () throws -> [UInt8]?) async throws {
     try StoragePath.validate(path)
     // Serving is checked before the chunks are produced, so a closed or read-only backend
