@@ -57,6 +57,8 @@ let package = Package(
       path: "Modules/OpsLog"
     ),
     .executableTarget(name: "Quickstart", dependencies: ["OpsLog"], path: "Examples/Quickstart"),
+    // Child processes for the tests that need more than one process (locks, crashes).
+    .executableTarget(name: "OpsLogTestHelper", dependencies: ["OpsLog"], path: "Tests/OpsLogTestHelper"),
     .testTarget(name: "OpsLogTypesTests", dependencies: ["OpsLogTypes"], path: "Tests/OpsLogTypesTests"),
     .testTarget(
       name: "OpsLogCodecTests",
@@ -65,7 +67,8 @@ let package = Package(
     ),
     .testTarget(
       name: "OpsLogStorageTests",
-      dependencies: ["OpsLogStorage"],
+      // The helper is a dependency only so that it is built before the tests run them.
+      dependencies: ["OpsLogStorage", "OpsLogTestHelper"],
       path: "Tests/OpsLogStorageTests"
     ),
     .testTarget(

@@ -1,0 +1,600 @@
+import Dispatch
+import Foundation
+import OpsLogTypes
+import Synchronization
+
+#if canImport(Glibc)
+  import Glibc
+#elseif canImport(Musl)
+  import Musl
+#elseif canImport(Darwin)
+  import Darwin
+#endif
+
+/// Stores files in a directory of the local filesystem, in the layout opslog for Node uses.
+///
+/// Every blocking system call runs on a serial dispatch queue owned by the backend, never on
+/// Swift's cooperative thread pool, so a slow disk stalls only this backend's calls. Calls are
+/// carried out one at a time, in the order they reach that queue.
+///
+/// Appends keep the file open between calls, so a WAL append costs one `write` (and one
+/// `fdatasync` with ``Durability/disk``). The handle is dropped when this backend replaces,
+/// truncates or removes the file; another process that replaces the file while this backend
+/// appends to it is not noticed, which the store's lock rules out.
+///
+/// Locks are lock files holding the holder's PID as decimal text, as in opslog for Node, and
+/// in addition `flock`ed for as long as they are held, so two processes (or two backends in
+/// one process) can never both hold one, even when they race to take over a stale lock.
+///
+/// Errors of system calls are ``OpsLogError/io(path:errno:reason:)`` naming the full path
+/// (the location joined with the relative path) and the `errno` of the failed call.
+public final class FsBackend: StorageBackend {
+  /// What the backend knows between calls. Only the I/O queue changes it after
+  /// initialization; the mutex makes that visible to the compiler, and is never contended
+  /// except by `deinit`.
+  struct State: ~Copyable {
+    /// The store's directory while serving, without a trailing slash.
+    var location: String?
+    var readOnly = false
+    /// Open descriptors for appending, by relative path.
+    var appendHandles: [String: AppendHandle] = [:]
+    /// Held lock files' descriptors (each `flock`ed), by lock name.
+    var locks: [String: Int32] = [:]
+
+    /// Closes and forgets the append handles of `path` and of everything below it.
+    mutating func dropAppendHandles(under path: String) {
+      for key in appendHandles.keys where key == path || path.isEmpty || key.hasPrefix(path + "/") {
+        Posix.close(appendHandles.removeValue(forKey: key)!.descriptor)
+      }
+    }
+
+    mutating func dropAppendHandle(_ path: String) {
+      if let handle = appendHandles.removeValue(forKey: path) { Posix.close(handle.descriptor) }
+    }
+  }
+
+  struct AppendHandle {
+    var descriptor: Int32
+    /// The file was created by this handle and its directory entry is not yet synced: the
+    /// first ``Durability/disk`` append must sync the directory too, or a power loss could
+    /// lose the whole file.
+    var directoryNeedsSync: Bool
+  }
+
+  /// Bounds the append handles kept open; a store appends to one WAL at a time (one per
+  /// agent in a multi-writer store), so this is generous.
+  static let maximumAppendHandles = 16
+  /// How many times a lock acquisition starts over when the lock file changes under it.
+  static let lockAttempts = 16
+
+  let state = Mutex(State())
+  let queue = DispatchQueue(label: "OpsLog.FsBackend.io", qos: .userInitiated)
+
+  public init() {}
+
+  deinit {
+    // A backend dropped without `shutdown()` still must not leave its locks looking held:
+    // this process stays alive, so its PID in the lock file would keep other writers out.
+    state.withLock { state in
+      state.dropAppendHandles(under: "")
+      if let location = state.location {
+        for (name, descriptor) in state.locks {
+          Self.releaseLockFile(StoragePath.join(location, name), descriptor: descriptor)
+        }
+      }
+      state.locks = [:]
+    }
+  }
+
+  // MARK: The I/O queue
+
+  /// Runs `body` on the I/O queue with the serving state, after the closed and read-only
+  /// checks. Resuming a continuation from a dispatch queue is the cheapest hop off the
+  /// cooperative pool; the unsafe continuation skips the checked one's bookkeeping, and is
+  /// resumed exactly once on every path below.
+  private func perform<Result: Sendable>(
+    writing: Bool, _ body: @escaping @Sendable (inout State, String) throws -> Result
+  ) async throws -> Result {
+    try await withUnsafeThrowingContinuation { continuation in
+      queue.async {
+        continuation.resume(
+          with: Swift.Result {
+            try self.state.withLock { state throws -> Result in
+              guard let location = state.location else { throw OpsLogError.closed }
+              if writing && state.readOnly { throw OpsLogError.readOnly }
+              return try body(&state, location)
+            }
+          })
+      }
+    }
+  }
+
+  private func performAnyState<Result: Sendable>(
+    _ body: @escaping @Sendable (inout State) throws -> Result
+  ) async throws -> Result {
+    try await withUnsafeThrowingContinuation { continuation in
+      queue.async {
+        continuation.resume(with: Swift.Result { try self.state.withLock { state in try body(&state) } })
+      }
+    }
+  }
+
+  // MARK: Lifecycle
+
+  /// Starts serving the store at `location` (a directory path, absolute or relative to the
+  /// working directory). Creates nothing. Throws ``OpsLogError/invalidArgument(_:)`` while this
+  /// backend still serves a store.
+  public func initialize(location: String, readOnly: Bool) async throws {
+    guard !location.isEmpty, !location.utf8.contains(0) else {
+      throw OpsLogError.invalidArgument("the location must be a non-empty path without NUL bytes")
+    }
+    let normalized = StoragePath.normalizeLocation(location)
+    try await performAnyState { state in
+      if let serving = state.location {
+        throw OpsLogError.invalidArgument(
+          "this backend already serves the store at \(serving); shut it down before opening another")
+      }
+      state.location = normalized
+      state.readOnly = readOnly
+    }
+  }
+
+  /// Closes every open file and releases every lock this backend holds (removing the lock
+  /// files). Calling it again, or before ``initialize(location:readOnly:)``, does nothing.
+  public func shutdown() async throws {
+    try await performAnyState { state in
+      state.dropAppendHandles(under: "")
+      if let location = state.location {
+        for (name, descriptor) in state.locks {
+          Self.releaseLockFile(StoragePath.join(location, name), descriptor: descriptor)
+        }
+      }
+      state.locks = [:]
+      state.location = nil
+      state.readOnly = false
+    }
+  }
+
+  // MARK: Reading
+
+  /// The whole file, or `nil` when it does not exist.
+  public func read(_ path: String) async throws -> [UInt8]? {
+    try StoragePath.validate(path)
+    return try await perform(writing: false) { _, location in
+      let full = StoragePath.join(location, path)
+      guard let descriptor = try Posix.openIfPresent(full, O_RDONLY, action: "open for reading") else {
+        return nil
+      }
+      defer { Posix.close(descriptor) }
+      return try Posix.readToEnd(descriptor, path: full)
+    }
+  }
+
+  /// Up to `length` bytes from `offset`, read with `pread`: fewer, or none, at the end of the
+  /// file. A missing file is ``OpsLogError/io(path:errno:reason:)`` with `ENOENT`.
+  public func read(_ path: String, offset: Int, length: Int) async throws -> [UInt8] {
+    try StoragePath.validate(path)
+    try Self.checkRange(offset: offset, length: length)
+    return try await perform(writing: false) { _, location in
+      let full = StoragePath.join(location, path)
+      let descriptor = try Posix.open(full, O_RDONLY, action: "open for reading")
+      defer { Posix.close(descriptor) }
+      return try Posix.readAll(descriptor, offset: offset, length: length, path: full)
+    }
+  }
+
+  /// The file's size in bytes, or `nil` when it does not exist.
+  public func size(of path: String) async throws -> Int? {
+    try StoragePath.validate(path)
+    return try await perform(writing: false) { _, location in
+      try Posix.status(StoragePath.join(location, path)).map { Int($0.st_size) }
+    }
+  }
+
+  /// Built from `stat`: the inode and device (so a replaced file changes it), the size and the
+  /// modification time in nanoseconds. `nil` when the file does not exist.
+  public func changeToken(of path: String) async throws -> FileChangeToken? {
+    try StoragePath.validate(path)
+    return try await perform(writing: false) { _, location in
+      try Posix.status(StoragePath.join(location, path)).map(Self.changeToken)
+    }
+  }
+
+  /// Names of the files and directories in `directory`, sorted by their UTF-8 bytes; `[]` when
+  /// it does not exist. `""` lists the location.
+  public func list(_ directory: String) async throws -> [String] {
+    try StoragePath.validate(directory, allowingLocation: true)
+    return try await perform(writing: false) { _, location in
+      try Posix.listDirectory(StoragePath.join(location, directory))
+    }
+  }
+
+  // MARK: Writing
+
+  /// Writes the chunks to `path.tmp`, fsyncs it, renames it over `path` and fsyncs the
+  /// directory, so a crash leaves the old file or the new one. On any error, including one
+  /// thrown by `nextChunk` (rethrown as is), the temporary file is removed and `path` is
+  /// untouched. Creates parent directories.
+  public func replace(_ path: String, chunks nextChunk: sending @escaping () throws -> [UInt8]?) async throws {
+    try StoragePath.validate(path)
+    let source = ChunkSource(nextChunk)
+    try await perform(writing: true) { state, location in
+      let full = StoragePath.join(location, path)
+      let temporary = full + ".tmp"
+      let directory = Posix.parentDirectory(of: full)
+      let created = try Posix.makeDirectories(directory)
+      let descriptor = try Posix.open(temporary, O_WRONLY | O_CREAT | O_TRUNC, action: "create temporary file")
+      do {
+        guard let next = source.take() else { throw OpsLogError.invalidArgument("replace's chunks were consumed") }
+        while let chunk = try next() {
+          try Posix.writeAll(descriptor, chunk, path: temporary)
+        }
+        try Posix.sync(descriptor, path: temporary)
+        Posix.close(descriptor)
+      } catch {
+        Posix.close(descriptor)
+        _ = temporary.withCString { unlink($0) }
+        throw error
+      }
+      // The cached handle points at the inode the rename is about to unlink.
+      state.dropAppendHandle(path)
+      do {
+        try Posix.rename(temporary, to: full)
+      } catch {
+        _ = temporary.withCString { unlink($0) }
+        throw error
+      }
+      try Self.syncCreatedDirectories(created, containing: directory)
+    }
+  }
+
+  /// Creates an empty file with `O_EXCL`, and its parent directories. With ``Durability/disk``
+  /// the new directory entries are fsynced before it returns.
+  public func create(_ path: String, durability: Durability) async throws {
+    try StoragePath.validate(path)
+    try await perform(writing: true) { _, location in
+      let full = StoragePath.join(location, path)
+      let directory = Posix.parentDirectory(of: full)
+      let created = try Posix.makeDirectories(directory)
+      let descriptor = try Posix.open(full, O_WRONLY | O_CREAT | O_EXCL, action: "create")
+      Posix.close(descriptor)
+      if durability == .disk { try Self.syncCreatedDirectories(created, containing: directory) }
+    }
+  }
+
+  /// Appends `bytes` with one `write` (looping only over a partial write), creating the file
+  /// and its parent directories when missing. Returns once the bytes are in the kernel
+  /// (``Durability/process``) or on the disk (``Durability/disk``, after `fdatasync`). A failed
+  /// append cuts the file back to its previous length, so no partial line stays behind.
+  public func append(_ path: String, _ bytes: [UInt8], durability: Durability) async throws {
+    try StoragePath.validate(path)
+    try await perform(writing: true) { state, location in
+      let full = StoragePath.join(location, path)
+      var handle = try Self.appendHandle(&state, path: path, full: full)
+      do {
+        try Self.appendAll(handle.descriptor, bytes, path: full)
+        if durability == .disk {
+          try Posix.syncData(handle.descriptor, path: full)
+          if handle.directoryNeedsSync {
+            try Posix.syncDirectory(Posix.parentDirectory(of: full))
+            handle.directoryNeedsSync = false
+            state.appendHandles[path] = handle
+          }
+        }
+      } catch {
+        // The handle may be the reason (a file system gone bad); the next append reopens.
+        state.dropAppendHandle(path)
+        throw error
+      }
+    }
+  }
+
+  /// Cuts the file to `length` bytes with `ftruncate`; with ``Durability/disk`` it is fsynced.
+  /// A missing file is ``OpsLogError/io(path:errno:reason:)`` with `ENOENT`; `length` beyond
+  /// the end is ``OpsLogError/invalidArgument(_:)``.
+  public func truncate(_ path: String, toLength length: Int, durability: Durability) async throws {
+    try StoragePath.validate(path)
+    guard length >= 0 else { throw OpsLogError.invalidArgument("truncate length \(length) is negative") }
+    try await perform(writing: true) { _, location in
+      let full = StoragePath.join(location, path)
+      // A descriptor of its own rather than the append handle: the append handle stays valid,
+      // since O_APPEND writes go to the new end.
+      let descriptor = try Posix.open(full, O_WRONLY, action: "open for truncating")
+      defer { Posix.close(descriptor) }
+      let size = Int(try Posix.status(descriptor, path: full).st_size)
+      guard length <= size else {
+        throw OpsLogError.invalidArgument("cannot truncate \(path) to \(length) bytes: it has only \(size)")
+      }
+      try Posix.truncate(descriptor, toLength: length, path: full)
+      if durability == .disk { try Posix.sync(descriptor, path: full) }
+    }
+  }
+
+  /// Removes a file (`unlink`) or an empty directory (`rmdir`); a missing one is no error, a
+  /// non-empty directory is ``OpsLogError/io(path:errno:reason:)`` with `ENOTEMPTY`.
+  public func remove(_ path: String) async throws {
+    try StoragePath.validate(path)
+    try await perform(writing: true) { state, location in
+      state.dropAppendHandle(path)
+      try Posix.removeEntry(StoragePath.join(location, path))
+    }
+  }
+
+  // MARK: Locks
+
+  /// Takes the lock file `name` in the location (creating the location directory): creates it
+  /// exclusively, `flock`s it for as long as it is held, and writes this process's PID into it.
+  ///
+  /// An existing lock file is refused with ``OpsLogError/locked(holder:)`` (`"process N"`)
+  /// when another backend holds its `flock`, or when the PID in it is a live process other than
+  /// this one (a writer that does not `flock`, such as opslog for Node). Otherwise, when the PID
+  /// is dead, missing or unreadable, the lock is stale and taken over. A lock this backend
+  /// already holds is refused with the holder `"this process"`.
+  public func acquireLock(_ name: String) async throws {
+    try StoragePath.validateLockName(name)
+    try await perform(writing: true) { state, location in
+      if state.locks[name] != nil { throw OpsLogError.locked(holder: "this process") }
+      try Posix.makeDirectories(location)
+      let descriptor = try Self.takeLockFile(StoragePath.join(location, name))
+      state.locks[name] = descriptor
+    }
+  }
+
+  /// Removes the lock file while still holding its `flock`, then closes it, so a process that
+  /// opened the old file sees it is no longer the lock file and starts over.
+  public func releaseLock(_ name: String) async throws {
+    try StoragePath.validateLockName(name)
+    try await perform(writing: false) { state, location in
+      guard let descriptor = state.locks.removeValue(forKey: name) else { return }
+      Self.releaseLockFile(StoragePath.join(location, name), descriptor: descriptor)
+    }
+  }
+
+  // MARK: Blobs
+
+  /// Writes the blob to a temporary file, fsyncs it and renames it into place, as
+  /// ``replace(_:chunks:)`` does, creating parent directories.
+  public func writeBlob(_ path: String, _ content: Data) async throws {
+    let bytes = [UInt8](content)
+    var done = false
+    try await replace(path) {
+      if done { return nil }
+      done = true
+      return bytes
+    }
+  }
+
+  /// The whole blob; a missing one is ``OpsLogError/io(path:errno:reason:)`` with `ENOENT`.
+  public func readBlob(_ path: String) async throws -> Data {
+    try StoragePath.validate(path)
+    return try await perform(writing: false) { _, location in
+      let full = StoragePath.join(location, path)
+      let descriptor = try Posix.open(full, O_RDONLY, action: "open blob")
+      defer { Posix.close(descriptor) }
+      return Data(try Posix.readToEnd(descriptor, path: full))
+    }
+  }
+
+  /// Up to `length` bytes from `offset`: short or empty at the end of the blob.
+  public func readBlobRange(_ path: String, offset: Int, length: Int) async throws -> Data {
+    Data(try await read(path, offset: offset, length: length))
+  }
+
+  /// Names of the files and directories in `prefix`, sorted; `[]` when it does not exist.
+  public func listBlobs(_ prefix: String) async throws -> [String] {
+    try await list(prefix)
+  }
+
+  /// Removes a blob file; a missing one is no error.
+  public func deleteBlob(_ path: String) async throws {
+    try StoragePath.validate(path)
+    try await perform(writing: true) { state, location in
+      state.dropAppendHandle(path)
+      let full = StoragePath.join(location, path)
+      if full.withCString({ unlink($0) }) != 0 && errno != ENOENT { throw Posix.error(full, "unlink") }
+    }
+  }
+
+  /// Removes the directory `prefix` and everything in it (without following symbolic links);
+  /// a missing one is no error. `""`, the whole location, is refused.
+  public func deleteBlobDir(_ prefix: String) async throws {
+    try StoragePath.validate(prefix)
+    try await perform(writing: true) { state, location in
+      state.dropAppendHandles(under: prefix)
+      try Posix.removeTree(StoragePath.join(location, prefix))
+    }
+  }
+
+  // MARK: Internals
+
+  static func checkRange(offset: Int, length: Int) throws {
+    guard offset >= 0, length >= 0 else {
+      throw OpsLogError.invalidArgument("offset \(offset) and length \(length) must not be negative")
+    }
+  }
+
+  static func changeToken(_ info: stat) -> FileChangeToken {
+    FileChangeToken(
+      identity: UInt64(truncatingIfNeeded: info.st_ino) ^ UInt64(truncatingIfNeeded: info.st_dev),
+      size: Int(info.st_size),
+      modification: Int64(info.st_mtim.tv_sec) * 1_000_000_000 + Int64(info.st_mtim.tv_nsec))
+  }
+
+  /// After a rename or a new file in `directory`: fsyncs it, and the parent of each directory
+  /// that was just created, so the whole chain of new entries survives a power loss.
+  static func syncCreatedDirectories(_ created: [String], containing directory: String) throws {
+    for made in created {
+      try Posix.syncDirectory(Posix.parentDirectory(of: made))
+    }
+    try Posix.syncDirectory(directory)
+  }
+
+  /// The cached append descriptor for `path`, opening (and if needed creating) the file.
+  static func appendHandle(_ state: inout State, path: String, full: String) throws -> AppendHandle {
+    if let handle = state.appendHandles[path] { return handle }
+    var handle: AppendHandle
+    if let descriptor = try Posix.openIfPresent(full, O_WRONLY | O_APPEND, action: "open for appending") {
+      handle = AppendHandle(descriptor: descriptor, directoryNeedsSync: false)
+    } else {
+      let directory = Posix.parentDirectory(of: full)
+      let created = try Posix.makeDirectories(directory)
+      for made in created { try Posix.syncDirectory(Posix.parentDirectory(of: made)) }
+      let descriptor = try Posix.open(full, O_WRONLY | O_APPEND | O_CREAT, action: "create for appending")
+      handle = AppendHandle(descriptor: descriptor, directoryNeedsSync: true)
+    }
+    if state.appendHandles.count >= maximumAppendHandles {
+      state.dropAppendHandles(under: "")
+    }
+    state.appendHandles[path] = handle
+    return handle
+  }
+
+  /// Appends all of `bytes` to the `O_APPEND` descriptor, or none: when the write fails part
+  /// way, the file is cut back to the length it had before. `writer` is the seam tests use to
+  /// make a write fail after some bytes.
+  static func appendAll(
+    _ descriptor: Int32, _ bytes: [UInt8], path: String,
+    writer: Posix.Writer = { systemWrite($0, $1, $2) }
+  ) throws {
+    guard !bytes.isEmpty else { return }
+    // The store's lock makes this the only writer, so the length now is where the bytes go.
+    let before = Int(try Posix.status(descriptor, path: path).st_size)
+    do {
+      try bytes.withUnsafeBytes { try Posix.writeAll(descriptor, $0, path: path, writer: writer) }
+    } catch {
+      // Best effort: if even this fails, the error of the write is still the one to report,
+      // and the reader drops a torn last line anyway.
+      _ = ftruncate(descriptor, off_t(before))
+      throw error
+    }
+  }
+
+  // MARK: Lock files
+
+  /// The PID written into lock files, as decimal text without a newline (as opslog for Node).
+  static var pidText: [UInt8] { Array(String(getpid()).utf8) }
+
+  /// Takes the lock file at `path` (see ``acquireLock(_:)``) and returns its `flock`ed descriptor.
+  static func takeLockFile(_ path: String) throws -> Int32 {
+    for _ in 0..<lockAttempts {
+      let created: Int32?
+      do {
+        created = try Posix.open(path, O_RDWR | O_CREAT | O_EXCL, action: "create lock file")
+      } catch OpsLogError.io(_, EEXIST, _) {
+        created = nil
+      }
+      if let descriptor = created {
+        // Another process may open the new, still empty file and take it over as stale before
+        // this one flocks it; then this one has lost and starts over.
+        guard flock(descriptor, LOCK_EX | LOCK_NB) == 0, try isStillLockFile(descriptor, path: path) else {
+          Posix.close(descriptor)
+          continue
+        }
+        try writePID(descriptor, path: path)
+        return descriptor
+      }
+      guard let descriptor = try Posix.openIfPresent(path, O_RDWR, action: "open lock file") else {
+        continue  // released between the two opens
+      }
+      if flock(descriptor, LOCK_EX | LOCK_NB) != 0 {
+        let code = errno
+        guard code == EWOULDBLOCK || code == EAGAIN else {
+          Posix.close(descriptor)
+          throw Posix.error(path, "flock", errno: code)
+        }
+        let holder = holderPID(descriptor)
+        Posix.close(descriptor)
+        throw OpsLogError.locked(holder: holder.map { "process \($0)" } ?? "another process")
+      }
+      // The holder may have released (unlinking the file) between the open and the flock.
+      guard try isStillLockFile(descriptor, path: path) else {
+        Posix.close(descriptor)
+        continue
+      }
+      if let pid = readPID(descriptor), pid != getpid(), Posix.processIsAlive(pid) {
+        // A live writer that does not flock (opslog for Node): its lock stands.
+        Posix.close(descriptor)
+        throw OpsLogError.locked(holder: "process \(pid)")
+      }
+      // Stale: the PID is dead, missing or garbage, or it is this process's own and no
+      // backend of this process holds the flock. The flock keeps every other taker out.
+      do {
+        try Posix.truncate(descriptor, toLength: 0, path: path)
+        try writePID(descriptor, path: path)
+      } catch {
+        Posix.close(descriptor)
+        throw error
+      }
+      return descriptor
+    }
+    throw OpsLogError.locked(holder: "another process (the lock file kept changing)")
+  }
+
+  /// Whether the open descriptor is still the file at `path`, not one unlinked meanwhile.
+  static func isStillLockFile(_ descriptor: Int32, path: String) throws -> Bool {
+    let open = try Posix.status(descriptor, path: path)
+    guard let current = try Posix.status(path) else { return false }
+    return open.st_ino == current.st_ino && open.st_dev == current.st_dev
+  }
+
+  static func writePID(_ descriptor: Int32, path: String) throws {
+    let text = pidText
+    var written = 0
+    while written < text.count {
+      let count = text.withUnsafeBytes {
+        pwrite(descriptor, $0.baseAddress! + written, text.count - written, off_t(written))
+      }
+      if count < 0 {
+        if errno == EINTR { continue }
+        throw Posix.error(path, "write lock file")
+      }
+      written += count
+    }
+  }
+
+  /// The PID of the process holding the `flock` of a lock file. A holder that has just taken
+  /// the lock may not have written its PID yet (the file is still empty, or still names the
+  /// dead holder it is taking over from), so the file is read again for a short while until
+  /// it names a live process.
+  static func holderPID(_ descriptor: Int32) -> pid_t? {
+    for _ in 0..<100 {
+      if let pid = readPID(descriptor), Posix.processIsAlive(pid) { return pid }
+      usleep(1000)
+    }
+    return nil
+  }
+
+  /// The PID in a lock file, or `nil` when it is empty or not a positive decimal number.
+  static func readPID(_ descriptor: Int32) -> pid_t? {
+    guard let bytes = try? Posix.readAll(descriptor, offset: 0, length: 32, path: "") else { return nil }
+    let text = String(decoding: bytes, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+    guard let pid = pid_t(text), pid > 0 else { return nil }
+    return pid
+  }
+
+  static func releaseLockFile(_ path: String, descriptor: Int32) {
+    // Unlinking before closing is what makes a waiting taker's inode check fail; nothing
+    // useful can be done if the unlink fails, the flock is released by the close regardless.
+    _ = path.withCString { unlink($0) }
+    Posix.close(descriptor)
+  }
+}
+
+/// Hands the `sending` chunk closure of ``FsBackend/replace(_:chunks:)`` to the I/O queue: the
+/// closure is not `Sendable`, but it was sent to the backend, so moving it once through a
+/// mutex to the one thread that calls it is safe, and checked by the compiler.
+final class ChunkSource: Sendable {
+  private let next: Mutex<(() throws -> [UInt8]?)?>
+
+  init(_ next: sending @escaping () throws -> [UInt8]?) {
+    self.next = Mutex(next)
+  }
+
+  func take() -> (() throws -> [UInt8]?)? {
+    next.withLock { stored in
+      let taken = stored
+      stored = nil
+      return taken
+    }
+  }
+}

@@ -1,0 +1,76 @@
+// A child process for tests that need several processes. The first argument names the
+// subcommand; each prints a short line protocol on stdout that the tests parse.
+//
+// Exit codes: 0 done, 2 usage error, 3 lock refused, 4 any other error.
+
+import Foundation
+import OpsLog
+
+#if canImport(Glibc)
+  import Glibc
+#elseif canImport(Musl)
+  import Musl
+#elseif canImport(Darwin)
+  import Darwin
+#endif
+
+/// Prints a line and flushes at once: the parent reads it while this process keeps running.
+func say(_ line: String) {
+  FileHandle.standardOutput.write(Data((line + "\n").utf8))
+}
+
+func fail(_ message: String, code: Int32) -> Never {
+  FileHandle.standardError.write(Data((message + "\n").utf8))
+  exit(code)
+}
+
+/// Takes the lock and reports it: `locked`, or `refused <holder>` and exit 3.
+func lock(_ backend: FsBackend, _ name: String) async {
+  do {
+    try await backend.acquireLock(name)
+    say("locked")
+  } catch OpsLogError.locked(let holder) {
+    say("refused \(holder)")
+    exit(3)
+  } catch {
+    fail("error \(error)", code: 4)
+  }
+}
+
+let arguments = CommandLine.arguments
+guard arguments.count >= 2 else { fail("usage: OpsLogTestHelper <subcommand> ...", code: 2) }
+
+switch arguments[1] {
+case "hold-lock":
+  // hold-lock <location> <lockName> <seconds>: takes the lock, holds it, releases it.
+  guard arguments.count == 5, let seconds = Double(arguments[4]) else {
+    fail("usage: hold-lock <location> <lockName> <seconds>", code: 2)
+  }
+  let backend = FsBackend()
+  do {
+    try await backend.initialize(location: arguments[2], readOnly: false)
+    await lock(backend, arguments[3])
+    try await Task.sleep(for: .seconds(seconds))
+    try await backend.releaseLock(arguments[3])
+    say("released")
+    try await backend.shutdown()
+  } catch {
+    fail("error \(error)", code: 4)
+  }
+
+case "try-lock":
+  // try-lock <location> <lockName>: takes the lock and releases it at once.
+  guard arguments.count == 4 else { fail("usage: try-lock <location> <lockName>", code: 2) }
+  let backend = FsBackend()
+  do {
+    try await backend.initialize(location: arguments[2], readOnly: false)
+    await lock(backend, arguments[3])
+    try await backend.releaseLock(arguments[3])
+    try await backend.shutdown()
+  } catch {
+    fail("error \(error)", code: 4)
+  }
+
+default:
+  fail("unknown subcommand \(arguments[1])", code: 2)
+}
