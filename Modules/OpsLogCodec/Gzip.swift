@@ -37,6 +37,8 @@ public enum Gzip {
 public final class GzipCompressor {
   private let stream: UnsafeMutablePointer<z_stream>
   private var isFinished = false
+  /// Reused for every call, so feeding small chunks does not allocate a block each time.
+  private var block = [UInt8](repeating: 0, count: Gzip.blockSize)
 
   /// Starts a gzip member.
   ///
@@ -104,7 +106,6 @@ public final class GzipCompressor {
       stream.pointee.next_in = nil
       stream.pointee.avail_in = 0
     }
-    var block = [UInt8](repeating: 0, count: Gzip.blockSize)
     while true {
       let (status, produced) = block.withUnsafeMutableBufferPointer { buffer in
         stream.pointee.next_out = buffer.baseAddress
@@ -140,6 +141,8 @@ public final class GzipDecompressor {
   private let path: String
   private var endedMember = false
   private var failed = false
+  /// Reused for every call, so feeding small chunks does not allocate a block each time.
+  private var block = [UInt8](repeating: 0, count: Gzip.blockSize)
 
   /// Whether the input so far ends exactly at the end of a complete gzip member. A stream
   /// that stops before that point is truncated.
@@ -199,7 +202,6 @@ public final class GzipDecompressor {
       stream.pointee.next_in = nil
       stream.pointee.avail_in = 0
     }
-    var block = [UInt8](repeating: 0, count: Gzip.blockSize)
     while true {
       if endedMember {
         // More bytes after a complete member: another member follows.

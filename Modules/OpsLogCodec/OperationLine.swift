@@ -149,7 +149,7 @@ public enum OperationLine {
       if isDelta { throw invalid("encoding is \"delta\" in a delete") }
       previous = .record(record)
     case (.set, nil), (.set, .null?):
-      if isDelta { throw invalid("encoding is \"delta\" but prev is null") }
+      if isDelta { throw invalid("encoding is \"delta\" but prev is missing or null") }
       previous = .none
     case (.set, let record?):
       previous = isDelta ? .delta(try DeltaPatch(jsonValue: record)) : .record(record)

@@ -17,6 +17,7 @@ public struct SnapshotRecord: Sendable {
   /// compact re-serialization of the stored value.
   public var data: ArraySlice<UInt8>
 
+  /// A record with its ID and its JSON bytes, which must be one valid JSON value.
   public init(id: String, data: ArraySlice<UInt8>) {
     self.id = id
     self.data = data
