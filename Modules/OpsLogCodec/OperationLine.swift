@@ -32,7 +32,7 @@ public enum OperationLine {
         case .delta(let patch): writer.write(patch.jsonValue)
         }
       },
-      isDelta: operation.previous.isDelta,
+      isDelta: operation.previous.storesDeltaPatch,
       writeData: operation.data.map { data in { (writer: inout JSONWriter) in writer.write(data) } },
       agent: operation.agent, clock: operation.clock)
     return writer.bytes
@@ -179,7 +179,7 @@ public enum OperationLine {
 }
 
 extension PreviousValue {
-  var isDelta: Bool {
+  var storesDeltaPatch: Bool {
     if case .delta = self { return true }
     return false
   }
