@@ -1,0 +1,99 @@
+#if canImport(Glibc)
+  import Glibc
+#elseif canImport(Musl)
+  import Musl
+#elseif canImport(Darwin)
+  import Darwin
+#endif
+
+/// ISO-8601 timestamps exactly as JavaScript's `Date.prototype.toISOString` writes them,
+/// `2026-04-01T10:00:01.000Z`: the spelling of `ts`, snapshot and manifest times.
+///
+/// The arithmetic is done here rather than through Foundation so the codec stays free of
+/// locale and time zone state, and so every time is UTC by construction.
+public enum ISOTime {
+  /// The current time, UTC, with milliseconds.
+  public static func now() -> String {
+    string(millisecondsSince1970: nowMilliseconds())
+  }
+
+  /// Milliseconds since 1970-01-01T00:00:00Z, from the real-time clock.
+  public static func nowMilliseconds() -> Int64 {
+    var spec = timespec()
+    clock_gettime(CLOCK_REALTIME, &spec)
+    return Int64(spec.tv_sec) * 1000 + Int64(spec.tv_nsec) / 1_000_000
+  }
+
+  /// Formats a Unix time in milliseconds as `YYYY-MM-DDTHH:MM:SS.mmmZ`.
+  ///
+  /// Years outside 0...9999 are written as JavaScript does, with a sign and six digits
+  /// (`+275760-09-13T00:00:00.000Z`), so any `Int64` gives a string and never traps.
+  public static func string(millisecondsSince1970 milliseconds: Int64) -> String {
+    let parts = CivilTime(millisecondsSince1970: milliseconds)
+    var text = ""
+    text.reserveCapacity(24)
+    if parts.year >= 0 && parts.year <= 9999 {
+      text += pad(parts.year, 4)
+    } else {
+      text += parts.year < 0 ? "-" : "+"
+      text += pad(parts.year.magnitude, 6)
+    }
+    text += "-" + pad(parts.month, 2) + "-" + pad(parts.day, 2)
+    text += "T" + pad(parts.hour, 2) + ":" + pad(parts.minute, 2) + ":" + pad(parts.second, 2)
+    text += "." + pad(parts.millisecond, 3) + "Z"
+    return text
+  }
+
+  /// The current quarter in UTC, `YYYY-Qn`: the default archive period.
+  public static func currentQuarter() -> String {
+    quarter(millisecondsSince1970: nowMilliseconds())
+  }
+
+  /// The quarter, `YYYY-Qn` in UTC, that holds a Unix time in milliseconds.
+  public static func quarter(millisecondsSince1970 milliseconds: Int64) -> String {
+    let parts = CivilTime(millisecondsSince1970: milliseconds)
+    return "\(parts.year)-Q\((parts.month - 1) / 3 + 1)"
+  }
+
+  static func pad(_ value: some BinaryInteger, _ width: Int) -> String {
+    let digits = String(value)
+    return digits.count >= width ? digits : String(repeating: "0", count: width - digits.count) + digits
+  }
+}
+
+/// A UTC calendar date and time, split from Unix milliseconds with the proleptic Gregorian
+/// calendar (Howard Hinnant's `civil_from_days`), which is what JavaScript dates use.
+struct CivilTime {
+  var year: Int64
+  var month: Int64
+  var day: Int64
+  var hour: Int64
+  var minute: Int64
+  var second: Int64
+  var millisecond: Int64
+
+  init(millisecondsSince1970 milliseconds: Int64) {
+    let millisecondsPerDay: Int64 = 86_400_000
+    // Floor division, so times before 1970 land on the right day.
+    var days = milliseconds / millisecondsPerDay
+    var remainder = milliseconds % millisecondsPerDay
+    if remainder < 0 {
+      remainder += millisecondsPerDay
+      days -= 1
+    }
+    millisecond = remainder % 1000
+    second = (remainder / 1000) % 60
+    minute = (remainder / 60_000) % 60
+    hour = remainder / 3_600_000
+
+    let shifted = days + 719_468
+    let era = (shifted >= 0 ? shifted : shifted - 146_096) / 146_097
+    let dayOfEra = shifted - era * 146_097
+    let yearOfEra = (dayOfEra - dayOfEra / 1460 + dayOfEra / 36524 - dayOfEra / 146_096) / 365
+    let dayOfYear = dayOfEra - (365 * yearOfEra + yearOfEra / 4 - yearOfEra / 100)
+    let monthIndex = (5 * dayOfYear + 2) / 153
+    day = dayOfYear - (153 * monthIndex + 2) / 5 + 1
+    month = monthIndex < 10 ? monthIndex + 3 : monthIndex - 9
+    year = yearOfEra + era * 400 + (month <= 2 ? 1 : 0)
+  }
+}
