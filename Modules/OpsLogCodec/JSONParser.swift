@@ -1,3 +1,5 @@
+import OpsLogTypes
+
 #if canImport(Glibc)
   import Glibc
 #elseif canImport(Musl)
@@ -5,7 +7,6 @@
 #elseif canImport(Darwin)
   import Darwin
 #endif
-import OpsLogTypes
 
 extension JSONValue {
   /// Nesting deeper than this is ``OpsLogError/invalidJSON(reason:offset:)``: a hostile file
@@ -55,6 +56,16 @@ public struct JSONParser {
     base = buffer.baseAddress?.assumingMemoryBound(to: UInt8.self)
     end = buffer.count
     position = 0
+  }
+
+  /// A parser that resumes inside a document, at `position`, already `depth` containers deep,
+  /// so that the depth limit counts from the document's root.
+  @inlinable
+  init(base: UnsafePointer<UInt8>?, end: Int, position: Int, depth: Int) {
+    self.base = base
+    self.end = end
+    self.position = position
+    self.depth = depth
   }
 
   /// Parses a whole document: one value surrounded by optional white space.
@@ -430,5 +441,194 @@ public struct JSONParser {
     }
     guard value.isFinite else { throw error("number beyond the range of a double", at: start) }
     return .double(value)
+  }
+}
+
+// MARK: - Validating skips
+
+extension JSONParser {
+  /// Steps over the value at the current position, checking it exactly as ``parseValue()``
+  /// would but building nothing. Iterative, so any nesting up to the depth limit costs no stack.
+  mutating func skipValue() throws {
+    guard let first = peek() else { throw error("unexpected end of input, expected a value") }
+    switch first {
+    case UInt8(ascii: "\""): try skipString()
+    case UInt8(ascii: "{"), UInt8(ascii: "["): try skipContainer()
+    case UInt8(ascii: "t"): try expectLiteral("true")
+    case UInt8(ascii: "f"): try expectLiteral("false")
+    case UInt8(ascii: "n"): try expectLiteral("null")
+    case UInt8(ascii: "-"), UInt8(ascii: "0")...UInt8(ascii: "9"): _ = try parseNumber()
+    default: throw error("unexpected character \(Self.describe(first)), expected a value")
+    }
+  }
+
+  /// Skips an object or array whose opening bracket is at the current position.
+  private mutating func skipContainer() throws {
+    let startDepth = depth
+    // Whether each open level is an object; depth is bounded, so this never grows past 513.
+    try withUnsafeTemporaryAllocation(of: Bool.self, capacity: JSONValue.maximumDepth + 2) { isObject in
+      var level = 0
+      while true {
+        // Here: at the first byte of a value.
+        guard let first = peek() else { throw error("unexpected end of input, expected a value") }
+        var closedEmpty = false
+        if first == UInt8(ascii: "{") || first == UInt8(ascii: "[") {
+          try enterNesting()
+          level += 1
+          let opensObject = first == UInt8(ascii: "{")
+          isObject[level] = opensObject
+          position += 1
+          skipWhitespace()
+          if peek() == (opensObject ? UInt8(ascii: "}") : UInt8(ascii: "]")) {
+            position += 1
+            depth -= 1
+            level -= 1
+            closedEmpty = true
+          } else if opensObject {
+            try skipMemberKey()
+            continue
+          } else {
+            continue
+          }
+        }
+        if !closedEmpty {
+          switch first {
+          case UInt8(ascii: "\""): try skipString()
+          case UInt8(ascii: "t"): try expectLiteral("true")
+          case UInt8(ascii: "f"): try expectLiteral("false")
+          case UInt8(ascii: "n"): try expectLiteral("null")
+          case UInt8(ascii: "-"), UInt8(ascii: "0")...UInt8(ascii: "9"): _ = try parseNumber()
+          default: throw error("unexpected character \(Self.describe(first)), expected a value")
+          }
+        }
+        // Here: just after a complete value; close every container that ends now.
+        while true {
+          if level == 0 {
+            assert(depth == startDepth)
+            return
+          }
+          skipWhitespace()
+          guard let next = peek() else {
+            throw error(
+              isObject[level] ? "unexpected end of input in an object" : "unexpected end of input in an array")
+          }
+          position += 1
+          if next == UInt8(ascii: ",") {
+            skipWhitespace()
+            if isObject[level] { try skipMemberKey() }
+            break
+          }
+          if isObject[level] {
+            guard next == UInt8(ascii: "}") else { throw error("expected ',' or '}' in an object", at: position - 1) }
+          } else {
+            guard next == UInt8(ascii: "]") else { throw error("expected ',' or ']' in an array", at: position - 1) }
+          }
+          depth -= 1
+          level -= 1
+        }
+      }
+    }
+  }
+
+  /// Skips `"key" :` and the white space after it, leaving the position at the member's value.
+  mutating func skipMemberKey() throws {
+    guard peek() == UInt8(ascii: "\"") else {
+      throw peek() == nil ? error("unexpected end of input in an object") : error("expected a string key in an object")
+    }
+    try skipString()
+    skipWhitespace()
+    guard peek() == UInt8(ascii: ":") else {
+      throw peek() == nil ? error("unexpected end of input in an object") : error("expected ':' after an object key")
+    }
+    position += 1
+    skipWhitespace()
+  }
+
+  /// Steps over a string (opening quote at the position), checking escapes, surrogate pairs and
+  /// UTF-8 as ``parseString()`` does.
+  mutating func skipString() throws {
+    var cursor = position + 1
+    while cursor < end {
+      let current = byte(at: cursor)
+      if current == UInt8(ascii: "\"") {
+        position = cursor + 1
+        return
+      }
+      if current == UInt8(ascii: "\\") {
+        cursor = try skipEscape(at: cursor)
+      } else if current < 0x20 {
+        throw error("unescaped control character in a string", at: cursor)
+      } else if current < 0x80 {
+        cursor += 1
+      } else {
+        cursor += try validateUTF8Sequence(at: cursor)
+      }
+    }
+    throw error("unexpected end of input in a string", at: end)
+  }
+
+  /// Checks the escape at `offset` (its backslash) and returns the offset after it.
+  func skipEscape(at offset: Int) throws -> Int {
+    guard offset + 1 < end else { throw error("unexpected end of input in an escape", at: offset) }
+    let escape = byte(at: offset + 1)
+    switch escape {
+    case UInt8(ascii: "\""), UInt8(ascii: "\\"), UInt8(ascii: "/"), UInt8(ascii: "b"), UInt8(ascii: "f"),
+      UInt8(ascii: "n"), UInt8(ascii: "r"), UInt8(ascii: "t"):
+      return offset + 2
+    case UInt8(ascii: "u"):
+      let scalar = try readHex4(at: offset + 2)
+      if scalar >= 0xD800 && scalar <= 0xDBFF {
+        let lowStart = offset + 6
+        guard lowStart + 6 <= end, byte(at: lowStart) == UInt8(ascii: "\\"),
+          byte(at: lowStart + 1) == UInt8(ascii: "u")
+        else { throw error("lone high surrogate \\u\(String(scalar, radix: 16)) in a string", at: offset) }
+        let low = try readHex4(at: lowStart + 2)
+        guard low >= 0xDC00 && low <= 0xDFFF else {
+          throw error("high surrogate not followed by a low surrogate", at: lowStart)
+        }
+        return lowStart + 6
+      }
+      if scalar >= 0xDC00 && scalar <= 0xDFFF {
+        throw error("lone low surrogate \\u\(String(scalar, radix: 16)) in a string", at: offset)
+      }
+      return offset + 6
+    default:
+      throw error("invalid escape \\\(Self.describe(escape))", at: offset)
+    }
+  }
+
+  /// Checks the multi-byte UTF-8 sequence starting at `offset` (a byte ≥ 0x80) and returns its
+  /// length. Rejects overlong forms, surrogates, code points above U+10FFFF and truncation.
+  @inline(__always)
+  func validateUTF8Sequence(at offset: Int) throws -> Int {
+    let lead = byte(at: offset)
+    let length: Int
+    var lowerBound: UInt8 = 0x80
+    var upperBound: UInt8 = 0xBF
+    switch lead {
+    case 0xC2...0xDF: length = 2
+    case 0xE0:
+      length = 3
+      lowerBound = 0xA0
+    case 0xE1...0xEC, 0xEE...0xEF: length = 3
+    case 0xED:
+      length = 3
+      upperBound = 0x9F
+    case 0xF0:
+      length = 4
+      lowerBound = 0x90
+    case 0xF1...0xF3: length = 4
+    case 0xF4:
+      length = 4
+      upperBound = 0x8F
+    default: throw error("invalid UTF-8 in a string", at: offset)
+    }
+    guard offset + length <= end else { throw error("invalid UTF-8 in a string", at: offset) }
+    let second = byte(at: offset + 1)
+    guard second >= lowerBound && second <= upperBound else { throw error("invalid UTF-8 in a string", at: offset) }
+    for index in (offset + 2)..<(offset + length) where byte(at: index) & 0xC0 != 0x80 {
+      throw error("invalid UTF-8 in a string", at: offset)
+    }
+    return length
   }
 }

@@ -1,0 +1,885 @@
+import OpsLogTypes
+
+#if canImport(FoundationEssentials)
+  import FoundationEssentials
+#else
+  import Foundation
+#endif
+
+/// A coding-path component for an array element, so that paths print as `tasks[2]`.
+struct RecordIndexKey: CodingKey, Sendable {
+  let intValue: Int?
+  var stringValue: String { "Index \(intValue ?? 0)" }
+  init(_ index: Int) { intValue = index }
+  init?(stringValue: String) { return nil }
+  init?(intValue: Int) { self.intValue = intValue }
+}
+
+/// Renders a coding path the way a reader would write it: `tasks[2].priority`.
+func describeCodingPath(_ path: [any CodingKey]) -> String {
+  if path.isEmpty { return "the top-level value" }
+  var text = ""
+  for key in path {
+    if key is RecordIndexKey {
+      text += "[\(key.intValue ?? 0)]"
+    } else {
+      if !text.isEmpty { text += "." }
+      text += key.stringValue
+    }
+  }
+  return text
+}
+
+/// One JSON value being decoded straight from the input bytes, without a tree in between.
+///
+/// Containers scan their members lazily: a key requested in the order it appears is matched
+/// at the scan cursor and its value decoded in place, so each byte is read once. Any other
+/// lookup builds a table of the whole object once. Whatever a type does not read is still
+/// checked by a validating skip when its value ends (``finish()``), so the input is strict
+/// JSON even where the type ignores it. The decoder must not outlive the call that created it:
+/// it points into the caller's buffer.
+final class RecordValueDecoder: Decoder, SingleValueDecodingContainer {
+  struct Member {
+    let key: String
+    let valueOffset: Int
+  }
+
+  enum State {
+    case untouched
+    case object
+    case array
+    case done
+  }
+
+  let base: UnsafePointer<UInt8>
+  let end: Int
+  /// Offset of the value's first byte; always below `end`.
+  let start: Int
+  /// Number of containers enclosing this value.
+  let depth: Int
+  let parent: RecordValueDecoder?
+  let key: (any CodingKey)?
+
+  var state = State.untouched
+  /// Object: offset of the next member's opening quote. Array: offset of the next element.
+  var cursor = 0
+  /// Offset just after the value, once known; -1 before.
+  var valueEnd = -1
+  /// The container has been scanned up to its closing bracket.
+  var isFinished = false
+  var members: [Member]? = nil
+  var lastFoundMember = -1
+  var elementIndex = 0
+  var cachedCount: Int? = nil
+
+  init(
+    base: UnsafePointer<UInt8>, end: Int, start: Int, depth: Int, parent: RecordValueDecoder?,
+    key: (any CodingKey)?
+  ) {
+    self.base = base
+    self.end = end
+    self.start = start
+    self.depth = depth
+    self.parent = parent
+    self.key = key
+  }
+
+  var userInfo: [CodingUserInfoKey: Any] { [:] }
+
+  var codingPath: [any CodingKey] {
+    var path: [any CodingKey] = []
+    var node: RecordValueDecoder? = self
+    while let current = node, let key = current.key {
+      path.append(key)
+      node = current.parent
+    }
+    return path.reversed()
+  }
+
+  @inline(__always)
+  func path(appending component: (any CodingKey)?) -> [any CodingKey] {
+    guard let component else { return codingPath }
+    return codingPath + [component]
+  }
+
+  @inline(__always)
+  func parser(at offset: Int, depth: Int) -> JSONParser {
+    JSONParser(base: base, end: end, position: offset, depth: depth)
+  }
+
+  @inline(__always)
+  func byte(at offset: Int) -> UInt8 { base[offset] }
+
+  // MARK: Errors
+
+  /// The error for a value of the wrong kind at `offset`: malformed JSON stays
+  /// ``OpsLogError/invalidJSON(reason:offset:)``; `null` is `valueNotFound`; the rest `typeMismatch`.
+  func mismatch(_ type: Any.Type, at offset: Int, _ component: (any CodingKey)?) -> any Error {
+    let found: String
+    switch byte(at: offset) {
+    case UInt8(ascii: "\""): found = "a string"
+    case UInt8(ascii: "{"): found = "an object"
+    case UInt8(ascii: "["): found = "an array"
+    case UInt8(ascii: "t"), UInt8(ascii: "f"): found = "a boolean"
+    case UInt8(ascii: "-"), UInt8(ascii: "0")...UInt8(ascii: "9"): found = "a number"
+    case UInt8(ascii: "n"):
+      var parser = self.parser(at: offset, depth: depth)
+      do { try parser.expectLiteral("null") } catch { return error }
+      let path = path(appending: component)
+      return DecodingError.valueNotFound(
+        type,
+        .init(codingPath: path, debugDescription: "\(describeCodingPath(path)): expected \(type) but found null"))
+    default:
+      var parser = self.parser(at: offset, depth: depth)
+      do { try parser.skipValue() } catch { return error }
+      found = "something else"
+    }
+    let path = path(appending: component)
+    return DecodingError.typeMismatch(
+      type,
+      .init(codingPath: path, debugDescription: "\(describeCodingPath(path)): expected \(type) but found \(found)"))
+  }
+
+  func corrupted(_ message: String, _ component: (any CodingKey)?) -> DecodingError {
+    let path = path(appending: component)
+    return DecodingError.dataCorrupted(
+      .init(codingPath: path, debugDescription: "\(describeCodingPath(path)): \(message)"))
+  }
+
+  func keyNotFound(_ key: any CodingKey) -> DecodingError {
+    let path = path(appending: key)
+    return DecodingError.keyNotFound(
+      key, .init(codingPath: codingPath, debugDescription: "\(describeCodingPath(path)): no such key"))
+  }
+
+  // MARK: Scalars at an offset, each returning the value and the offset after it
+
+  func readString(at offset: Int, _ component: (any CodingKey)?) throws -> (String, Int) {
+    guard byte(at: offset) == UInt8(ascii: "\"") else { throw mismatch(String.self, at: offset, component) }
+    var parser = self.parser(at: offset, depth: depth)
+    let value = try parser.parseString()
+    return (value, parser.position)
+  }
+
+  func readBool(at offset: Int, _ component: (any CodingKey)?) throws -> (Bool, Int) {
+    var parser = self.parser(at: offset, depth: depth)
+    switch byte(at: offset) {
+    case UInt8(ascii: "t"):
+      try parser.expectLiteral("true")
+      return (true, parser.position)
+    case UInt8(ascii: "f"):
+      try parser.expectLiteral("false")
+      return (false, parser.position)
+    default: throw mismatch(Bool.self, at: offset, component)
+    }
+  }
+
+  /// Reads `null` at `offset` if it is there; nil when the value is something else.
+  func readNull(at offset: Int) throws -> Int? {
+    guard byte(at: offset) == UInt8(ascii: "n") else { return nil }
+    var parser = self.parser(at: offset, depth: depth)
+    try parser.expectLiteral("null")
+    return parser.position
+  }
+
+  func readDouble(at offset: Int, _ component: (any CodingKey)?) throws -> (Double, Int) {
+    let first = byte(at: offset)
+    guard first == UInt8(ascii: "-") || (first >= UInt8(ascii: "0") && first <= UInt8(ascii: "9")) else {
+      throw mismatch(Double.self, at: offset, component)
+    }
+    var parser = self.parser(at: offset, depth: depth)
+    switch try parser.parseNumber() {
+    case .int(let integer): return (Double(integer), parser.position)
+    case .double(let double): return (double, parser.position)
+    default: preconditionFailure("parseNumber returns numbers only")
+    }
+  }
+
+  func readFloat(at offset: Int, _ component: (any CodingKey)?) throws -> (Float, Int) {
+    let (double, after) = try readDouble(at: offset, component)
+    let float = Float(double)
+    guard float.isFinite else { throw corrupted("the number \(double) does not fit in Float", component) }
+    return (float, after)
+  }
+
+  func readInteger<Integer: FixedWidthInteger>(
+    _ type: Integer.Type, at offset: Int, _ component: (any CodingKey)?
+  ) throws -> (Integer, Int) {
+    let first = byte(at: offset)
+    guard first == UInt8(ascii: "-") || (first >= UInt8(ascii: "0") && first <= UInt8(ascii: "9")) else {
+      throw mismatch(type, at: offset, component)
+    }
+    var parser = self.parser(at: offset, depth: depth)
+    let number = try parser.parseNumber()
+    let after = parser.position
+    switch number {
+    case .int(let integer):
+      if let exact = Integer(exactly: integer) { return (exact, after) }
+    case .double(let double):
+      // Integer literals beyond Int64 (a large UInt64) are read exactly from their digits.
+      let text = String(decoding: UnsafeBufferPointer(start: base + offset, count: after - offset), as: UTF8.self)
+      if let exact = Integer(text) { return (exact, after) }
+      if let exact = Integer(exactly: double) { return (exact, after) }
+    default: break
+    }
+    let text = String(decoding: UnsafeBufferPointer(start: base + offset, count: after - offset), as: UTF8.self)
+    throw corrupted("the number \(text) does not fit in \(type)", component)
+  }
+
+  /// Types with a JSON form of their own (and arrays of the common scalars, which the generic
+  /// `Array.init(from:)` decodes slowly): decoded here, or nil for every other type.
+  @inline(__always)
+  func readSpecial<T: Decodable>(
+    _ type: T.Type, at offset: Int, valueDepth: Int, _ component: (any CodingKey)?
+  ) throws -> (T, Int)? {
+    if T.self == JSONValue.self {
+      var parser = self.parser(at: offset, depth: valueDepth)
+      let value = try parser.parseValue()
+      return (value as! T, parser.position)
+    }
+    if T.self == Date.self {
+      let (text, after) = try readString(at: offset, component)
+      guard let date = RecordDateFormat.parse(text) else {
+        throw corrupted("\"\(text)\" is not an ISO-8601 UTC date such as 2026-04-01T10:00:01.000Z", component)
+      }
+      return (date as! T, after)
+    }
+    if T.self == Data.self {
+      let (text, after) = try readString(at: offset, component)
+      guard let data = Data(base64Encoded: text) else { throw corrupted("the string is not valid base64", component) }
+      return (data as! T, after)
+    }
+    if T.self == [String].self {
+      let (array, after) = try readArray(at: offset, valueDepth: valueDepth, component) { element, elementOffset in
+        try element.readString(at: elementOffset, RecordIndexKey(element.elementIndex))
+      }
+      return (array as! T, after)
+    }
+    if T.self == [Int].self {
+      let (array, after) = try readArray(at: offset, valueDepth: valueDepth, component) { element, elementOffset in
+        try element.readInteger(Int.self, at: elementOffset, RecordIndexKey(element.elementIndex))
+      }
+      return (array as! T, after)
+    }
+    if T.self == [Double].self {
+      let (array, after) = try readArray(at: offset, valueDepth: valueDepth, component) { element, elementOffset in
+        try element.readDouble(at: elementOffset, RecordIndexKey(element.elementIndex))
+      }
+      return (array as! T, after)
+    }
+    return nil
+  }
+
+  /// Reads a whole array of one scalar kind in place, reserving capacity as it goes.
+  @inline(__always)
+  func readArray<Element>(
+    at offset: Int, valueDepth: Int, _ component: (any CodingKey)?,
+    _ readElement: (RecordValueDecoder, Int) throws -> (Element, Int)
+  ) throws -> ([Element], Int) {
+    guard byte(at: offset) == UInt8(ascii: "[") else { throw mismatch([Element].self, at: offset, component) }
+    let arrayDecoder = RecordValueDecoder(
+      base: base, end: end, start: offset, depth: valueDepth, parent: self, key: component)
+    try arrayDecoder.openArray()
+    var elements: [Element] = []
+    elements.reserveCapacity(4)
+    while !arrayDecoder.isFinished {
+      let (element, after) = try readElement(arrayDecoder, arrayDecoder.cursor)
+      elements.append(element)
+      try arrayDecoder.advanceArray(after: after)
+    }
+    return (elements, arrayDecoder.valueEnd)
+  }
+
+  /// Decodes a value of any type at `offset`, a member or element of this container.
+  @inline(__always)
+  func decodeNested<T: Decodable>(_ type: T.Type, at offset: Int, _ component: any CodingKey) throws -> (T, Int) {
+    if let special = try readSpecial(type, at: offset, valueDepth: depth + 1, component) { return special }
+    let child = RecordValueDecoder(base: base, end: end, start: offset, depth: depth + 1, parent: self, key: component)
+    let value = try T(from: child)
+    return (value, try child.finish())
+  }
+
+  /// Decodes this decoder's own value as `type` (the document's root).
+  func decodeRoot<T: Decodable>(_ type: T.Type) throws -> T {
+    if let (special, after) = try readSpecial(type, at: start, valueDepth: depth, nil) {
+      valueEnd = after
+      state = .done
+      return special
+    }
+    return try T(from: self)
+  }
+
+  /// The offset just after this value. Whatever the type left unread is skipped here, and
+  /// checked as strictly as if it had been read.
+  func finish() throws -> Int {
+    if valueEnd >= 0 { return valueEnd }
+    switch state {
+    case .untouched, .done:
+      var parser = self.parser(at: start, depth: depth)
+      try parser.skipValue()
+      valueEnd = parser.position
+    case .object:
+      var parser = self.parser(at: cursor, depth: depth + 1)
+      while true {
+        try parser.skipMemberKey()
+        try parser.skipValue()
+        parser.skipWhitespace()
+        guard let next = parser.peek() else { throw parser.error("unexpected end of input in an object") }
+        parser.position += 1
+        if next == UInt8(ascii: ",") {
+          parser.skipWhitespace()
+          continue
+        }
+        guard next == UInt8(ascii: "}") else {
+          throw parser.error("expected ',' or '}' in an object", at: parser.position - 1)
+        }
+        break
+      }
+      valueEnd = parser.position
+    case .array:
+      var parser = self.parser(at: cursor, depth: depth + 1)
+      while true {
+        try parser.skipValue()
+        parser.skipWhitespace()
+        guard let next = parser.peek() else { throw parser.error("unexpected end of input in an array") }
+        parser.position += 1
+        if next == UInt8(ascii: ",") {
+          parser.skipWhitespace()
+          continue
+        }
+        guard next == UInt8(ascii: "]") else {
+          throw parser.error("expected ',' or ']' in an array", at: parser.position - 1)
+        }
+        break
+      }
+      valueEnd = parser.position
+    }
+    isFinished = true
+    return valueEnd
+  }
+
+  // MARK: Objects
+
+  func openObject() throws {
+    guard state != .object else { return }
+    guard state == .untouched, byte(at: start) == UInt8(ascii: "{") else {
+      throw mismatch([String: JSONValue].self, at: start, nil)
+    }
+    var parser = self.parser(at: start, depth: depth)
+    try parser.enterNesting()
+    parser.position += 1
+    parser.skipWhitespace()
+    switch parser.peek() {
+    case UInt8(ascii: "}"):
+      isFinished = true
+      valueEnd = parser.position + 1
+    case UInt8(ascii: "\""): break
+    case nil: throw parser.error("unexpected end of input in an object")
+    default: throw parser.error("expected a string key in an object")
+    }
+    cursor = parser.position
+    state = .object
+  }
+
+  /// The offset of member `key`'s value, and whether it was found at the scan cursor (then
+  /// ``advanceObject(after:)`` must follow a successful read). Nil when there is no such member.
+  @inline(__always)
+  func locate(_ key: String) throws -> (offset: Int, atCursor: Bool)? {
+    if members == nil && !isFinished, let offset = matchAtCursor(key) { return (offset, true) }
+    if members == nil { try buildMemberTable() }
+    return lookUp(key).map { ($0, false) }
+  }
+
+  /// Compares the raw key at the cursor with `key`; a key with escapes never matches here
+  /// (the member table decodes it properly).
+  @inline(__always)
+  func matchAtCursor(_ key: String) -> Int? {
+    var key = key
+    return key.withUTF8 { keyBytes -> Int? in
+      var offset = cursor + 1
+      let count = keyBytes.count
+      guard offset + count < end else { return nil }
+      for index in 0..<count {
+        let current = base[offset + index]
+        if current != keyBytes[index] || current == UInt8(ascii: "\\") || current < 0x20 { return nil }
+      }
+      offset += count
+      guard base[offset] == UInt8(ascii: "\"") else { return nil }
+      offset += 1
+      while offset < end, base[offset] == 0x20 || base[offset] == 0x0A || base[offset] == 0x0D || base[offset] == 0x09 {
+        offset += 1
+      }
+      guard offset < end, base[offset] == UInt8(ascii: ":") else { return nil }
+      offset += 1
+      while offset < end, base[offset] == 0x20 || base[offset] == 0x0A || base[offset] == 0x0D || base[offset] == 0x09 {
+        offset += 1
+      }
+      guard offset < end else { return nil }
+      return offset
+    }
+  }
+
+  /// Moves the scan cursor past the member whose value ends at `after`.
+  func advanceObject(after: Int) throws {
+    var parser = self.parser(at: after, depth: depth + 1)
+    parser.skipWhitespace()
+    guard let next = parser.peek() else { throw parser.error("unexpected end of input in an object") }
+    parser.position += 1
+    if next == UInt8(ascii: ",") {
+      parser.skipWhitespace()
+      guard parser.peek() == UInt8(ascii: "\"") else {
+        throw parser.peek() == nil
+          ? parser.error("unexpected end of input in an object") : parser.error("expected a string key in an object")
+      }
+      cursor = parser.position
+    } else if next == UInt8(ascii: "}") {
+      isFinished = true
+      valueEnd = parser.position
+      cursor = parser.position - 1
+    } else {
+      throw parser.error("expected ',' or '}' in an object", at: parser.position - 1)
+    }
+  }
+
+  func buildMemberTable() throws {
+    var parser = self.parser(at: start, depth: depth)
+    try parser.enterNesting()
+    parser.position += 1
+    parser.skipWhitespace()
+    var table: [Member] = []
+    if parser.peek() == UInt8(ascii: "}") {
+      parser.position += 1
+    } else {
+      while true {
+        guard parser.peek() == UInt8(ascii: "\"") else {
+          throw parser.peek() == nil
+            ? parser.error("unexpected end of input in an object") : parser.error("expected a string key in an object")
+        }
+        let key = try parser.parseString()
+        parser.skipWhitespace()
+        guard parser.peek() == UInt8(ascii: ":") else {
+          throw parser.peek() == nil
+            ? parser.error("unexpected end of input in an object") : parser.error("expected ':' after an object key")
+        }
+        parser.position += 1
+        parser.skipWhitespace()
+        table.append(Member(key: key, valueOffset: parser.position))
+        try parser.skipValue()
+        parser.skipWhitespace()
+        guard let next = parser.peek() else { throw parser.error("unexpected end of input in an object") }
+        parser.position += 1
+        if next == UInt8(ascii: ",") {
+          parser.skipWhitespace()
+          continue
+        }
+        guard next == UInt8(ascii: "}") else {
+          throw parser.error("expected ',' or '}' in an object", at: parser.position - 1)
+        }
+        break
+      }
+    }
+    members = table
+    isFinished = true
+    valueEnd = parser.position
+  }
+
+  /// Looks a key up in the member table, starting after the last hit so that keys requested
+  /// in document order (a dictionary's) cost O(1) each.
+  func lookUp(_ key: String) -> Int? {
+    guard let members, !members.isEmpty else { return nil }
+    var index = lastFoundMember + 1
+    for _ in 0..<members.count {
+      if index >= members.count { index = 0 }
+      if members[index].key == key {
+        lastFoundMember = index
+        return members[index].valueOffset
+      }
+      index += 1
+    }
+    return nil
+  }
+
+  func memberKeys() throws -> [String] {
+    if members == nil { try buildMemberTable() }
+    return members!.map(\.key)
+  }
+
+  // MARK: Arrays
+
+  func openArray() throws {
+    guard state != .array else { return }
+    guard state == .untouched, byte(at: start) == UInt8(ascii: "[") else {
+      throw mismatch([JSONValue].self, at: start, nil)
+    }
+    var parser = self.parser(at: start, depth: depth)
+    try parser.enterNesting()
+    parser.position += 1
+    parser.skipWhitespace()
+    guard let next = parser.peek() else { throw parser.error("unexpected end of input in an array") }
+    if next == UInt8(ascii: "]") {
+      isFinished = true
+      valueEnd = parser.position + 1
+    }
+    cursor = parser.position
+    state = .array
+  }
+
+  /// Moves past the element that ends at `after`.
+  func advanceArray(after: Int) throws {
+    var parser = self.parser(at: after, depth: depth + 1)
+    parser.skipWhitespace()
+    guard let next = parser.peek() else { throw parser.error("unexpected end of input in an array") }
+    parser.position += 1
+    if next == UInt8(ascii: ",") {
+      parser.skipWhitespace()
+      guard let first = parser.peek() else { throw parser.error("unexpected end of input, expected a value") }
+      if first == UInt8(ascii: "]") { throw parser.error("unexpected character ']', expected a value") }
+      cursor = parser.position
+    } else if next == UInt8(ascii: "]") {
+      isFinished = true
+      valueEnd = parser.position
+      cursor = parser.position - 1
+    } else {
+      throw parser.error("expected ',' or ']' in an array", at: parser.position - 1)
+    }
+    elementIndex += 1
+  }
+
+  func elementCount() throws -> Int {
+    if let cachedCount { return cachedCount }
+    var parser = self.parser(at: start, depth: depth)
+    try parser.enterNesting()
+    parser.position += 1
+    parser.skipWhitespace()
+    var count = 0
+    if parser.peek() != UInt8(ascii: "]") {
+      while true {
+        try parser.skipValue()
+        count += 1
+        parser.skipWhitespace()
+        guard let next = parser.peek() else { throw parser.error("unexpected end of input in an array") }
+        parser.position += 1
+        if next == UInt8(ascii: ",") {
+          parser.skipWhitespace()
+          continue
+        }
+        guard next == UInt8(ascii: "]") else {
+          throw parser.error("expected ',' or ']' in an array", at: parser.position - 1)
+        }
+        break
+      }
+    }
+    cachedCount = count
+    return count
+  }
+
+  // MARK: Decoder
+
+  func container<Key: CodingKey>(keyedBy type: Key.Type) throws -> KeyedDecodingContainer<Key> {
+    try openObject()
+    return KeyedDecodingContainer(RecordKeyedDecodingContainer<Key>(decoder: self))
+  }
+
+  func unkeyedContainer() throws -> any UnkeyedDecodingContainer {
+    try openArray()
+    return RecordUnkeyedDecodingContainer(decoder: self)
+  }
+
+  func singleValueContainer() throws -> any SingleValueDecodingContainer { self }
+
+  // MARK: SingleValueDecodingContainer
+
+  @inline(__always)
+  func single<T>(_ read: (Int) throws -> (T, Int)) throws -> T {
+    let (value, after) = try read(start)
+    valueEnd = after
+    state = .done
+    return value
+  }
+
+  func decodeNil() -> Bool {
+    guard let after = try? readNull(at: start) else { return false }
+    valueEnd = after
+    state = .done
+    return true
+  }
+  func decode(_ type: Bool.Type) throws -> Bool { try single { try readBool(at: $0, nil) } }
+  func decode(_ type: String.Type) throws -> String { try single { try readString(at: $0, nil) } }
+  func decode(_ type: Double.Type) throws -> Double { try single { try readDouble(at: $0, nil) } }
+  func decode(_ type: Float.Type) throws -> Float { try single { try readFloat(at: $0, nil) } }
+  func decode(_ type: Int.Type) throws -> Int { try single { try readInteger(type, at: $0, nil) } }
+  func decode(_ type: Int8.Type) throws -> Int8 { try single { try readInteger(type, at: $0, nil) } }
+  func decode(_ type: Int16.Type) throws -> Int16 { try single { try readInteger(type, at: $0, nil) } }
+  func decode(_ type: Int32.Type) throws -> Int32 { try single { try readInteger(type, at: $0, nil) } }
+  func decode(_ type: Int64.Type) throws -> Int64 { try single { try readInteger(type, at: $0, nil) } }
+  func decode(_ type: UInt.Type) throws -> UInt { try single { try readInteger(type, at: $0, nil) } }
+  func decode(_ type: UInt8.Type) throws -> UInt8 { try single { try readInteger(type, at: $0, nil) } }
+  func decode(_ type: UInt16.Type) throws -> UInt16 { try single { try readInteger(type, at: $0, nil) } }
+  func decode(_ type: UInt32.Type) throws -> UInt32 { try single { try readInteger(type, at: $0, nil) } }
+  func decode(_ type: UInt64.Type) throws -> UInt64 { try single { try readInteger(type, at: $0, nil) } }
+  func decode<T: Decodable>(_ type: T.Type) throws -> T {
+    if let (special, after) = try readSpecial(type, at: start, valueDepth: depth, nil) {
+      valueEnd = after
+      state = .done
+      return special
+    }
+    // The same value, seen through a fresh decoder so that its containers start clean.
+    let inner = RecordValueDecoder(base: base, end: end, start: start, depth: depth, parent: parent, key: key)
+    let value = try T(from: inner)
+    valueEnd = try inner.finish()
+    state = .done
+    return value
+  }
+}
+
+/// A keyed container over an object of the input; all state lives in the decoder.
+struct RecordKeyedDecodingContainer<Key: CodingKey>: KeyedDecodingContainerProtocol {
+  let decoder: RecordValueDecoder
+
+  var codingPath: [any CodingKey] { decoder.codingPath }
+
+  var allKeys: [Key] { ((try? decoder.memberKeys()) ?? []).compactMap { Key(stringValue: $0) } }
+
+  func contains(_ key: Key) -> Bool { ((try? decoder.locate(key.stringValue)) ?? nil) != nil }
+
+  @inline(__always)
+  func read<T>(_ key: Key, _ read: (Int) throws -> (T, Int)) throws -> T {
+    guard let (offset, atCursor) = try decoder.locate(key.stringValue) else { throw decoder.keyNotFound(key) }
+    let (value, after) = try read(offset)
+    if atCursor { try decoder.advanceObject(after: after) }
+    return value
+  }
+
+  @inline(__always)
+  func readIfPresent<T>(_ key: Key, _ read: (Int) throws -> (T, Int)) throws -> T? {
+    guard let (offset, atCursor) = try decoder.locate(key.stringValue) else { return nil }
+    if let after = try decoder.readNull(at: offset) {
+      if atCursor { try decoder.advanceObject(after: after) }
+      return nil
+    }
+    let (value, after) = try read(offset)
+    if atCursor { try decoder.advanceObject(after: after) }
+    return value
+  }
+
+  func decodeNil(forKey key: Key) throws -> Bool {
+    guard let (offset, atCursor) = try decoder.locate(key.stringValue) else { throw decoder.keyNotFound(key) }
+    guard let after = try decoder.readNull(at: offset) else { return false }
+    if atCursor { try decoder.advanceObject(after: after) }
+    return true
+  }
+
+  func decode(_ type: Bool.Type, forKey key: Key) throws -> Bool {
+    try read(key) { try decoder.readBool(at: $0, key) }
+  }
+  func decode(_ type: String.Type, forKey key: Key) throws -> String {
+    try read(key) { try decoder.readString(at: $0, key) }
+  }
+  func decode(_ type: Double.Type, forKey key: Key) throws -> Double {
+    try read(key) { try decoder.readDouble(at: $0, key) }
+  }
+  func decode(_ type: Float.Type, forKey key: Key) throws -> Float {
+    try read(key) { try decoder.readFloat(at: $0, key) }
+  }
+  func decode(_ type: Int.Type, forKey key: Key) throws -> Int {
+    try read(key) { try decoder.readInteger(type, at: $0, key) }
+  }
+  func decode(_ type: Int8.Type, forKey key: Key) throws -> Int8 {
+    try read(key) { try decoder.readInteger(type, at: $0, key) }
+  }
+  func decode(_ type: Int16.Type, forKey key: Key) throws -> Int16 {
+    try read(key) { try decoder.readInteger(type, at: $0, key) }
+  }
+  func decode(_ type: Int32.Type, forKey key: Key) throws -> Int32 {
+    try read(key) { try decoder.readInteger(type, at: $0, key) }
+  }
+  func decode(_ type: Int64.Type, forKey key: Key) throws -> Int64 {
+    try read(key) { try decoder.readInteger(type, at: $0, key) }
+  }
+  func decode(_ type: UInt.Type, forKey key: Key) throws -> UInt {
+    try read(key) { try decoder.readInteger(type, at: $0, key) }
+  }
+  func decode(_ type: UInt8.Type, forKey key: Key) throws -> UInt8 {
+    try read(key) { try decoder.readInteger(type, at: $0, key) }
+  }
+  func decode(_ type: UInt16.Type, forKey key: Key) throws -> UInt16 {
+    try read(key) { try decoder.readInteger(type, at: $0, key) }
+  }
+  func decode(_ type: UInt32.Type, forKey key: Key) throws -> UInt32 {
+    try read(key) { try decoder.readInteger(type, at: $0, key) }
+  }
+  func decode(_ type: UInt64.Type, forKey key: Key) throws -> UInt64 {
+    try read(key) { try decoder.readInteger(type, at: $0, key) }
+  }
+  func decode<T: Decodable>(_ type: T.Type, forKey key: Key) throws -> T {
+    try read(key) { try decoder.decodeNested(type, at: $0, key) }
+  }
+
+  func decodeIfPresent(_ type: Bool.Type, forKey key: Key) throws -> Bool? {
+    try readIfPresent(key) { try decoder.readBool(at: $0, key) }
+  }
+  func decodeIfPresent(_ type: String.Type, forKey key: Key) throws -> String? {
+    try readIfPresent(key) { try decoder.readString(at: $0, key) }
+  }
+  func decodeIfPresent(_ type: Double.Type, forKey key: Key) throws -> Double? {
+    try readIfPresent(key) { try decoder.readDouble(at: $0, key) }
+  }
+  func decodeIfPresent(_ type: Float.Type, forKey key: Key) throws -> Float? {
+    try readIfPresent(key) { try decoder.readFloat(at: $0, key) }
+  }
+  func decodeIfPresent(_ type: Int.Type, forKey key: Key) throws -> Int? {
+    try readIfPresent(key) { try decoder.readInteger(type, at: $0, key) }
+  }
+  func decodeIfPresent(_ type: Int8.Type, forKey key: Key) throws -> Int8? {
+    try readIfPresent(key) { try decoder.readInteger(type, at: $0, key) }
+  }
+  func decodeIfPresent(_ type: Int16.Type, forKey key: Key) throws -> Int16? {
+    try readIfPresent(key) { try decoder.readInteger(type, at: $0, key) }
+  }
+  func decodeIfPresent(_ type: Int32.Type, forKey key: Key) throws -> Int32? {
+    try readIfPresent(key) { try decoder.readInteger(type, at: $0, key) }
+  }
+  func decodeIfPresent(_ type: Int64.Type, forKey key: Key) throws -> Int64? {
+    try readIfPresent(key) { try decoder.readInteger(type, at: $0, key) }
+  }
+  func decodeIfPresent(_ type: UInt.Type, forKey key: Key) throws -> UInt? {
+    try readIfPresent(key) { try decoder.readInteger(type, at: $0, key) }
+  }
+  func decodeIfPresent(_ type: UInt8.Type, forKey key: Key) throws -> UInt8? {
+    try readIfPresent(key) { try decoder.readInteger(type, at: $0, key) }
+  }
+  func decodeIfPresent(_ type: UInt16.Type, forKey key: Key) throws -> UInt16? {
+    try readIfPresent(key) { try decoder.readInteger(type, at: $0, key) }
+  }
+  func decodeIfPresent(_ type: UInt32.Type, forKey key: Key) throws -> UInt32? {
+    try readIfPresent(key) { try decoder.readInteger(type, at: $0, key) }
+  }
+  func decodeIfPresent(_ type: UInt64.Type, forKey key: Key) throws -> UInt64? {
+    try readIfPresent(key) { try decoder.readInteger(type, at: $0, key) }
+  }
+  func decodeIfPresent<T: Decodable>(_ type: T.Type, forKey key: Key) throws -> T? {
+    try readIfPresent(key) { try decoder.decodeNested(type, at: $0, key) }
+  }
+
+  /// A decoder for member `key`, whose value's end is found by a validating skip first (the
+  /// caller may read it at any time, interleaved with other members).
+  func childDecoder(forKey key: any CodingKey, named name: String) throws -> RecordValueDecoder {
+    guard let (offset, atCursor) = try decoder.locate(name) else { throw decoder.keyNotFound(key) }
+    if atCursor {
+      var parser = decoder.parser(at: offset, depth: decoder.depth + 1)
+      try parser.skipValue()
+      try decoder.advanceObject(after: parser.position)
+    }
+    return RecordValueDecoder(
+      base: decoder.base, end: decoder.end, start: offset, depth: decoder.depth + 1, parent: decoder, key: key)
+  }
+
+  func nestedContainer<NestedKey: CodingKey>(
+    keyedBy type: NestedKey.Type, forKey key: Key
+  ) throws -> KeyedDecodingContainer<NestedKey> {
+    try childDecoder(forKey: key, named: key.stringValue).container(keyedBy: type)
+  }
+
+  func nestedUnkeyedContainer(forKey key: Key) throws -> any UnkeyedDecodingContainer {
+    try childDecoder(forKey: key, named: key.stringValue).unkeyedContainer()
+  }
+
+  func superDecoder() throws -> any Decoder {
+    try childDecoder(forKey: JSONCodingKey("super"), named: "super")
+  }
+
+  func superDecoder(forKey key: Key) throws -> any Decoder {
+    try childDecoder(forKey: key, named: key.stringValue)
+  }
+}
+
+/// An unkeyed container over an array of the input, read front to back.
+struct RecordUnkeyedDecodingContainer: UnkeyedDecodingContainer {
+  let decoder: RecordValueDecoder
+
+  var codingPath: [any CodingKey] { decoder.codingPath }
+  var count: Int? { try? decoder.elementCount() }
+  var isAtEnd: Bool { decoder.isFinished }
+  var currentIndex: Int { decoder.elementIndex }
+
+  @inline(__always)
+  func read<T>(_ type: T.Type, _ read: (Int, RecordIndexKey) throws -> (T, Int)) throws -> T {
+    let key = RecordIndexKey(decoder.elementIndex)
+    guard !decoder.isFinished else {
+      let path = decoder.path(appending: key)
+      throw DecodingError.valueNotFound(
+        type, .init(codingPath: path, debugDescription: "\(describeCodingPath(path)): the array has no more elements"))
+    }
+    let (value, after) = try read(decoder.cursor, key)
+    try decoder.advanceArray(after: after)
+    return value
+  }
+
+  mutating func decodeNil() throws -> Bool {
+    guard !decoder.isFinished else { return false }
+    guard let after = try decoder.readNull(at: decoder.cursor) else { return false }
+    try decoder.advanceArray(after: after)
+    return true
+  }
+
+  mutating func decode(_ type: Bool.Type) throws -> Bool { try read(type) { try decoder.readBool(at: $0, $1) } }
+  mutating func decode(_ type: String.Type) throws -> String { try read(type) { try decoder.readString(at: $0, $1) } }
+  mutating func decode(_ type: Double.Type) throws -> Double { try read(type) { try decoder.readDouble(at: $0, $1) } }
+  mutating func decode(_ type: Float.Type) throws -> Float { try read(type) { try decoder.readFloat(at: $0, $1) } }
+  mutating func decode(_ type: Int.Type) throws -> Int {
+    try read(type) { try decoder.readInteger(type, at: $0, $1) }
+  }
+  mutating func decode(_ type: Int8.Type) throws -> Int8 {
+    try read(type) { try decoder.readInteger(type, at: $0, $1) }
+  }
+  mutating func decode(_ type: Int16.Type) throws -> Int16 {
+    try read(type) { try decoder.readInteger(type, at: $0, $1) }
+  }
+  mutating func decode(_ type: Int32.Type) throws -> Int32 {
+    try read(type) { try decoder.readInteger(type, at: $0, $1) }
+  }
+  mutating func decode(_ type: Int64.Type) throws -> Int64 {
+    try read(type) { try decoder.readInteger(type, at: $0, $1) }
+  }
+  mutating func decode(_ type: UInt.Type) throws -> UInt {
+    try read(type) { try decoder.readInteger(type, at: $0, $1) }
+  }
+  mutating func decode(_ type: UInt8.Type) throws -> UInt8 {
+    try read(type) { try decoder.readInteger(type, at: $0, $1) }
+  }
+  mutating func decode(_ type: UInt16.Type) throws -> UInt16 {
+    try read(type) { try decoder.readInteger(type, at: $0, $1) }
+  }
+  mutating func decode(_ type: UInt32.Type) throws -> UInt32 {
+    try read(type) { try decoder.readInteger(type, at: $0, $1) }
+  }
+  mutating func decode(_ type: UInt64.Type) throws -> UInt64 {
+    try read(type) { try decoder.readInteger(type, at: $0, $1) }
+  }
+  mutating func decode<T: Decodable>(_ type: T.Type) throws -> T {
+    try read(type) { try decoder.decodeNested(type, at: $0, $1) }
+  }
+
+  /// A decoder for the next element, whose end is found by a validating skip first.
+  func nextElementDecoder() throws -> RecordValueDecoder {
+    try read(RecordValueDecoder.self) { offset, key in
+      var parser = decoder.parser(at: offset, depth: decoder.depth + 1)
+      try parser.skipValue()
+      let child = RecordValueDecoder(
+        base: decoder.base, end: decoder.end, start: offset, depth: decoder.depth + 1, parent: decoder, key: key)
+      return (child, parser.position)
+    }
+  }
+
+  mutating func nestedContainer<NestedKey: CodingKey>(
+    keyedBy type: NestedKey.Type
+  ) throws -> KeyedDecodingContainer<NestedKey> {
+    try nextElementDecoder().container(keyedBy: type)
+  }
+
+  mutating func nestedUnkeyedContainer() throws -> any UnkeyedDecodingContainer {
+    try nextElementDecoder().unkeyedContainer()
+  }
+
+  mutating func superDecoder() throws -> any Decoder { try nextElementDecoder() }
+}

@@ -1,0 +1,73 @@
+import OpsLogTypes
+
+/// Decodes `Decodable` values from JSON: a store's typed records.
+///
+/// Bytes are decoded straight into the type, without building a ``JSONValue`` first, and are
+/// checked as strictly as ``JSONValue/init(parsing:)-(Collection<UInt8>)`` checks them: the
+/// whole input must be one valid JSON value (RFC 8259, UTF-8, at most
+/// ``JSONValue/maximumDepth`` levels), including members the type does not read.
+///
+/// Conventions, matching ``RecordEncoder``:
+/// - `Date` is a string, ISO-8601 in UTC: `2026-04-01T10:00:01.000Z` as JavaScript's
+///   `toJSON` writes it, or without the fraction (`2026-04-01T10:00:01Z`).
+/// - `Data` is a base64 string.
+/// - Integers of every width decode from numbers with an exact integer value (`2` or `2.0`);
+///   `Int64` and `UInt64` are exact over their whole range. `Double` and `Float` decode from
+///   any number.
+/// - `decodeIfPresent` treats an absent key and `null` alike.
+/// - ``JSONValue`` (the whole value, or any member) is parsed as by the parser, keeping the
+///   order of object keys.
+/// - With a repeated key, which of its values a typed decode reads is unspecified.
+///
+/// Errors: malformed JSON is ``OpsLogError/invalidJSON(reason:offset:)`` with the byte
+/// offset; JSON of the wrong shape is a `DecodingError` (`typeMismatch`, `valueNotFound`,
+/// `keyNotFound`, `dataCorrupted` for out-of-range numbers and bad dates) whose context holds
+/// the coding path and whose description names it, for example `tasks[2].priority`.
+public struct RecordDecoder: Sendable {
+  public init() {}
+
+  /// Decodes `type` from a parsed value. Object key order is preserved.
+  ///
+  /// - Throws: `DecodingError` when the value does not fit the type.
+  public func decode<T: Decodable>(_ type: T.Type, from value: JSONValue) throws -> T {
+    if T.self == JSONValue.self { return value as! T }
+    // The value's compact text decodes exactly as the value would, through the one fast path.
+    let bytes = value.serialized()
+    return try bytes.withUnsafeBytes { try decode(type, from: $0) }
+  }
+
+  /// Decodes `type` from the bytes of one JSON document.
+  ///
+  /// - Throws: ``OpsLogError/invalidJSON(reason:offset:)`` for malformed input (anywhere in
+  ///   it), `DecodingError` when the JSON does not fit the type.
+  public func decode<T: Decodable>(_ type: T.Type, from bytes: some Collection<UInt8>) throws -> T {
+    if let result = try bytes.withContiguousStorageIfAvailable({ buffer in
+      try decode(type, from: UnsafeRawBufferPointer(buffer))
+    }) {
+      return result
+    }
+    let array = Array(bytes)
+    return try array.withUnsafeBytes { try decode(type, from: $0) }
+  }
+
+  /// Decodes `type` from the bytes of one JSON document in memory the caller owns: the hot
+  /// path, for example one line of a snapshot read into a larger buffer.
+  ///
+  /// - Throws: ``OpsLogError/invalidJSON(reason:offset:)`` for malformed input (anywhere in
+  ///   it), `DecodingError` when the JSON does not fit the type.
+  public func decode<T: Decodable>(_ type: T.Type, from bytes: UnsafeRawBufferPointer) throws -> T {
+    if T.self == JSONValue.self { return try JSONParser.parseDocument(bytes) as! T }
+    var parser = JSONParser(bytes)
+    parser.skipWhitespace()
+    guard let base = parser.base, parser.position < parser.end else {
+      throw parser.error("unexpected end of input, expected a value")
+    }
+    let root = RecordValueDecoder(
+      base: base, end: parser.end, start: parser.position, depth: 0, parent: nil, key: nil)
+    let value = try root.decodeRoot(type)
+    parser.position = try root.finish()
+    parser.skipWhitespace()
+    if parser.position != parser.end { throw parser.error("unexpected data after the JSON value") }
+    return value
+  }
+}

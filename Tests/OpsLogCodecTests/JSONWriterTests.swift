@@ -1,0 +1,126 @@
+import Foundation
+import OpsLogTypes
+import Testing
+
+@testable import OpsLogCodec
+
+@Suite struct JSONWriterTests {
+  @Test func writesLikeJavaScript() throws {
+    let cases: [(String, String)] = [
+      (
+        #"{"a":1,"b":[true,false,null],"c":"x\"y\\z\n\u0007"}"#, #"{"a":1,"b":[true,false,null],"c":"x\"y\\z\n\u0007"}"#
+      ),
+      ("1e21", "1e+21"), ("5e-324", "5e-324"), ("1.7976931348623157e+308", "1.7976931348623157e+308"),
+      ("0.1", "0.1"), ("1e-7", "1e-7"), ("0.000001", "0.000001"), ("-0", "0"), ("1.0", "1"),
+      ("6.02214076e+23", "6.02214076e+23"), ("9007199254740993", "9007199254740993"),
+      ("1e20", "100000000000000000000"), ("0.3333333333333333", "0.3333333333333333"),
+      ("-123456789", "-123456789"), ("\"\\ud834\\udd1e\"", "\"𝄞\""), ("123e-20", "1.23e-18"),
+      ("-0.0000015", "-0.0000015"), ("4.35", "4.35"), ("0.07", "0.07"), ("123456.789", "123456.789"),
+      (#""\u00e9\u2028\/""#, "\"é\u{2028}/\""), (#""\b\f\r\t\u001f""#, #""\b\f\r\t\u001f""#),
+    ]
+    for (input, expected) in cases {
+      let value = try JSONValue(parsing: input)
+      #expect(value.jsonText == expected, "\(input)")
+    }
+  }
+
+  @Test func nonFiniteDoublesAreNull() {
+    #expect(JSONValue.double(.nan).jsonText == "null")
+    #expect(JSONValue.double(.infinity).jsonText == "null")
+    #expect(JSONValue.double(-.infinity).jsonText == "null")
+  }
+
+  @Test func generatedValuesRoundTrip() throws {
+    for seed in UInt64(1)...5 {
+      var generator = JSONValueGenerator(random: SplitMix64(seed: seed))
+      for _ in 0..<400 {
+        let value = generator.value()
+        let bytes = value.serialized()
+        let parsed = try JSONValue(parsing: bytes)
+        #expect(parsed == value)
+        #expect(parsed.isIdentical(to: value))
+        // Compact text written by us is a fixed point.
+        #expect(parsed.serialized() == bytes)
+      }
+    }
+  }
+
+  @Test func doublesRoundTripAndMatchTheReferenceFormatting() throws {
+    var random = SplitMix64(seed: 42)
+    for index in 0..<50_000 {
+      let value: Double
+      switch index % 5 {
+      case 0: value = Double(bitPattern: random.next())
+      case 1: value = Double(Int64(random.next() % 10_000_000)) / 1000
+      case 2: value = Double(random.next() % 100_000) / 100
+      case 3: value = Double(random.next() % 1_000_000_000) * 1e-12
+      default: value = Double(Int64(bitPattern: random.next())) / 1e6
+      }
+      guard value.isFinite else { continue }
+      var writer = JSONWriter()
+      writer.write(value)
+      let parsed = try JSONValue(parsing: writer.bytes)
+      #expect(parsed.doubleValue == value, "\(value)")
+      #expect(String(decoding: writer.bytes, as: UTF8.self) == Self.referenceFormat(value), "\(value)")
+    }
+  }
+
+  /// JavaScript's Number.prototype.toString, built independently from Swift's shortest digits.
+  static func referenceFormat(_ number: Double) -> String {
+    if number == 0 { return "0" }
+    var text = number.magnitude.description
+    var exponent = 0
+    if let marker = text.firstIndex(where: { $0 == "e" || $0 == "E" }) {
+      exponent = Int(text[text.index(after: marker)...])!
+      text = String(text[..<marker])
+    }
+    var digits = text.replacingOccurrences(of: ".", with: "")
+    var pointPosition = text.firstIndex(of: ".").map { text.distance(from: text.startIndex, to: $0) } ?? text.count
+    while digits.hasPrefix("0") && digits.count > 1 {
+      digits.removeFirst()
+      pointPosition -= 1
+    }
+    while digits.hasSuffix("0") && digits.count > 1 { digits.removeLast() }
+    let n = pointPosition + exponent
+    let k = digits.count
+    var result = number < 0 ? "-" : ""
+    if k <= n && n <= 21 {
+      result += digits + String(repeating: "0", count: n - k)
+    } else if 0 < n && n <= 21 {
+      result += digits.prefix(n) + "." + digits.dropFirst(n)
+    } else if -6 < n && n <= 0 {
+      result += "0." + String(repeating: "0", count: -n) + digits
+    } else {
+      result += String(digits.first!)
+      if k > 1 { result += "." + digits.dropFirst() }
+      result += "e" + (n - 1 < 0 ? "-" : "+") + String((n - 1).magnitude)
+    }
+    return result
+  }
+
+  @Test func escapesEveryControlCharacter() throws {
+    for scalar in UInt8(0)..<0x20 {
+      let value = JSONValue.string(String(UnicodeScalar(scalar)))
+      let text = value.jsonText
+      let expected: String
+      switch scalar {
+      case 0x08: expected = #""\b""#
+      case 0x09: expected = #""\t""#
+      case 0x0A: expected = #""\n""#
+      case 0x0C: expected = #""\f""#
+      case 0x0D: expected = #""\r""#
+      default: expected = "\"\\u00" + (scalar < 0x10 ? "0" : "1") + String(scalar & 0xF, radix: 16) + "\""
+      }
+      #expect(text == expected)
+      #expect(try JSONValue(parsing: text) == value)
+    }
+  }
+
+  @Test func integersAtTheEdges() {
+    for number in [Int64.min, Int64.max, 0, -1, 10, 9, -10, 1_000_000_007] {
+      var writer = JSONWriter()
+      writer.write(number)
+      #expect(String(decoding: writer.bytes, as: UTF8.self) == String(number))
+    }
+  }
+}
