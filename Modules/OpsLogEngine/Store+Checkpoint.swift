@@ -59,7 +59,7 @@ extension Store {
       defer { mutationLock.unlock() }
       // Every queued line must be counted in the cut's WAL length: write them first.
       let last = state.withLock { $0.nextSequence - 1 }
-      try await waitForWrite(upTo: last)
+      try await waitForWrite(upTo: last, reportLoss: false)
       cut = try state.withLock { state -> Cut? in
         if state.isClosed { throw OpsLogError.closed }
         if case .threshold = reason, state.operationsSinceCheckpoint < options.checkpointThreshold { return nil }
@@ -95,7 +95,7 @@ extension Store {
     defer { mutationLock.unlock() }
     do {
       let last = state.withLock { $0.nextSequence - 1 }
-      try await waitForWrite(upTo: last)
+      try await waitForWrite(upTo: last, reportLoss: false)
       let (currentLength, carriedCount, archived) = state.withLock {
         ($0.walLength, $0.operationsSinceCheckpoint, $0.manifest.stats.archivedRecords)
       }
@@ -205,7 +205,10 @@ extension Store {
     }
     do {
       let last = state.withLock { $0.nextSequence - 1 }
-      try await waitForWrite(upTo: last)
+      try await waitForWrite(upTo: last, reportLoss: false)
+      if let error = state.withLock({ state in defer { state.backgroundError = nil }; return state.backgroundError }) {
+        firstError = firstError ?? error
+      }
       if isWritable && !options.skipLoad && options.checkpointOnClose {
         try await checkpoint(reason: .close)
       }

@@ -36,6 +36,12 @@ extension Store {
     var lockTaken = false
     var createdFiles: [String] = []
     do {
+      if options.skipLoad, try await backend.size(of: ManifestCodec.fileName) == nil,
+        !(try await backend.containsStoreFiles())
+      {
+        // Checked before locking, because taking the lock would create the directory.
+        throw OpsLogError.storeNotFound(location: location)
+      }
       if !options.readOnly {
         try await backend.acquireLock(".lock")
         lockTaken = true

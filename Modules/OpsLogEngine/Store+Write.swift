@@ -59,6 +59,16 @@ extension StoreState {
     return sequence
   }
 
+  /// The writer steps down with nothing buffered: every operation that still exists is
+  /// written (undo may have dropped the last buffered ones, whose sequences will never be
+  /// written), so the marks catch up and every waiter is ready.
+  mutating func becomeIdle() -> [CommitWaiter] {
+    writerActive = false
+    takenSequence = nextSequence - 1
+    writtenSequence = nextSequence - 1
+    return collectWritten()
+  }
+
   /// Whether `sequence` was lost to a failed write, and the failure.
   func failure(of sequence: UInt64) -> (any Error)? {
     failedRanges.last(where: { $0.range.contains(sequence) })?.error
@@ -268,7 +278,7 @@ extension Store {
   /// store's background error by the rollback.
   func writeInBackground() async {
     let last = state.withLock { $0.nextSequence - 1 }
-    try? await waitForWrite(upTo: last)
+    try? await waitForWrite(upTo: last, reportLoss: false)
   }
 
   // MARK: - The commit pipeline
@@ -279,12 +289,15 @@ extension Store {
   /// writes it in one append. Operations queued meanwhile go in the next append, so concurrent
   /// writers share writes (and fsyncs under `.disk`).
   ///
+  /// - Parameter reportLoss: whether to throw when `sequence` was lost to a failed write. The
+  ///   operation's own caller wants that; a flush or a checkpoint only waits for the WAL to
+  ///   settle (a loss there reaches the user as the background error).
   /// - Throws: the write's error when the operation was lost to a failed write.
-  func waitForWrite(upTo sequence: UInt64) async throws {
+  func waitForWrite(upTo sequence: UInt64, reportLoss: Bool = true) async throws {
     while true {
       let signal: CommitSignal = try await withCheckedThrowingContinuation { continuation in
         let outcome: Result<CommitSignal, any Error>? = state.withLock { state in
-          if let error = state.failure(of: sequence) { return .failure(error) }
+          if reportLoss, let error = state.failure(of: sequence) { return .failure(error) }
           if state.writtenSequence >= sequence { return .success(.written) }
           if !state.writerActive {
             state.writerActive = true
@@ -297,7 +310,7 @@ extension Store {
       }
       switch signal {
       case .written:
-        if let error = state.withLock({ $0.failure(of: sequence) }) { throw error }
+        if reportLoss, let error = state.withLock({ $0.failure(of: sequence) }) { throw error }
         return
       case .lead:
         await writePending()
@@ -309,9 +322,10 @@ extension Store {
   /// a waiting caller so that no caller writes for others forever.
   func writePending() async {
     while true {
+      var idleWaiters: [CommitWaiter] = []
       let batch = state.withLock { state -> (bytes: [UInt8], first: UInt64, last: UInt64, path: String)? in
         guard !state.pending.isEmpty else {
-          state.writerActive = false
+          idleWaiters = state.becomeIdle()
           return nil
         }
         let bytes = state.pending
@@ -322,25 +336,21 @@ extension Store {
         state.takenSequence = last
         return (bytes, last - count + 1, last, state.walPath)
       }
-      guard let batch else { return }
+      guard let batch else {
+        for waiter in idleWaiters { waiter.continuation.resume(returning: .written) }
+        return
+      }
       do {
         try await backend.append(batch.path, batch.bytes, durability: options.durability)
       } catch {
         rollBack(from: batch.first, error: error)
         return
       }
-      enum Next {
-        case stop, carryOn
-        case handOff(CommitWaiter)
-      }
-      let (ready, next) = state.withLock { state -> ([CommitWaiter], Next) in
+      let (ready, next) = state.withLock { state -> ([CommitWaiter], WriterNext) in
         state.writtenSequence = batch.last
         state.walLength += batch.bytes.count
+        if state.pending.isEmpty { return (state.becomeIdle(), .stop) }
         let ready = state.collectWritten()
-        if state.pending.isEmpty {
-          state.writerActive = false
-          return (ready, .stop)
-        }
         if !state.waiters.isEmpty { return (ready, .handOff(state.waiters.removeFirst())) }
         return (ready, .carryOn)
       }
@@ -404,12 +414,12 @@ extension Store {
       }
       return state.nextSequence - 1
     }
-    do {
-      try await waitForWrite(upTo: last)
-    } catch {
-      state.withLock { $0.backgroundError = nil }
-      throw error
+    try await waitForWrite(upTo: last, reportLoss: false)
+    let error = state.withLock { state in
+      defer { state.backgroundError = nil }
+      return state.backgroundError
     }
+    if let error { throw error }
   }
 
   /// ``flush()``, and with ``Durability/disk`` every written operation is on disk. (Each
@@ -423,16 +433,12 @@ extension Store {
   /// file (O(1)), or dropped from the buffer if it was not written yet.
   ///
   /// A batch of N operations takes N undos. Returns `false` when there is nothing to undo.
+  @discardableResult
   public func undo() async throws -> Bool {
     await mutationLock.lock()
     defer { mutationLock.unlock() }
     while true {
-      enum Step {
-        case nothing, done
-        case waitFor(UInt64)
-        case truncate(JournalEntry<Record>, path: String, length: Int, generation: Int)
-      }
-      let step = try state.withLock { state -> Step in
+      let step = try state.withLock { state -> UndoStep<Record> in
         try state.checkMutable(readOnly: options.readOnly)
         guard let last = state.journal.last else { return .nothing }
         if last.sequence > state.takenSequence {
@@ -446,8 +452,9 @@ extension Store {
           for index in state.waiters.indices where state.waiters[index].sequence == last.sequence {
             state.waiters[index].sequence = last.sequence - 1
           }
-          let ready = state.collectWritten()
-          for waiter in ready { waiter.continuation.resume(returning: .written) }
+          if state.pending.isEmpty && !state.writerActive {
+            for waiter in state.becomeIdle() { waiter.continuation.resume(returning: .written) }
+          }
           return .done
         }
         if last.sequence > state.writtenSequence { return .waitFor(last.sequence) }
@@ -504,4 +511,17 @@ public struct Batch<Record: Sendable> {
 
   /// The number of operations the batch holds.
   public var count: Int { changes.count }
+}
+
+/// What the writer does after an append.
+enum WriterNext {
+  case stop, carryOn
+  case handOff(CommitWaiter)
+}
+
+/// What undo has to do for the last operation.
+enum UndoStep<Record: Sendable> {
+  case nothing, done
+  case waitFor(UInt64)
+  case truncate(JournalEntry<Record>, path: String, length: Int, generation: Int)
 }
