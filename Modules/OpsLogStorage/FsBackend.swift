@@ -15,7 +15,9 @@ import Synchronization
 ///
 /// Every blocking system call runs on a serial dispatch queue owned by the backend, never on
 /// Swift's cooperative thread pool, so a slow disk stalls only this backend's calls. Calls are
-/// carried out one at a time, in the order they reach that queue.
+/// carried out one at a time, in the order they reach that queue; the one exception is the
+/// temporary file of ``replace(_:chunks:)`` (a whole snapshot), written on a second queue so
+/// that WAL appends never wait for a checkpoint. Its rename takes its turn on the first.
 ///
 /// Appends keep the file open between calls, so a WAL append costs one `write` (and one
 /// `fdatasync` with ``Durability/disk``). The handle is dropped when this backend replaces,
@@ -69,6 +71,9 @@ public final class FsBackend: StorageBackend {
 
   let state = Mutex(State())
   let queue = DispatchQueue(label: "OpsLog.FsBackend.io", qos: .userInitiated)
+  /// Writes the temporary files of ``replace(_:chunks:)``: a snapshot takes a while to encode
+  /// and write, and WAL appends on ``queue`` must not wait for it.
+  let bulkQueue = DispatchQueue(label: "OpsLog.FsBackend.bulk", qos: .userInitiated)
 
   public init() {}
 
@@ -218,33 +223,51 @@ public final class FsBackend: StorageBackend {
   public func replace(_ path: String, chunks nextChunk: sending @escaping () throws -> [UInt8]?) async throws {
     try StoragePath.validate(path)
     let source = ChunkSource(nextChunk)
-    try await perform(writing: true) { state, location in
-      let full = StoragePath.join(location, path)
-      let temporary = full + ".tmp"
-      let directory = Posix.parentDirectory(of: full)
-      let created = try Posix.makeDirectories(directory)
-      let descriptor = try Posix.open(temporary, O_WRONLY | O_CREAT | O_TRUNC, action: "create temporary file")
-      do {
-        guard let next = source.take() else { throw OpsLogError.invalidArgument("replace's chunks were consumed") }
-        while let chunk = try next() {
-          try Posix.writeAll(descriptor, chunk, path: temporary)
-        }
-        try Posix.sync(descriptor, path: temporary)
-        Posix.close(descriptor)
-      } catch {
-        Posix.close(descriptor)
-        _ = temporary.withCString { unlink($0) }
-        throw error
+    // 1. The temporary file, on the bulk queue, holding no lock: appends go on meanwhile.
+    let (full, temporary, directory, created) = try await withUnsafeThrowingContinuation {
+      (continuation: UnsafeContinuation<(String, String, String, [String]), any Error>) in
+      bulkQueue.async {
+        continuation.resume(
+          with: Swift.Result {
+            let location = try self.state.withLock { state throws -> String in
+              guard let location = state.location else { throw OpsLogError.closed }
+              if state.readOnly { throw OpsLogError.readOnly }
+              return location
+            }
+            let full = StoragePath.join(location, path)
+            let temporary = full + ".tmp"
+            let directory = Posix.parentDirectory(of: full)
+            let created = try Posix.makeDirectories(directory)
+            let descriptor = try Posix.open(temporary, O_WRONLY | O_CREAT | O_TRUNC, action: "create temporary file")
+            do {
+              guard let next = source.take() else {
+                throw OpsLogError.invalidArgument("replace's chunks were consumed")
+              }
+              while let chunk = try next() {
+                try Posix.writeAll(descriptor, chunk, path: temporary)
+              }
+              try Posix.sync(descriptor, path: temporary)
+              Posix.close(descriptor)
+            } catch {
+              Posix.close(descriptor)
+              _ = temporary.withCString { unlink($0) }
+              throw error
+            }
+            return (full, temporary, directory, created)
+          })
       }
-      // The cached handle points at the inode the rename is about to unlink.
-      state.dropAppendHandle(path)
-      do {
+    }
+    // 2. The rename, in order with every other call on the I/O queue.
+    do {
+      try await perform(writing: true) { state, _ in
+        // The cached handle points at the inode the rename is about to unlink.
+        state.dropAppendHandle(path)
         try Posix.rename(temporary, to: full)
-      } catch {
-        _ = temporary.withCString { unlink($0) }
-        throw error
+        try Self.syncCreatedDirectories(created, containing: directory)
       }
-      try Self.syncCreatedDirectories(created, containing: directory)
+    } catch {
+      _ = temporary.withCString { unlink($0) }
+      throw error
     }
   }
 
