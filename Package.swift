@@ -73,7 +73,7 @@ let package = Package(
     ),
     .testTarget(
       name: "OpsLogEngineTests",
-      dependencies: ["OpsLogEngine"],
+      dependencies: ["OpsLogEngine", "OpsLogTestHelper"],
       path: "Tests/OpsLogEngineTests"
     ),
     .testTarget(

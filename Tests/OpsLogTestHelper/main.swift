@@ -58,6 +58,25 @@ case "hold-lock":
     fail("error \(error)", code: 4)
   }
 
+case "write-until-killed":
+  // write-until-killed <location> <process|disk>: opens the store and sets k0, k1, … in
+  // immediate mode, printing `ack <n>` after each acknowledged write, until it is killed.
+  guard arguments.count == 4 else { fail("usage: write-until-killed <location> <process|disk>", code: 2) }
+  var options = StoreOptions()
+  options.durability = arguments[3] == "disk" ? .disk : .process
+  options.checkpointThreshold = 40  // checkpoints happen while the parent kills us
+  do {
+    let store = try await Store<JSONValue>.open(arguments[2], options: options)
+    var index: Int64 = 0
+    while true {
+      try await store.set("k\(index)", ["n": .int(index), "pad": .string(String(repeating: "p", count: Int(index % 200)))])
+      say("ack \(index)")
+      index += 1
+    }
+  } catch {
+    fail("error \(error)", code: 4)
+  }
+
 case "try-lock":
   // try-lock <location> <lockName>: takes the lock and releases it at once.
   guard arguments.count == 4 else { fail("usage: try-lock <location> <lockName>", code: 2) }
