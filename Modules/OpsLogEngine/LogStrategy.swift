@@ -99,6 +99,9 @@ public protocol LogStrategy: Sendable {
   func didCheckpoint(newWALPath: String, length: Int, token: FileChangeToken?)
   /// Releases what ``beginCheckpoint(backend:logger:)`` took; called whatever happened.
   func endCheckpoint(backend: any StorageBackend) async
+  /// `close()` wrote everything this store will ever write: the last chance to make sure
+  /// none of it is stranded (e.g. in a WAL another writer retired).
+  func willClose(backend: any StorageBackend, options: StoreOptions, logger: Logger) async throws
 }
 
 /// The single-writer log of opslog: `.lock`, one WAL named by the manifest's `activeOps`.
@@ -140,6 +143,7 @@ public struct SingleWriterLog: LogStrategy {
   { manifest }
   public func didCheckpoint(newWALPath: String, length: Int, token: FileChangeToken?) {}
   public func endCheckpoint(backend: any StorageBackend) async {}
+  public func willClose(backend: any StorageBackend, options: StoreOptions, logger: Logger) async throws {}
 }
 
 /// Repairs shared by every log strategy.

@@ -227,6 +227,11 @@ extension Store {
       if let error = state.withLock({ state in defer { state.backgroundError = nil }; return state.backgroundError }) {
         firstError = firstError ?? error
       }
+      if isWritable && !options.skipLoad {
+        await mutationLock.lock()
+        defer { mutationLock.unlock() }
+        try await strategy.willClose(backend: backend, options: options, logger: logger)
+      }
       if isWritable && !options.skipLoad && options.checkpointOnClose {
         try await checkpoint(reason: .close)
       }
