@@ -20,6 +20,9 @@ final class AgentLog: LogStrategy {
     var ownPath: String? = nil
     /// Every other WAL of the current generation, read through this offset.
     var offsets: [String: Int] = [:]
+    /// The last line read from each of those WALs: when it is no longer there, its writer
+    /// undid operations already merged here, and only a full load is right.
+    var lastLines: [String: [UInt8]] = [:]
     /// `offsets` at the last checkpoint cut: what the snapshot includes.
     var cutOffsets: [String: Int] = [:]
     var token: FileChangeToken? = nil
@@ -100,7 +103,33 @@ final class AgentLog: LogStrategy {
   func load(manifest: ManifestInfo, backend: any StorageBackend, options: StoreOptions, logger: Logger) async throws
     -> LogLoad
   {
-    try await loadAll(backend: backend, options: options, logger: logger, fallback: manifest)
+    if !readOnly { try await rescueStrandedLines(backend: backend, options: options, logger: logger) }
+    return try await loadAll(backend: backend, options: options, logger: logger, fallback: manifest)
+  }
+
+  /// A previous run of this agent that crashed may have left lines in a WAL that a
+  /// compaction retired after its last check; they go into a new WAL before the load.
+  func rescueStrandedLines(backend: any StorageBackend, options: StoreOptions, logger: Logger) async throws {
+    guard let manifest = try await backend.readManifest() else { return }
+    let registered = Set((manifest.activeAgentOps ?? []).map(\.path) + [manifest.activeOps])
+    let prefix = "ops/agent-\(agentId)-"
+    var carried: [UInt8] = []
+    var accounted: [(path: String, size: Int)] = []
+    for path in try await backend.listWALFiles() where path.hasPrefix(prefix) && !registered.contains(path) {
+      // "agent-a-" is also the start of agent "a-b"'s files: only digits may follow.
+      let rest = path.dropFirst(prefix.count).dropLast(".jsonl".count)
+      guard !rest.isEmpty, rest.allSatisfy(\.isNumber) else { continue }
+      guard try await backend.read(path + ".through") != nil else { continue }
+      let stranded = try await strandedLines(of: path, backend: backend, logger: logger)
+      guard !stranded.lines.isEmpty else { continue }
+      carried += stranded.lines
+      accounted.append((path, stranded.size))
+    }
+    guard !carried.isEmpty else { return }
+    try await withCompactLock(backend) {
+      _ = try await registerHoldingLock(backend: backend, carrying: carried, options: options)
+      for (path, size) in accounted { try await markAccounted(path, size: size, backend: backend) }
+    }
   }
 
   /// Reads the current manifest and every WAL it names to the end, registering this agent's
@@ -127,6 +156,7 @@ final class AgentLog: LogStrategy {
     if !paths.contains(manifest.activeOps) { paths.insert(manifest.activeOps, at: 0) }
     var lines: [WALLine] = []
     var offsets: [String: Int] = [:]
+    var lastLines: [String: [UInt8]] = [:]
     var ownLength = 0
     var malformed = 0
     for path in paths {
@@ -147,6 +177,9 @@ final class AgentLog: LogStrategy {
         }
       } else {
         offsets[path] = wal.consumedThrough
+        if let last = wal.lines.last {
+          lastLines[path] = try await backend.read(path, offset: last.offset, length: last.length)
+        }
       }
     }
     let merged = Self.merge(lines)
@@ -155,6 +188,7 @@ final class AgentLog: LogStrategy {
       state.clock = max(state.clock, Self.largestClock(merged))
       state.ownPath = own
       state.offsets = offsets
+      state.lastLines = lastLines
       state.token = token
       state.snapshot = snapshot
     }
@@ -271,18 +305,32 @@ final class AgentLog: LogStrategy {
       }
       notice(manifest, token: token)
     }
-    let offsets = state.withLock { $0.offsets }
+    let (offsets, lastLines) = state.withLock { ($0.offsets, $0.lastLines) }
     var lines: [WALLine] = []
     var advanced: [String: Int] = [:]
+    var newLastLines: [String: [UInt8]] = [:]
     for (path, offset) in offsets.sorted(by: { $0.key < $1.key }) {
-      guard try await backend.size(of: path) != nil else { continue }
+      guard let size = try await backend.size(of: path) else { continue }
+      // The writer undid (cut off) lines merged here already: only a full load is right.
+      var rewritten = size < offset
+      if !rewritten, let last = lastLines[path], !last.isEmpty {
+        rewritten = try await backend.read(path, offset: offset - last.count, length: last.count) != last
+      }
+      if rewritten {
+        logger.info("another agent took back operations already merged; reloading", metadata: ["path": "\(path)"])
+        return .reload(try await loadAll(backend: backend, options: options, logger: logger))
+      }
       let wal = try await backend.readWAL(path, from: offset, logger: logger)
       lines.append(contentsOf: wal.lines)
       advanced[path] = wal.consumedThrough
+      if let last = wal.lines.last {
+        newLastLines[path] = try await backend.read(path, offset: last.offset, length: last.length)
+      }
     }
     let merged = Self.merge(lines)
     state.withLock { state in
       for (path, offset) in advanced where state.offsets[path] != nil { state.offsets[path] = offset }
+      for (path, line) in newLastLines where state.offsets[path] != nil { state.lastLines[path] = line }
       state.clock = max(state.clock, Self.largestClock(merged))
     }
     return .lines(merged)
@@ -359,6 +407,7 @@ final class AgentLog: LogStrategy {
     state.withLock { state in
       state.ownPath = newWALPath
       state.offsets = [:]
+      state.lastLines = [:]
       state.cutOffsets = [:]
       state.token = token
       state.snapshot = state.checkpointSnapshot

@@ -73,7 +73,7 @@ struct ProcessTests {
       #expect(view.filter { $0.key.hasPrefix("own-\(id)-") } == own, "nothing \(id) wrote was lost")
     }
     for i in 0..<5 { #expect(view["shared-\(i)"] != nil) }
-    #expect(try FileManager.default.contentsOfDirectory(atPath: location + "/snapshots").count > 2, "compactions happened")
+    #expect(try FileManager.default.contentsOfDirectory(atPath: location + "/snapshots").count > 1, "a compaction happened")
     try await store.close()
   }
 }
