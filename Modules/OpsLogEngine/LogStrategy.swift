@@ -7,9 +7,12 @@ import OpsLogTypes
 /// compared by its UTF-8 bytes (FORMAT.md, Multi-writer).
 @_spi(LogStrategy)
 public struct OperationStamp: Sendable, Hashable, Comparable {
+  /// The writer's Lamport clock when it wrote the operation.
   public var clock: Int
+  /// The writer's agent id; breaks ties between equal clocks.
   public var agent: String
 
+  /// A stamp as it appears in a WAL line.
   public init(clock: Int, agent: String) {
     self.clock = clock
     self.agent = agent
@@ -21,6 +24,7 @@ public struct OperationStamp: Sendable, Hashable, Comparable {
     self.init(clock: clock, agent: agent)
   }
 
+  /// Merge order: the larger stamp is the later write and wins on the same key.
   public static func < (lhs: OperationStamp, rhs: OperationStamp) -> Bool {
     if lhs.clock != rhs.clock { return lhs.clock < rhs.clock }
     return lhs.agent.utf8.lexicographicallyPrecedes(rhs.agent.utf8)
@@ -107,6 +111,7 @@ public protocol LogStrategy: Sendable {
 /// The single-writer log of opslog: `.lock`, one WAL named by the manifest's `activeOps`.
 @_spi(LogStrategy)
 public struct SingleWriterLog: LogStrategy {
+  /// The layout every plain ``Store/open(_:options:)`` uses.
   public init() {}
 
   public var takesWriterLock: Bool { true }

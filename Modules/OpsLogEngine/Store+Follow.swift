@@ -74,11 +74,11 @@ extension Store {
   /// `nil` when the strategy leaves following to ``tail()``'s single-writer path. The caller
   /// holds the mutation lock.
   func followOtherWriters() async throws -> [LogOperation<Record>]? {
+    guard let poll = try await strategy.poll(backend: backend, options: options, logger: logger) else { return nil }
     // Own queued lines go first, so that merged entries never precede them in the journal
     // (a failed write rolls back the journal from its end).
     let last = state.withLock { $0.nextSequence - 1 }
     try await waitForWrite(upTo: last, reportLoss: false)
-    guard let poll = try await strategy.poll(backend: backend, options: options, logger: logger) else { return nil }
     switch poll {
     case .lines(let lines):
       return try applyMerged(lines)

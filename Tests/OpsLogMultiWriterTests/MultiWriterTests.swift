@@ -307,3 +307,21 @@ struct MultiWriterRecoveryTests {
     try await a.close()
   }
 }
+
+@Suite("Multi-writer agents: watch")
+struct MultiWriterWatchTests {
+  @Test func watchYieldsAnotherAgentsNewOperations() async throws {
+    let location = temporaryLocation()
+    let a = try await Store<Note>.open(location, agentId: "A", options: agentOptions())
+    let b = try await Store<Note>.open(location, agentId: "B", options: agentOptions())
+    let stream = a.watch(interval: .milliseconds(20))
+    try await b.set("w", Note(text: "watched"))
+    var iterator = stream.makeAsyncIterator()
+    let batch = try await iterator.next()
+    #expect(batch?.map(\.id) == ["w"])
+    #expect(batch?.first?.agent == "B")
+    #expect(try a.get("w") == Note(text: "watched"))
+    try await a.close()
+    try await b.close()
+  }
+}
