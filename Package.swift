@@ -57,6 +57,7 @@ let package = Package(
       path: "Modules/OpsLog"
     ),
     .executableTarget(name: "Quickstart", dependencies: ["OpsLog"], path: "Examples/Quickstart"),
+    .executableTarget(name: "MultiWriter", dependencies: ["OpsLog"], path: "Examples/MultiWriter"),
     // Child processes for the tests that need more than one process (locks, crashes).
     .executableTarget(name: "OpsLogTestHelper", dependencies: ["OpsLog"], path: "Tests/OpsLogTestHelper"),
     .testTarget(name: "OpsLogTypesTests", dependencies: ["OpsLogTypes"], path: "Tests/OpsLogTypesTests"),
@@ -78,7 +79,8 @@ let package = Package(
     ),
     .testTarget(
       name: "OpsLogMultiWriterTests",
-      dependencies: ["OpsLogMultiWriter"],
+      // The helper is a dependency only so that it is built before the tests run it.
+      dependencies: ["OpsLogMultiWriter", "OpsLogTestHelper"],
       path: "Tests/OpsLogMultiWriterTests"
     ),
   ],

@@ -52,6 +52,18 @@ extension Store {
 
   /// ``checkpoint(reason:)`` for a caller that holds `checkpointLock` already.
   func checkpointHoldingLock(reason: CheckpointReason) async throws {
+    // Another writer compacting at the same time makes this one unnecessary.
+    guard try await strategy.beginCheckpoint(backend: backend, logger: logger) else { return }
+    do {
+      try await checkpointAsSoleCompactor(reason: reason)
+    } catch {
+      await strategy.endCheckpoint(backend: backend)
+      throw error
+    }
+    await strategy.endCheckpoint(backend: backend)
+  }
+
+  func checkpointAsSoleCompactor(reason: CheckpointReason) async throws {
     // 1. The cut.
     await mutationLock.lock()
     let cut: Cut?
@@ -60,6 +72,9 @@ extension Store {
       // Every queued line must be counted in the cut's WAL length: write them first.
       let last = state.withLock { $0.nextSequence - 1 }
       try await waitForWrite(upTo: last, reportLoss: false)
+      // Other writers' operations not seen yet belong in the snapshot too.
+      _ = try await followOtherWriters()
+      strategy.markCut()
       cut = try state.withLock { state -> Cut? in
         if state.isClosed { throw OpsLogError.closed }
         if case .threshold = reason, state.operationsSinceCheckpoint < options.checkpointThreshold { return nil }
@@ -71,6 +86,7 @@ extension Store {
         }
         if state.table.holeCount > state.table.count { state.table.compact() }
         state.journal.removeAll(keepingCapacity: true)
+        state.winningStamps = [:]
         state.operationsSinceCheckpoint = 0
         return Cut(table: state.table, walPath: state.walPath, walLength: state.walLength, manifest: state.manifest)
       }
@@ -82,7 +98,7 @@ extension Store {
     let timestamp = ISOTime.string(millisecondsSince1970: ISOTime.nowMilliseconds())
     let snapshotPath =
       "snapshots/" + SnapshotFormat.fileName(timestampMilliseconds: milliseconds, compression: options.snapshotCompression)
-    let walPath = "ops/ops-\(milliseconds).jsonl"
+    let walPath = strategy.newWALPath(milliseconds: milliseconds)
     do {
       try await writeSnapshot(cut.table, to: snapshotPath, timestamp: timestamp)
     } catch {
@@ -116,8 +132,10 @@ extension Store {
       manifest.stats.archivedRecords = archived
       manifest.stats.opsCount = carriedCount
       manifest.stats.lastCheckpoint = timestamp
+      manifest = try await strategy.checkpointManifest(manifest, newWALPath: walPath, backend: backend)
       try await backend.writeManifest(manifest)
       let token = try? await backend.manifestChangeToken()
+      strategy.didCheckpoint(newWALPath: walPath, length: carried.count, token: token)
       let retired = state.withLock { state -> [String] in
         state.manifest = manifest
         state.walPath = walPath
@@ -209,6 +227,11 @@ extension Store {
       if let error = state.withLock({ state in defer { state.backgroundError = nil }; return state.backgroundError }) {
         firstError = firstError ?? error
       }
+      if isWritable && !options.skipLoad {
+        await mutationLock.lock()
+        defer { mutationLock.unlock() }
+        try await strategy.willClose(backend: backend, options: options, logger: logger)
+      }
       if isWritable && !options.skipLoad && options.checkpointOnClose {
         try await checkpoint(reason: .close)
       }
@@ -224,7 +247,7 @@ extension Store {
     }
     checkpointLock.unlock()
     for watcher in watchers { watcher.finish() }
-    if isWritable {
+    if isWritable && strategy.takesWriterLock {
       do { try await backend.releaseLock(".lock") } catch { firstError = firstError ?? error }
     }
     do { try await backend.shutdown() } catch { firstError = firstError ?? error }

@@ -19,9 +19,10 @@ extension Store {
   @discardableResult
   public func tail() async throws -> [LogOperation<Record>] {
     try state.withLock { state in if state.isClosed || state.isClosing { throw OpsLogError.closed } }
-    guard options.readOnly else { return [] }
     await mutationLock.lock()
     defer { mutationLock.unlock() }
+    if let merged = try await followOtherWriters() { return merged }
+    guard options.readOnly else { return [] }
     var collected: [LogOperation<Record>] = []
     let (walPath, offset, token, archiveSegments) = state.withLock {
       ($0.walPath, $0.tailOffset, $0.manifestToken, $0.manifest.archiveSegments)
@@ -65,6 +66,103 @@ extension Store {
       state.manifestToken = currentToken
     }
     return collected
+  }
+
+  // MARK: - Following through the log strategy (other agents)
+
+  /// Polls the strategy for other writers' operations and applies them last-writer-wins;
+  /// `nil` when the strategy leaves following to ``tail()``'s single-writer path. The caller
+  /// holds the mutation lock.
+  func followOtherWriters() async throws -> [LogOperation<Record>]? {
+    guard let poll = try await strategy.poll(backend: backend, options: options, logger: logger) else { return nil }
+    // Own queued lines go first, so that merged entries never precede them in the journal
+    // (a failed write rolls back the journal from its end).
+    let last = state.withLock { $0.nextSequence - 1 }
+    try await waitForWrite(upTo: last, reportLoss: false)
+    switch poll {
+    case .lines(let lines):
+      return try applyMerged(lines)
+    case .reload(let load):
+      try await reloadState(load)
+      return []
+    }
+  }
+
+  /// Called under the mutation lock before a mutation: the strategy may have found this
+  /// store's WAL retired, and then the state is loaded afresh before anything is appended.
+  func checkLogBeforeMutation() async throws {
+    try state.withLock { state in if state.isClosed || state.isClosing { throw OpsLogError.closed } }
+    guard let load = try await strategy.checkBeforeMutation(backend: backend, options: options, logger: logger) else {
+      return
+    }
+    let last = state.withLock { $0.nextSequence - 1 }
+    try await waitForWrite(upTo: last, reportLoss: false)
+    try await reloadState(load)
+  }
+
+  /// Applies operations in merge order; one whose stamp is lower than the key's current
+  /// winner loses and changes nothing, so the state equals the deterministic merge.
+  func applyMerged(_ lines: [WALLine]) throws -> [LogOperation<Record>] {
+    guard !lines.isEmpty else { return [] }
+    let operations = try lines.map { line in
+      try line.operation.mapRecords { try decodeRecord($0, id: line.operation.id, path: "ops") }
+    }
+    state.withLock { state in
+      for (operation, line) in zip(operations, lines) {
+        let stamp = OperationStamp(of: operation)
+        let current = state.table.get(operation.id)
+        if let stamp, let winner = state.winningStamps[operation.id], stamp < winner {
+          state.journal.append(
+            JournalEntry(
+              operation: operation, previousRecord: current, slot: -1, lineLength: line.length, sequence: 0,
+              applied: false))
+          state.operationsSinceCheckpoint += 1
+          continue
+        }
+        let slot: Int
+        let previous: Record?
+        switch operation.kind {
+        case .set:
+          guard let data = operation.data else { continue }
+          (previous, slot) = state.table.set(operation.id, data)
+        case .delete:
+          let removed = state.table.remove(operation.id)
+          (previous, slot) = (removed?.record, removed?.slot ?? -1)
+        }
+        if let stamp { state.winningStamps[operation.id] = stamp }
+        state.journal.append(
+          JournalEntry(operation: operation, previousRecord: previous, slot: slot, lineLength: line.length, sequence: 0))
+        state.operationsSinceCheckpoint += 1
+      }
+    }
+    return operations
+  }
+
+  /// Replaces the whole state with a strategy's fresh load (a new base after another
+  /// writer's compaction).
+  func reloadState(_ load: LogLoad) async throws {
+    let manifest = load.manifest
+    let loader = StateLoader<Record>(
+      decoder: decoder, migrating: manifest.version < options.version, storedVersion: manifest.version, options: options)
+    try await loader.loadSnapshot(manifest.currentSnapshot, backend: backend)
+    try loader.replay(load.lines, walPath: load.appendPath)
+    let token = try? await backend.manifestChangeToken()
+    try state.withLock { state in
+      let sequence = state.nextSequence - 1
+      try loader.finish(into: &state)
+      // The commit pipeline keeps counting: sequences must never go back.
+      for index in state.journal.indices { state.journal[index].sequence = 0 }
+      state.nextSequence = sequence + 1
+      state.takenSequence = sequence
+      state.writtenSequence = sequence
+      state.manifest = manifest
+      state.manifestToken = token
+      state.walPath = load.appendPath
+      state.walLength = load.appendLength
+      state.tailOffset = load.appendLength
+      state.tailLineHashes = load.lines.map(\.hash)
+      state.generation += 1
+    }
   }
 
   /// Applies what another process wrote since the last call; see ``tail()``.

@@ -24,6 +24,16 @@ extension Store {
   ///   ``OpsLogError/corrupted(path:reason:)`` for a damaged manifest or snapshot,
   ///   ``OpsLogError/migrationFailed(id:reason:)``, ``OpsLogError/io(path:errno:reason:)``.
   public static func open(_ location: String, options: StoreOptions = StoreOptions()) async throws -> Store<Record> {
+    try await open(location, options: options, strategy: SingleWriterLog())
+  }
+
+  /// ``open(_:options:)`` with another log layout, for the layers above the engine (the
+  /// multi-writer agents). The strategy decides which WAL lines are replayed and where this
+  /// store appends; see ``LogStrategy``.
+  @_spi(LogStrategy)
+  public static func open(_ location: String, options: StoreOptions, strategy: any LogStrategy) async throws
+    -> Store<Record>
+  {
     guard options.checkpointThreshold > 0 else {
       throw OpsLogError.invalidArgument("checkpointThreshold must be at least 1")
     }
@@ -42,13 +52,15 @@ extension Store {
         // Checked before locking, because taking the lock would create the directory.
         throw OpsLogError.storeNotFound(location: location)
       }
-      if !options.readOnly {
+      if !options.readOnly && strategy.takesWriterLock {
         try await backend.acquireLock(".lock")
         lockTaken = true
       }
+      if !options.readOnly && !options.skipLoad { try await strategy.prepare(backend: backend, options: options) }
       let store: Store<Record>
       if let manifest = try await backend.readManifest() {
-        store = try await openExisting(location, manifest: manifest, options: options, backend: backend)
+        store = try await openExisting(
+          location, manifest: manifest, options: options, backend: backend, strategy: strategy)
       } else {
         if try await backend.containsStoreFiles() {
           throw OpsLogError.corrupted(
@@ -56,7 +68,8 @@ extension Store {
             reason: "it is missing but the location holds snapshots or WAL files; restore the manifest instead of starting over")
         }
         if options.readOnly || options.skipLoad { throw OpsLogError.storeNotFound(location: location) }
-        store = try await createFresh(location, options: options, backend: backend, createdFiles: &createdFiles)
+        store = try await createFresh(
+          location, options: options, backend: backend, strategy: strategy, createdFiles: &createdFiles)
       }
       if store.isWritable && !options.skipLoad && store.needsMigrationCheckpoint {
         try await store.checkpoint(reason: .migration)
@@ -77,12 +90,13 @@ extension Store {
   var needsMigrationCheckpoint: Bool { state.withLock { $0.manifest.version < options.version } }
 
   static func createFresh(
-    _ location: String, options: StoreOptions, backend: any StorageBackend, createdFiles: inout [String]
+    _ location: String, options: StoreOptions, backend: any StorageBackend, strategy: any LogStrategy,
+    createdFiles: inout [String]
   ) async throws -> Store<Record> {
     let milliseconds = ISOTime.nowMilliseconds()
     let now = ISOTime.string(millisecondsSince1970: milliseconds)
     let snapshotPath = "snapshots/" + SnapshotFormat.fileName(timestampMilliseconds: milliseconds, compression: options.snapshotCompression)
-    let walPath = "ops/ops-\(milliseconds).jsonl"
+    let walPath = strategy.newWALPath(milliseconds: milliseconds)
     var header: [UInt8]? = SnapshotFormat.headerLine(SnapshotHeader(version: options.version, timestamp: now))
     createdFiles.append(snapshotPath)
     try await backend.writeSnapshot(snapshotPath, compression: options.snapshotCompression) {
@@ -98,11 +112,12 @@ extension Store {
     try await backend.writeManifest(manifest)
     var state = StoreState<Record>(manifest: manifest, walPath: walPath, walLength: 0)
     state.manifestToken = try await backend.manifestChangeToken()
-    return Store(location: location, options: options, backend: backend, state: state)
+    return Store(location: location, options: options, backend: backend, strategy: strategy, state: state)
   }
 
   static func openExisting(
-    _ location: String, manifest: ManifestInfo, options: StoreOptions, backend: any StorageBackend
+    _ location: String, manifest: ManifestInfo, options: StoreOptions, backend: any StorageBackend,
+    strategy: any LogStrategy
   ) async throws -> Store<Record> {
     let token = try await backend.manifestChangeToken()
     let walPath = manifest.activeOps
@@ -112,66 +127,33 @@ extension Store {
       if !options.readOnly { walLength = try await cutTornTail(walPath, length: walLength, backend: backend, options: options) }
       var state = StoreState<Record>(manifest: manifest, walPath: walPath, walLength: walLength)
       state.manifestToken = token
-      return Store(location: location, options: options, backend: backend, state: state)
+      return Store(location: location, options: options, backend: backend, strategy: strategy, state: state)
     }
 
+    let logger = Logger(label: "OpsLog")
+    let load = try await strategy.load(manifest: manifest, backend: backend, options: options, logger: logger)
+    let manifest = load.manifest
     let migrating = manifest.version < options.version
     let loader = StateLoader<Record>(
       decoder: RecordDecoder(), migrating: migrating, storedVersion: manifest.version, options: options)
     try await loader.loadSnapshot(manifest.currentSnapshot, backend: backend)
-    let wal = try await backend.readWAL(walPath)
-    try loader.replay(wal.lines, walPath: walPath)
-    var walLength = wal.consumedThrough
-    if wal.partialTailLength > 0 {
-      if options.readOnly {
-        walLength = wal.consumedThrough  // a reader reads the line again once it is complete
-      } else {
-        walLength = try await cutTornTail(walPath, length: wal.consumedThrough + wal.partialTailLength, backend: backend, options: options)
-      }
-    }
-    var state = StoreState<Record>(manifest: manifest, walPath: walPath, walLength: walLength)
+    try loader.replay(load.lines, walPath: load.appendPath)
+    var state = StoreState<Record>(manifest: manifest, walPath: load.appendPath, walLength: load.appendLength)
     try loader.finish(into: &state)
     state.manifestToken = token
-    state.tailLineHashes = wal.lines.map(\.hash)
-    if wal.malformedLines > 0 {
-      Logger(label: "OpsLog").warning(
+    state.tailLineHashes = load.lines.map(\.hash)
+    if load.malformedLines > 0 {
+      logger.warning(
         "skipped malformed WAL lines on open",
-        metadata: ["path": "\(walPath)", "count": "\(wal.malformedLines)"])
+        metadata: ["path": "\(load.appendPath)", "count": "\(load.malformedLines)"])
     }
-    return Store(location: location, options: options, backend: backend, state: state)
+    return Store(location: location, options: options, backend: backend, strategy: strategy, state: state)
   }
 
   /// Cuts a last line without its newline off the WAL: the rest of it died with the process
   /// that was writing it, and a new line appended after it would be glued to it.
   static func cutTornTail(_ path: String, length: Int, backend: any StorageBackend, options: StoreOptions) async throws -> Int {
-    guard length > 0 else { return 0 }
-    let scanLength = min(length, 1 << 20)
-    let tail = try await backend.read(path, offset: length - scanLength, length: scanLength)
-    guard let last = tail.last, last != UInt8(ascii: "\n") else { return length }
-    let keep: Int
-    if let newline = tail.lastIndex(of: UInt8(ascii: "\n")) {
-      keep = length - scanLength + newline + 1
-    } else if scanLength == length {
-      keep = 0
-    } else {
-      // A torn line longer than the scan: find its start by reading further back.
-      var end = length - scanLength
-      var found = 0
-      while end > 0 {
-        let start = max(0, end - scanLength)
-        let chunk = try await backend.read(path, offset: start, length: end - start)
-        if let newline = chunk.lastIndex(of: UInt8(ascii: "\n")) {
-          found = start + newline + 1
-          break
-        }
-        end = start
-      }
-      keep = found
-    }
-    Logger(label: "OpsLog").warning(
-      "cutting a torn last WAL line", metadata: ["path": "\(path)", "bytes": "\(length - keep)"])
-    try await backend.truncate(path, toLength: keep, durability: options.durability)
-    return keep
+    try await WALRepair.cutTornTail(path, length: length, backend: backend, durability: options.durability)
   }
 }
 
@@ -297,6 +279,10 @@ final class StateLoader<Record: Codable & Sendable> {
     }
     state.table = table
     state.journal = journal
+    state.winningStamps = [:]
+    for entry in journal {
+      if let stamp = OperationStamp(of: entry.operation) { state.winningStamps[entry.operation.id] = stamp }
+    }
     state.operationsSinceCheckpoint = journal.count
     let sequence = UInt64(journal.count)
     state.nextSequence = sequence + 1

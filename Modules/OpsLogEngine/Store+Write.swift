@@ -15,6 +15,7 @@ extension StoreState {
 
   /// Reverses one operation in memory.
   mutating func revert(_ entry: JournalEntry<Record>) {
+    guard entry.applied else { return }
     let operation = entry.operation
     switch operation.kind {
     case .set:
@@ -53,6 +54,7 @@ extension StoreState {
       JournalEntry(
         operation: prepared.operation, previousRecord: previousRecord, slot: slot, lineLength: prepared.line.count,
         sequence: sequence))
+    if let stamp = OperationStamp(of: prepared.operation) { winningStamps[prepared.operation.id] = stamp }
     pending.append(contentsOf: prepared.line)
     pendingCount += 1
     operationsSinceCheckpoint += 1
@@ -67,6 +69,32 @@ extension StoreState {
     takenSequence = nextSequence - 1
     writtenSequence = nextSequence - 1
     return collectWritten()
+  }
+
+  /// Takes out a journal entry that later operations (merged from other writers) followed,
+  /// and recomputes only its key: the value before the key's first journal entry, with the
+  /// key's remaining entries replayed over it in merge order.
+  mutating func removeAndRederive(at index: Int) {
+    let removed = journal.remove(at: index)
+    let id = removed.operation.id
+    let firstIndex = journal.firstIndex { $0.operation.id == id }
+    var value: Record? =
+      if let firstIndex, firstIndex < index { journal[firstIndex].previousRecord } else { removed.previousRecord }
+    var remaining = journal.indices.filter { journal[$0].operation.id == id }
+    remaining.sort { left, right in
+      let a = OperationStamp(of: journal[left].operation)
+      let b = OperationStamp(of: journal[right].operation)
+      if let a, let b, a != b { return a < b }
+      return left < right
+    }
+    winningStamps[id] = nil
+    for position in remaining {
+      let operation = journal[position].operation
+      value = operation.kind == .set ? operation.data : nil
+      journal[position].applied = position == remaining.last
+      winningStamps[id] = OperationStamp(of: operation)
+    }
+    if let value { table.set(id, value) } else { table.remove(id) }
   }
 
   /// Whether `sequence` was lost to a failed write, and the failure.
@@ -125,6 +153,7 @@ extension Store {
     let sequence: UInt64?
     do {
       defer { mutationLock.unlock() }
+      try await checkLogBeforeMutation()
       let base = try state.withLock { state in
         try state.checkMutable(readOnly: options.readOnly)
         return state.table
@@ -165,6 +194,7 @@ extension Store {
   func mutate(_ prepare: (inout StoreState<Record>) throws -> [PreparedOperation<Record>]) async throws -> UInt64 {
     await mutationLock.lock()
     defer { mutationLock.unlock() }
+    try await checkLogBeforeMutation()
     let sequence = try state.withLock { state in
       try state.checkMutable(readOnly: options.readOnly)
       var last: UInt64 = 0
@@ -179,6 +209,9 @@ extension Store {
     -> PreparedOperation<Record>
   {
     var writer = JSONWriter(reservingCapacity: data.count * 2 + 96)
+    let stamp = strategy.stamp()
+    let agent = stamp?.agent
+    let clock = stamp?.clock
     let previousValue: PreviousValue<Record>
     if let previous {
       let oldJSON = try encoder.encode(previous)
@@ -186,32 +219,36 @@ extension Store {
       if let patch = DeltaPatch.make(from: oldJSON, to: newJSON), patch.isSmaller(than: oldJSON) {
         previousValue = .delta(patch)
         OperationLine.write(
-          into: &writer, timestamp: timestamp, kind: .set, id: id, previous: .delta(patch), data: data, agent: nil,
-          clock: nil)
+          into: &writer, timestamp: timestamp, kind: .set, id: id, previous: .delta(patch), data: data, agent: agent,
+          clock: clock)
       } else {
         previousValue = .record(previous)
         OperationLine.write(
           into: &writer, timestamp: timestamp, kind: .set, id: id, previous: .record(oldJSON.serialized()), data: data,
-          agent: nil, clock: nil)
+          agent: agent, clock: clock)
       }
     } else {
       previousValue = .none
       OperationLine.write(
-        into: &writer, timestamp: timestamp, kind: .set, id: id, previous: .none, data: data, agent: nil, clock: nil)
+        into: &writer, timestamp: timestamp, kind: .set, id: id, previous: .none, data: data, agent: agent, clock: clock)
     }
     return PreparedOperation(
-      operation: LogOperation(timestamp: timestamp, kind: .set, id: id, data: value, previous: previousValue),
+      operation: LogOperation(
+        timestamp: timestamp, kind: .set, id: id, data: value, previous: previousValue, agent: agent, clock: clock),
       line: writer.bytes)
   }
 
   func prepareDelete(_ id: String, previous: Record, timestamp: String) throws -> PreparedOperation<Record> {
     var writer = JSONWriter(reservingCapacity: 256)
     let previousBytes = try encoder.encodeBytes(previous)
+    let stamp = strategy.stamp()
     OperationLine.write(
       into: &writer, timestamp: timestamp, kind: .delete, id: id, previous: .record(previousBytes), data: nil,
-      agent: nil, clock: nil)
+      agent: stamp?.agent, clock: stamp?.clock)
     return PreparedOperation(
-      operation: LogOperation(timestamp: timestamp, kind: .delete, id: id, data: nil, previous: .record(previous)),
+      operation: LogOperation(
+        timestamp: timestamp, kind: .delete, id: id, data: nil, previous: .record(previous), agent: stamp?.agent,
+        clock: stamp?.clock),
       line: writer.bytes)
   }
 
@@ -437,10 +474,20 @@ extension Store {
   public func undo() async throws -> Bool {
     await mutationLock.lock()
     defer { mutationLock.unlock() }
+    try await checkLogBeforeMutation()
     while true {
       let step = try state.withLock { state -> UndoStep<Record> in
         try state.checkMutable(readOnly: options.readOnly)
-        guard let last = state.journal.last else { return .nothing }
+        // The last operation this store may undo: with other writers' operations merged in,
+        // not necessarily the last one applied.
+        guard let index = state.journal.lastIndex(where: { strategy.owns(agent: $0.operation.agent) }) else {
+          return .nothing
+        }
+        let last = state.journal[index]
+        if index != state.journal.count - 1 {
+          if last.sequence > state.writtenSequence { return .waitFor(last.sequence) }
+          return .truncate(last, path: state.walPath, length: state.walLength, generation: state.generation)
+        }
         if last.sequence > state.takenSequence {
           // Still in the buffer: drop its line, no I/O.
           state.pending.removeLast(last.lineLength)
@@ -468,10 +515,17 @@ extension Store {
       case .truncate(let entry, let path, let length, let generation):
         try await backend.truncate(path, toLength: length - entry.lineLength, durability: options.durability)
         let applied = state.withLock { state -> Bool in
-          guard state.generation == generation, state.journal.last?.sequence == entry.sequence else { return false }
+          guard state.generation == generation,
+            let index = state.journal.lastIndex(where: { strategy.owns(agent: $0.operation.agent) }),
+            state.journal[index].sequence == entry.sequence
+          else { return false }
           state.walLength -= entry.lineLength
-          state.revert(entry)
-          state.journal.removeLast()
+          if index == state.journal.count - 1 {
+            state.revert(entry)
+            state.journal.removeLast()
+          } else {
+            state.removeAndRederive(at: index)
+          }
           state.operationsSinceCheckpoint -= 1
           return true
         }

@@ -27,6 +27,8 @@ public final class Store<Record: Codable & Sendable>: Sendable {
   let location: String
   let options: StoreOptions
   let backend: any StorageBackend
+  /// The log layout: single writer by default, agents above the engine (``LogStrategy``).
+  let strategy: any LogStrategy
   let state: Mutex<StoreState<Record>>
   /// Serializes mutations in arrival order (see ``AsyncFIFOLock``).
   let mutationLock = AsyncFIFOLock()
@@ -38,10 +40,14 @@ public final class Store<Record: Codable & Sendable>: Sendable {
   /// Whether this store writes (not read-only).
   var isWritable: Bool { !options.readOnly }
 
-  init(location: String, options: StoreOptions, backend: any StorageBackend, state: StoreState<Record>) {
+  init(
+    location: String, options: StoreOptions, backend: any StorageBackend, strategy: any LogStrategy,
+    state: StoreState<Record>
+  ) {
     self.location = location
     self.options = options
     self.backend = backend
+    self.strategy = strategy
     self.state = Mutex(state)
     var logger = Logger(label: "OpsLog")
     logger[metadataKey: "store"] = "\(location)"

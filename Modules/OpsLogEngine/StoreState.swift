@@ -13,6 +13,9 @@ struct JournalEntry<Record: Sendable>: Sendable {
   var lineLength: Int
   /// Its place in the commit pipeline; see ``CommitPipeline``.
   var sequence: UInt64
+  /// Whether it changed the state: an operation merged in from another writer that loses
+  /// last-writer-wins against the key's current stamp is kept for history but changed nothing.
+  var applied = true
 }
 
 /// Someone waiting for the WAL write of every operation up to `sequence`.
@@ -34,6 +37,9 @@ struct StoreState<Record: Sendable>: Sendable {
   var table = RecordTable<Record>()
   /// Operations since the last checkpoint cut, oldest first.
   var journal: [JournalEntry<Record>] = []
+  /// Per key, the stamp of the operation whose effect the table holds (multi-writer merges);
+  /// empty for unstamped operations, and reset by every new base (checkpoint, reload).
+  var winningStamps: [String: OperationStamp] = [:]
   var manifest: ManifestInfo
   var isClosed = false
   /// `close()` has begun: mutations are refused, reads still work.

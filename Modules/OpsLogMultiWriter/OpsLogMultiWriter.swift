@@ -1,2 +1,49 @@
-// Module placeholder: see the issues for what lands here.
-enum OpsLogMultiWriterModule {}
+import Logging
+import OpsLogCodec
+@_spi(LogStrategy) import OpsLogEngine
+import OpsLogStorage
+import OpsLogTypes
+
+extension Store {
+  /// Opens the store at `location` as the agent `agentId`, one of several writers (processes,
+  /// later machines) that write the store at once, as opslog 0.8.1 does.
+  ///
+  /// - The agent appends to its own `ops/agent-<agentId>-<ms>.jsonl`, registered in the
+  ///   manifest's `activeAgentOps`; every operation carries `agent` and a Lamport `clock`.
+  ///   The state is the snapshot plus every agent's WAL merged by (clock, agent id), the later
+  ///   one winning on the same key.
+  /// - ``Store/refresh()``, ``Store/tail()`` and ``Store/watch(interval:)`` read only what the
+  ///   other agents appended since the last time.
+  /// - ``Store/undo()`` takes back this agent's own last operation, re-deriving only its key.
+  /// - ``Store/compact()`` takes `.compact-lock` (returning at once, without compacting,
+  ///   when another agent holds it), reads every agent's WAL to its end and snapshots the
+  ///   merged state. No operation an agent wrote is lost to another agent's compaction: an
+  ///   agent whose WAL was retired notices before its next write, registers a new WAL, and
+  ///   carries over the lines the compaction did not include.
+  /// - ``WriteMode/group`` and ``WriteMode/async`` fall back to ``WriteMode/immediate`` (with
+  ///   a warning): an agent's write must be in its WAL before another agent can merge it.
+  /// - A ``StoreOptions/readOnly`` agent writes nothing, not even a WAL file.
+  /// - A missing directory is created, as by ``Store/open(_:options:)``; agents take no `.lock`.
+  ///
+  /// - Throws: ``OpsLogError/invalidArgument(_:)`` for an agent id that is empty, is `.` or
+  ///   `..`, or holds characters other than `A-Z a-z 0-9 . _ -`;
+  ///   ``OpsLogError/unsupported(_:)`` with ``StoreOptions/skipLoad``; the errors of
+  ///   ``Store/open(_:options:)``.
+  public static func open(_ location: String, agentId: String, options: StoreOptions = StoreOptions()) async throws
+    -> Store<Record>
+  {
+    try AgentLog.validate(agentId: agentId)
+    if options.skipLoad {
+      throw OpsLogError.unsupported("a multi-writer agent must load the state to merge the other agents' writes")
+    }
+    var options = options
+    if options.writeMode != .immediate {
+      Logger(label: "OpsLog").warning(
+        "multi-writer agents write immediately; the requested write mode is ignored",
+        metadata: ["agent": "\(agentId)", "writeMode": "\(options.writeMode)"])
+      options.writeMode = .immediate
+    }
+    let strategy = AgentLog(agentId: agentId, readOnly: options.readOnly)
+    return try await open(location, options: options, strategy: strategy)
+  }
+}

@@ -90,6 +90,41 @@ case "try-lock":
     fail("error \(error)", code: 4)
   }
 
+case "agent-write":
+  // agent-write <location> <agentId> <count> <keyPrefix> <compactEvery>: opens the store as
+  // a multi-writer agent and writes <count> operations: its own keys <keyPrefix>-<i> and,
+  // every other operation, one of the keys shared-0..shared-4 that every agent writes (a
+  // conflict), a delete every seventh; refreshes now and then; compacts every
+  // <compactEvery> operations (0: never). Prints "done <clock of its last write>".
+  guard arguments.count == 7, let count = Int(arguments[4]), let compactEvery = Int(arguments[6]) else {
+    fail("usage: agent-write <location> <agentId> <count> <keyPrefix> <compactEvery>", code: 2)
+  }
+  let agentId = arguments[3]
+  let prefix = arguments[5]
+  var options = StoreOptions()
+  options.checkpointOnClose = false
+  options.checkpointThreshold = 1_000_000
+  do {
+    let store = try await Store<JSONValue>.open(arguments[2], agentId: agentId, options: options)
+    for i in 0..<count {
+      let value = JSONValue.object(["agent": .string(agentId), "i": .int(Int64(i))])
+      if i % 2 == 1 {
+        try await store.set("shared-\(i % 5)", value)
+      } else if i % 7 == 6, try store.has("\(prefix)-\(i - 2)") {
+        try await store.delete("\(prefix)-\(i - 2)")
+      } else {
+        try await store.set("\(prefix)-\(i)", value)
+      }
+      if i % 10 == 9 { try await store.refresh() }
+      if compactEvery > 0 && i % compactEvery == compactEvery - 1 { try await store.compact() }
+    }
+    let clock = try store.operations().last?.clock ?? -1
+    try await store.close()
+    say("done \(clock)")
+  } catch {
+    fail("error \(error)", code: 4)
+  }
+
 default:
   fail("unknown subcommand \(arguments[1])", code: 2)
 }

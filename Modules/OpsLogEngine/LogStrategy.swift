@@ -1,0 +1,192 @@
+import Logging
+import OpsLogCodec
+import OpsLogStorage
+import OpsLogTypes
+
+/// The position of an operation in a multi-writer merge: Lamport clock first, then agent id
+/// compared by its UTF-8 bytes (FORMAT.md, Multi-writer).
+@_spi(LogStrategy)
+public struct OperationStamp: Sendable, Hashable, Comparable {
+  /// The writer's Lamport clock when it wrote the operation.
+  public var clock: Int
+  /// The writer's agent id; breaks ties between equal clocks.
+  public var agent: String
+
+  /// A stamp as it appears in a WAL line.
+  public init(clock: Int, agent: String) {
+    self.clock = clock
+    self.agent = agent
+  }
+
+  /// The stamp of an operation that carries both `agent` and `clock`, else `nil`.
+  public init?<Record>(of operation: LogOperation<Record>) {
+    guard let agent = operation.agent, let clock = operation.clock else { return nil }
+    self.init(clock: clock, agent: agent)
+  }
+
+  /// Merge order: the larger stamp is the later write and wins on the same key.
+  public static func < (lhs: OperationStamp, rhs: OperationStamp) -> Bool {
+    if lhs.clock != rhs.clock { return lhs.clock < rhs.clock }
+    return lhs.agent.utf8.lexicographicallyPrecedes(rhs.agent.utf8)
+  }
+}
+
+/// What a strategy found when it loaded the log: the lines to replay over the snapshot, in
+/// replay order, and where this store appends.
+@_spi(LogStrategy)
+public struct LogLoad: Sendable {
+  /// The manifest the load is based on (a strategy may have rewritten it, e.g. to register).
+  public var manifest: ManifestInfo
+  /// WAL lines to replay over `manifest.currentSnapshot`, in the order they apply.
+  public var lines: [WALLine]
+  /// The WAL this store appends to, and its length (complete lines only).
+  public var appendPath: String
+  public var appendLength: Int
+  public var malformedLines: Int
+
+  public init(manifest: ManifestInfo, lines: [WALLine], appendPath: String, appendLength: Int, malformedLines: Int) {
+    self.manifest = manifest
+    self.lines = lines
+    self.appendPath = appendPath
+    self.appendLength = appendLength
+    self.malformedLines = malformedLines
+  }
+}
+
+/// What ``LogStrategy/poll(backend:logger:)`` found.
+@_spi(LogStrategy)
+public enum LogPoll: Sendable {
+  /// New operations of other writers, in merge order; the engine applies them last-writer-wins.
+  case lines([WALLine])
+  /// The base changed under this store (another writer compacted): load everything again.
+  case reload(LogLoad)
+}
+
+/// How a store lays out and follows its write-ahead log: the seam between the engine and the
+/// writers above it. The engine calls it for load, for stamping each new operation, for the
+/// choice of what undo removes, before each mutation, around checkpoints and on refresh.
+///
+/// The default, ``SingleWriterLog``, is the single-writer format of opslog: one `.lock`, one
+/// WAL. Implementations must be cheap in ``stamp()`` and ``owns(agent:)``: the engine calls
+/// them while it holds the store's state lock, so they must never call back into the store.
+@_spi(LogStrategy)
+public protocol LogStrategy: Sendable {
+  /// Whether a writable open takes the exclusive `.lock`.
+  var takesWriterLock: Bool { get }
+  /// Runs after the backend is initialized and before the manifest is read; may create a
+  /// fresh store (a writable open only).
+  func prepare(backend: any StorageBackend, options: StoreOptions) async throws
+  /// Chooses the WAL lines to replay over the manifest's snapshot and where to append.
+  func load(manifest: ManifestInfo, backend: any StorageBackend, options: StoreOptions, logger: Logger) async throws
+    -> LogLoad
+  /// The agent and clock of a new local operation; `nil` writes neither. Called under the
+  /// state lock, in WAL order.
+  func stamp() -> OperationStamp?
+  /// Whether this store wrote operations of `agent` and so may undo them.
+  func owns(agent: String?) -> Bool
+  /// Called before every mutation: a non-`nil` load replaces the whole state first (this
+  /// store's WAL was retired by another writer's compaction).
+  func checkBeforeMutation(backend: any StorageBackend, options: StoreOptions, logger: Logger) async throws -> LogLoad?
+  /// Reads what other writers appended since the last poll; `nil` leaves following to the
+  /// engine's own single-writer `tail()`.
+  func poll(backend: any StorageBackend, options: StoreOptions, logger: Logger) async throws -> LogPoll?
+  /// The path of the WAL a checkpoint starts.
+  func newWALPath(milliseconds: Int64) -> String
+  /// Takes whatever a checkpoint needs; `false` skips the checkpoint (someone else compacts).
+  func beginCheckpoint(backend: any StorageBackend, logger: Logger) async throws -> Bool
+  /// The checkpoint's cut: everything polled so far is in the snapshot about to be written.
+  func markCut()
+  /// The manifest a checkpoint writes, given the engine's; may write side files first.
+  func checkpointManifest(_ manifest: ManifestInfo, newWALPath: String, backend: any StorageBackend) async throws
+    -> ManifestInfo
+  /// The checkpoint's manifest is written.
+  func didCheckpoint(newWALPath: String, length: Int, token: FileChangeToken?)
+  /// Releases what ``beginCheckpoint(backend:logger:)`` took; called whatever happened.
+  func endCheckpoint(backend: any StorageBackend) async
+  /// `close()` wrote everything this store will ever write: the last chance to make sure
+  /// none of it is stranded (e.g. in a WAL another writer retired).
+  func willClose(backend: any StorageBackend, options: StoreOptions, logger: Logger) async throws
+}
+
+/// The single-writer log of opslog: `.lock`, one WAL named by the manifest's `activeOps`.
+@_spi(LogStrategy)
+public struct SingleWriterLog: LogStrategy {
+  /// The layout every plain ``Store/open(_:options:)`` uses.
+  public init() {}
+
+  public var takesWriterLock: Bool { true }
+
+  public func prepare(backend: any StorageBackend, options: StoreOptions) async throws {}
+
+  public func load(manifest: ManifestInfo, backend: any StorageBackend, options: StoreOptions, logger: Logger)
+    async throws -> LogLoad
+  {
+    let walPath = manifest.activeOps
+    let wal = try await backend.readWAL(walPath)
+    var walLength = wal.consumedThrough
+    if wal.partialTailLength > 0 && !options.readOnly {
+      walLength = try await WALRepair.cutTornTail(
+        walPath, length: wal.consumedThrough + wal.partialTailLength, backend: backend, durability: options.durability)
+    }
+    // A reader keeps the torn tail: it reads the line again once it is complete.
+    return LogLoad(
+      manifest: manifest, lines: wal.lines, appendPath: walPath, appendLength: walLength,
+      malformedLines: wal.malformedLines)
+  }
+
+  public func stamp() -> OperationStamp? { nil }
+  public func owns(agent: String?) -> Bool { true }
+  public func checkBeforeMutation(backend: any StorageBackend, options: StoreOptions, logger: Logger) async throws
+    -> LogLoad?
+  { nil }
+  public func poll(backend: any StorageBackend, options: StoreOptions, logger: Logger) async throws -> LogPoll? { nil }
+  public func newWALPath(milliseconds: Int64) -> String { "ops/ops-\(milliseconds).jsonl" }
+  public func beginCheckpoint(backend: any StorageBackend, logger: Logger) async throws -> Bool { true }
+  public func markCut() {}
+  public func checkpointManifest(_ manifest: ManifestInfo, newWALPath: String, backend: any StorageBackend)
+    async throws -> ManifestInfo
+  { manifest }
+  public func didCheckpoint(newWALPath: String, length: Int, token: FileChangeToken?) {}
+  public func endCheckpoint(backend: any StorageBackend) async {}
+  public func willClose(backend: any StorageBackend, options: StoreOptions, logger: Logger) async throws {}
+}
+
+/// Repairs shared by every log strategy.
+@_spi(LogStrategy)
+public enum WALRepair {
+  /// Cuts a last line without its newline off the WAL: the rest of it died with the process
+  /// that was writing it, and a new line appended after it would be glued to it. Returns the
+  /// new length.
+  public static func cutTornTail(_ path: String, length: Int, backend: any StorageBackend, durability: Durability)
+    async throws -> Int
+  {
+    guard length > 0 else { return 0 }
+    let scanLength = min(length, 1 << 20)
+    let tail = try await backend.read(path, offset: length - scanLength, length: scanLength)
+    guard let last = tail.last, last != UInt8(ascii: "\n") else { return length }
+    let keep: Int
+    if let newline = tail.lastIndex(of: UInt8(ascii: "\n")) {
+      keep = length - scanLength + newline + 1
+    } else if scanLength == length {
+      keep = 0
+    } else {
+      // A torn line longer than the scan: find its start by reading further back.
+      var end = length - scanLength
+      var found = 0
+      while end > 0 {
+        let start = max(0, end - scanLength)
+        let chunk = try await backend.read(path, offset: start, length: end - start)
+        if let newline = chunk.lastIndex(of: UInt8(ascii: "\n")) {
+          found = start + newline + 1
+          break
+        }
+        end = start
+      }
+      keep = found
+    }
+    Logger(label: "OpsLog").warning(
+      "cutting a torn last WAL line", metadata: ["path": "\(path)", "bytes": "\(length - keep)"])
+    try await backend.truncate(path, toLength: keep, durability: durability)
+    return keep
+  }
+}

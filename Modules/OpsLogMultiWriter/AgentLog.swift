@@ -1,0 +1,465 @@
+import Logging
+import OpsLogCodec
+@_spi(LogStrategy) import OpsLogEngine
+import OpsLogStorage
+import OpsLogTypes
+import Synchronization
+
+/// The log of one multi-writer agent (FORMAT.md, Multi-writer): its own WAL, a Lamport clock,
+/// and incremental reads of every other agent's WAL.
+///
+/// Losing nothing to a compaction: the compacting agent reads each other agent's WAL up to
+/// some offset, and that agent may append more before the manifest switches. So before the
+/// switch the compactor writes, next to each WAL it retires, `<wal>.through` holding the
+/// byte offset its snapshot includes. An agent that finds its WAL retired copies the lines
+/// after that offset, with their original clocks, into the new WAL it registers.
+final class AgentLog: LogStrategy {
+  struct State: Sendable {
+    var clock = 0
+    /// This agent's WAL; `nil` for a read-only agent, which registers none.
+    var ownPath: String? = nil
+    /// Every other WAL of the current generation, read through this offset.
+    var offsets: [String: Int] = [:]
+    /// The last line read from each of those WALs: when it is no longer there, its writer
+    /// undid operations already merged here, and only a full load is right.
+    var lastLines: [String: [UInt8]] = [:]
+    /// `offsets` at the last checkpoint cut: what the snapshot includes.
+    var cutOffsets: [String: Int] = [:]
+    var token: FileChangeToken? = nil
+    var snapshot = ""
+    var checkpointSnapshot = ""
+  }
+
+  static let compactLock = ".compact-lock"
+  /// How long registering a WAL waits for another agent's compaction to finish.
+  static let lockWait: Duration = .seconds(60)
+
+  let agentId: String
+  let readOnly: Bool
+  let state = Mutex(State())
+
+  init(agentId: String, readOnly: Bool) {
+    self.agentId = agentId
+    self.readOnly = readOnly
+  }
+
+  /// Agent ids become part of a file name: only characters safe there.
+  static func validate(agentId: String) throws {
+    guard !agentId.isEmpty else { throw OpsLogError.invalidArgument("an agent id must not be empty") }
+    guard agentId != "." && agentId != ".." else {
+      throw OpsLogError.invalidArgument("an agent id must not be \"\(agentId)\"")
+    }
+    let allowed = agentId.utf8.allSatisfy { byte in
+      (byte >= 0x30 && byte <= 0x39) || (byte >= 0x41 && byte <= 0x5A) || (byte >= 0x61 && byte <= 0x7A)
+        || byte == UInt8(ascii: ".") || byte == UInt8(ascii: "_") || byte == UInt8(ascii: "-")
+    }
+    guard allowed else {
+      throw OpsLogError.invalidArgument("an agent id may hold only A-Z a-z 0-9 . _ -, not \"\(agentId)\"")
+    }
+  }
+
+  var takesWriterLock: Bool { false }
+
+  func newWALPath(milliseconds: Int64) -> String { "ops/agent-\(agentId)-\(milliseconds).jsonl" }
+
+  func stamp() -> OperationStamp? {
+    state.withLock { state in
+      state.clock += 1
+      return OperationStamp(clock: state.clock, agent: agentId)
+    }
+  }
+
+  func owns(agent: String?) -> Bool { agent == agentId }
+
+  // MARK: - Open
+
+  /// A fresh store is created under `.compact-lock`, so that two agents opening an empty
+  /// location at once do not overwrite each other's manifest.
+  func prepare(backend: any StorageBackend, options: StoreOptions) async throws {
+    try await withCompactLock(backend) {
+      if try await backend.readManifest() != nil { return }
+      // The engine reports a manifest missing over existing store files as corruption.
+      if try await backend.containsStoreFiles() { return }
+      let milliseconds = ISOTime.nowMilliseconds()
+      let now = ISOTime.string(millisecondsSince1970: milliseconds)
+      let snapshotPath =
+        "snapshots/"
+        + SnapshotFormat.fileName(timestampMilliseconds: milliseconds, compression: options.snapshotCompression)
+      var header: [UInt8]? = SnapshotFormat.headerLine(SnapshotHeader(version: options.version, timestamp: now))
+      try await backend.writeSnapshot(snapshotPath, compression: options.snapshotCompression) {
+        defer { header = nil }
+        return header
+      }
+      let walPath = newWALPath(milliseconds: milliseconds)
+      try await backend.create(walPath, durability: options.durability)
+      var manifest = ManifestInfo(
+        version: options.version, currentSnapshot: snapshotPath, activeOps: walPath, archiveSegments: [],
+        stats: ManifestStats(activeRecords: 0, archivedRecords: 0, opsCount: 0, created: now, lastCheckpoint: now))
+      manifest.activeAgentOps = [(agent: agentId, path: walPath)]
+      try await backend.writeManifest(manifest)
+    }
+  }
+
+  func load(manifest: ManifestInfo, backend: any StorageBackend, options: StoreOptions, logger: Logger) async throws
+    -> LogLoad
+  {
+    if !readOnly { try await rescueStrandedLines(backend: backend, options: options, logger: logger) }
+    return try await loadAll(backend: backend, options: options, logger: logger, fallback: manifest)
+  }
+
+  /// A previous run of this agent that crashed may have left lines in a WAL that a
+  /// compaction retired after its last check; they go into a new WAL before the load.
+  func rescueStrandedLines(backend: any StorageBackend, options: StoreOptions, logger: Logger) async throws {
+    guard let manifest = try await backend.readManifest() else { return }
+    let registered = Set((manifest.activeAgentOps ?? []).map(\.path) + [manifest.activeOps])
+    let prefix = "ops/agent-\(agentId)-"
+    var carried: [UInt8] = []
+    var accounted: [(path: String, size: Int)] = []
+    for path in try await backend.listWALFiles() where path.hasPrefix(prefix) && !registered.contains(path) {
+      // "agent-a-" is also the start of agent "a-b"'s files: only digits may follow.
+      let rest = path.dropFirst(prefix.count).dropLast(".jsonl".count)
+      guard !rest.isEmpty, rest.allSatisfy(\.isNumber) else { continue }
+      guard try await backend.read(path + ".through") != nil else { continue }
+      let stranded = try await strandedLines(of: path, backend: backend, logger: logger)
+      guard !stranded.lines.isEmpty else { continue }
+      carried += stranded.lines
+      accounted.append((path, stranded.size))
+    }
+    guard !carried.isEmpty else { return }
+    try await withCompactLock(backend) {
+      _ = try await registerHoldingLock(backend: backend, carrying: carried, options: options)
+      for (path, size) in accounted { try await markAccounted(path, size: size, backend: backend) }
+    }
+  }
+
+  /// Reads the current manifest and every WAL it names to the end, registering this agent's
+  /// WAL first when it has none.
+  func loadAll(backend: any StorageBackend, options: StoreOptions, logger: Logger, fallback: ManifestInfo? = nil)
+    async throws -> LogLoad
+  {
+    var token: FileChangeToken?
+    var manifest: ManifestInfo
+    while true {
+      // The token first: a manifest replaced after it is noticed by the next poll.
+      token = try await backend.manifestChangeToken()
+      guard let current = try await backend.readManifest() ?? fallback else {
+        throw OpsLogError.corrupted(path: ManifestCodec.fileName, reason: "the manifest disappeared")
+      }
+      manifest = current
+      if readOnly { break }
+      if let own = manifest.agentWAL(agentId), try await backend.size(of: own) != nil { break }
+      _ = try await register(backend: backend, carrying: [], options: options)
+    }
+    let own = readOnly ? nil : manifest.agentWAL(agentId)
+    var paths = manifest.activeAgentOps?.map(\.path) ?? []
+    // A store written by a single writer before agents joined: its WAL is part of the state.
+    if !paths.contains(manifest.activeOps) { paths.insert(manifest.activeOps, at: 0) }
+    var lines: [WALLine] = []
+    var offsets: [String: Int] = [:]
+    var lastLines: [String: [UInt8]] = [:]
+    var ownLength = 0
+    var malformed = 0
+    for path in paths {
+      guard try await backend.size(of: path) != nil else {
+        logger.warning("a WAL the manifest names is missing", metadata: ["path": "\(path)"])
+        continue
+      }
+      let wal = try await backend.readWAL(path, logger: logger)
+      malformed += wal.malformedLines
+      lines.append(contentsOf: wal.lines)
+      if path == own {
+        ownLength = wal.consumedThrough
+        if wal.partialTailLength > 0 {
+          // Only this agent appends here: a torn tail is its own crashed write.
+          ownLength = try await WALRepair.cutTornTail(
+            path, length: wal.consumedThrough + wal.partialTailLength, backend: backend,
+            durability: options.durability)
+        }
+      } else {
+        offsets[path] = wal.consumedThrough
+        if let last = wal.lines.last {
+          lastLines[path] = try await backend.read(path, offset: last.offset, length: last.length)
+        }
+      }
+    }
+    let merged = Self.merge(lines)
+    let snapshot = manifest.currentSnapshot
+    state.withLock { state in
+      state.clock = max(state.clock, Self.largestClock(merged))
+      state.ownPath = own
+      state.offsets = offsets
+      state.lastLines = lastLines
+      state.token = token
+      state.snapshot = snapshot
+    }
+    return LogLoad(
+      manifest: manifest, lines: merged, appendPath: own ?? manifest.activeOps, appendLength: ownLength,
+      malformedLines: malformed)
+  }
+
+  /// Starts a new WAL for this agent holding `carrying` and adds it to `activeAgentOps`.
+  /// Under `.compact-lock`: every manifest rewrite is, so none is lost to another.
+  func register(backend: any StorageBackend, carrying: [UInt8], options: StoreOptions) async throws -> String {
+    try await withCompactLock(backend) {
+      try await registerHoldingLock(backend: backend, carrying: carrying, options: options)
+    }
+  }
+
+  func registerHoldingLock(backend: any StorageBackend, carrying: [UInt8], options: StoreOptions) async throws -> String {
+    do {
+      guard var manifest = try await backend.readManifest() else {
+        throw OpsLogError.corrupted(path: ManifestCodec.fileName, reason: "the manifest disappeared")
+      }
+      var milliseconds = ISOTime.nowMilliseconds()
+      while try await backend.size(of: newWALPath(milliseconds: milliseconds)) != nil { milliseconds += 1 }
+      let path = newWALPath(milliseconds: milliseconds)
+      try await backend.create(path, durability: options.durability)
+      if !carrying.isEmpty { try await backend.append(path, carrying, durability: options.durability) }
+      var agents = (manifest.activeAgentOps ?? []).filter { $0.agent != agentId }
+      agents.append((agent: agentId, path: path))
+      manifest.activeAgentOps = agents
+      try await backend.writeManifest(manifest)
+      return path
+    }
+  }
+
+  /// The complete lines of this agent's retired WAL `path` that the compaction which retired
+  /// it did not include (after its `.through` marker), and the file's length.
+  func strandedLines(of path: String, backend: any StorageBackend, logger: Logger) async throws
+    -> (lines: [UInt8], size: Int)
+  {
+    let size = try await backend.size(of: path) ?? 0
+    var through = size
+    if let marker = try await backend.read(path + ".through"),
+      let value = Int(String(decoding: marker.filter { $0 >= 0x30 && $0 <= 0x39 }, as: UTF8.self))
+    {
+      through = min(value, size)
+    } else {
+      // A compactor that leaves no marker (opslog for Node) read the file to its end, as far
+      // as can be known.
+      logger.warning("this agent's WAL was retired without a .through marker", metadata: ["path": "\(path)"])
+    }
+    guard size > through else { return ([], size) }
+    var carried = try await backend.read(path, offset: through, length: size - through)
+    // A torn last line died with a crashed write of this agent: it was never acknowledged.
+    if let newline = carried.lastIndex(of: UInt8(ascii: "\n")) {
+      carried.removeSubrange((newline + 1)...)
+    } else {
+      carried = []
+    }
+    if !carried.isEmpty {
+      logger.info(
+        "carrying writes a compaction missed into a new WAL", metadata: ["from": "\(path)", "bytes": "\(carried.count)"])
+    }
+    return (carried, size)
+  }
+
+  /// Once the stranded lines are in a new WAL, the old one is accounted for to its end: a
+  /// later check must not carry them twice.
+  func markAccounted(_ path: String, size: Int, backend: any StorageBackend) async throws {
+    var bytes: [UInt8]? = Array("\(size)\n".utf8)
+    try await backend.replace(path + ".through") {
+      defer { bytes = nil }
+      return bytes
+    }
+  }
+
+  /// An agent that stops writing must not leave lines stranded in a WAL a compaction retired
+  /// after its last check: under `.compact-lock` no compaction can switch the manifest, so
+  /// this last check is final.
+  func willClose(backend: any StorageBackend, options: StoreOptions, logger: Logger) async throws {
+    if readOnly { return }
+    guard let own = state.withLock({ $0.ownPath }) else { return }
+    try await withCompactLock(backend) {
+      guard let manifest = try await backend.readManifest(), manifest.agentWAL(agentId) != own else { return }
+      let stranded = try await strandedLines(of: own, backend: backend, logger: logger)
+      guard !stranded.lines.isEmpty else { return }
+      let path = try await registerHoldingLock(backend: backend, carrying: stranded.lines, options: options)
+      try await markAccounted(own, size: stranded.size, backend: backend)
+      state.withLock { $0.ownPath = path }
+    }
+  }
+
+  // MARK: - Following the other agents
+
+  func checkBeforeMutation(backend: any StorageBackend, options: StoreOptions, logger: Logger) async throws -> LogLoad? {
+    if readOnly { return nil }
+    let (known, own, snapshot) = state.withLock { ($0.token, $0.ownPath, $0.snapshot) }
+    let token = try await backend.manifestChangeToken()
+    if token == known { return nil }
+    guard let manifest = try await backend.readManifest() else { return nil }
+    if let own, manifest.agentWAL(agentId) == own, manifest.currentSnapshot == snapshot {
+      notice(manifest, token: token)
+      return nil
+    }
+    return try await recover(backend: backend, options: options, logger: logger, manifest: manifest)
+  }
+
+  func poll(backend: any StorageBackend, options: StoreOptions, logger: Logger) async throws -> LogPoll? {
+    let (known, own, snapshot) = state.withLock { ($0.token, $0.ownPath, $0.snapshot) }
+    let token = try await backend.manifestChangeToken()
+    if token != known, let manifest = try await backend.readManifest() {
+      let retired = own != nil && manifest.agentWAL(agentId) != own
+      if retired || manifest.currentSnapshot != snapshot {
+        return .reload(try await recover(backend: backend, options: options, logger: logger, manifest: manifest))
+      }
+      notice(manifest, token: token)
+    }
+    let (offsets, lastLines) = state.withLock { ($0.offsets, $0.lastLines) }
+    var lines: [WALLine] = []
+    var advanced: [String: Int] = [:]
+    var newLastLines: [String: [UInt8]] = [:]
+    for (path, offset) in offsets.sorted(by: { $0.key < $1.key }) {
+      guard let size = try await backend.size(of: path) else { continue }
+      // The writer undid (cut off) lines merged here already: only a full load is right.
+      var rewritten = size < offset
+      if !rewritten, let last = lastLines[path], !last.isEmpty {
+        rewritten = try await backend.read(path, offset: offset - last.count, length: last.count) != last
+      }
+      if rewritten {
+        logger.info("another agent took back operations already merged; reloading", metadata: ["path": "\(path)"])
+        return .reload(try await loadAll(backend: backend, options: options, logger: logger))
+      }
+      let wal = try await backend.readWAL(path, from: offset, logger: logger)
+      lines.append(contentsOf: wal.lines)
+      advanced[path] = wal.consumedThrough
+      if let last = wal.lines.last {
+        newLastLines[path] = try await backend.read(path, offset: last.offset, length: last.length)
+      }
+    }
+    let merged = Self.merge(lines)
+    state.withLock { state in
+      for (path, offset) in advanced where state.offsets[path] != nil { state.offsets[path] = offset }
+      for (path, line) in newLastLines where state.offsets[path] != nil { state.lastLines[path] = line }
+      state.clock = max(state.clock, Self.largestClock(merged))
+    }
+    return .lines(merged)
+  }
+
+  /// Another agent registered: its WAL is read from the start by the next poll.
+  func notice(_ manifest: ManifestInfo, token: FileChangeToken?) {
+    let own = state.withLock { $0.ownPath }
+    state.withLock { state in
+      var paths = manifest.activeAgentOps?.map(\.path) ?? []
+      if !paths.contains(manifest.activeOps) { paths.append(manifest.activeOps) }
+      for path in paths where path != own && state.offsets[path] == nil { state.offsets[path] = 0 }
+      state.token = token
+    }
+  }
+
+  /// The base changed under this agent (another agent compacted). When this agent's WAL was
+  /// retired, its lines past what the compaction included go into a new WAL before anything
+  /// else is read, then everything is loaded afresh.
+  func recover(backend: any StorageBackend, options: StoreOptions, logger: Logger, manifest: ManifestInfo)
+    async throws -> LogLoad
+  {
+    let own = state.withLock { $0.ownPath }
+    if let own, manifest.agentWAL(agentId) != own, !readOnly {
+      let stranded = try await strandedLines(of: own, backend: backend, logger: logger)
+      let path = try await withCompactLock(backend) {
+        let path = try await registerHoldingLock(backend: backend, carrying: stranded.lines, options: options)
+        try await markAccounted(own, size: stranded.size, backend: backend)
+        return path
+      }
+      state.withLock { $0.ownPath = path }
+    }
+    return try await loadAll(backend: backend, options: options, logger: logger)
+  }
+
+  // MARK: - Compaction
+
+  func beginCheckpoint(backend: any StorageBackend, logger: Logger) async throws -> Bool {
+    if readOnly { return false }
+    do {
+      try await backend.acquireLock(Self.compactLock)
+      return true
+    } catch OpsLogError.locked(let holder) {
+      logger.info("another agent is compacting; skipping", metadata: ["holder": "\(holder)"])
+      return false
+    }
+  }
+
+  func markCut() {
+    state.withLock { $0.cutOffsets = $0.offsets }
+  }
+
+  func checkpointManifest(_ manifest: ManifestInfo, newWALPath: String, backend: any StorageBackend) async throws
+    -> ManifestInfo
+  {
+    let cut = state.withLock { $0.cutOffsets }
+    // Written before the switch: an agent that finds its WAL retired must find its marker.
+    for (path, through) in cut {
+      var bytes: [UInt8]? = Array("\(through)\n".utf8)
+      try await backend.replace(path + ".through") {
+        defer { bytes = nil }
+        return bytes
+      }
+    }
+    var manifest = manifest
+    manifest.activeOps = newWALPath
+    manifest.activeAgentOps = [(agent: agentId, path: newWALPath)]
+    let snapshot = manifest.currentSnapshot
+    state.withLock { $0.checkpointSnapshot = snapshot }
+    return manifest
+  }
+
+  func didCheckpoint(newWALPath: String, length: Int, token: FileChangeToken?) {
+    state.withLock { state in
+      state.ownPath = newWALPath
+      state.offsets = [:]
+      state.lastLines = [:]
+      state.cutOffsets = [:]
+      state.token = token
+      state.snapshot = state.checkpointSnapshot
+    }
+  }
+
+  func endCheckpoint(backend: any StorageBackend) async {
+    try? await backend.releaseLock(Self.compactLock)
+  }
+
+  // MARK: - Helpers
+
+  /// Runs `body` holding `.compact-lock`, waiting while another agent compacts.
+  func withCompactLock<T: Sendable>(_ backend: any StorageBackend, _ body: () async throws -> T) async throws -> T {
+    let clock = ContinuousClock()
+    let deadline = clock.now + Self.lockWait
+    while true {
+      do {
+        try await backend.acquireLock(Self.compactLock)
+        break
+      } catch OpsLogError.locked(let holder) {
+        if clock.now >= deadline { throw OpsLogError.locked(holder: holder) }
+        try await Task.sleep(for: .milliseconds(5))
+      }
+    }
+    do {
+      let result = try await body()
+      try await backend.releaseLock(Self.compactLock)
+      return result
+    } catch {
+      try? await backend.releaseLock(Self.compactLock)
+      throw error
+    }
+  }
+
+  /// Lines in merge order: by clock, then agent id by UTF-8 bytes; lines without a stamp (a
+  /// single writer's) first, in file order.
+  static func merge(_ lines: [WALLine]) -> [WALLine] {
+    let keyed = lines.enumerated().map { index, line in
+      (index: index, stamp: OperationStamp(of: line.operation), line: line)
+    }
+    return keyed.sorted { left, right in
+      switch (left.stamp, right.stamp) {
+      case (let a?, let b?) where a != b: return a < b
+      case (nil, _?): return true
+      case (_?, nil): return false
+      default: return left.index < right.index
+      }
+    }.map(\.line)
+  }
+
+  static func largestClock(_ lines: [WALLine]) -> Int {
+    lines.reduce(0) { max($0, $1.operation.clock ?? 0) }
+  }
+}
