@@ -189,6 +189,25 @@ public struct JSONWriter: Sendable {
 
   /// Writes a quoted, escaped string from its UTF-8 bytes (which must be valid UTF-8).
   public mutating func writeString(utf8: UnsafeBufferPointer<UInt8>) {
+    // Fast path, nearly every string: nothing to escape, so one scan and one copy.
+    var index = 0
+    let count = utf8.count
+    while index < count {
+      let byte = utf8[index]
+      if byte < 0x20 || byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") { break }
+      index += 1
+    }
+    if index == count {
+      bytes.append(UInt8(ascii: "\""))
+      bytes.append(contentsOf: utf8)
+      bytes.append(UInt8(ascii: "\""))
+      return
+    }
+    writeEscapedString(utf8: utf8)
+  }
+
+  /// The general path of ``writeString(utf8:)``, for strings with something to escape.
+  mutating func writeEscapedString(utf8: UnsafeBufferPointer<UInt8>) {
     bytes.append(UInt8(ascii: "\""))
     var runStart = 0
     for index in 0..<utf8.count {

@@ -6,6 +6,14 @@ import OpsLogTypes
   import Foundation
 #endif
 
+#if canImport(Glibc)
+  import Glibc
+#elseif canImport(Musl)
+  import Musl
+#elseif canImport(Darwin)
+  import Darwin
+#endif
+
 /// A coding-path component for an array element, so that paths print as `tasks[2]`.
 struct RecordIndexKey: CodingKey, Sendable {
   let intValue: Int?
@@ -51,37 +59,121 @@ final class RecordValueDecoder: Decoder, SingleValueDecodingContainer {
     case done
   }
 
-  let base: UnsafePointer<UInt8>
-  let end: Int
-  /// Offset of the value's first byte; always below `end`.
-  let start: Int
-  /// Number of containers enclosing this value.
-  let depth: Int
-  let parent: RecordValueDecoder?
-  let key: (any CodingKey)?
+  /// Everything the decoder reads and writes while decoding. It lives behind a pointer the
+  /// decoder owns, not in stored properties of the class: a class's `var`s are checked for
+  /// exclusive access at run time on every read and write (about a tenth of the decode time),
+  /// a pointer's memory is not.
+  struct Fields {
+    var base: UnsafePointer<UInt8>
+    var end: Int
+    /// Offset of the value's first byte; always below `end`.
+    var start: Int
+    /// Number of containers enclosing this value.
+    var depth: Int
+    var parent: RecordValueDecoder?
+    var key: (any CodingKey)?
+    var state = State.untouched
+    /// Object: offset of the next member's opening quote. Array: offset of the next element.
+    var cursor = 0
+    /// Offset just after the value, once known; -1 before.
+    var valueEnd = -1
+    /// The container has been scanned up to its closing bracket.
+    var isFinished = false
+    var members: [Member]? = nil
+    var lastFoundMember = -1
+    var elementIndex = 0
+    var cachedCount: Int? = nil
+    /// The keyed container handed out last, and its key type: a pooled decoder serves values
+    /// of the same type again and again, and building a `KeyedDecodingContainer` costs several
+    /// run-time generic type lookups and an allocation.
+    var cachedKeyType: ObjectIdentifier? = nil
+    var cachedContainer: Any? = nil
+  }
 
-  var state = State.untouched
-  /// Object: offset of the next member's opening quote. Array: offset of the next element.
-  var cursor = 0
-  /// Offset just after the value, once known; -1 before.
-  var valueEnd = -1
-  /// The container has been scanned up to its closing bracket.
-  var isFinished = false
-  var members: [Member]? = nil
-  var lastFoundMember = -1
-  var elementIndex = 0
-  var cachedCount: Int? = nil
+  let fields: UnsafeMutablePointer<Fields>
+  /// Where pooled children come from.
+  let context: RecordDecodingContext
+  /// Whether this decoder is one of `context`'s pooled decoders (reused value after value).
+  let isPooled: Bool
 
   init(
     base: UnsafePointer<UInt8>, end: Int, start: Int, depth: Int, parent: RecordValueDecoder?,
-    key: (any CodingKey)?
+    key: (any CodingKey)?, context: RecordDecodingContext, isPooled: Bool = false
   ) {
-    self.base = base
-    self.end = end
-    self.start = start
-    self.depth = depth
-    self.parent = parent
-    self.key = key
+    fields = .allocate(capacity: 1)
+    fields.initialize(to: Fields(base: base, end: end, start: start, depth: depth, parent: parent, key: key))
+    self.context = context
+    self.isPooled = isPooled
+  }
+
+  deinit {
+    fields.deinitialize(count: 1)
+    fields.deallocate()
+  }
+
+  /// Makes a pooled decoder ready for a new value.
+  @inline(__always)
+  func reset(base: UnsafePointer<UInt8>, end: Int, start: Int, parent: RecordValueDecoder?, key: (any CodingKey)?) {
+    let f = fields
+    f.pointee.base = base
+    f.pointee.end = end
+    f.pointee.start = start
+    f.pointee.parent = parent
+    f.pointee.key = key
+    f.pointee.state = .untouched
+    f.pointee.cursor = 0
+    f.pointee.valueEnd = -1
+    f.pointee.isFinished = false
+    if f.pointee.members != nil { f.pointee.members = nil }
+    f.pointee.lastFoundMember = -1
+    f.pointee.elementIndex = 0
+    f.pointee.cachedCount = nil
+  }
+
+  /// A decoder for a value at `depth + 1` (a member or element of this one), read completely
+  /// before the caller goes on: taken from the pool, so no allocation.
+  @inline(__always)
+  func pooledChild(start: Int, key: (any CodingKey)?) -> RecordValueDecoder {
+    context.decoder(depth: depth + 1, base: base, end: end, start: start, parent: self, key: key)
+  }
+
+  @inline(__always) var base: UnsafePointer<UInt8> { fields.pointee.base }
+  @inline(__always) var end: Int { fields.pointee.end }
+  @inline(__always) var start: Int { fields.pointee.start }
+  @inline(__always) var depth: Int { fields.pointee.depth }
+  @inline(__always) var parent: RecordValueDecoder? { fields.pointee.parent }
+  @inline(__always) var key: (any CodingKey)? { fields.pointee.key }
+  @inline(__always) var state: State {
+    get { fields.pointee.state }
+    set { fields.pointee.state = newValue }
+  }
+  @inline(__always) var cursor: Int {
+    get { fields.pointee.cursor }
+    set { fields.pointee.cursor = newValue }
+  }
+  @inline(__always) var valueEnd: Int {
+    get { fields.pointee.valueEnd }
+    set { fields.pointee.valueEnd = newValue }
+  }
+  @inline(__always) var isFinished: Bool {
+    get { fields.pointee.isFinished }
+    set { fields.pointee.isFinished = newValue }
+  }
+  @inline(__always) var members: [Member]? {
+    get { fields.pointee.members }
+    set { fields.pointee.members = newValue }
+  }
+  @inline(__always) var lastFoundMember: Int {
+    get { fields.pointee.lastFoundMember }
+    set { fields.pointee.lastFoundMember = newValue }
+  }
+  @inline(__always) var elementIndex: Int {
+    get { fields.pointee.elementIndex }
+    set { fields.pointee.elementIndex = newValue }
+  }
+  @inline(__always) var cachedCount: Int? {
+    get { fields.pointee.cachedCount }
+    set { fields.pointee.cachedCount = newValue }
   }
 
   var userInfo: [CodingUserInfoKey: Any] { [:] }
@@ -229,43 +321,58 @@ final class RecordValueDecoder: Decoder, SingleValueDecodingContainer {
   /// Types with a JSON form of their own (and arrays of the common scalars, which the generic
   /// `Array.init(from:)` decodes slowly): decoded here, or nil for every other type.
   @inline(__always)
+  ///
+  /// Returns the value and sets `after` to the offset after it; not a `(T, Int)` tuple, whose
+  /// type the run time would have to look up on every call for a generic `T`. `isMember`:
+  /// the value is a member or element of this decoder's value (one level deeper), rather than
+  /// this decoder's own value.
   func readSpecial<T: Decodable>(
-    _ type: T.Type, at offset: Int, valueDepth: Int, _ component: (any CodingKey)?
-  ) throws -> (T, Int)? {
+    _ type: T.Type, at offset: Int, valueDepth: Int, _ component: (any CodingKey)?, isMember: Bool,
+    after: inout Int
+  ) throws -> T? {
+    if T.self == [String].self {
+      let (array, end) = try readArray(at: offset, valueDepth: valueDepth, component, isMember: isMember) {
+        element, elementOffset in
+        try element.readString(at: elementOffset, RecordIndexKey(element.elementIndex))
+      }
+      after = end
+      return (array as! T)
+    }
     if T.self == JSONValue.self {
       var parser = self.parser(at: offset, depth: valueDepth)
       let value = try parser.parseValue()
-      return (value as! T, parser.position)
+      after = parser.position
+      return (value as! T)
     }
     if T.self == Date.self {
-      let (text, after) = try readString(at: offset, component)
+      let (text, end) = try readString(at: offset, component)
       guard let date = RecordDateFormat.parse(text) else {
         throw corrupted("\"\(text)\" is not an ISO-8601 UTC date such as 2026-04-01T10:00:01.000Z", component)
       }
-      return (date as! T, after)
+      after = end
+      return (date as! T)
     }
     if T.self == Data.self {
-      let (text, after) = try readString(at: offset, component)
+      let (text, end) = try readString(at: offset, component)
       guard let data = Data(base64Encoded: text) else { throw corrupted("the string is not valid base64", component) }
-      return (data as! T, after)
-    }
-    if T.self == [String].self {
-      let (array, after) = try readArray(at: offset, valueDepth: valueDepth, component) { element, elementOffset in
-        try element.readString(at: elementOffset, RecordIndexKey(element.elementIndex))
-      }
-      return (array as! T, after)
+      after = end
+      return (data as! T)
     }
     if T.self == [Int].self {
-      let (array, after) = try readArray(at: offset, valueDepth: valueDepth, component) { element, elementOffset in
+      let (array, end) = try readArray(at: offset, valueDepth: valueDepth, component, isMember: isMember) {
+        element, elementOffset in
         try element.readInteger(Int.self, at: elementOffset, RecordIndexKey(element.elementIndex))
       }
-      return (array as! T, after)
+      after = end
+      return (array as! T)
     }
     if T.self == [Double].self {
-      let (array, after) = try readArray(at: offset, valueDepth: valueDepth, component) { element, elementOffset in
+      let (array, end) = try readArray(at: offset, valueDepth: valueDepth, component, isMember: isMember) {
+        element, elementOffset in
         try element.readDouble(at: elementOffset, RecordIndexKey(element.elementIndex))
       }
-      return (array as! T, after)
+      after = end
+      return (array as! T)
     }
     return nil
   }
@@ -273,12 +380,17 @@ final class RecordValueDecoder: Decoder, SingleValueDecodingContainer {
   /// Reads a whole array of one scalar kind in place, reserving capacity as it goes.
   @inline(__always)
   func readArray<Element>(
-    at offset: Int, valueDepth: Int, _ component: (any CodingKey)?,
+    at offset: Int, valueDepth: Int, _ component: (any CodingKey)?, isMember: Bool,
     _ readElement: (RecordValueDecoder, Int) throws -> (Element, Int)
   ) throws -> ([Element], Int) {
     guard byte(at: offset) == UInt8(ascii: "[") else { throw mismatch([Element].self, at: offset, component) }
-    let arrayDecoder = RecordValueDecoder(
-      base: base, end: end, start: offset, depth: valueDepth, parent: self, key: component)
+    // A member's array can borrow the pooled decoder one level down; this decoder's own value
+    // (same depth) cannot, as that pooled decoder may be this one.
+    let arrayDecoder =
+      isMember
+      ? pooledChild(start: offset, key: component)
+      : RecordValueDecoder(
+        base: base, end: end, start: offset, depth: valueDepth, parent: self, key: component, context: context)
     try arrayDecoder.openArray()
     var elements: [Element] = []
     elements.reserveCapacity(4)
@@ -291,17 +403,27 @@ final class RecordValueDecoder: Decoder, SingleValueDecodingContainer {
   }
 
   /// Decodes a value of any type at `offset`, a member or element of this container.
+  /// Sets `after` to the offset after it (see ``readSpecial(_:at:valueDepth:_:isMember:after:)``
+  /// for why not a tuple).
   @inline(__always)
-  func decodeNested<T: Decodable>(_ type: T.Type, at offset: Int, _ component: any CodingKey) throws -> (T, Int) {
-    if let special = try readSpecial(type, at: offset, valueDepth: depth + 1, component) { return special }
-    let child = RecordValueDecoder(base: base, end: end, start: offset, depth: depth + 1, parent: self, key: component)
+  func decodeNested<T: Decodable>(
+    _ type: T.Type, at offset: Int, _ component: any CodingKey, after: inout Int
+  ) throws -> T {
+    if let special = try readSpecial(
+      type, at: offset, valueDepth: depth + 1, component, isMember: true, after: &after)
+    {
+      return special
+    }
+    let child = pooledChild(start: offset, key: component)
     let value = try T(from: child)
-    return (value, try child.finish())
+    after = try child.finish()
+    return value
   }
 
   /// Decodes this decoder's own value as `type` (the document's root).
   func decodeRoot<T: Decodable>(_ type: T.Type) throws -> T {
-    if let (special, after) = try readSpecial(type, at: start, valueDepth: depth, nil) {
+    var after = 0
+    if let special = try readSpecial(type, at: start, valueDepth: depth, nil, isMember: false, after: &after) {
       valueEnd = after
       state = .done
       return special
@@ -577,7 +699,16 @@ final class RecordValueDecoder: Decoder, SingleValueDecodingContainer {
 
   func container<Key: CodingKey>(keyedBy type: Key.Type) throws -> KeyedDecodingContainer<Key> {
     try openObject()
-    return KeyedDecodingContainer(RecordKeyedDecodingContainer<Key>(decoder: self))
+    guard isPooled else { return KeyedDecodingContainer(RecordKeyedDecodingContainer<Key>(decoder: self)) }
+    // A pooled decoder keeps its last container: it refers to the decoder, not to one value.
+    let typeID = ObjectIdentifier(type)
+    if fields.pointee.cachedKeyType == typeID, let cached = fields.pointee.cachedContainer {
+      return cached as! KeyedDecodingContainer<Key>
+    }
+    let container = KeyedDecodingContainer(RecordKeyedDecodingContainer<Key>(decoder: self))
+    fields.pointee.cachedKeyType = typeID
+    fields.pointee.cachedContainer = container
+    return container
   }
 
   func unkeyedContainer() throws -> any UnkeyedDecodingContainer {
@@ -618,13 +749,15 @@ final class RecordValueDecoder: Decoder, SingleValueDecodingContainer {
   func decode(_ type: UInt32.Type) throws -> UInt32 { try single { try readInteger(type, at: $0, nil) } }
   func decode(_ type: UInt64.Type) throws -> UInt64 { try single { try readInteger(type, at: $0, nil) } }
   func decode<T: Decodable>(_ type: T.Type) throws -> T {
-    if let (special, after) = try readSpecial(type, at: start, valueDepth: depth, nil) {
+    var after = 0
+    if let special = try readSpecial(type, at: start, valueDepth: depth, nil, isMember: false, after: &after) {
       valueEnd = after
       state = .done
       return special
     }
     // The same value, seen through a fresh decoder so that its containers start clean.
-    let inner = RecordValueDecoder(base: base, end: end, start: start, depth: depth, parent: parent, key: key)
+    let inner = RecordValueDecoder(
+      base: base, end: end, start: start, depth: depth, parent: parent, key: key, context: context)
     let value = try T(from: inner)
     valueEnd = try inner.finish()
     state = .done
@@ -712,7 +845,11 @@ struct RecordKeyedDecodingContainer<Key: CodingKey>: KeyedDecodingContainerProto
     try read(key) { try decoder.readInteger(type, at: $0, key) }
   }
   func decode<T: Decodable>(_ type: T.Type, forKey key: Key) throws -> T {
-    try read(key) { try decoder.decodeNested(type, at: $0, key) }
+    guard let (offset, atCursor) = try decoder.locate(key.stringValue) else { throw decoder.keyNotFound(key) }
+    var after = 0
+    let value = try decoder.decodeNested(type, at: offset, key, after: &after)
+    if atCursor { try decoder.advanceObject(after: after) }
+    return value
   }
 
   func decodeIfPresent(_ type: Bool.Type, forKey key: Key) throws -> Bool? {
@@ -758,7 +895,17 @@ struct RecordKeyedDecodingContainer<Key: CodingKey>: KeyedDecodingContainerProto
     try readIfPresent(key) { try decoder.readInteger(type, at: $0, key) }
   }
   func decodeIfPresent<T: Decodable>(_ type: T.Type, forKey key: Key) throws -> T? {
-    try readIfPresent(key) { try decoder.decodeNested(type, at: $0, key) }
+    guard let (offset, atCursor) = try decoder.locate(key.stringValue) else { return nil }
+    var after = 0
+    if let end = try decoder.readNull(at: offset) {
+      after = end
+    } else {
+      let value = try decoder.decodeNested(type, at: offset, key, after: &after)
+      if atCursor { try decoder.advanceObject(after: after) }
+      return value
+    }
+    if atCursor { try decoder.advanceObject(after: after) }
+    return nil
   }
 
   /// A decoder for member `key`, whose value's end is found by a validating skip first (the
@@ -771,7 +918,8 @@ struct RecordKeyedDecodingContainer<Key: CodingKey>: KeyedDecodingContainerProto
       try decoder.advanceObject(after: parser.position)
     }
     return RecordValueDecoder(
-      base: decoder.base, end: decoder.end, start: offset, depth: decoder.depth + 1, parent: decoder, key: key)
+      base: decoder.base, end: decoder.end, start: offset, depth: decoder.depth + 1, parent: decoder, key: key,
+      context: decoder.context)
   }
 
   func nestedContainer<NestedKey: CodingKey>(
@@ -857,7 +1005,16 @@ struct RecordUnkeyedDecodingContainer: UnkeyedDecodingContainer {
     try read(type) { try decoder.readInteger(type, at: $0, $1) }
   }
   mutating func decode<T: Decodable>(_ type: T.Type) throws -> T {
-    try read(type) { try decoder.decodeNested(type, at: $0, $1) }
+    let key = RecordIndexKey(decoder.elementIndex)
+    guard !decoder.isFinished else {
+      let path = decoder.path(appending: key)
+      throw DecodingError.valueNotFound(
+        type, .init(codingPath: path, debugDescription: "\(describeCodingPath(path)): the array has no more elements"))
+    }
+    var after = 0
+    let value = try decoder.decodeNested(type, at: decoder.cursor, key, after: &after)
+    try decoder.advanceArray(after: after)
+    return value
   }
 
   /// A decoder for the next element, whose end is found by a validating skip first.
@@ -866,7 +1023,8 @@ struct RecordUnkeyedDecodingContainer: UnkeyedDecodingContainer {
       var parser = decoder.parser(at: offset, depth: decoder.depth + 1)
       try parser.skipValue()
       let child = RecordValueDecoder(
-        base: decoder.base, end: decoder.end, start: offset, depth: decoder.depth + 1, parent: decoder, key: key)
+        base: decoder.base, end: decoder.end, start: offset, depth: decoder.depth + 1, parent: decoder, key: key,
+        context: decoder.context)
       return (child, parser.position)
     }
   }
@@ -883,3 +1041,92 @@ struct RecordUnkeyedDecodingContainer: UnkeyedDecodingContainer {
 
   mutating func superDecoder() throws -> any Decoder { try nextElementDecoder() }
 }
+
+/// The decoders one thread reuses from one document to the next, one per depth, each with its
+/// cached keyed container: decoding a record then allocates nothing but the record's own
+/// strings and arrays. A pooled decoder serves one value at a time; a value at depth d is
+/// always read completely (``RecordValueDecoder/finish()``) before its parent at depth d − 1
+/// starts the next one, and decoders made for any other purpose are fresh, so a pooled decoder
+/// is never asked for two values at once. Like every decoder, a pooled one is valid only
+/// inside the `init(from:)` it was handed to.
+final class RecordDecodingContext {
+  /// `maximumDepth + 2` slots: values nest at most that deep before the parser rejects them.
+  let slots: UnsafeMutablePointer<RecordValueDecoder?>
+  let slotCount = JSONValue.maximumDepth + 2
+  /// Set while a document is being decoded with this context, so that a nested top-level
+  /// decode (a type's `init(from:)` calling ``RecordDecoder`` again) takes a context of its own.
+  var isActive = false
+
+  init() {
+    slots = .allocate(capacity: slotCount)
+    slots.initialize(repeating: nil, count: slotCount)
+  }
+
+  deinit {
+    slots.deinitialize(count: slotCount)
+    slots.deallocate()
+  }
+
+  @inline(__always)
+  func decoder(
+    depth: Int, base: UnsafePointer<UInt8>, end: Int, start: Int, parent: RecordValueDecoder?,
+    key: (any CodingKey)?
+  ) -> RecordValueDecoder {
+    if depth < slotCount, let pooled = slots[depth] {
+      pooled.reset(base: base, end: end, start: start, parent: parent, key: key)
+      return pooled
+    }
+    let decoder = RecordValueDecoder(
+      base: base, end: end, start: start, depth: depth, parent: parent, key: key, context: self,
+      isPooled: depth < slotCount)
+    if depth < slotCount { slots[depth] = decoder }
+    return decoder
+  }
+
+  /// Breaks the reference cycles (context → decoder → context, decoder → cached container →
+  /// decoder) so that everything is freed.
+  func tearDown() {
+    for index in 0..<slotCount {
+      guard let decoder = slots[index] else { continue }
+      decoder.fields.pointee.cachedContainer = nil
+      decoder.fields.pointee.parent = nil
+      slots[index] = nil
+    }
+  }
+
+  /// The calling thread's context, marked active; a fresh one when the thread's is already in
+  /// use. Hand it back with ``release()``.
+  static func acquire() -> RecordDecodingContext {
+    if let raw = pthread_getspecific(recordDecodingContextKey) {
+      let context = Unmanaged<RecordDecodingContext>.fromOpaque(raw).takeUnretainedValue()
+      if !context.isActive {
+        context.isActive = true
+        return context
+      }
+      let temporary = RecordDecodingContext()
+      temporary.isActive = true
+      return temporary
+    }
+    let context = RecordDecodingContext()
+    pthread_setspecific(recordDecodingContextKey, Unmanaged.passRetained(context).toOpaque())
+    context.isActive = true
+    return context
+  }
+
+  func release() {
+    isActive = false
+    // A temporary context (not the thread's) is freed now.
+    if pthread_getspecific(recordDecodingContextKey) != Unmanaged.passUnretained(self).toOpaque() { tearDown() }
+  }
+}
+
+/// The thread-local slot of each thread's ``RecordDecodingContext``; freed when the thread ends.
+let recordDecodingContextKey: pthread_key_t = {
+  var key = pthread_key_t()
+  pthread_key_create(&key) { raw in
+    guard let raw else { return }
+    let context = Unmanaged<RecordDecodingContext>.fromOpaque(raw).takeRetainedValue()
+    context.tearDown()
+  }
+  return key
+}()

@@ -6,29 +6,128 @@ import OpsLogTypes
   import Foundation
 #endif
 
+#if canImport(Glibc)
+  import Glibc
+#elseif canImport(Musl)
+  import Musl
+#elseif canImport(Darwin)
+  import Darwin
+#endif
+
 /// Thrown inside the streaming encoder when a type writes to a container after a later
 /// sibling was started (legal in Codable, impossible to stream); ``RecordEncoder`` then
 /// encodes the value again through ``RecordTreeEncoder``.
 struct RecordEncodingOutOfOrder: Error {}
 
-/// The output and the stack of open containers shared by every encoder of one value.
+/// The output and the stack of open containers shared by every encoder of one value, and the
+/// encoders one thread reuses from one value to the next (one per depth, each with its cached
+/// keyed container), so that encoding a record allocates nothing.
+///
+/// The mutable state lives behind pointers the object owns: a class's `var`s are checked for
+/// exclusive access at run time on every read and write (a tenth of the encode time), a
+/// pointer's memory is not.
 final class RecordEncodingState {
-  var writer: JSONWriter
-  /// Containers written into the output but not closed yet, innermost last.
-  var openFrames: [RecordValueEncoder] = []
-  /// Set when the type used containers out of order; the output is then discarded.
-  var isOutOfOrder = false
+  struct Fields {
+    /// Containers written into the output but not closed yet, innermost last.
+    var openFrames: [RecordValueEncoder] = []
+    /// Set when the type used containers out of order; the output is then discarded.
+    var isOutOfOrder = false
+    /// Set while a value is being encoded with this state, so that a nested top-level encode
+    /// (a type's `encode(to:)` calling ``RecordEncoder`` again) takes a state of its own.
+    var isActive = false
+  }
+
+  let fields: UnsafeMutablePointer<Fields>
+  let writer: UnsafeMutablePointer<JSONWriter>
+  /// Pooled encoders by depth; a value at depth d is always complete (closed) before its
+  /// parent starts the next one, so a pooled encoder never serves two values at once.
+  let slots: UnsafeMutablePointer<RecordValueEncoder?>
+  let slotCount = JSONValue.maximumDepth + 2
 
   init(writer: JSONWriter) {
-    self.writer = writer
-    openFrames.reserveCapacity(8)
+    fields = .allocate(capacity: 1)
+    fields.initialize(to: Fields())
+    self.writer = .allocate(capacity: 1)
+    self.writer.initialize(to: writer)
+    fields.pointee.openFrames.reserveCapacity(8)
+    slots = .allocate(capacity: slotCount)
+    slots.initialize(repeating: nil, count: slotCount)
+  }
+
+  deinit {
+    slots.deinitialize(count: slotCount)
+    slots.deallocate()
+    fields.deinitialize(count: 1)
+    fields.deallocate()
+    writer.deinitialize(count: 1)
+    writer.deallocate()
+  }
+
+  @inline(__always) var isOutOfOrder: Bool {
+    get { fields.pointee.isOutOfOrder }
+    set { fields.pointee.isOutOfOrder = newValue }
+  }
+  @inline(__always) var openFrames: [RecordValueEncoder] {
+    get { fields.pointee.openFrames }
+    _modify { yield &fields.pointee.openFrames }
+  }
+
+  /// A pooled encoder for a value at `depth`, ready for a new value.
+  @inline(__always)
+  func encoder(depth: Int, parent: RecordValueEncoder?, key: (any CodingKey)?) -> RecordValueEncoder {
+    if depth < slotCount, let pooled = slots[depth] {
+      pooled.reset(parent: parent, key: key)
+      return pooled
+    }
+    let encoder = RecordValueEncoder(state: self, parent: parent, key: key, depth: depth, isPooled: depth < slotCount)
+    if depth < slotCount { slots[depth] = encoder }
+    return encoder
+  }
+
+  /// Breaks the reference cycles (state → encoder → state, encoder → cached container →
+  /// encoder) so that everything is freed.
+  func tearDown() {
+    fields.pointee.openFrames.removeAll()
+    for index in 0..<slotCount {
+      guard let encoder = slots[index] else { continue }
+      encoder.fields.pointee.cachedContainer = nil
+      encoder.fields.pointee.parent = nil
+      slots[index] = nil
+    }
+  }
+
+  /// The calling thread's state, marked active; a fresh one when the thread's is in use.
+  /// Hand it back with ``release()``.
+  static func acquire() -> RecordEncodingState {
+    if let raw = pthread_getspecific(recordEncodingStateKey) {
+      let state = Unmanaged<RecordEncodingState>.fromOpaque(raw).takeUnretainedValue()
+      if !state.fields.pointee.isActive {
+        state.fields.pointee.isActive = true
+        return state
+      }
+      let temporary = RecordEncodingState(writer: JSONWriter(reservingCapacity: 0))
+      temporary.fields.pointee.isActive = true
+      return temporary
+    }
+    let state = RecordEncodingState(writer: JSONWriter(reservingCapacity: 0))
+    pthread_setspecific(recordEncodingStateKey, Unmanaged.passRetained(state).toOpaque())
+    state.fields.pointee.isActive = true
+    return state
+  }
+
+  func release() {
+    fields.pointee.isActive = false
+    fields.pointee.isOutOfOrder = false
+    if !fields.pointee.openFrames.isEmpty { fields.pointee.openFrames.removeAll(keepingCapacity: true) }
+    // A temporary state (not the thread's) is freed now.
+    if pthread_getspecific(recordEncodingStateKey) != Unmanaged.passUnretained(self).toOpaque() { tearDown() }
   }
 
   func close(_ frame: RecordValueEncoder) {
     switch frame.kind {
-    case .object: writer.writeByte(UInt8(ascii: "}"))
-    case .array: writer.writeByte(UInt8(ascii: "]"))
-    case .pending: writer.writeASCII("{}")  // a type that encodes nothing, as JSONEncoder writes it
+    case .object: writer.pointee.writeByte(UInt8(ascii: "}"))
+    case .array: writer.pointee.writeByte(UInt8(ascii: "]"))
+    case .pending: writer.pointee.writeASCII("{}")  // a type that encodes nothing, as JSONEncoder writes it
     case .single: break
     }
     frame.isClosed = true
@@ -66,6 +165,17 @@ final class RecordEncodingState {
   }
 }
 
+/// The thread-local slot of each thread's ``RecordEncodingState``; freed when the thread ends.
+let recordEncodingStateKey: pthread_key_t = {
+  var key = pthread_key_t()
+  pthread_key_create(&key) { raw in
+    guard let raw else { return }
+    let state = Unmanaged<RecordEncodingState>.fromOpaque(raw).takeRetainedValue()
+    state.tearDown()
+  }
+  return key
+}()
+
 /// The JSON form of the types that have their own: `Date`, `Data`, ``JSONValue``. Nil for
 /// every other type.
 @inline(__always)
@@ -90,18 +200,67 @@ final class RecordValueEncoder: Encoder, SingleValueEncodingContainer {
     case single
   }
 
-  let state: RecordEncodingState
-  let parent: RecordValueEncoder?
-  let key: (any CodingKey)?
-  var kind = Kind.pending
-  var isClosed = false
-  /// Members or elements written so far, for commas and the unkeyed `count`.
-  var count = 0
+  /// The encoder's mutable state, behind a pointer for the reason given at
+  /// ``RecordEncodingState``.
+  struct Fields {
+    var parent: RecordValueEncoder?
+    var key: (any CodingKey)?
+    var kind = Kind.pending
+    var isClosed = false
+    /// Members or elements written so far, for commas and the unkeyed `count`.
+    var count = 0
+    /// The keyed container handed out last, and its key type: a pooled encoder serves values
+    /// of the same type again and again, and building a `KeyedEncodingContainer` costs several
+    /// run-time generic type lookups and an allocation.
+    var cachedKeyType: ObjectIdentifier? = nil
+    var cachedContainer: Any? = nil
+  }
 
-  init(state: RecordEncodingState, parent: RecordValueEncoder?, key: (any CodingKey)?) {
+  let state: RecordEncodingState
+  let fields: UnsafeMutablePointer<Fields>
+  /// Number of containers enclosing this value.
+  let depth: Int
+  /// Whether this is one of `state`'s pooled encoders (reused value after value).
+  let isPooled: Bool
+
+  init(
+    state: RecordEncodingState, parent: RecordValueEncoder?, key: (any CodingKey)?, depth: Int = 0,
+    isPooled: Bool = false
+  ) {
     self.state = state
-    self.parent = parent
-    self.key = key
+    fields = .allocate(capacity: 1)
+    fields.initialize(to: Fields(parent: parent, key: key))
+    self.depth = depth
+    self.isPooled = isPooled
+  }
+
+  deinit {
+    fields.deinitialize(count: 1)
+    fields.deallocate()
+  }
+
+  @inline(__always)
+  func reset(parent: RecordValueEncoder?, key: (any CodingKey)?) {
+    fields.pointee.parent = parent
+    fields.pointee.key = key
+    fields.pointee.kind = .pending
+    fields.pointee.isClosed = false
+    fields.pointee.count = 0
+  }
+
+  @inline(__always) var parent: RecordValueEncoder? { fields.pointee.parent }
+  @inline(__always) var key: (any CodingKey)? { fields.pointee.key }
+  @inline(__always) var kind: Kind {
+    get { fields.pointee.kind }
+    set { fields.pointee.kind = newValue }
+  }
+  @inline(__always) var isClosed: Bool {
+    get { fields.pointee.isClosed }
+    set { fields.pointee.isClosed = newValue }
+  }
+  @inline(__always) var count: Int {
+    get { fields.pointee.count }
+    set { fields.pointee.count = newValue }
   }
 
   var userInfo: [CodingUserInfoKey: Any] { [:] }
@@ -137,22 +296,22 @@ final class RecordValueEncoder: Encoder, SingleValueEncodingContainer {
   @inline(__always)
   func write(_ value: Double, _ component: (any CodingKey)?) throws {
     guard value.isFinite else { throw invalidNumber(value, component) }
-    state.writer.write(value)
+    state.writer.pointee.write(value)
   }
 
   @inline(__always)
   func write(_ value: Float, _ component: (any CodingKey)?) throws {
     guard value.isFinite else { throw invalidNumber(value, component) }
     // A Float's shortest digits, not those of the Double it widens to (0.1, not 0.10000000149011612).
-    state.writer.write(Double(value.description) ?? Double(value))
+    state.writer.pointee.write(Double(value.description) ?? Double(value))
   }
 
   @inline(__always)
   func write<Integer: FixedWidthInteger>(integer value: Integer) {
     if let exact = Int64(exactly: value) {
-      state.writer.write(exact)
+      state.writer.pointee.write(exact)
     } else {
-      state.writer.writeRaw(String(value).utf8)
+      state.writer.pointee.writeRaw(String(value).utf8)
     }
   }
 
@@ -160,30 +319,30 @@ final class RecordValueEncoder: Encoder, SingleValueEncodingContainer {
   /// value when `asChild` is false).
   func encodeNested<T: Encodable>(_ value: T, _ component: any CodingKey) throws {
     if let special = recordSpecialValue(value) {
-      state.writer.write(special)
+      state.writer.pointee.write(special)
       return
     }
     if T.self == [String].self {
       let array = value as! [String]
-      state.writer.writeByte(UInt8(ascii: "["))
+      state.writer.pointee.writeByte(UInt8(ascii: "["))
       for (index, element) in array.enumerated() {
-        if index > 0 { state.writer.writeByte(UInt8(ascii: ",")) }
-        state.writer.write(element)
+        if index > 0 { state.writer.pointee.writeByte(UInt8(ascii: ",")) }
+        state.writer.pointee.write(element)
       }
-      state.writer.writeByte(UInt8(ascii: "]"))
+      state.writer.pointee.writeByte(UInt8(ascii: "]"))
       return
     }
     if T.self == [Int].self {
       let array = value as! [Int]
-      state.writer.writeByte(UInt8(ascii: "["))
+      state.writer.pointee.writeByte(UInt8(ascii: "["))
       for (index, element) in array.enumerated() {
-        if index > 0 { state.writer.writeByte(UInt8(ascii: ",")) }
-        state.writer.write(Int64(element))
+        if index > 0 { state.writer.pointee.writeByte(UInt8(ascii: ",")) }
+        state.writer.pointee.write(Int64(element))
       }
-      state.writer.writeByte(UInt8(ascii: "]"))
+      state.writer.pointee.writeByte(UInt8(ascii: "]"))
       return
     }
-    let child = RecordValueEncoder(state: state, parent: self, key: component)
+    let child = state.encoder(depth: depth + 1, parent: self, key: component)
     state.openFrames.append(child)
     try value.encode(to: child)
     try state.closeFrames(through: child)
@@ -198,7 +357,7 @@ final class RecordValueEncoder: Encoder, SingleValueEncodingContainer {
       return
     }
     kind = .object
-    state.writer.writeByte(UInt8(ascii: "{"))
+    state.writer.pointee.writeByte(UInt8(ascii: "{"))
   }
 
   func openArray() {
@@ -208,12 +367,21 @@ final class RecordValueEncoder: Encoder, SingleValueEncodingContainer {
       return
     }
     kind = .array
-    state.writer.writeByte(UInt8(ascii: "["))
+    state.writer.pointee.writeByte(UInt8(ascii: "["))
   }
 
   func container<Key: CodingKey>(keyedBy type: Key.Type) -> KeyedEncodingContainer<Key> {
     openObject()
-    return KeyedEncodingContainer(RecordKeyedEncodingContainer<Key>(encoder: self))
+    guard isPooled else { return KeyedEncodingContainer(RecordKeyedEncodingContainer<Key>(encoder: self)) }
+    // A pooled encoder keeps its last container: it refers to the encoder, not to one value.
+    let typeID = ObjectIdentifier(type)
+    if fields.pointee.cachedKeyType == typeID, let cached = fields.pointee.cachedContainer {
+      return cached as! KeyedEncodingContainer<Key>
+    }
+    let container = KeyedEncodingContainer(RecordKeyedEncodingContainer<Key>(encoder: self))
+    fields.pointee.cachedKeyType = typeID
+    fields.pointee.cachedContainer = container
+    return container
   }
 
   func unkeyedContainer() -> any UnkeyedEncodingContainer {
@@ -228,20 +396,20 @@ final class RecordValueEncoder: Encoder, SingleValueEncodingContainer {
   @inline(__always)
   func beginEntry() throws {
     guard state.makeCurrent(self) else { throw RecordEncodingOutOfOrder() }
-    if count > 0 { state.writer.writeByte(UInt8(ascii: ",")) }
+    if count > 0 { state.writer.pointee.writeByte(UInt8(ascii: ",")) }
     count += 1
   }
 
   @inline(__always)
   func beginMember(_ key: some CodingKey) throws {
     try beginEntry()
-    state.writer.write(key.stringValue)
-    state.writer.writeByte(UInt8(ascii: ":"))
+    state.writer.pointee.write(key.stringValue)
+    state.writer.pointee.writeByte(UInt8(ascii: ":"))
   }
 
   /// A child encoder for a value written later by the caller (nested containers, super encoders).
   func pendingChild(_ component: any CodingKey) -> RecordValueEncoder {
-    let child = RecordValueEncoder(state: state, parent: self, key: component)
+    let child = RecordValueEncoder(state: state, parent: self, key: component, depth: depth + 1)
     state.openFrames.append(child)
     return child
   }
@@ -259,15 +427,15 @@ final class RecordValueEncoder: Encoder, SingleValueEncodingContainer {
 
   func encodeNil() throws {
     try beginSingle()
-    state.writer.writeASCII("null")
+    state.writer.pointee.writeASCII("null")
   }
   func encode(_ value: Bool) throws {
     try beginSingle()
-    state.writer.writeASCII(value ? "true" : "false")
+    state.writer.pointee.writeASCII(value ? "true" : "false")
   }
   func encode(_ value: String) throws {
     try beginSingle()
-    state.writer.write(value)
+    state.writer.pointee.write(value)
   }
   func encode(_ value: Double) throws {
     try beginSingle()
@@ -320,7 +488,7 @@ final class RecordValueEncoder: Encoder, SingleValueEncodingContainer {
   func encode<T: Encodable>(_ value: T) throws {
     if let special = recordSpecialValue(value) {
       try beginSingle()
-      state.writer.write(special)
+      state.writer.pointee.write(special)
       return
     }
     guard kind == .pending, state.makeCurrent(self) else {
@@ -336,7 +504,7 @@ final class RecordValueEncoder: Encoder, SingleValueEncodingContainer {
     state.openFrames.append(self)
     if let special = recordSpecialValue(value) {
       kind = .single
-      state.writer.write(special)
+      state.writer.pointee.write(special)
     } else {
       try value.encode(to: self)
     }
@@ -351,20 +519,20 @@ struct RecordKeyedEncodingContainer<Key: CodingKey>: KeyedEncodingContainerProto
 
   func encodeNil(forKey key: Key) throws {
     try encoder.beginMember(key)
-    encoder.state.writer.writeASCII("null")
+    encoder.state.writer.pointee.writeASCII("null")
   }
   func encode(_ value: Bool, forKey key: Key) throws {
     try encoder.beginMember(key)
-    encoder.state.writer.writeASCII(value ? "true" : "false")
+    encoder.state.writer.pointee.writeASCII(value ? "true" : "false")
   }
   func encode(_ value: String, forKey key: Key) throws {
     try encoder.beginMember(key)
-    encoder.state.writer.write(value)
+    encoder.state.writer.pointee.write(value)
   }
   func encode(_ value: Double, forKey key: Key) throws {
     guard value.isFinite else { throw encoder.invalidNumber(value, key) }
     try encoder.beginMember(key)
-    encoder.state.writer.write(value)
+    encoder.state.writer.pointee.write(value)
   }
   func encode(_ value: Float, forKey key: Key) throws {
     guard value.isFinite else { throw encoder.invalidNumber(value, key) }
@@ -373,7 +541,7 @@ struct RecordKeyedEncodingContainer<Key: CodingKey>: KeyedEncodingContainerProto
   }
   func encode(_ value: Int, forKey key: Key) throws {
     try encoder.beginMember(key)
-    encoder.state.writer.write(Int64(value))
+    encoder.state.writer.pointee.write(Int64(value))
   }
   func encode(_ value: Int8, forKey key: Key) throws {
     try encoder.beginMember(key)
@@ -456,20 +624,20 @@ struct RecordUnkeyedEncodingContainer: UnkeyedEncodingContainer {
 
   mutating func encodeNil() throws {
     _ = try begin()
-    encoder.state.writer.writeASCII("null")
+    encoder.state.writer.pointee.writeASCII("null")
   }
   mutating func encode(_ value: Bool) throws {
     _ = try begin()
-    encoder.state.writer.writeASCII(value ? "true" : "false")
+    encoder.state.writer.pointee.writeASCII(value ? "true" : "false")
   }
   mutating func encode(_ value: String) throws {
     _ = try begin()
-    encoder.state.writer.write(value)
+    encoder.state.writer.pointee.write(value)
   }
   mutating func encode(_ value: Double) throws {
     guard value.isFinite else { throw encoder.invalidNumber(value, RecordIndexKey(encoder.count)) }
     _ = try begin()
-    encoder.state.writer.write(value)
+    encoder.state.writer.pointee.write(value)
   }
   mutating func encode(_ value: Float) throws {
     let key = try begin()
@@ -477,7 +645,7 @@ struct RecordUnkeyedEncodingContainer: UnkeyedEncodingContainer {
   }
   mutating func encode(_ value: Int) throws {
     _ = try begin()
-    encoder.state.writer.write(Int64(value))
+    encoder.state.writer.pointee.write(Int64(value))
   }
   mutating func encode(_ value: Int8) throws {
     _ = try begin()

@@ -62,8 +62,9 @@ public struct RecordDecoder: Sendable {
     guard let base = parser.base, parser.position < parser.end else {
       throw parser.error("unexpected end of input, expected a value")
     }
-    let root = RecordValueDecoder(
-      base: base, end: parser.end, start: parser.position, depth: 0, parent: nil, key: nil)
+    let context = RecordDecodingContext.acquire()
+    defer { context.release() }
+    let root = context.decoder(depth: 0, base: base, end: parser.end, start: parser.position, parent: nil, key: nil)
     let value = try root.decodeRoot(type)
     parser.position = try root.finish()
     parser.skipWhitespace()

@@ -44,25 +44,25 @@ public struct RecordEncoder: Sendable {
       return
     }
     let startCount = writer.bytes.count
-    let state = RecordEncodingState(writer: JSONWriter(reservingCapacity: 0))
-    swap(&state.writer, &writer)
+    let state = RecordEncodingState.acquire()
+    swap(&state.writer.pointee, &writer)
     defer {
-      swap(&state.writer, &writer)
-      state.openFrames.removeAll()
+      swap(&state.writer.pointee, &writer)
+      state.release()
     }
-    let root = RecordValueEncoder(state: state, parent: nil, key: nil)
+    let root = state.encoder(depth: 0, parent: nil, key: nil)
     do {
       try root.encodeRoot(value)
       if !state.isOutOfOrder { return }
     } catch is RecordEncodingOutOfOrder {
       // Fall through to the tree encoder below.
     } catch {
-      state.writer.bytes.removeSubrange(startCount...)
+      state.writer.pointee.bytes.removeSubrange(startCount...)
       throw error
     }
-    state.writer.bytes.removeSubrange(startCount...)
+    state.writer.pointee.bytes.removeSubrange(startCount...)
     let tree = RecordTreeEncoder(parent: nil, key: nil)
     try tree.encode(value)
-    state.writer.write(tree.jsonValue)
+    state.writer.pointee.write(tree.jsonValue)
   }
 }

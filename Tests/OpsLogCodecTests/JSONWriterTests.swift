@@ -124,3 +124,26 @@ import Testing
     }
   }
 }
+
+@Suite struct JSONWriterStringFastPathTests {
+  /// The no-escape fast path of `writeString(utf8:)` writes exactly what the general escaping
+  /// path writes, on many generated strings with and without characters to escape.
+  @Test func fastPathMatchesTheGeneralPath() {
+    var generator = SystemRandomNumberGenerator()
+    let alphabet: [Unicode.Scalar] = ["a", "Z", "0", " ", "\"", "\\", "/", "\n", "\t", "\u{1}", "\u{1F}", "\u{7F}", "é", "€", "😀"]
+    for length in 0..<40 {
+      for _ in 0..<50 {
+        var text = String.UnicodeScalarView()
+        for _ in 0..<length { text.append(alphabet.randomElement(using: &generator)!) }
+        var string = String(text)
+        var fast = JSONWriter()
+        var general = JSONWriter()
+        string.withUTF8 { utf8 in
+          fast.writeString(utf8: utf8)
+          general.writeEscapedString(utf8: utf8)
+        }
+        #expect(fast.bytes == general.bytes, "\(string.debugDescription)")
+      }
+    }
+  }
+}

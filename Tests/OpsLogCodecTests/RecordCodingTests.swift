@@ -401,3 +401,110 @@ func describe(_ error: any Error) -> String { "\(error) \(String(describing: err
     }
   }
 }
+
+// MARK: - Pooled decoders and encoders
+
+/// Decodes and encodes a second document from inside its own `init(from:)`/`encode(to:)`: the
+/// inner call must not take over the pooled decoders/encoders the outer one is using.
+struct Reentrant: Codable, Equatable {
+  var outer: String
+  var inner: Assignee
+  var after: Assignee
+
+  enum CodingKeys: String, CodingKey { case outer, inner, after }
+
+  init(outer: String, inner: Assignee, after: Assignee) {
+    self.outer = outer
+    self.inner = inner
+    self.after = after
+  }
+
+  init(from decoder: any Decoder) throws {
+    let container = try decoder.container(keyedBy: CodingKeys.self)
+    outer = try container.decode(String.self, forKey: .outer)
+    let text = try container.decode(String.self, forKey: .inner)
+    inner = try RecordDecoder().decode(Assignee.self, from: Array(text.utf8))
+    after = try container.decode(Assignee.self, forKey: .after)
+  }
+
+  func encode(to encoder: any Encoder) throws {
+    var container = encoder.container(keyedBy: CodingKeys.self)
+    try container.encode(outer, forKey: .outer)
+    let text = String(decoding: try RecordEncoder().encodeBytes(inner), as: UTF8.self)
+    try container.encode(text, forKey: .inner)
+    try container.encode(after, forKey: .after)
+  }
+}
+
+/// Members of different key types at the same depth, alternating, so that each pooled
+/// decoder's and encoder's cached container is replaced again and again.
+struct Alternating: Codable, Equatable {
+  var first: Assignee
+  var second: Everything.Pair
+  var third: Assignee
+  var list: [Everything.Pair]
+}
+
+extension Everything {
+  struct Pair: Codable, Equatable {
+    var left: Int
+    var right: [String]
+  }
+}
+
+@Suite struct PooledCodingTests {
+  @Test func reentrantDecodeAndEncode() throws {
+    let value = Reentrant(
+      outer: "o", inner: Assignee(name: "in", id: 1), after: Assignee(name: "after", id: 2))
+    let bytes = try RecordEncoder().encodeBytes(value)
+    #expect(
+      String(decoding: bytes, as: UTF8.self)
+        == #"{"outer":"o","inner":"{\"name\":\"in\",\"id\":1}","after":{"name":"after","id":2}}"#)
+    #expect(try RecordDecoder().decode(Reentrant.self, from: bytes) == value)
+  }
+
+  @Test func alternatingKeyTypesMatchFoundation() throws {
+    var generator = SystemRandomNumberGenerator()
+    for round in 0..<500 {
+      let value = Alternating(
+        first: Assignee(name: "n\(round)", id: Int.random(in: -1_000_000...1_000_000, using: &generator)),
+        second: .init(left: round, right: (0..<(round % 4)).map { "s\($0)\u{e9}\"" }),
+        third: Assignee(name: "", id: round),
+        list: (0..<(round % 3)).map { .init(left: $0, right: ["x\($0)"]) })
+      let ours = try RecordEncoder().encodeBytes(value)
+      // Foundation's decoder is the independent reference for what the bytes mean.
+      #expect(try JSONDecoder().decode(Alternating.self, from: Data(ours)) == value)
+      #expect(try RecordDecoder().decode(Alternating.self, from: ours) == value)
+      let foundation = try JSONEncoder().encode(value)
+      #expect(try RecordDecoder().decode(Alternating.self, from: Array(foundation)) == value)
+    }
+  }
+
+  @Test func failedDecodeLeavesThePoolUsable() throws {
+    let bad = Array(#"{"first":{"name":"a","id":1},"second":{"left":"x","right":[]}}"#.utf8)
+    #expect(throws: DecodingError.self) { try RecordDecoder().decode(Alternating.self, from: bad) }
+    let good = Alternating(
+      first: Assignee(name: "a", id: 1), second: .init(left: 2, right: ["b"]), third: Assignee(name: "c", id: 3),
+      list: [.init(left: 4, right: [])])
+    #expect(try RecordDecoder().decode(Alternating.self, from: RecordEncoder().encodeBytes(good)) == good)
+  }
+
+  @Test func decodesOnManyThreads() async throws {
+    let good = Alternating(
+      first: Assignee(name: "a", id: 1), second: .init(left: 2, right: ["b"]), third: Assignee(name: "c", id: 3),
+      list: [.init(left: 4, right: ["d", "e"])])
+    let bytes = try RecordEncoder().encodeBytes(good)
+    try await withThrowingTaskGroup(of: Bool.self) { group in
+      for _ in 0..<8 {
+        group.addTask {
+          for _ in 0..<200 {
+            let decoded = try RecordDecoder().decode(Alternating.self, from: bytes)
+            guard decoded == good, try RecordEncoder().encodeBytes(decoded) == bytes else { return false }
+          }
+          return true
+        }
+      }
+      for try await ok in group { #expect(ok) }
+    }
+  }
+}

@@ -51,6 +51,18 @@ func runCodecWorkload(_ options: BenchmarkOptions) throws -> BenchmarkResult {
   guard output.bytes == snapshot else { throw CodecBenchmarkError.mismatch("encoded lines differ from the input") }
   progress("codec: encode \(String(format: "%.3f", encodeSeconds)) s")
 
+  // OPSLOG_BENCH_SKIP_FOUNDATION=1 leaves Foundation out (its figures become null), for
+  // profiling our codec alone; the flag lives here because the command-line options are shared.
+  if ProcessInfo.processInfo.environment["OPSLOG_BENCH_SKIP_FOUNDATION"] == "1" {
+    func rounded(_ value: Double) -> Double { (value * 10).rounded() / 10 }
+    return BenchmarkResult(
+      workload: "codec", records: count, ops: options.ops, seconds: decodeSeconds + encodeSeconds, opsPerSecond: nil,
+      extra: [
+        ("parseMBps", .double(rounded(megabytes / decodeSeconds))),
+        ("serializeMBps", .double(rounded(megabytes / encodeSeconds))),
+      ])
+  }
+
   let foundationDecoder = JSONDecoder()
   var foundationDecoded: [SnapshotLine<Task>] = []
   foundationDecoded.reserveCapacity(count)
