@@ -15,6 +15,7 @@ let package = Package(
       name: "opslog-bench",
       dependencies: [
         .product(name: "OpsLogCodec", package: "OpsLog"),
+        .product(name: "OpsLogEngine", package: "OpsLog"),
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ],
       path: "Sources/opslog-bench"

@@ -15,6 +15,8 @@ struct BenchmarkResult {
   var seconds: Double
   var opsPerSecond: Double?
   var extra: [(String, JSONValue)] = []
+  /// `prepare` only: the directory it built, printed instead of the JSON line.
+  var directory: String? = nil
 
   func line() -> String {
     var object = JSONObject()

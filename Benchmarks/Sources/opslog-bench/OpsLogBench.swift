@@ -1,16 +1,35 @@
 import ArgumentParser
 
-/// `opslog-bench WORKLOAD [--records N] [--ops N] [--dir DIR]`: runs one workload of
-/// BENCHMARKS.md and prints one JSON line.
+/// `opslog-bench WORKLOAD [--records N] [--ops N] [--dir DIR] [--preload N]`: runs one workload
+/// of BENCHMARKS.md and prints one JSON line.
 @main
-struct OpsLogBench: ParsableCommand {
+struct OpsLogBench: AsyncParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "opslog-bench",
-    abstract: "Runs one OpsLog benchmark workload and prints its result as one JSON line.")
+    abstract: "Runs one OpsLog benchmark workload and prints its result as one JSON line.",
+    discussion: """
+      Workloads are defined in BENCHMARKS.md. `prepare` builds a store (RECORDS records, \
+      compacted, then OPS delta-encoded updates left in the WAL) and prints its directory; \
+      `open`, `compact` and `query` use `--dir` (made by either implementation) or run \
+      `prepare` first in a child process. The write workloads (write-*, durable-*) accept \
+      `--preload N`: N records are loaded (batches of 5,000) and compacted before the timed \
+      part, to show how a write's cost depends on the store's size. Progress goes to stderr.
+      """)
 
   /// Every workload, by name; each lives in its own file under Workloads/.
-  static let workloads: [String: @Sendable (BenchmarkOptions) throws -> BenchmarkResult] = [
-    "codec": runCodecWorkload
+  static let workloads: [String: @Sendable (BenchmarkOptions) async throws -> BenchmarkResult] = [
+    "codec": { try runCodecWorkload($0) },
+    "prepare": runPrepareWorkload,
+    "open": runOpenWorkload,
+    "compact": runCompactWorkload,
+    "query": runQueryWorkload,
+    "write-immediate": { try await runWriteWorkload($0, mode: .immediate) },
+    "write-group": { try await runWriteWorkload($0, mode: .group) },
+    "write-async": { try await runWriteWorkload($0, mode: .async) },
+    "write-default": runWriteDefaultWorkload,
+    "undo": runUndoWorkload,
+    "durable-1": { try await runDurableWorkload($0, concurrency: 1) },
+    "durable-64": { try await runDurableWorkload($0, concurrency: 64) },
   ]
 
   @Argument(help: "The workload to run (\(OpsLogBench.workloads.keys.sorted().joined(separator: ", "))).")
@@ -22,8 +41,15 @@ struct OpsLogBench: ParsableCommand {
   @Option(help: "Number of operations.")
   var ops = 20_000
 
-  @Option(help: "Store directory (made by `prepare`).")
+  @Option(help: "Store directory (made by `prepare`, by either implementation); `prepare` builds into it.")
   var dir: String?
+
+  @Option(
+    help: """
+      Write workloads: records loaded and compacted before the timed part (default 0; \
+      write-default: RECORDS/10).
+      """)
+  var preload: Int?
 
   func validate() throws {
     guard Self.workloads[workload] != nil else {
@@ -31,12 +57,14 @@ struct OpsLogBench: ParsableCommand {
         "unknown workload \"\(workload)\"; known workloads: \(Self.workloads.keys.sorted().joined(separator: ", "))")
     }
     guard records > 0, ops >= 0 else { throw ValidationError("--records must be positive and --ops not negative") }
+    if let preload, preload < 0 { throw ValidationError("--preload must not be negative") }
   }
 
-  func run() throws {
-    let options = BenchmarkOptions(records: records, ops: ops, directory: dir)
-    let result = try Self.workloads[workload]!(options)
-    print(result.line())
+  func run() async throws {
+    let options = BenchmarkOptions(records: records, ops: ops, directory: dir, preload: preload)
+    let result = try await Self.workloads[workload]!(options)
+    // `prepare` prints the directory it made instead of a result line.
+    print(result.directory ?? result.line())
   }
 }
 
@@ -44,4 +72,5 @@ struct BenchmarkOptions: Sendable {
   var records: Int
   var ops: Int
   var directory: String?
+  var preload: Int?
 }
