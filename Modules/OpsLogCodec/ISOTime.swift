@@ -5,6 +5,7 @@
 #elseif canImport(Darwin)
   import Darwin
 #endif
+import Synchronization
 
 /// ISO-8601 timestamps exactly as JavaScript's `Date.prototype.toISOString` writes them,
 /// `2026-04-01T10:00:01.000Z`: the spelling of `ts`, snapshot and manifest times.
@@ -14,8 +15,16 @@
 public enum ISOTime {
   /// The current time, UTC, with milliseconds.
   public static func now() -> String {
-    string(millisecondsSince1970: nowMilliseconds())
+    let milliseconds = nowMilliseconds()
+    // Every operation is stamped, and thousands fall in one millisecond: format each
+    // millisecond once.
+    if let cached = lastFormatted.withLock({ $0.milliseconds == milliseconds ? $0.text : nil }) { return cached }
+    let text = string(millisecondsSince1970: milliseconds)
+    lastFormatted.withLock { $0 = (milliseconds, text) }
+    return text
   }
+
+  private static let lastFormatted = Mutex<(milliseconds: Int64, text: String)>((-1, ""))
 
   /// Milliseconds since 1970-01-01T00:00:00Z, from the real-time clock.
   public static func nowMilliseconds() -> Int64 {

@@ -59,6 +59,11 @@ public struct SnapshotReader {
   var document: [UInt8] = []
   var isFinished = false
 
+  /// Whether record data is validated as JSON before it is handed over. A consumer that
+  /// decodes it with a strict decoder anyway (the store does, through ``RecordDecoder``) turns
+  /// this off so each byte is parsed once; damage then surfaces as that decoder's error.
+  public var validatesRecordData = true
+
   /// The header, known once the first line is read (at ``finish(_:)`` for the legacy
   /// pretty-printed layout).
   public private(set) var header: SnapshotHeader?
@@ -249,7 +254,7 @@ public struct SnapshotReader {
   /// The record in `line`: by the fast path when the line has the writer's exact shape,
   /// otherwise by a full parse that also explains what is wrong.
   func recordLine() throws -> SnapshotRecord {
-    if let (id, range) = Self.scanRecordLine(line) {
+    if let (id, range) = Self.scanRecordLine(line, validatingData: validatesRecordData) {
       return SnapshotRecord(id: id, data: line[range])
     }
     let value: JSONValue
@@ -275,7 +280,9 @@ public struct SnapshotReader {
   /// Scans `{"id":"<string>","data":<value>}` as the writer lays it out, validating the data
   /// value strictly without building a tree. `nil` when the line has any other shape or is
   /// not valid, so the caller can fall back to a full parse.
-  static func scanRecordLine(_ line: [UInt8]) -> (String, Range<Int>)? {
+  /// With `validatingData` false, the data value is taken to run to the line's final `}`
+  /// unscanned: the caller's strict decoder rejects anything else in it.
+  static func scanRecordLine(_ line: [UInt8], validatingData: Bool = true) -> (String, Range<Int>)? {
     line.withUnsafeBytes { raw -> (String, Range<Int>)? in
       guard raw.count > idPrefix.count + dataInfix.count + 3,
         raw.starts(with: idPrefix), raw[idPrefix.count] == UInt8(ascii: "\"")
@@ -287,6 +294,12 @@ public struct SnapshotReader {
       guard infixEnd <= raw.count, raw[parser.position..<infixEnd].elementsEqual(dataInfix) else { return nil }
       parser.position = infixEnd
       let dataStart = infixEnd
+      if !validatingData {
+        var end = raw.count
+        while end > dataStart, [0x20, 0x09, 0x0A, 0x0D].contains(raw[end - 1]) { end -= 1 }
+        guard end > dataStart + 1, raw[end - 1] == UInt8(ascii: "}") else { return nil }
+        return (id, dataStart..<(end - 1))
+      }
       guard (try? skipValue(&parser, raw, depth: 1)) != nil else { return nil }
       let dataEnd = parser.position
       parser.skipWhitespace()

@@ -5,15 +5,23 @@
 /// lets undo put a deleted record back in its exact place. Undo is strictly last-in first-out,
 /// so undoing a create always removes the last slot. Holes are squeezed out by ``compact()``,
 /// which the store calls only when no undoable operation refers to a slot.
+@usableFromInline
 struct RecordTable<Record> {
+  @usableFromInline
   struct Entry {
-    var id: String
-    var record: Record
+    @usableFromInline var id: String
+    @usableFromInline var record: Record
+
+    @usableFromInline
+    init(id: String, record: Record) {
+      self.id = id
+      self.record = record
+    }
   }
 
-  private(set) var slots: [Entry?] = []
-  private var positions: [String: Int] = [:]
-  private(set) var count = 0
+  @usableFromInline private(set) var slots: [Entry?] = []
+  @usableFromInline private(set) var positions: [String: Int] = [:]
+  @usableFromInline private(set) var count = 0
 
   init(minimumCapacity: Int = 0) {
     slots.reserveCapacity(minimumCapacity)
@@ -22,11 +30,13 @@ struct RecordTable<Record> {
 
   var holeCount: Int { slots.count - count }
 
+  @inlinable
   func get(_ id: String) -> Record? {
     guard let slot = positions[id] else { return nil }
     return slots[slot].unsafelyUnwrapped.record
   }
 
+  @inlinable
   func contains(_ id: String) -> Bool { positions[id] != nil }
 
   func slot(of id: String) -> Int? { positions[id] }
@@ -86,6 +96,7 @@ struct RecordTable<Record> {
   }
 
   /// Records in order.
+  @inlinable
   func forEach(_ body: (String, Record) throws -> Void) rethrows {
     for entry in slots {
       guard let entry else { continue }

@@ -144,7 +144,8 @@ extension Store {
     let manifest = load.manifest
     let loader = StateLoader<Record>(
       decoder: decoder, migrating: manifest.version < options.version, storedVersion: manifest.version, options: options)
-    try await loader.loadSnapshot(manifest.currentSnapshot, backend: backend)
+    try await loader.loadSnapshot(
+      manifest.currentSnapshot, backend: backend, expectedRecords: manifest.stats.activeRecords)
     try loader.replay(load.lines, walPath: load.appendPath)
     let token = try? await backend.manifestChangeToken()
     try state.withLock { state in
@@ -249,7 +250,8 @@ extension Store {
   func reload(_ manifest: ManifestInfo, token: FileChangeToken?) async throws {
     let loader = StateLoader<Record>(
       decoder: decoder, migrating: manifest.version < options.version, storedVersion: manifest.version, options: options)
-    try await loader.loadSnapshot(manifest.currentSnapshot, backend: backend)
+    try await loader.loadSnapshot(
+      manifest.currentSnapshot, backend: backend, expectedRecords: manifest.stats.activeRecords)
     let wal = try await backend.readWAL(manifest.activeOps, logger: logger)
     try loader.replay(wal.lines, walPath: manifest.activeOps)
     try state.withLock { state in
@@ -308,7 +310,9 @@ final class SnapshotCursor<Record: Codable & Sendable>: Sendable {
         if state.path == nil {
           let path = try store.read { $0.manifest.currentSnapshot }
           state.path = path
-          state.reader = SnapshotReader(path: path)
+          var reader = SnapshotReader(path: path)
+          reader.validatesRecordData = false  // the strict decoder below validates each record
+          state.reader = reader
         }
         return (nil, false, (state.path!, state.offset))
       }

@@ -136,7 +136,8 @@ extension Store {
     let migrating = manifest.version < options.version
     let loader = StateLoader<Record>(
       decoder: RecordDecoder(), migrating: migrating, storedVersion: manifest.version, options: options)
-    try await loader.loadSnapshot(manifest.currentSnapshot, backend: backend)
+    try await loader.loadSnapshot(
+      manifest.currentSnapshot, backend: backend, expectedRecords: manifest.stats.activeRecords)
     try loader.replay(load.lines, walPath: load.appendPath)
     var state = StoreState<Record>(manifest: manifest, walPath: load.appendPath, walLength: load.appendLength)
     try loader.finish(into: &state)
@@ -178,11 +179,21 @@ final class StateLoader<Record: Codable & Sendable> {
     self.options = options
   }
 
-  func loadSnapshot(_ path: String, backend: any StorageBackend) async throws {
+  /// - Parameter expectedRecords: the manifest's record count, a hint to size the table
+  ///   once instead of growing and rehashing it.
+  func loadSnapshot(_ path: String, backend: any StorageBackend, expectedRecords: Int = 0) async throws {
     snapshotPath = path
-    _ = try await backend.loadSnapshot(path) { record in
+    let capacity = min(max(expectedRecords, 0), 50_000_000)
+    if migrating { jsonTable = RecordTable(minimumCapacity: capacity) } else { table = RecordTable(minimumCapacity: capacity) }
+    // Each record's bytes are parsed once, by the strict decoder, not validated beforehand.
+    _ = try await backend.loadSnapshot(path, validatingRecordData: false) { record in
       if migrating {
-        let value = try JSONValue(parsing: record.data)
+        let value: JSONValue
+        do {
+          value = try JSONValue(parsing: record.data)
+        } catch {
+          throw OpsLogError.corrupted(path: path, reason: "record \"\(record.id)\": \(error)")
+        }
         jsonTable.set(record.id, value)
       } else {
         let decoded: Record

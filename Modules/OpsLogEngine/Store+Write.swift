@@ -154,30 +154,18 @@ extension Store {
     do {
       defer { mutationLock.unlock() }
       try await checkLogBeforeMutation()
-      let base = try state.withLock { state in
-        try state.checkMutable(readOnly: options.readOnly)
-        return state.table
-      }
-      var batch = Batch<Record>(base: base)
-      try body(&batch)
-      if batch.changes.isEmpty { return }
-      let timestamp = ISOTime.now()
-      var current: [String: Record?] = [:]
-      var prepared: [PreparedOperation<Record>] = []
-      prepared.reserveCapacity(batch.changes.count)
-      for change in batch.changes {
-        try Self.validate(id: change.id)
-        let previous: Record? = current[change.id] ?? base.get(change.id)
-        if let value = change.record {
-          let data = try encoder.encodeBytes(value)
-          prepared.append(try prepareSet(change.id, value, data: data, previous: previous, timestamp: timestamp))
-          current[change.id] = .some(value)
-        } else {
-          guard let previous else { throw OpsLogError.notFound(id: change.id) }
-          prepared.append(try prepareDelete(change.id, previous: previous, timestamp: timestamp))
-          current[change.id] = .some(nil)
+      // The batch sees a copy-on-write copy of the table; it is dropped before the table is
+      // changed, or the first change would copy the whole table.
+      let prepared: [PreparedOperation<Record>] = try {
+        let base = try state.withLock { state in
+          try state.checkMutable(readOnly: options.readOnly)
+          return state.table
         }
-      }
+        var batch = Batch<Record>(base: base)
+        try body(&batch)
+        return try prepareBatch(batch.changes, base: base)
+      }()
+      if prepared.isEmpty { return }
       sequence = try state.withLock { state in
         try state.checkMutable(readOnly: options.readOnly)
         var last: UInt64 = 0
@@ -187,6 +175,30 @@ extension Store {
       afterEnqueue()
     }
     if let sequence { try await acknowledge(sequence) }
+  }
+
+  /// The operations of a batch, each against the state as the batch's earlier changes left it.
+  func prepareBatch(_ changes: [(id: String, record: Record?)], base: RecordTable<Record>) throws
+    -> [PreparedOperation<Record>]
+  {
+    let timestamp = ISOTime.now()
+    var current: [String: Record?] = [:]
+    var prepared: [PreparedOperation<Record>] = []
+    prepared.reserveCapacity(changes.count)
+    for change in changes {
+      try Self.validate(id: change.id)
+      let previous: Record? = current[change.id] ?? base.get(change.id)
+      if let value = change.record {
+        let data = try encoder.encodeBytes(value)
+        prepared.append(try prepareSet(change.id, value, data: data, previous: previous, timestamp: timestamp))
+        current[change.id] = .some(value)
+      } else {
+        guard let previous else { throw OpsLogError.notFound(id: change.id) }
+        prepared.append(try prepareDelete(change.id, previous: previous, timestamp: timestamp))
+        current[change.id] = .some(nil)
+      }
+    }
+    return prepared
   }
 
   /// Runs one mutation: `prepare` reads the state (under the store's lock) and returns the
@@ -265,7 +277,7 @@ extension Store {
           startTimer = true
         }
       case .async:
-        if !state.writerActive && !state.backgroundWriterScheduled && state.pendingCount > 0 {
+        if !state.backgroundWriterScheduled && state.pendingCount > 0 {
           state.backgroundWriterScheduled = true
           startWriter = true
         }
@@ -289,8 +301,20 @@ extension Store {
     }
     if startWriter {
       Task {
-        self.state.withLock { $0.backgroundWriterScheduled = false }
-        await self.writeInBackground()
+        while true {
+          await self.writeInBackground()
+          // Linger a moment before stepping down: a producer writing in a loop refills the
+          // buffer at once, and starting a task per write costs a thread wake-up each time.
+          try? await Task.sleep(for: .milliseconds(1))
+          let more = self.state.withLock { state -> Bool in
+            if state.pending.isEmpty {
+              state.backgroundWriterScheduled = false
+              return false
+            }
+            return true
+          }
+          if !more { break }
+        }
       }
     }
     if startCheckpoint {
@@ -332,6 +356,24 @@ extension Store {
   /// - Throws: the write's error when the operation was lost to a failed write.
   func waitForWrite(upTo sequence: UInt64, reportLoss: Bool = true) async throws {
     while true {
+      // Most calls find the write done or nobody writing: decide without suspending, since
+      // a continuation costs a trip through the executor even when resumed at once.
+      let decided = try state.withLock { state -> CommitSignal? in
+        if reportLoss, let error = state.failure(of: sequence) { throw error }
+        if state.writtenSequence >= sequence { return .written }
+        if !state.writerActive {
+          state.writerActive = true
+          return .lead
+        }
+        return nil
+      }
+      switch decided {
+      case .written?: return
+      case .lead?:
+        await writePending()
+        continue
+      case nil: break
+      }
       let signal: CommitSignal = try await withCheckedThrowingContinuation { continuation in
         let outcome: Result<CommitSignal, any Error>? = state.withLock { state in
           if reportLoss, let error = state.failure(of: sequence) { return .failure(error) }

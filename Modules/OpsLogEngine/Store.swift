@@ -29,7 +29,7 @@ public final class Store<Record: Codable & Sendable>: Sendable {
   let backend: any StorageBackend
   /// The log layout: single writer by default, agents above the engine (``LogStrategy``).
   let strategy: any LogStrategy
-  let state: Mutex<StoreState<Record>>
+  @usableFromInline let state: Mutex<StoreState<Record>>
   /// Serializes mutations in arrival order (see ``AsyncFIFOLock``).
   let mutationLock = AsyncFIFOLock()
   /// One checkpoint at a time.
@@ -57,7 +57,7 @@ public final class Store<Record: Codable & Sendable>: Sendable {
   // MARK: - Reads
 
   /// Throws ``OpsLogError/closed`` after `close()`.
-  @inline(__always)
+  @inlinable
   func read<T>(_ body: (borrowing StoreState<Record>) throws -> T) throws -> T {
     try state.withLock { state in
       if state.isClosed { throw OpsLogError.closed }
@@ -66,13 +66,16 @@ public final class Store<Record: Codable & Sendable>: Sendable {
   }
 
   /// The record with this ID, or `nil`.
+  @inlinable
   public func get(_ id: String) throws -> Record? { try read { $0.table.get(id) } }
 
   /// Whether a record has this ID.
+  @inlinable
   public func has(_ id: String) throws -> Bool { try read { $0.table.contains(id) } }
 
   /// Every record, in first-insertion order: an update keeps a record's place, a delete and a
   /// later set move it to the end, an undo puts it back where it was.
+  @inlinable
   public func all() throws -> [Record] {
     try read { state in
       var records: [Record] = []
@@ -83,6 +86,7 @@ public final class Store<Record: Codable & Sendable>: Sendable {
   }
 
   /// Every record with its ID, in the order of ``all()``.
+  @inlinable
   public func entries() throws -> [(id: String, record: Record)] {
     try read { state in
       var entries: [(id: String, record: Record)] = []
@@ -96,6 +100,7 @@ public final class Store<Record: Codable & Sendable>: Sendable {
   ///
   /// The predicate runs on a consistent copy of the state, outside the store's lock, so it may
   /// be slow or call the store without blocking writers.
+  @inlinable
   public func filter(_ isIncluded: (Record) throws -> Bool) throws -> [Record] {
     let table = try read { $0.table }
     var result: [Record] = []
@@ -104,6 +109,7 @@ public final class Store<Record: Codable & Sendable>: Sendable {
   }
 
   /// The records for which `isIncluded(record, id)` is true, in the order of ``all()``.
+  @inlinable
   public func filter(_ isIncluded: (Record, _ id: String) throws -> Bool) throws -> [Record] {
     let table = try read { $0.table }
     var result: [Record] = []
@@ -112,9 +118,11 @@ public final class Store<Record: Codable & Sendable>: Sendable {
   }
 
   /// The number of records.
+  @inlinable
   public func count() throws -> Int { try read { $0.table.count } }
 
   /// The number of records for which `isIncluded(record, id)` is true.
+  @inlinable
   public func count(where isIncluded: (Record, _ id: String) throws -> Bool) throws -> Int {
     let table = try read { $0.table }
     var count = 0

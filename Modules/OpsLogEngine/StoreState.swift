@@ -33,15 +33,16 @@ enum CommitSignal: Sendable {
 }
 
 /// Everything mutable about an open store, behind the store's `Mutex`.
+@usableFromInline
 struct StoreState<Record: Sendable>: Sendable {
-  var table = RecordTable<Record>()
+  @usableFromInline var table = RecordTable<Record>()
   /// Operations since the last checkpoint cut, oldest first.
   var journal: [JournalEntry<Record>] = []
   /// Per key, the stamp of the operation whose effect the table holds (multi-writer merges);
   /// empty for unstamped operations, and reset by every new base (checkpoint, reload).
   var winningStamps: [String: OperationStamp] = [:]
   var manifest: ManifestInfo
-  var isClosed = false
+  @usableFromInline var isClosed = false
   /// `close()` has begun: mutations are refused, reads still work.
   var isClosing = false
 

@@ -43,13 +43,18 @@ extension StorageBackend {
   ///
   /// - Returns: the snapshot's header.
   /// - Throws: ``OpsLogError/corrupted(path:reason:)`` when the file is missing or damaged.
+  ///
+  /// - Parameter validatingRecordData: `false` when `onRecord` decodes each record strictly
+  ///   itself, so that its bytes are parsed once (see ``SnapshotReader/validatesRecordData``).
   public func loadSnapshot(
-    _ path: String, chunkSize: Int = 1 << 22, _ onRecord: (SnapshotRecord) throws -> Void
+    _ path: String, chunkSize: Int = 1 << 22, validatingRecordData: Bool = true,
+    _ onRecord: (SnapshotRecord) throws -> Void
   ) async throws -> SnapshotHeader {
     guard try await size(of: path) != nil else {
       throw OpsLogError.corrupted(path: path, reason: "the snapshot the manifest names does not exist")
     }
     var reader = SnapshotReader(path: path)
+    reader.validatesRecordData = validatingRecordData
     var offset = 0
     while true {
       let chunk = try await read(path, offset: offset, length: chunkSize)
