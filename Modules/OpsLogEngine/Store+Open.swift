@@ -184,10 +184,9 @@ final class StateLoader<Record: Codable & Sendable> {
   func loadSnapshot(_ path: String, backend: any StorageBackend, expectedRecords: Int = 0) async throws {
     snapshotPath = path
     let capacity = min(max(expectedRecords, 0), 50_000_000)
-    if migrating { jsonTable = RecordTable(minimumCapacity: capacity) } else { table = RecordTable(minimumCapacity: capacity) }
-    // Each record's bytes are parsed once, by the strict decoder, not validated beforehand.
-    _ = try await backend.loadSnapshot(path, validatingRecordData: false) { record in
-      if migrating {
+    if migrating {
+      jsonTable = RecordTable(minimumCapacity: capacity)
+      _ = try await backend.loadSnapshot(path, validatingRecordData: false) { record in
         let value: JSONValue
         do {
           value = try JSONValue(parsing: record.data)
@@ -195,20 +194,87 @@ final class StateLoader<Record: Codable & Sendable> {
           throw OpsLogError.corrupted(path: path, reason: "record \"\(record.id)\": \(error)")
         }
         jsonTable.set(record.id, value)
-      } else {
-        let decoded: Record
-        do {
-          decoded = try decoder.decode(Record.self, from: record.data)
-        } catch let error as OpsLogError {
-          throw OpsLogError.corrupted(path: path, reason: "record \"\(record.id)\": \(error)")
-        } catch {
-          throw OpsLogError.corrupted(
-            path: path,
-            reason:
-              "record \"\(record.id)\" does not decode as \(Record.self) (\(error)); open it with the matching record type, a migration, or Store<JSONValue>"
-          )
+      }
+      return
+    }
+    table = RecordTable(minimumCapacity: capacity)
+    guard try await backend.size(of: path) != nil else {
+      throw OpsLogError.corrupted(path: path, reason: "the snapshot the manifest names does not exist")
+    }
+    // Records are collected a chunk at a time and decoded on both cores; each record's bytes
+    // are parsed once, by the strict decoder, not validated beforehand.
+    var reader = SnapshotReader(path: path)
+    reader.validatesRecordData = false
+    var pending = PendingRecords()
+    let chunkSize = 1 << 22
+    var offset = 0
+    while true {
+      let chunk = try await backend.read(path, offset: offset, length: chunkSize)
+      if chunk.isEmpty { break }
+      offset += chunk.count
+      try reader.consume(chunk) { pending.append($0) }
+      try await decodeAndInsert(&pending, path: path)
+      if chunk.count < chunkSize { break }
+    }
+    _ = try reader.finish { pending.append($0) }
+    try await decodeAndInsert(&pending, path: path)
+  }
+
+  /// Snapshot records read but not decoded yet: their IDs and their JSON bytes end to end.
+  struct PendingRecords {
+    var ids: [String] = []
+    var bytes: [UInt8] = []
+    var ends: [Int] = []
+
+    mutating func append(_ record: SnapshotRecord) {
+      ids.append(record.id)
+      bytes.append(contentsOf: record.data)
+      ends.append(bytes.count)
+    }
+  }
+
+  /// Decodes the pending records in two halves at once, then inserts them in file order.
+  func decodeAndInsert(_ pending: inout PendingRecords, path: String) async throws {
+    guard !pending.ids.isEmpty else { return }
+    let (ids, bytes, ends) = (pending.ids, pending.bytes, pending.ends)
+    pending = PendingRecords()
+    let count = ids.count
+    let parts = count >= 256 ? 2 : 1
+    let decoder = self.decoder
+    let decoded = try await withThrowingTaskGroup(of: (Int, [Record]).self) { group in
+      for part in 0..<parts {
+        let range = (count * part / parts)..<(count * (part + 1) / parts)
+        group.addTask {
+          var records: [Record] = []
+          records.reserveCapacity(range.count)
+          try bytes.withUnsafeBytes { raw in
+            for index in range {
+              let start = index == 0 ? 0 : ends[index - 1]
+              do {
+                records.append(try decoder.decode(Record.self, from: UnsafeRawBufferPointer(rebasing: raw[start..<ends[index]])))
+              } catch let error as OpsLogError {
+                throw OpsLogError.corrupted(path: path, reason: "record \"\(ids[index])\": \(error)")
+              } catch {
+                throw OpsLogError.corrupted(
+                  path: path,
+                  reason:
+                    "record \"\(ids[index])\" does not decode as \(Record.self) (\(error)); open it with the matching record type, a migration, or Store<JSONValue>"
+                )
+              }
+            }
+          }
+          return (part, records)
         }
-        table.set(record.id, decoded)
+      }
+      var halves = [[Record]](repeating: [], count: parts)
+      for try await (part, records) in group { halves[part] = records }
+      return halves
+    }
+    var index = 0
+    for half in decoded {
+      for record in half {
+        table.set(ids[index], record)
+        index += 1
       }
     }
   }
