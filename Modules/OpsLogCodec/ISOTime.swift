@@ -1,3 +1,5 @@
+import Synchronization
+
 #if canImport(Glibc)
   import Glibc
 #elseif canImport(Musl)
@@ -5,7 +7,6 @@
 #elseif canImport(Darwin)
   import Darwin
 #endif
-import Synchronization
 
 /// ISO-8601 timestamps exactly as JavaScript's `Date.prototype.toISOString` writes them,
 /// `2026-04-01T10:00:01.000Z`: the spelling of `ts`, snapshot and manifest times.

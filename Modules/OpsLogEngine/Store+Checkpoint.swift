@@ -97,7 +97,8 @@ extension Store {
     let milliseconds = nextFileMilliseconds(after: cut.manifest)
     let timestamp = ISOTime.string(millisecondsSince1970: ISOTime.nowMilliseconds())
     let snapshotPath =
-      "snapshots/" + SnapshotFormat.fileName(timestampMilliseconds: milliseconds, compression: options.snapshotCompression)
+      "snapshots/"
+      + SnapshotFormat.fileName(timestampMilliseconds: milliseconds, compression: options.snapshotCompression)
     let walPath = strategy.newWALPath(milliseconds: milliseconds)
     do {
       try await writeSnapshot(cut.table, to: snapshotPath, timestamp: timestamp)
@@ -224,7 +225,9 @@ extension Store {
     do {
       let last = state.withLock { $0.nextSequence - 1 }
       try await waitForWrite(upTo: last, reportLoss: false)
-      if let error = state.withLock({ state in defer { state.backgroundError = nil }; return state.backgroundError }) {
+      if let error = state.withLock({ state in
+        defer { state.backgroundError = nil }; return state.backgroundError
+      }) {
         firstError = firstError ?? error
       }
       if isWritable && !options.skipLoad {

@@ -131,7 +131,8 @@ extension Store {
         }
         if let stamp { state.winningStamps[operation.id] = stamp }
         state.journal.append(
-          JournalEntry(operation: operation, previousRecord: previous, slot: slot, lineLength: line.length, sequence: 0))
+          JournalEntry(operation: operation, previousRecord: previous, slot: slot, lineLength: line.length, sequence: 0)
+        )
         state.operationsSinceCheckpoint += 1
       }
     }
@@ -143,7 +144,8 @@ extension Store {
   func reloadState(_ load: LogLoad) async throws {
     let manifest = load.manifest
     let loader = StateLoader<Record>(
-      decoder: decoder, migrating: manifest.version < options.version, storedVersion: manifest.version, options: options)
+      decoder: decoder, migrating: manifest.version < options.version, storedVersion: manifest.version, options: options
+    )
     try await loader.loadSnapshot(
       manifest.currentSnapshot, backend: backend, expectedRecords: manifest.stats.activeRecords)
     try loader.replay(load.lines, walPath: load.appendPath)
@@ -239,7 +241,8 @@ extension Store {
           (previous, slot) = (removed?.record, removed?.slot ?? -1)
         }
         state.journal.append(
-          JournalEntry(operation: operation, previousRecord: previous, slot: slot, lineLength: line.length, sequence: 0))
+          JournalEntry(operation: operation, previousRecord: previous, slot: slot, lineLength: line.length, sequence: 0)
+        )
         state.operationsSinceCheckpoint += 1
       }
     }
@@ -249,7 +252,8 @@ extension Store {
   /// Loads the state afresh from `manifest`'s snapshot and WAL.
   func reload(_ manifest: ManifestInfo, token: FileChangeToken?) async throws {
     let loader = StateLoader<Record>(
-      decoder: decoder, migrating: manifest.version < options.version, storedVersion: manifest.version, options: options)
+      decoder: decoder, migrating: manifest.version < options.version, storedVersion: manifest.version, options: options
+    )
     try await loader.loadSnapshot(
       manifest.currentSnapshot, backend: backend, expectedRecords: manifest.stats.activeRecords)
     let wal = try await backend.readWAL(manifest.activeOps, logger: logger)
@@ -301,7 +305,8 @@ final class SnapshotCursor<Record: Codable & Sendable>: Sendable {
 
   func next() async throws -> (id: String, record: Record)? {
     while true {
-      let (element, done, start) = try state.withLock { state -> ((id: String, record: Record)?, Bool, (String, Int)?) in
+      let (element, done, start) = try state.withLock {
+        state -> ((id: String, record: Record)?, Bool, (String, Int)?) in
         if state.position < state.buffered.count {
           defer { state.position += 1 }
           return (state.buffered[state.position], false, nil)

@@ -65,7 +65,9 @@ extension Store {
         if try await backend.containsStoreFiles() {
           throw OpsLogError.corrupted(
             path: ManifestCodec.fileName,
-            reason: "it is missing but the location holds snapshots or WAL files; restore the manifest instead of starting over")
+            reason:
+              "it is missing but the location holds snapshots or WAL files; restore the manifest instead of starting over"
+          )
         }
         if options.readOnly || options.skipLoad { throw OpsLogError.storeNotFound(location: location) }
         store = try await createFresh(
@@ -95,7 +97,9 @@ extension Store {
   ) async throws -> Store<Record> {
     let milliseconds = ISOTime.nowMilliseconds()
     let now = ISOTime.string(millisecondsSince1970: milliseconds)
-    let snapshotPath = "snapshots/" + SnapshotFormat.fileName(timestampMilliseconds: milliseconds, compression: options.snapshotCompression)
+    let snapshotPath =
+      "snapshots/"
+      + SnapshotFormat.fileName(timestampMilliseconds: milliseconds, compression: options.snapshotCompression)
     let walPath = strategy.newWALPath(milliseconds: milliseconds)
     var header: [UInt8]? = SnapshotFormat.headerLine(SnapshotHeader(version: options.version, timestamp: now))
     createdFiles.append(snapshotPath)
@@ -124,7 +128,9 @@ extension Store {
     if options.skipLoad {
       // Nothing is loaded: new operations are appended after whatever the WAL holds.
       var walLength = try await backend.size(of: walPath) ?? 0
-      if !options.readOnly { walLength = try await cutTornTail(walPath, length: walLength, backend: backend, options: options) }
+      if !options.readOnly {
+        walLength = try await cutTornTail(walPath, length: walLength, backend: backend, options: options)
+      }
       var state = StoreState<Record>(manifest: manifest, walPath: walPath, walLength: walLength)
       state.manifestToken = token
       return Store(location: location, options: options, backend: backend, strategy: strategy, state: state)
@@ -153,7 +159,9 @@ extension Store {
 
   /// Cuts a last line without its newline off the WAL: the rest of it died with the process
   /// that was writing it, and a new line appended after it would be glued to it.
-  static func cutTornTail(_ path: String, length: Int, backend: any StorageBackend, options: StoreOptions) async throws -> Int {
+  static func cutTornTail(_ path: String, length: Int, backend: any StorageBackend, options: StoreOptions) async throws
+    -> Int
+  {
     try await WALRepair.cutTornTail(path, length: length, backend: backend, durability: options.durability)
   }
 }
@@ -251,7 +259,8 @@ final class StateLoader<Record: Codable & Sendable> {
             for index in range {
               let start = index == 0 ? 0 : ends[index - 1]
               do {
-                records.append(try decoder.decode(Record.self, from: UnsafeRawBufferPointer(rebasing: raw[start..<ends[index]])))
+                records.append(
+                  try decoder.decode(Record.self, from: UnsafeRawBufferPointer(rebasing: raw[start..<ends[index]])))
               } catch let error as OpsLogError {
                 throw OpsLogError.corrupted(path: path, reason: "record \"\(ids[index])\": \(error)")
               } catch {
@@ -304,7 +313,8 @@ final class StateLoader<Record: Codable & Sendable> {
         guard let data = operation.data else { continue }
         let (previous, slot) = table.set(operation.id, data)
         journal.append(
-          JournalEntry(operation: operation, previousRecord: previous, slot: slot, lineLength: line.length, sequence: sequence))
+          JournalEntry(
+            operation: operation, previousRecord: previous, slot: slot, lineLength: line.length, sequence: sequence))
       case .delete:
         // A delete of a record the state does not hold changes nothing, but it stays in the
         // history so that undo and the WAL line up.
@@ -333,7 +343,10 @@ final class StateLoader<Record: Codable & Sendable> {
     if migrating {
       guard let migrate = options.migrate else {
         throw OpsLogError.migrationFailed(
-          id: "", reason: "the store holds version \(storedVersion) records and no migrate function was given for version \(options.version)")
+          id: "",
+          reason:
+            "the store holds version \(storedVersion) records and no migrate function was given for version \(options.version)"
+        )
       }
       var migrated = RecordTable<Record>(minimumCapacity: jsonTable.count)
       try jsonTable.forEach { id, value in
@@ -346,7 +359,8 @@ final class StateLoader<Record: Codable & Sendable> {
         do {
           migrated.set(id, try decoder.decode(Record.self, from: upgraded))
         } catch {
-          throw OpsLogError.migrationFailed(id: id, reason: "the migrated record does not decode as \(Record.self): \(error)")
+          throw OpsLogError.migrationFailed(
+            id: id, reason: "the migrated record does not decode as \(Record.self): \(error)")
         }
       }
       state.table = migrated

@@ -242,7 +242,8 @@ extension Store {
     } else {
       previousValue = .none
       OperationLine.write(
-        into: &writer, timestamp: timestamp, kind: .set, id: id, previous: .none, data: data, agent: agent, clock: clock)
+        into: &writer, timestamp: timestamp, kind: .set, id: id, previous: .none, data: data, agent: agent, clock: clock
+      )
     }
     return PreparedOperation(
       operation: LogOperation(

@@ -205,7 +205,8 @@ final class AgentLog: LogStrategy {
     }
   }
 
-  func registerHoldingLock(backend: any StorageBackend, carrying: [UInt8], options: StoreOptions) async throws -> String {
+  func registerHoldingLock(backend: any StorageBackend, carrying: [UInt8], options: StoreOptions) async throws -> String
+  {
     do {
       guard var manifest = try await backend.readManifest() else {
         throw OpsLogError.corrupted(path: ManifestCodec.fileName, reason: "the manifest disappeared")
@@ -249,7 +250,8 @@ final class AgentLog: LogStrategy {
     }
     if !carried.isEmpty {
       logger.info(
-        "carrying writes a compaction missed into a new WAL", metadata: ["from": "\(path)", "bytes": "\(carried.count)"])
+        "carrying writes a compaction missed into a new WAL",
+        metadata: ["from": "\(path)", "bytes": "\(carried.count)"])
     }
     return (carried, size)
   }
@@ -282,7 +284,8 @@ final class AgentLog: LogStrategy {
 
   // MARK: - Following the other agents
 
-  func checkBeforeMutation(backend: any StorageBackend, options: StoreOptions, logger: Logger) async throws -> LogLoad? {
+  func checkBeforeMutation(backend: any StorageBackend, options: StoreOptions, logger: Logger) async throws -> LogLoad?
+  {
     if readOnly { return nil }
     let (known, own, snapshot) = state.withLock { ($0.token, $0.ownPath, $0.snapshot) }
     let token = try await backend.manifestChangeToken()

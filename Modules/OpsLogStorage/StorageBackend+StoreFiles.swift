@@ -118,7 +118,8 @@ extension StorageBackend {
       } else {
         do {
           let operation = try OperationLine.decode(line)
-          result.lines.append(WALLine(operation: operation, offset: offset + lineStart, length: length, hash: line.hashValue))
+          result.lines.append(
+            WALLine(operation: operation, offset: offset + lineStart, length: length, hash: line.hashValue))
         } catch {
           result.malformedLines += 1
           (logger ?? storageLogger).warning(

@@ -130,7 +130,9 @@ import Testing
   /// path writes, on many generated strings with and without characters to escape.
   @Test func fastPathMatchesTheGeneralPath() {
     var generator = SystemRandomNumberGenerator()
-    let alphabet: [Unicode.Scalar] = ["a", "Z", "0", " ", "\"", "\\", "/", "\n", "\t", "\u{1}", "\u{1F}", "\u{7F}", "é", "€", "😀"]
+    let alphabet: [Unicode.Scalar] = [
+      "a", "Z", "0", " ", "\"", "\\", "/", "\n", "\t", "\u{1}", "\u{1F}", "\u{7F}", "é", "€", "😀",
+    ]
     for length in 0..<40 {
       for _ in 0..<50 {
         var text = String.UnicodeScalarView()

@@ -163,4 +163,3 @@ func fixtureLinesDecodeAndReencodeByteForByte(_ fixture: String) throws {
   // Most mutations break the line; the point is that none of them crashes.
   #expect(decoded < 5000)
 }
-

@@ -11,7 +11,9 @@ struct CheckpointArchiveTests {
     defer { location.cleanUp() }
     let store = try await location.open(Todo.self, { $0.checkpointThreshold = 10 })
     let firstSnapshot = try store.manifest().currentSnapshot
-    for index in 0..<95 { try await store.set("t\(index % 40)", Todo(title: "T\(index)", status: "active", priority: index)) }
+    for index in 0..<95 {
+      try await store.set("t\(index % 40)", Todo(title: "T\(index)", status: "active", priority: index))
+    }
     try await store.compact()  // waits for a background checkpoint, then takes its own
     #expect(try store.manifest().currentSnapshot != firstSnapshot)
     #expect(try store.stats().opsCount == 0)
@@ -26,10 +28,12 @@ struct CheckpointArchiveTests {
   func writesDuringABackgroundCheckpointAreCarriedOver(kind: BackendKind) async throws {
     let location = TestLocation(kind)
     defer { location.cleanUp() }
-    let store = try await location.open(JSONValue.self, {
-      $0.checkpointThreshold = 50
-      $0.checkpointOnClose = false
-    })
+    let store = try await location.open(
+      JSONValue.self,
+      {
+        $0.checkpointThreshold = 50
+        $0.checkpointOnClose = false
+      })
     try await withThrowingTaskGroup(of: Void.self) { group in
       for writer in 0..<4 {
         group.addTask { for index in 0..<200 { try await store.set("w\(writer)-\(index)", .int(Int64(index))) } }
@@ -47,7 +51,9 @@ struct CheckpointArchiveTests {
     let location = TestLocation(kind)
     defer { location.cleanUp() }
     let store = try await location.open(Todo.self)
-    for index in 0..<6 { try await store.set("t\(index)", Todo(title: "T\(index)", status: index < 3 ? "done" : "active")) }
+    for index in 0..<6 {
+      try await store.set("t\(index)", Todo(title: "T\(index)", status: index < 3 ? "done" : "active"))
+    }
     let moved = try await store.archive(segment: "2024") { record, _ in record.status == "done" }
     #expect(moved == 3)
     #expect(try store.entries().map(\.id) == ["t3", "t4", "t5"])
@@ -103,7 +109,8 @@ struct CheckpointArchiveTests {
     defer { location.cleanUp() }
     let store = try await location.open(JSONValue.self, { $0.checkpointThreshold = 7 })
     for index in 0..<30 {
-      try await store.set("k\(index % 9)", ["n": .int(Int64(index)), "text": .string(String(repeating: "x", count: index))])
+      try await store.set(
+        "k\(index % 9)", ["n": .int(Int64(index)), "text": .string(String(repeating: "x", count: index))])
       if index % 5 == 0 { try await store.delete("k\(index % 9)") }
     }
     _ = try await store.archive(segment: "old") { _, id in id == "k1" }

@@ -11,7 +11,9 @@ struct FixtureTests {
   ]
 
   func expected(_ name: String) throws -> JSONValue {
-    try JSONValue(parsing: Array(try Data(contentsOf: fixturesDirectory.appendingPathComponent(name).appendingPathComponent("expected.json"))))
+    try JSONValue(
+      parsing: Array(
+        try Data(contentsOf: fixturesDirectory.appendingPathComponent(name).appendingPathComponent("expected.json"))))
   }
 
   @Test(arguments: singleWriterCases)

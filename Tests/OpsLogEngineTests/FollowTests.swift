@@ -9,10 +9,12 @@ struct FollowTests {
   func readerFollowsTheWriterAcrossCheckpoints(kind: BackendKind) async throws {
     let location = TestLocation(kind)
     defer { location.cleanUp() }
-    let writer = try await location.open(JSONValue.self, {
-      $0.checkpointThreshold = 1_000
-      $0.checkpointOnClose = false
-    })
+    let writer = try await location.open(
+      JSONValue.self,
+      {
+        $0.checkpointThreshold = 1_000
+        $0.checkpointOnClose = false
+      })
     try await writer.set("a", 1)
     let reader = try await location.open(JSONValue.self, { $0.readOnly = true })
     #expect(try reader.get("a") == 1)
@@ -40,8 +42,11 @@ struct FollowTests {
     let walPath = try writer.manifest().activeOps
     try await writer.close()
     let reader = try await location.open(JSONValue.self, { $0.readOnly = true })
-    let line = OperationLine.encode(
-      LogOperation(timestamp: ISOTime.now(), kind: .set, id: "late", data: ["x": 1], previous: .none)) + [UInt8(ascii: "\n")]
+    let line =
+      OperationLine.encode(
+        LogOperation(timestamp: ISOTime.now(), kind: .set, id: "late", data: ["x": 1], previous: .none)) + [
+        UInt8(ascii: "\n")
+      ]
     let backend: any StorageBackend = kind == .memory ? MemoryBackend(disk: location.disk) : FsBackend()
     try await backend.initialize(location: location.path, readOnly: false)
     try await backend.append(walPath, Array(line.prefix(20)), durability: .process)

@@ -68,12 +68,14 @@ struct RetentionAndRecordKindsTests {
   @Test func syncUnderDiskDurabilityWritesEverything() async throws {
     let location = TestLocation(.filesystem)
     defer { location.cleanUp() }
-    let store = try await location.open(JSONValue.self, {
-      $0.durability = .disk
-      $0.writeMode = .group
-      $0.groupCommitSize = 1_000
-      $0.groupCommitInterval = .seconds(60)
-    })
+    let store = try await location.open(
+      JSONValue.self,
+      {
+        $0.durability = .disk
+        $0.writeMode = .group
+        $0.groupCommitSize = 1_000
+        $0.groupCommitInterval = .seconds(60)
+      })
     for index in 0..<10 { try await store.set("k\(index)", .int(Int64(index))) }
     #expect(try await walLines(location, store).isEmpty)
     try await store.sync()

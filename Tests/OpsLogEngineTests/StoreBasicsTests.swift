@@ -71,7 +71,8 @@ struct StoreBasicsTests {
     defer { location.cleanUp() }
     let store = try await location.open(Todo.self, { $0.checkpointThreshold = 1_000 })
     for index in 0..<10 {
-      try await store.set("t\(index)", Todo(title: "T\(index)", status: index % 2 == 0 ? "active" : "done", priority: index))
+      try await store.set(
+        "t\(index)", Todo(title: "T\(index)", status: index % 2 == 0 ? "active" : "done", priority: index))
     }
     #expect(try store.filter { $0.status == "active" }.map(\.priority) == [0, 2, 4, 6, 8])
     #expect(try store.filter { record, id in id == "t3" || record.priority == 9 }.map(\.priority) == [3, 9])

@@ -27,7 +27,8 @@ struct TestLocation: Sendable {
     disk = MemoryDisk()
     switch kind {
     case .filesystem:
-      path = FileManager.default.temporaryDirectory
+      path =
+        FileManager.default.temporaryDirectory
         .appendingPathComponent("opslog-engine-\(UUID().uuidString)").path
     case .memory:
       path = "/memory/store-\(UUID().uuidString)"
@@ -66,7 +67,8 @@ let fixturesDirectory = URL(fileURLWithPath: #filePath)
 /// Copies a fixture's store to a fresh temporary directory (tests never write into fixtures).
 func copyFixture(_ name: String) throws -> String {
   let destination = FileManager.default.temporaryDirectory.appendingPathComponent("opslog-fixture-\(UUID().uuidString)")
-  try FileManager.default.copyItem(at: fixturesDirectory.appendingPathComponent(name).appendingPathComponent("store"), to: destination)
+  try FileManager.default.copyItem(
+    at: fixturesDirectory.appendingPathComponent(name).appendingPathComponent("store"), to: destination)
   return destination.path
 }
 

@@ -99,10 +99,12 @@ struct UndoBatchDeltaTests {
 
   @Test func batchOfThreeHundredThousandOperations() async throws {
     let location = TestLocation(.memory)
-    let store = try await location.open(JSONValue.self, {
-      $0.checkpointThreshold = 1_000_000
-      $0.checkpointOnClose = false
-    })
+    let store = try await location.open(
+      JSONValue.self,
+      {
+        $0.checkpointThreshold = 1_000_000
+        $0.checkpointOnClose = false
+      })
     let total = 300_000
     try await store.batch { batch in
       for index in 0..<total { batch.set("k\(index)", .int(Int64(index))) }

@@ -9,12 +9,14 @@ struct WriteModeTests {
   func groupModeBuffersUntilSizeOrFlush(kind: BackendKind) async throws {
     let location = TestLocation(kind)
     defer { location.cleanUp() }
-    let store = try await location.open(JSONValue.self, {
-      $0.writeMode = .group
-      $0.groupCommitSize = 5
-      $0.groupCommitInterval = .seconds(60)
-      $0.checkpointThreshold = 1_000
-    })
+    let store = try await location.open(
+      JSONValue.self,
+      {
+        $0.writeMode = .group
+        $0.groupCommitSize = 5
+        $0.groupCommitInterval = .seconds(60)
+        $0.checkpointThreshold = 1_000
+      })
     for index in 0..<3 { try await store.set("k\(index)", .int(Int64(index))) }
     #expect(try store.count() == 3, "reads see buffered writes")
     #expect(try store.stats().opsCount == 3)
@@ -32,11 +34,13 @@ struct WriteModeTests {
   func groupTimerWritesAfterTheInterval(kind: BackendKind) async throws {
     let location = TestLocation(kind)
     defer { location.cleanUp() }
-    let store = try await location.open(JSONValue.self, {
-      $0.writeMode = .group
-      $0.groupCommitSize = 1_000
-      $0.groupCommitInterval = .milliseconds(50)
-    })
+    let store = try await location.open(
+      JSONValue.self,
+      {
+        $0.writeMode = .group
+        $0.groupCommitSize = 1_000
+        $0.groupCommitInterval = .milliseconds(50)
+      })
     try await store.set("a", 1)
     #expect(try await walLines(location, store).isEmpty)
     var written = 0
@@ -52,11 +56,13 @@ struct WriteModeTests {
   func undoInGroupModeTakesTheRightOperation(kind: BackendKind) async throws {
     let location = TestLocation(kind)
     defer { location.cleanUp() }
-    let store = try await location.open(JSONValue.self, {
-      $0.writeMode = .group
-      $0.groupCommitSize = 3
-      $0.groupCommitInterval = .seconds(60)
-    })
+    let store = try await location.open(
+      JSONValue.self,
+      {
+        $0.writeMode = .group
+        $0.groupCommitSize = 3
+        $0.groupCommitInterval = .seconds(60)
+      })
     try await store.set("a", 1)
     try await store.set("b", 2)
     try await store.set("c", 3)  // written
@@ -76,10 +82,12 @@ struct WriteModeTests {
   func asyncModeWritesInTheBackground(kind: BackendKind) async throws {
     let location = TestLocation(kind)
     defer { location.cleanUp() }
-    let store = try await location.open(JSONValue.self, {
-      $0.writeMode = .async
-      $0.checkpointThreshold = 10_000
-    })
+    let store = try await location.open(
+      JSONValue.self,
+      {
+        $0.writeMode = .async
+        $0.checkpointThreshold = 10_000
+      })
     for index in 0..<500 { try await store.set("k\(index)", .int(Int64(index))) }
     #expect(try store.count() == 500)
     try await store.flush()
@@ -91,10 +99,12 @@ struct WriteModeTests {
   func concurrentImmediateWritersAllLand(durability: Durability) async throws {
     let location = TestLocation(.filesystem)
     defer { location.cleanUp() }
-    let store = try await location.open(JSONValue.self, {
-      $0.durability = durability
-      $0.checkpointThreshold = 100_000
-    })
+    let store = try await location.open(
+      JSONValue.self,
+      {
+        $0.durability = durability
+        $0.checkpointThreshold = 100_000
+      })
     try await withThrowingTaskGroup(of: Void.self) { group in
       for writer in 0..<16 {
         group.addTask {
@@ -129,12 +139,14 @@ struct WriteModeTests {
 
   @Test func backgroundFailureIsNeverSwallowed() async throws {
     let location = TestLocation(.memory)
-    let store = try await location.open(JSONValue.self, {
-      $0.writeMode = .group
-      $0.groupCommitSize = 100
-      $0.groupCommitInterval = .seconds(60)
-      $0.checkpointThreshold = 1_000
-    })
+    let store = try await location.open(
+      JSONValue.self,
+      {
+        $0.writeMode = .group
+        $0.groupCommitSize = 100
+        $0.groupCommitInterval = .seconds(60)
+        $0.checkpointThreshold = 1_000
+      })
     try await store.set("a", 1)
     try await store.flush()
     try await store.set("b", 2)
@@ -164,11 +176,13 @@ struct WriteModeTests {
 
   @Test func closeReportsABackgroundFailure() async throws {
     let location = TestLocation(.memory)
-    let store = try await location.open(JSONValue.self, {
-      $0.writeMode = .group
-      $0.groupCommitSize = 100
-      $0.groupCommitInterval = .seconds(60)
-    })
+    let store = try await location.open(
+      JSONValue.self,
+      {
+        $0.writeMode = .group
+        $0.groupCommitSize = 100
+        $0.groupCommitInterval = .seconds(60)
+      })
     try await store.set("a", 1)
     location.disk.failWrite(.ioError)
     await #expect(throws: OpsLogError.self) { try await store.close() }

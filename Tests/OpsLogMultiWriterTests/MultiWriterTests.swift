@@ -17,7 +17,8 @@ struct MultiWriterTests {
       at: fixturesDirectory.appendingPathComponent("multi-writer/store"), to: URL(fileURLWithPath: location))
     let before = try fileTree(location)
 
-    let reader = try await Store<JSONValue>.open(location, agentId: "agent-C", options: agentOptions { $0.readOnly = true })
+    let reader = try await Store<JSONValue>.open(
+      location, agentId: "agent-C", options: agentOptions { $0.readOnly = true })
     let entries = try reader.entries()
     #expect(entries.map(\.id) == records.map(\.key))
     #expect(entries.map(\.record) == records.map(\.value))
@@ -72,7 +73,8 @@ struct MultiWriterTests {
     try await b.refresh()
     #expect(try b.get("k") == nil)
     #expect(try a.get("k") == nil)
-    let reopened = try await Store<Note>.open(location, agentId: "agent-C", options: agentOptions { $0.readOnly = true })
+    let reopened = try await Store<Note>.open(
+      location, agentId: "agent-C", options: agentOptions { $0.readOnly = true })
     #expect(try reopened.get("k") == nil)
     try await reopened.close()
     try await a.close()
@@ -187,8 +189,10 @@ struct MultiWriterTests {
   @Test func compactionSkipsWhileAnotherAgentHoldsTheLockAndRecoversAStaleOne() async throws {
     let disk = MemoryDisk()
     let location = "/memory/multi-\(UUID().uuidString)"
-    let a = try await Store<Note>.open(location, agentId: "A", options: agentOptions { $0.backend = MemoryBackend(disk: disk) })
-    let b = try await Store<Note>.open(location, agentId: "B", options: agentOptions { $0.backend = MemoryBackend(disk: disk) })
+    let a = try await Store<Note>.open(
+      location, agentId: "A", options: agentOptions { $0.backend = MemoryBackend(disk: disk) })
+    let b = try await Store<Note>.open(
+      location, agentId: "B", options: agentOptions { $0.backend = MemoryBackend(disk: disk) })
     try await a.set("a", Note(text: "a"))
     try await b.set("b", Note(text: "b"))
     let snapshot = try a.manifest().currentSnapshot
@@ -247,7 +251,8 @@ struct MultiWriterTests {
         (#"{"ts":"2026-01-01T00:00:00.000Z","op":"set","id":"raced","prev":null,"data":{"text":"r"},"agent":"B","clock":2}"#
           + "\n").utf8))
     try handle.close()
-    #expect(try readText(oldWAL + ".through").trimmingCharacters(in: .whitespacesAndNewlines) == "\(lengthAtCompaction)")
+    #expect(
+      try readText(oldWAL + ".through").trimmingCharacters(in: .whitespacesAndNewlines) == "\(lengthAtCompaction)")
     try await b.set("after", Note(text: "3"))
     try await a.refresh()
     let expected = ["before", "raced", "after"]

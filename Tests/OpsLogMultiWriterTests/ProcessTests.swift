@@ -19,7 +19,8 @@ struct ProcessTests {
     var follower: Store<JSONValue>? = nil
     for run in runs where run.process.isRunning {
       if follower == nil, FileManager.default.fileExists(atPath: location + "/manifest.json") {
-        follower = try? await Store<JSONValue>.open(location, agentId: "follower", options: agentOptions { $0.readOnly = true })
+        follower = try? await Store<JSONValue>.open(
+          location, agentId: "follower", options: agentOptions { $0.readOnly = true })
       }
       try await follower?.refresh()
       try await Task.sleep(for: .milliseconds(5))
@@ -47,8 +48,11 @@ struct ProcessTests {
     }
     // The follower that refreshed incrementally holds the same values.
     let reader: Store<JSONValue>
-    if let follower { reader = follower } else {
-      reader = try await Store<JSONValue>.open(location, agentId: "follower", options: agentOptions { $0.readOnly = true })
+    if let follower {
+      reader = follower
+    } else {
+      reader = try await Store<JSONValue>.open(
+        location, agentId: "follower", options: agentOptions { $0.readOnly = true })
     }
     try await reader.refresh()
     #expect(asDictionary(try reader.entries()) == asDictionary(merge))
@@ -66,14 +70,16 @@ struct ProcessTests {
       let (status, _) = try await run.finish()
       #expect(status == 0)
     }
-    let store = try await Store<JSONValue>.open(location, agentId: "checker", options: agentOptions { $0.readOnly = true })
+    let store = try await Store<JSONValue>.open(
+      location, agentId: "checker", options: agentOptions { $0.readOnly = true })
     let view = asDictionary(try store.entries())
     for id in ids {
       let own = expectedOwnRecords(agent: id, prefix: "own-\(id)", count: count)
       #expect(view.filter { $0.key.hasPrefix("own-\(id)-") } == own, "nothing \(id) wrote was lost")
     }
     for i in 0..<5 { #expect(view["shared-\(i)"] != nil) }
-    #expect(try FileManager.default.contentsOfDirectory(atPath: location + "/snapshots").count > 1, "a compaction happened")
+    #expect(
+      try FileManager.default.contentsOfDirectory(atPath: location + "/snapshots").count > 1, "a compaction happened")
     try await store.close()
   }
 }

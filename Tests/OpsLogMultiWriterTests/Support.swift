@@ -51,7 +51,8 @@ func readText(_ path: String) throws -> String {
 /// line of the manifest's agents sorted by (clock, agent id by UTF-8 bytes), last writer
 /// wins, records in first-insertion order.
 func deterministicMerge(_ location: String) throws -> [(id: String, record: JSONValue)] {
-  let manifest = try ManifestCodec.decode(Array(try Data(contentsOf: URL(fileURLWithPath: location + "/manifest.json"))))
+  let manifest = try ManifestCodec.decode(
+    Array(try Data(contentsOf: URL(fileURLWithPath: location + "/manifest.json"))))
   var ids: [String] = []
   var records: [String: JSONValue] = [:]
   func put(_ id: String, _ value: JSONValue?) {

@@ -69,7 +69,8 @@ case "write-until-killed":
     let store = try await Store<JSONValue>.open(arguments[2], options: options)
     var index: Int64 = 0
     while true {
-      try await store.set("k\(index)", ["n": .int(index), "pad": .string(String(repeating: "p", count: Int(index % 200)))])
+      try await store.set(
+        "k\(index)", ["n": .int(index), "pad": .string(String(repeating: "p", count: Int(index % 200)))])
       say("ack \(index)")
       index += 1
     }
