@@ -359,6 +359,7 @@ final class WALCursor<Record: Codable & Sendable>: Sendable {
   let store: Store<Record>
   let since: String?
   let state = Mutex(State())
+  static var windowSize: Int { 1 << 20 }
 
   init(store: Store<Record>, since: String?) {
     self.store = store
@@ -379,17 +380,24 @@ final class WALCursor<Record: Codable & Sendable>: Sendable {
       if let element { return element }
       if done { return nil }
       guard let (path, offset) = start else { return nil }
-      // Read a bounded window at a time; readWAL stops at the last complete line.
-      let wal = try await store.backend.readWAL(path, from: offset, logger: store.logger)
+      // A bounded window at a time: readWAL stops at the last complete line in it, and a
+      // window that holds no complete line is widened until it does (or the file ends).
+      var window = Self.windowSize
+      var wal = try await store.backend.readWAL(path, from: offset, maximumBytes: window, logger: store.logger)
+      while wal.consumedThrough == offset && wal.partialTailLength == window {
+        window *= 2
+        wal = try await store.backend.readWAL(path, from: offset, maximumBytes: window, logger: store.logger)
+      }
       let operations = try wal.lines.compactMap { line -> LogOperation<Record>? in
         if let since, line.operation.timestamp <= since { return nil }
         return try line.operation.mapRecords { try store.decodeRecord($0, id: line.operation.id, path: path) }
       }
+      let reachedEnd = wal.consumedThrough == offset
       state.withLock { state in
         state.buffered = operations
         state.position = 0
         state.offset = wal.consumedThrough
-        state.finished = true
+        state.finished = reachedEnd
       }
     }
   }

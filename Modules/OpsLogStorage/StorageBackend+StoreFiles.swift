@@ -100,12 +100,19 @@ extension StorageBackend {
   /// Lines that are not valid operations are skipped, counted and logged: that is how a line
   /// torn by a crash is survived. A last line without its newline is not consumed, so a reader
   /// following a writer reads it again once it is complete.
-  public func readWAL(_ path: String, from offset: Int = 0, logger: Logger? = nil) async throws -> WALReadResult {
+  ///
+  /// - Parameter maximumBytes: read at most this many bytes (`nil`: to the end), for callers
+  ///   that stream a large WAL window by window; a line longer than the window is not
+  ///   consumed, so such a caller widens the window when nothing was.
+  public func readWAL(
+    _ path: String, from offset: Int = 0, maximumBytes: Int? = nil, logger: Logger? = nil
+  ) async throws -> WALReadResult {
     guard let total = try await size(of: path) else {
       throw OpsLogError.corrupted(path: path, reason: "the WAL the manifest names does not exist")
     }
     guard total > offset else { return WALReadResult(startOffset: offset, consumedThrough: offset) }
-    let bytes = try await read(path, offset: offset, length: total - offset)
+    let length = min(total - offset, maximumBytes ?? Int.max)
+    let bytes = try await read(path, offset: offset, length: length)
     var result = WALReadResult(startOffset: offset, consumedThrough: offset)
     var lineStart = 0
     var lineNumber = 0

@@ -94,3 +94,46 @@ struct FollowTests {
     try await store.close()
   }
 }
+
+@Suite("Streaming a large WAL and crashing in memory")
+struct LargeWALAndMemoryCrashTests {
+  @Test func walOperationsStreamsAWALLargerThanItsWindow() async throws {
+    let location = TestLocation(.memory)
+    let store = try await location.open(JSONValue.self, { $0.checkpointThreshold = 1_000_000 })
+    let long = String(repeating: "w", count: 3_000_000)  // one line wider than the 1 MiB window
+    try await store.batch { batch in
+      for index in 0..<15_000 { batch.set("k\(index)", ["i": .int(Int64(index)), "pad": "0123456789abcdef"]) }
+      batch.set("long", .string(long))
+      batch.set("after", true)
+    }
+    var count = 0
+    var sawLong = false
+    for try await operation in store.walOperations() {
+      count += 1
+      if operation.id == "long" { sawLong = operation.data == .string(long) }
+    }
+    #expect(count == 15_002)
+    #expect(sawLong)
+    try await store.close()
+  }
+
+  @Test func aCrashedMemoryWriterLosesNothingAcknowledged() async throws {
+    let disk = MemoryDisk()
+    var options = StoreOptions()
+    let crashing = MemoryBackend(disk: disk)
+    options.backend = crashing
+    options.checkpointThreshold = 7
+    let store = try await Store<JSONValue>.open("/crash", options: options)
+    for index in 0..<50 { try await store.set("k\(index)", .int(Int64(index))) }
+    try await store.delete("k3")
+    crashing.simulateCrash()  // no close, no checkpoint; its lock is left behind, stale
+
+    var reopenOptions = StoreOptions()
+    reopenOptions.backend = MemoryBackend(disk: disk)
+    let reopened = try await Store<JSONValue>.open("/crash", options: reopenOptions)
+    #expect(try reopened.count() == 49)
+    #expect(try reopened.get("k3") == nil)
+    #expect(try reopened.get("k49") == 49)
+    try await reopened.close()
+  }
+}
