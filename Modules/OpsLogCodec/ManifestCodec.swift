@@ -53,8 +53,8 @@ public enum ManifestCodec {
     guard case .object(let object) = value else { throw fields.corrupted("the manifest is not a JSON object") }
 
     let version = try fields.integer(object, "version", minimum: 1)
-    let currentSnapshot = try fields.nonEmptyString(object, "currentSnapshot")
-    let activeOps = try fields.nonEmptyString(object, "activeOps")
+    let currentSnapshot = try fields.storePath(try fields.nonEmptyString(object, "currentSnapshot"), "currentSnapshot")
+    let activeOps = try fields.storePath(try fields.nonEmptyString(object, "activeOps"), "activeOps")
 
     guard let segmentsValue = object["archiveSegments"] else { throw fields.corrupted("archiveSegments is missing") }
     guard case .array(let segmentValues) = segmentsValue else {
@@ -66,7 +66,7 @@ public enum ManifestCodec {
       guard case .string(let path) = segment, !path.isEmpty else {
         throw fields.corrupted("archiveSegments[\(position)] is not a non-empty path")
       }
-      archiveSegments.append(path)
+      archiveSegments.append(try fields.storePath(path, "archiveSegments[\(position)]"))
     }
 
     guard let statsValue = object["stats"] else { throw fields.corrupted("stats is missing") }
@@ -88,7 +88,7 @@ public enum ManifestCodec {
         guard case .string(let path) = pathValue, !path.isEmpty else {
           throw fields.corrupted("activeAgentOps[\"\(agent)\"] is not a non-empty path")
         }
-        entries.append((agent, path))
+        entries.append((agent, try fields.storePath(path, "activeAgentOps[\"\(agent)\"]")))
       }
       activeAgentOps = entries
     }
@@ -112,6 +112,18 @@ struct FieldReader {
     }
     guard integer >= minimum else { throw corrupted("\(prefix)\(key) is less than \(minimum)") }
     return integer
+  }
+
+  /// A path inside the store: relative, `/`-separated, without `.` or `..` components. A
+  /// damaged or hostile manifest must not point the store at files outside its directory.
+  func storePath(_ path: String, _ field: String) throws -> String {
+    let components = path.split(separator: "/", omittingEmptySubsequences: false)
+    guard !path.hasPrefix("/"), !path.utf8.contains(0),
+      components.allSatisfy({ !$0.isEmpty && $0 != "." && $0 != ".." })
+    else {
+      throw corrupted("\(field) is not a path inside the store: \"\(path)\"")
+    }
+    return path
   }
 
   func nonEmptyString(_ object: JSONObject, _ key: String, prefix: String = "") throws -> String {

@@ -65,6 +65,19 @@ let brokenManifests: [BrokenManifest] = [
   BrokenManifest(name: "activeAgentOps empty agent", field: "activeAgentOps") {
     $0["activeAgentOps"] = ["": "ops/agent--1.jsonl"]
   },
+  // Hostile paths: a manifest must never point the store outside its directory.
+  BrokenManifest(name: "currentSnapshot escaping with ..", field: "currentSnapshot") {
+    $0["currentSnapshot"] = "../../etc/passwd"
+  },
+  BrokenManifest(name: "currentSnapshot absolute", field: "currentSnapshot") { $0["currentSnapshot"] = "/etc/passwd" },
+  BrokenManifest(name: "activeOps with a . component", field: "activeOps") { $0["activeOps"] = "ops/./x.jsonl" },
+  BrokenManifest(name: "activeOps with an empty component", field: "activeOps") { $0["activeOps"] = "ops//x.jsonl" },
+  BrokenManifest(name: "archiveSegments escaping", field: "archiveSegments") {
+    $0["archiveSegments"] = ["archive/../../secret.json"]
+  },
+  BrokenManifest(name: "activeAgentOps path escaping", field: "activeAgentOps") {
+    $0["activeAgentOps"] = ["A": "../ops/agent-A-1.jsonl"]
+  },
 ]
 
 @Test(arguments: brokenManifests)

@@ -139,3 +139,37 @@ struct OpenModesTests {
     }
   }
 }
+
+@Suite("Hostile manifests")
+struct HostileManifestTests {
+  @Test(arguments: ["../../etc/passwd", "/etc/passwd", "snapshots/../../outside.jsonl"])
+  func aManifestPointingOutsideTheStoreIsCorrupted(path: String) async throws {
+    let location = TestLocation(.filesystem)
+    defer { location.cleanUp() }
+    let store = try await location.open(JSONValue.self)
+    try await store.set("keep", true)
+    try await store.close()
+    let backend = FsBackend()
+    try await backend.initialize(location: location.path, readOnly: false)
+    var manifest = try #require(try await backend.readManifest())
+    let good = manifest
+    manifest.currentSnapshot = path
+    var bytes: [UInt8]? = ManifestCodec.encode(manifest)
+    try await backend.replace("manifest.json") {
+      defer { bytes = nil }
+      return bytes
+    }
+    await #expect {
+      try await location.open(JSONValue.self)
+    } throws: { error in
+      guard case OpsLogError.corrupted(let file, let reason) = error else { return false }
+      return file == "manifest.json" && reason.contains("currentSnapshot")
+    }
+    // Nothing was written over the good data: restoring the manifest restores the store.
+    try await backend.writeManifest(good)
+    try await backend.shutdown()
+    let restored = try await location.open(JSONValue.self)
+    #expect(try restored.get("keep") == true)
+    try await restored.close()
+  }
+}
