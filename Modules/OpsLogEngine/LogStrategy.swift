@@ -121,6 +121,13 @@ public struct SingleWriterLog: LogStrategy {
   public func load(manifest: ManifestInfo, backend: any StorageBackend, options: StoreOptions, logger: Logger)
     async throws -> LogLoad
   {
+    // Reading only `activeOps` of a store that agents write would show one agent's writes as
+    // the whole state; appending to it would corrupt that agent's WAL. Say so instead.
+    if let agents = manifest.activeAgentOps, !agents.isEmpty {
+      throw OpsLogError.unsupported(
+        "this store is written by multi-writer agents (\(agents.map(\.agent).joined(separator: ", "))); open it with Store.open(_:agentId:options:) from OpsLogMultiWriter, with readOnly to only read it"
+      )
+    }
     let walPath = manifest.activeOps
     let wal = try await backend.readWAL(walPath)
     var walLength = wal.consumedThrough

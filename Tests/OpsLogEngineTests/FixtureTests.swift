@@ -106,3 +106,23 @@ struct FixtureTests {
     try await reopened.close()
   }
 }
+
+@Suite("Multi-writer stores through the single-writer open")
+struct PlainOpenOfAgentStoreTests {
+  @Test(arguments: [true, false])
+  func aPlainOpenOfAnAgentStoreSaysHowToOpenIt(readOnly: Bool) async throws {
+    let path = try copyFixture("multi-writer")
+    defer { try? FileManager.default.removeItem(atPath: path) }
+    let before = try FileManager.default.subpathsOfDirectory(atPath: path).sorted()
+    var options = StoreOptions()
+    options.readOnly = readOnly
+    await #expect {
+      try await Store<JSONValue>.open(path, options: options)
+    } throws: { error in
+      guard case OpsLogError.unsupported(let message) = error else { return false }
+      return message.contains("agentId")
+    }
+    #expect(
+      try FileManager.default.subpathsOfDirectory(atPath: path).sorted() == before, "nothing written, no lock left")
+  }
+}
