@@ -1,5 +1,8 @@
 import Logging
 import OpsLogCodec
+// `import OpsLogMultiWriter` alone is enough to open an agent: Store, StoreOptions and the
+// types come with it, as they come with the engine.
+@_exported import OpsLogEngine
 @_spi(LogStrategy) import OpsLogEngine
 import OpsLogStorage
 import OpsLogTypes
