@@ -73,6 +73,26 @@ struct FollowTests {
     try await writer.close()
   }
 
+  @Test(.timeLimit(.minutes(1))) func watchEndsWhenItsTaskIsCancelled() async throws {
+    let location = TestLocation(.memory)
+    let writer = try await location.open(JSONValue.self)
+    let reader = try await location.open(JSONValue.self, { $0.readOnly = true })
+    let consumer = Task {
+      var batches = 0
+      for try await _ in reader.watch(interval: .milliseconds(5)) { batches += 1 }
+      return batches  // reached only when the stream finishes
+    }
+    try await writer.set("a", 1)
+    try await Task.sleep(for: .milliseconds(50))
+    consumer.cancel()
+    // Returns only because the stream finished on cancellation (the time limit catches a hang).
+    let delivered = try await consumer.value
+    #expect(delivered == 1, "the write arrived as one batch before the cancellation")
+    #expect(try reader.get("a") == 1, "the watch applied what it read")
+    try await reader.close()
+    try await writer.close()
+  }
+
   @Test(arguments: BackendKind.allCases)
   func streamingReadsMatchTheFiles(kind: BackendKind) async throws {
     let location = TestLocation(kind)
