@@ -60,6 +60,7 @@ let package = Package(
     .executableTarget(name: "MultiWriter", dependencies: ["OpsLog"], path: "Examples/MultiWriter"),
     // Child processes for the tests that need more than one process (locks, crashes).
     .executableTarget(name: "OpsLogTestHelper", dependencies: ["OpsLog"], path: "Tests/OpsLogTestHelper"),
+    .target(name: "OpsLogTestSupport", path: "Tests/OpsLogTestSupport"),
     .testTarget(name: "OpsLogTypesTests", dependencies: ["OpsLogTypes"], path: "Tests/OpsLogTypesTests"),
     .testTarget(
       name: "OpsLogCodecTests",
@@ -69,18 +70,18 @@ let package = Package(
     .testTarget(
       name: "OpsLogStorageTests",
       // The helper is a dependency only so that it is built before the tests run them.
-      dependencies: ["OpsLogStorage", "OpsLogTestHelper"],
+      dependencies: ["OpsLogStorage", "OpsLogTestHelper", "OpsLogTestSupport"],
       path: "Tests/OpsLogStorageTests"
     ),
     .testTarget(
       name: "OpsLogEngineTests",
-      dependencies: ["OpsLogEngine", "OpsLogTestHelper"],
+      dependencies: ["OpsLogEngine", "OpsLogTestHelper", "OpsLogTestSupport"],
       path: "Tests/OpsLogEngineTests"
     ),
     .testTarget(
       name: "OpsLogMultiWriterTests",
       // The helper is a dependency only so that it is built before the tests run it.
-      dependencies: ["OpsLogMultiWriter", "OpsLogTestHelper"],
+      dependencies: ["OpsLogMultiWriter", "OpsLogTestHelper", "OpsLogTestSupport"],
       path: "Tests/OpsLogMultiWriterTests"
     ),
   ],

@@ -258,18 +258,10 @@ final class StateLoader<Record: Codable & Sendable> {
           try bytes.withUnsafeBytes { raw in
             for index in range {
               let start = index == 0 ? 0 : ends[index - 1]
-              do {
-                records.append(
-                  try decoder.decode(Record.self, from: UnsafeRawBufferPointer(rebasing: raw[start..<ends[index]])))
-              } catch let error as OpsLogError {
-                throw OpsLogError.corrupted(path: path, reason: "record \"\(ids[index])\": \(error)")
-              } catch {
-                throw OpsLogError.corrupted(
-                  path: path,
-                  reason:
-                    "record \"\(ids[index])\" does not decode as \(Record.self) (\(error)); open it with the matching record type, a migration, or Store<JSONValue>"
-                )
-              }
+              records.append(
+                try Store<Record>.decodeStored(Record.self, id: ids[index], path: path) {
+                  try decoder.decode(Record.self, from: UnsafeRawBufferPointer(rebasing: raw[start..<ends[index]]))
+                })
             }
           }
           return (part, records)
@@ -328,15 +320,7 @@ final class StateLoader<Record: Codable & Sendable> {
   }
 
   func decodeRecord(_ value: JSONValue, id: String, path: String) throws -> Record {
-    do {
-      return try decoder.decode(Record.self, from: value)
-    } catch {
-      throw OpsLogError.corrupted(
-        path: path,
-        reason:
-          "record \"\(id)\" does not decode as \(Record.self) (\(error)); open it with the matching record type, a migration, or Store<JSONValue>"
-      )
-    }
+    try Store<Record>.decodeStored(Record.self, id: id, path: path) { try decoder.decode(Record.self, from: value) }
   }
 
   func finish(into state: inout StoreState<Record>) throws {

@@ -173,13 +173,22 @@ public final class Store<Record: Codable & Sendable>: Sendable {
   // MARK: - Helpers
 
   func decodeRecord(_ value: JSONValue, id: String, path: String) throws -> Record {
+    try Self.decodeStored(Record.self, id: id, path: path) { try decoder.decode(Record.self, from: value) }
+  }
+
+  /// Runs `decode` for the stored record `id` of the file `path`, turning a failure into the
+  /// error a user can act on: malformed JSON is damage, a type mismatch names the record and
+  /// the ways to open it.
+  static func decodeStored<T>(_ type: T.Type, id: String, path: String, _ decode: () throws -> T) throws -> T {
     do {
-      return try decoder.decode(Record.self, from: value)
+      return try decode()
+    } catch let error as OpsLogError {
+      throw OpsLogError.corrupted(path: path, reason: "record \"\(id)\": \(error)")
     } catch {
       throw OpsLogError.corrupted(
         path: path,
         reason:
-          "record \"\(id)\" does not decode as \(Record.self) (\(error)); open it with the matching record type, a migration, or Store<JSONValue>"
+          "record \"\(id)\" does not decode as \(T.self) (\(error)); open it with the matching record type, a migration, or Store<JSONValue>"
       )
     }
   }

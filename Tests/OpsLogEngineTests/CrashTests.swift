@@ -1,6 +1,7 @@
 import Foundation
 import OpsLogCodec
 import OpsLogEngine
+import OpsLogTestSupport
 import Testing
 
 #if canImport(Glibc)
@@ -15,7 +16,7 @@ struct CrashTests {
     let location = TestLocation(.filesystem)
     defer { location.cleanUp() }
     let process = Process()
-    process.executableURL = URL(fileURLWithPath: try Self.helperPath())
+    process.executableURL = URL(fileURLWithPath: try HelperExecutable.path())
     process.arguments = ["write-until-killed", location.path, durability]
     let output = Pipe()
     process.standardOutput = output
@@ -49,17 +50,4 @@ struct CrashTests {
     try await store.close()
   }
 
-  /// The `OpsLogTestHelper` executable, built beside the test bundle.
-  static func helperPath() throws -> String {
-    let starts = [Bundle.main.bundleURL, URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()]
-    for start in starts {
-      var directory = start.standardizedFileURL
-      for _ in 0..<6 {
-        let candidate = directory.appendingPathComponent("OpsLogTestHelper").path
-        if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
-        directory.deleteLastPathComponent()
-      }
-    }
-    throw OpsLogError.invalidArgument("OpsLogTestHelper was not built next to the tests")
-  }
 }

@@ -3,6 +3,7 @@ import OpsLogCodec
 import OpsLogEngine
 import OpsLogMultiWriter
 import OpsLogStorage
+import OpsLogTestSupport
 import OpsLogTypes
 import Testing
 
@@ -97,7 +98,7 @@ final class HelperRun: Sendable {
 
   init(_ arguments: [String]) throws {
     process = Process()
-    process.executableURL = URL(fileURLWithPath: try Self.helperPath())
+    process.executableURL = URL(fileURLWithPath: try HelperExecutable.path())
     process.arguments = arguments
     pipe = Pipe()
     process.standardOutput = pipe
@@ -121,24 +122,6 @@ final class HelperRun: Sendable {
 
   struct TimeoutError: Error {}
 
-  static func helperPath() throws -> String {
-    let starts = [
-      Bundle.main.bundleURL,
-      URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent(),
-      Bundle.main.executableURL?.deletingLastPathComponent(),
-    ].compactMap { $0 }
-    for start in starts {
-      var directory = start.standardizedFileURL
-      for _ in 0..<6 {
-        let candidate = directory.appendingPathComponent("OpsLogTestHelper").path
-        if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
-        directory.deleteLastPathComponent()
-      }
-    }
-    throw NotFound()
-  }
-
-  struct NotFound: Error {}
 }
 
 /// What `agent-write <location> <agent> <count> <prefix> …` leaves of the agent's own keys.

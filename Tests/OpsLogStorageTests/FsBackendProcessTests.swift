@@ -1,4 +1,5 @@
 import Foundation
+import OpsLogTestSupport
 import OpsLogTypes
 import Synchronization
 import Testing
@@ -155,7 +156,7 @@ final class HelperProcess: Sendable {
 
   /// Starts the test helper with `arguments`.
   convenience init(_ arguments: [String]) throws {
-    try self.init(executable: try Self.helperPath(), arguments)
+    try self.init(executable: try HelperExecutable.path(), arguments)
   }
 
   init(executable: String, _ arguments: [String]) throws {
@@ -221,26 +222,4 @@ final class HelperProcess: Sendable {
     var description: String { "helper process \(pid) did not answer in time" }
   }
 
-  /// The `OpsLogTestHelper` executable, built beside the test bundle.
-  static func helperPath() throws -> String {
-    let starts = [
-      Bundle.main.bundleURL,
-      URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent(),
-      Bundle.main.executableURL?.deletingLastPathComponent(),
-    ].compactMap { $0 }
-    for start in starts {
-      var directory = start.standardizedFileURL
-      for _ in 0..<6 {
-        let candidate = directory.appendingPathComponent("OpsLogTestHelper").path
-        if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
-        directory.deleteLastPathComponent()
-      }
-    }
-    throw HelperNotFound(searched: starts.map(\.path))
-  }
-
-  struct HelperNotFound: Error, CustomStringConvertible {
-    var searched: [String]
-    var description: String { "OpsLogTestHelper not found near \(searched); build it with swift build" }
-  }
 }

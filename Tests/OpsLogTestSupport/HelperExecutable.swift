@@ -1,0 +1,28 @@
+import Foundation
+
+/// The `OpsLogTestHelper` executable, the child process of the multi-process tests.
+public enum HelperExecutable {
+  /// Its path: SwiftPM builds it next to the test bundle (the test targets depend on it), so
+  /// it is looked for there and in the few directories above.
+  public static func path() throws -> String {
+    let starts = [
+      Bundle.main.bundleURL,
+      URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent(),
+      Bundle.main.executableURL?.deletingLastPathComponent(),
+    ].compactMap { $0 }
+    for start in starts {
+      var directory = start.standardizedFileURL
+      for _ in 0..<6 {
+        let candidate = directory.appendingPathComponent("OpsLogTestHelper").path
+        if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
+        directory.deleteLastPathComponent()
+      }
+    }
+    throw NotFound(searched: starts.map(\.path))
+  }
+
+  public struct NotFound: Error, CustomStringConvertible {
+    public var searched: [String]
+    public var description: String { "OpsLogTestHelper not found near \(searched); build it with swift build" }
+  }
+}
