@@ -319,8 +319,8 @@ final class RecordValueDecoder: Decoder, SingleValueDecodingContainer {
   }
 
   /// Types with a JSON form of their own (and arrays of the common scalars, which the generic
-  /// `Array.init(from:)` decodes slowly): decoded here, or nil for every other type.
-  @inline(__always)
+  /// `Array.init(from:)` decodes slowly): decoded here. Only for the types ``isSpecial(_:)``
+  /// accepts.
   ///
   /// Returns the value and sets `after` to the offset after it; not a `(T, Int)` tuple, whose
   /// type the run time would have to look up on every call for a generic `T`. `isMember`:
@@ -329,7 +329,7 @@ final class RecordValueDecoder: Decoder, SingleValueDecodingContainer {
   func readSpecial<T: Decodable>(
     _ type: T.Type, at offset: Int, valueDepth: Int, _ component: (any CodingKey)?, isMember: Bool,
     after: inout Int
-  ) throws -> T? {
+  ) throws -> T {
     if T.self == [String].self {
       let (array, end) = try readArray(at: offset, valueDepth: valueDepth, component, isMember: isMember) {
         element, elementOffset in
@@ -374,7 +374,16 @@ final class RecordValueDecoder: Decoder, SingleValueDecodingContainer {
       after = end
       return (array as! T)
     }
-    return nil
+    preconditionFailure("readSpecial called for \(T.self), which has no JSON form of its own")
+  }
+
+  /// Whether ``readSpecial(_:at:valueDepth:_:isMember:after:)`` reads `type`. A plain check
+  /// first, so that the generic callers never build an `Optional<T>` (a run-time metadata
+  /// lookup on every call).
+  @inline(__always)
+  static func isSpecial<T>(_ type: T.Type) -> Bool {
+    T.self == [String].self || T.self == JSONValue.self || T.self == Date.self || T.self == Data.self
+      || T.self == [Int].self || T.self == [Double].self
   }
 
   /// Reads a whole array of one scalar kind in place, reserving capacity as it goes.
@@ -409,10 +418,8 @@ final class RecordValueDecoder: Decoder, SingleValueDecodingContainer {
   func decodeNested<T: Decodable>(
     _ type: T.Type, at offset: Int, _ component: any CodingKey, after: inout Int
   ) throws -> T {
-    if let special = try readSpecial(
-      type, at: offset, valueDepth: depth + 1, component, isMember: true, after: &after)
-    {
-      return special
+    if Self.isSpecial(type) {
+      return try readSpecial(type, at: offset, valueDepth: depth + 1, component, isMember: true, after: &after)
     }
     let child = pooledChild(start: offset, key: component)
     let value = try T(from: child)
@@ -423,7 +430,8 @@ final class RecordValueDecoder: Decoder, SingleValueDecodingContainer {
   /// Decodes this decoder's own value as `type` (the document's root).
   func decodeRoot<T: Decodable>(_ type: T.Type) throws -> T {
     var after = 0
-    if let special = try readSpecial(type, at: start, valueDepth: depth, nil, isMember: false, after: &after) {
+    if Self.isSpecial(type) {
+      let special = try readSpecial(type, at: start, valueDepth: depth, nil, isMember: false, after: &after)
       valueEnd = after
       state = .done
       return special
@@ -750,7 +758,8 @@ final class RecordValueDecoder: Decoder, SingleValueDecodingContainer {
   func decode(_ type: UInt64.Type) throws -> UInt64 { try single { try readInteger(type, at: $0, nil) } }
   func decode<T: Decodable>(_ type: T.Type) throws -> T {
     var after = 0
-    if let special = try readSpecial(type, at: start, valueDepth: depth, nil, isMember: false, after: &after) {
+    if Self.isSpecial(type) {
+      let special = try readSpecial(type, at: start, valueDepth: depth, nil, isMember: false, after: &after)
       valueEnd = after
       state = .done
       return special
