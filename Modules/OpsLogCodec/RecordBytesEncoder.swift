@@ -90,7 +90,7 @@ final class RecordEncodingState {
     fields.pointee.openFrames.removeAll()
     for index in 0..<slotCount {
       guard let encoder = slots[index] else { continue }
-      encoder.fields.pointee.cachedContainer = nil
+      encoder.fields.pointee.cachedContainer.clear()
       encoder.fields.pointee.parent = nil
       slots[index] = nil
     }
@@ -212,8 +212,7 @@ final class RecordValueEncoder: Encoder, SingleValueEncodingContainer {
     /// The keyed container handed out last, and its key type: a pooled encoder serves values
     /// of the same type again and again, and building a `KeyedEncodingContainer` costs several
     /// run-time generic type lookups and an allocation.
-    var cachedKeyType: ObjectIdentifier? = nil
-    var cachedContainer: Any? = nil
+    var cachedContainer = CachedKeyedContainer()
   }
 
   let state: RecordEncodingState
@@ -235,6 +234,7 @@ final class RecordValueEncoder: Encoder, SingleValueEncodingContainer {
   }
 
   deinit {
+    fields.pointee.cachedContainer.clear()
     fields.deinitialize(count: 1)
     fields.deallocate()
   }
@@ -375,12 +375,11 @@ final class RecordValueEncoder: Encoder, SingleValueEncodingContainer {
     guard isPooled else { return KeyedEncodingContainer(RecordKeyedEncodingContainer<Key>(encoder: self)) }
     // A pooled encoder keeps its last container: it refers to the encoder, not to one value.
     let typeID = ObjectIdentifier(type)
-    if fields.pointee.cachedKeyType == typeID, let cached = fields.pointee.cachedContainer {
-      return cached as! KeyedEncodingContainer<Key>
+    if fields.pointee.cachedContainer.typeID == typeID, let storage = fields.pointee.cachedContainer.storage {
+      return storage.assumingMemoryBound(to: KeyedEncodingContainer<Key>.self).pointee
     }
     let container = KeyedEncodingContainer(RecordKeyedEncodingContainer<Key>(encoder: self))
-    fields.pointee.cachedKeyType = typeID
-    fields.pointee.cachedContainer = container
+    fields.pointee.cachedContainer.store(container, typeID: typeID)
     return container
   }
 
