@@ -244,10 +244,18 @@ public struct JSONWriter: Sendable {
     // Fast path, nearly every string: nothing to escape, so one scan and one copy.
     var index = 0
     let count = utf8.count
-    while index < count {
-      let byte = utf8[index]
-      if byte < 0x20 || byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") { break }
-      index += 1
+    if let base = utf8.baseAddress {
+      // Eight bytes at a time while none needs escaping; the byte loop finds the first that does.
+      let raw = UnsafeRawPointer(base)
+      while index + 8 <= count {
+        if JSONWriter.mayNeedEscaping(raw.loadUnaligned(fromByteOffset: index, as: UInt64.self)) { break }
+        index += 8
+      }
+      while index < count {
+        let byte = base[index]
+        if byte < 0x20 || byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") { break }
+        index += 1
+      }
     }
     if index == count {
       bytes.append(UInt8(ascii: "\""))
@@ -256,6 +264,19 @@ public struct JSONWriter: Sendable {
       return
     }
     writeEscapedString(utf8: utf8)
+  }
+
+  /// Whether any of the eight bytes of `word` is a control character, `"` or `\\` (exact: the
+  /// borrow tricks below never miss such a byte and never report one that is not there).
+  @inline(__always)
+  static func mayNeedEscaping(_ word: UInt64) -> Bool {
+    let ones: UInt64 = 0x0101_0101_0101_0101
+    let highBits: UInt64 = 0x8080_8080_8080_8080
+    let control = (word &- ones &* 0x20) & ~word & highBits
+    let quote = word ^ (ones &* 0x22)
+    let backslash = word ^ (ones &* 0x5C)
+    let found = control | ((quote &- ones) & ~quote & highBits) | ((backslash &- ones) & ~backslash & highBits)
+    return found != 0
   }
 
   /// The general path of ``writeString(utf8:)``, for strings with something to escape.

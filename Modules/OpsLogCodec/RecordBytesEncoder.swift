@@ -378,7 +378,7 @@ final class RecordValueEncoder: Encoder, SingleValueEncodingContainer {
     if fields.pointee.cachedContainer.typeID == typeID, let storage = fields.pointee.cachedContainer.storage {
       return storage.assumingMemoryBound(to: KeyedEncodingContainer<Key>.self).pointee
     }
-    let container = KeyedEncodingContainer(RecordKeyedEncodingContainer<Key>(encoder: self))
+    let container = KeyedEncodingContainer(RecordKeyedEncodingContainer<Key>(encoder: self, keys: RecordKeyCache()))
     fields.pointee.cachedContainer.store(container, typeID: typeID)
     return container
   }
@@ -511,87 +511,179 @@ final class RecordValueEncoder: Encoder, SingleValueEncodingContainer {
   }
 }
 
+/// The rendered keys (`"name":`) of one keyed container type, so that a pooled container writes
+/// each key with one copy instead of scanning and escaping its name again for every value.
+/// Keys are looked up in the order they were last written (a struct's declaration order), so a
+/// hit costs one string comparison. At most ``capacity`` keys are kept; a container with more
+/// (a large dictionary) stops caching and writes its keys as before.
+final class RecordKeyCache {
+  struct Entry {
+    let name: String
+    let start: Int
+    let end: Int
+  }
+
+  /// Behind a pointer, for the reason given at ``RecordEncodingState``.
+  struct Fields {
+    var entries: [Entry] = []
+    /// Every entry's rendered bytes, one after the other.
+    var rendered: [UInt8] = []
+    /// The entry expected next.
+    var next = 0
+    var isDisabled = false
+  }
+
+  static let capacity = 32
+  let fields: UnsafeMutablePointer<Fields>
+
+  init() {
+    fields = .allocate(capacity: 1)
+    fields.initialize(to: Fields())
+  }
+
+  deinit {
+    fields.deinitialize(count: 1)
+    fields.deallocate()
+  }
+
+  /// Writes `"name":` for `name`.
+  @inline(__always)
+  func write(_ name: String, to writer: UnsafeMutablePointer<JSONWriter>) {
+    let next = fields.pointee.next
+    if next < fields.pointee.entries.count, fields.pointee.entries[next].name == name {
+      append(entry: next, to: writer)
+      return
+    }
+    writeSlowly(name, to: writer)
+  }
+
+  @inline(__always)
+  func append(entry index: Int, to writer: UnsafeMutablePointer<JSONWriter>) {
+    let entry = fields.pointee.entries[index]
+    fields.pointee.rendered.withUnsafeBufferPointer { rendered in
+      writer.pointee.bytes.append(contentsOf: UnsafeBufferPointer(rebasing: rendered[entry.start..<entry.end]))
+    }
+    fields.pointee.next = index + 1 == fields.pointee.entries.count ? 0 : index + 1
+  }
+
+  func writeSlowly(_ name: String, to writer: UnsafeMutablePointer<JSONWriter>) {
+    if !fields.pointee.isDisabled {
+      if let index = fields.pointee.entries.firstIndex(where: { $0.name == name }) {
+        append(entry: index, to: writer)
+        return
+      }
+      if fields.pointee.entries.count < Self.capacity {
+        var key = JSONWriter(reservingCapacity: name.utf8.count + 3)
+        key.write(name)
+        key.writeByte(UInt8(ascii: ":"))
+        let start = fields.pointee.rendered.count
+        fields.pointee.rendered.append(contentsOf: key.bytes)
+        fields.pointee.entries.append(Entry(name: name, start: start, end: fields.pointee.rendered.count))
+        append(entry: fields.pointee.entries.count - 1, to: writer)
+        return
+      }
+      fields.pointee.isDisabled = true
+    }
+    writer.pointee.write(name)
+    writer.pointee.writeByte(UInt8(ascii: ":"))
+  }
+}
+
 struct RecordKeyedEncodingContainer<Key: CodingKey>: KeyedEncodingContainerProtocol {
   let encoder: RecordValueEncoder
+  /// Present for a pooled encoder's container, which serves many values.
+  let keys: RecordKeyCache?
+
+  init(encoder: RecordValueEncoder, keys: RecordKeyCache? = nil) {
+    self.encoder = encoder
+    self.keys = keys
+  }
 
   var codingPath: [any CodingKey] { encoder.codingPath }
 
+  @inline(__always)
+  func beginMember(_ key: Key) throws {
+    guard let keys else { return try encoder.beginMember(key) }
+    try encoder.beginEntry()
+    keys.write(key.stringValue, to: encoder.state.writer)
+  }
+
   func encodeNil(forKey key: Key) throws {
-    try encoder.beginMember(key)
+    try beginMember(key)
     encoder.state.writer.pointee.writeASCII("null")
   }
   func encode(_ value: Bool, forKey key: Key) throws {
-    try encoder.beginMember(key)
+    try beginMember(key)
     encoder.state.writer.pointee.writeASCII(value ? "true" : "false")
   }
   func encode(_ value: String, forKey key: Key) throws {
-    try encoder.beginMember(key)
+    try beginMember(key)
     encoder.state.writer.pointee.write(value)
   }
   func encode(_ value: Double, forKey key: Key) throws {
     guard value.isFinite else { throw encoder.invalidNumber(value, key) }
-    try encoder.beginMember(key)
+    try beginMember(key)
     encoder.state.writer.pointee.write(value)
   }
   func encode(_ value: Float, forKey key: Key) throws {
     guard value.isFinite else { throw encoder.invalidNumber(value, key) }
-    try encoder.beginMember(key)
+    try beginMember(key)
     try encoder.write(value, key)
   }
   func encode(_ value: Int, forKey key: Key) throws {
-    try encoder.beginMember(key)
+    try beginMember(key)
     encoder.state.writer.pointee.write(Int64(value))
   }
   func encode(_ value: Int8, forKey key: Key) throws {
-    try encoder.beginMember(key)
+    try beginMember(key)
     encoder.write(integer: value)
   }
   func encode(_ value: Int16, forKey key: Key) throws {
-    try encoder.beginMember(key)
+    try beginMember(key)
     encoder.write(integer: value)
   }
   func encode(_ value: Int32, forKey key: Key) throws {
-    try encoder.beginMember(key)
+    try beginMember(key)
     encoder.write(integer: value)
   }
   func encode(_ value: Int64, forKey key: Key) throws {
-    try encoder.beginMember(key)
+    try beginMember(key)
     encoder.write(integer: value)
   }
   func encode(_ value: UInt, forKey key: Key) throws {
-    try encoder.beginMember(key)
+    try beginMember(key)
     encoder.write(integer: value)
   }
   func encode(_ value: UInt8, forKey key: Key) throws {
-    try encoder.beginMember(key)
+    try beginMember(key)
     encoder.write(integer: value)
   }
   func encode(_ value: UInt16, forKey key: Key) throws {
-    try encoder.beginMember(key)
+    try beginMember(key)
     encoder.write(integer: value)
   }
   func encode(_ value: UInt32, forKey key: Key) throws {
-    try encoder.beginMember(key)
+    try beginMember(key)
     encoder.write(integer: value)
   }
   func encode(_ value: UInt64, forKey key: Key) throws {
-    try encoder.beginMember(key)
+    try beginMember(key)
     encoder.write(integer: value)
   }
   func encode<T: Encodable>(_ value: T, forKey key: Key) throws {
-    try encoder.beginMember(key)
+    try beginMember(key)
     try encoder.encodeNested(value, key)
   }
 
   func nestedContainer<NestedKey: CodingKey>(
     keyedBy keyType: NestedKey.Type, forKey key: Key
   ) -> KeyedEncodingContainer<NestedKey> {
-    if (try? encoder.beginMember(key)) == nil { encoder.state.isOutOfOrder = true }
+    if (try? beginMember(key)) == nil { encoder.state.isOutOfOrder = true }
     return encoder.pendingChild(key).container(keyedBy: keyType)
   }
 
   func nestedUnkeyedContainer(forKey key: Key) -> any UnkeyedEncodingContainer {
-    if (try? encoder.beginMember(key)) == nil { encoder.state.isOutOfOrder = true }
+    if (try? beginMember(key)) == nil { encoder.state.isOutOfOrder = true }
     return encoder.pendingChild(key).unkeyedContainer()
   }
 
@@ -602,7 +694,7 @@ struct RecordKeyedEncodingContainer<Key: CodingKey>: KeyedEncodingContainerProto
   }
 
   func superEncoder(forKey key: Key) -> any Encoder {
-    if (try? encoder.beginMember(key)) == nil { encoder.state.isOutOfOrder = true }
+    if (try? beginMember(key)) == nil { encoder.state.isOutOfOrder = true }
     return encoder.pendingChild(key)
   }
 }
