@@ -511,7 +511,7 @@ final class RecordValueEncoder: Encoder, SingleValueEncodingContainer {
   }
 }
 
-/// The rendered keys (`"name":`) of one keyed container type, so that a pooled container writes
+/// The rendered keys (`,"name":`) of one keyed container type, so that a pooled container writes
 /// each key with one copy instead of scanning and escaping its name again for every value.
 /// Keys are looked up in the order they were last written (a struct's declaration order), so a
 /// hit costs one string comparison. At most ``capacity`` keys are kept; a container with more
@@ -546,44 +546,47 @@ final class RecordKeyCache {
     fields.deallocate()
   }
 
-  /// Writes `"name":` for `name`.
+  /// Writes `"name":` for `name`, after a comma when `comma` is set.
   @inline(__always)
-  func write(_ name: String, to writer: UnsafeMutablePointer<JSONWriter>) {
+  func write(_ name: String, comma: Bool, to writer: UnsafeMutablePointer<JSONWriter>) {
     let next = fields.pointee.next
     if next < fields.pointee.entries.count, fields.pointee.entries[next].name == name {
-      append(entry: next, to: writer)
+      append(entry: next, comma: comma, to: writer)
       return
     }
-    writeSlowly(name, to: writer)
+    writeSlowly(name, comma: comma, to: writer)
   }
 
   @inline(__always)
-  func append(entry index: Int, to writer: UnsafeMutablePointer<JSONWriter>) {
+  func append(entry index: Int, comma: Bool, to writer: UnsafeMutablePointer<JSONWriter>) {
     let entry = fields.pointee.entries[index]
+    let start = comma ? entry.start : entry.start + 1
     fields.pointee.rendered.withUnsafeBufferPointer { rendered in
-      writer.pointee.bytes.append(contentsOf: UnsafeBufferPointer(rebasing: rendered[entry.start..<entry.end]))
+      writer.pointee.bytes.append(contentsOf: UnsafeBufferPointer(rebasing: rendered[start..<entry.end]))
     }
     fields.pointee.next = index + 1 == fields.pointee.entries.count ? 0 : index + 1
   }
 
-  func writeSlowly(_ name: String, to writer: UnsafeMutablePointer<JSONWriter>) {
+  func writeSlowly(_ name: String, comma: Bool, to writer: UnsafeMutablePointer<JSONWriter>) {
     if !fields.pointee.isDisabled {
       if let index = fields.pointee.entries.firstIndex(where: { $0.name == name }) {
-        append(entry: index, to: writer)
+        append(entry: index, comma: comma, to: writer)
         return
       }
       if fields.pointee.entries.count < Self.capacity {
-        var key = JSONWriter(reservingCapacity: name.utf8.count + 3)
+        var key = JSONWriter(reservingCapacity: name.utf8.count + 4)
+        key.writeByte(UInt8(ascii: ","))
         key.write(name)
         key.writeByte(UInt8(ascii: ":"))
         let start = fields.pointee.rendered.count
         fields.pointee.rendered.append(contentsOf: key.bytes)
         fields.pointee.entries.append(Entry(name: name, start: start, end: fields.pointee.rendered.count))
-        append(entry: fields.pointee.entries.count - 1, to: writer)
+        append(entry: fields.pointee.entries.count - 1, comma: comma, to: writer)
         return
       }
       fields.pointee.isDisabled = true
     }
+    if comma { writer.pointee.writeByte(UInt8(ascii: ",")) }
     writer.pointee.write(name)
     writer.pointee.writeByte(UInt8(ascii: ":"))
   }
@@ -604,8 +607,10 @@ struct RecordKeyedEncodingContainer<Key: CodingKey>: KeyedEncodingContainerProto
   @inline(__always)
   func beginMember(_ key: Key) throws {
     guard let keys else { return try encoder.beginMember(key) }
-    try encoder.beginEntry()
-    keys.write(key.stringValue, to: encoder.state.writer)
+    guard encoder.state.makeCurrent(encoder) else { throw RecordEncodingOutOfOrder() }
+    let comma = encoder.count > 0
+    encoder.count += 1
+    keys.write(key.stringValue, comma: comma, to: encoder.state.writer)
   }
 
   func encodeNil(forKey key: Key) throws {
