@@ -218,7 +218,17 @@ public struct JSONParser {
     let start = position + 1
     var cursor = start
     var isASCII = true
-    // The common case: no escapes. Scan to the closing quote.
+    // The common case: no escapes. Scan to the closing quote, eight bytes at a time while none
+    // of them is a quote, a backslash or a control character.
+    if let base {
+      let raw = UnsafeRawPointer(base)
+      while cursor + 8 <= end {
+        let word = raw.loadUnaligned(fromByteOffset: cursor, as: UInt64.self)
+        if JSONWriter.mayNeedEscaping(word) { break }
+        if word & 0x8080_8080_8080_8080 != 0 { isASCII = false }
+        cursor += 8
+      }
+    }
     while cursor < end {
       let current = byte(at: cursor)
       if current == UInt8(ascii: "\"") {

@@ -107,7 +107,59 @@ public struct JSONWriter: Sendable {
       write(Int64(number))
       return
     }
+    if writeShortDecimal(number) { return }
     writeShortestDouble(number)
+  }
+
+  /// The fast path of ``write(_:)-(Double)`` for a finite, non-integer double that is exactly
+  /// the double nearest to m / 10^k for some m < 10^15 and k ≤ 15 (0.05, 12.34, 1.5): then
+  /// m / 10^k with the smallest such k is the unique shortest round-tripping form, because the
+  /// doubles near it are less than 10^-k apart. Writes it and returns true, or returns false
+  /// (nothing written) for every other number, which takes the general path.
+  @inline(__always)
+  mutating func writeShortDecimal(_ number: Double) -> Bool {
+    let magnitude = number.magnitude
+    // Below 1e-6 JavaScript switches to the exponent form; at 1e15 and above m overflows.
+    guard magnitude >= 1e-6 && magnitude < 1e15 else { return false }
+    var k = 1
+    var m: UInt64 = 0
+    var power = 10.0
+    while true {
+      let scaled = (magnitude * power).rounded()
+      if scaled >= 1e15 { return false }
+      if scaled / power == magnitude {
+        m = UInt64(scaled)
+        break
+      }
+      k += 1
+      if k > 15 { return false }
+      power *= 10
+    }
+    // m's decimal digits, most significant first.
+    return withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 40) { buffer -> Bool in
+      var digitCount = 0
+      var rest = m
+      while rest > 0 {
+        buffer[39 - digitCount] = UInt8(ascii: "0") + UInt8(rest % 10)
+        rest /= 10
+        digitCount += 1
+      }
+      let digits = UnsafeBufferPointer(rebasing: buffer[(40 - digitCount)...])
+      if number < 0 { bytes.append(UInt8(ascii: "-")) }
+      // value = 0.d1d2… × 10^n with n = digitCount − k; k ≥ 1 and m is not a multiple of 10.
+      let n = digitCount - k
+      if n > 0 {
+        bytes.append(contentsOf: UnsafeBufferPointer(rebasing: digits[0..<n]))
+        bytes.append(UInt8(ascii: "."))
+        bytes.append(contentsOf: UnsafeBufferPointer(rebasing: digits[n...]))
+      } else {
+        bytes.append(UInt8(ascii: "0"))
+        bytes.append(UInt8(ascii: "."))
+        for _ in 0..<(-n) { bytes.append(UInt8(ascii: "0")) }
+        bytes.append(contentsOf: digits)
+      }
+      return true
+    }
   }
 
   /// Formats the shortest round-tripping digits (from Swift's `description`) in
@@ -192,10 +244,18 @@ public struct JSONWriter: Sendable {
     // Fast path, nearly every string: nothing to escape, so one scan and one copy.
     var index = 0
     let count = utf8.count
-    while index < count {
-      let byte = utf8[index]
-      if byte < 0x20 || byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") { break }
-      index += 1
+    if let base = utf8.baseAddress {
+      // Eight bytes at a time while none needs escaping; the byte loop finds the first that does.
+      let raw = UnsafeRawPointer(base)
+      while index + 8 <= count {
+        if JSONWriter.mayNeedEscaping(raw.loadUnaligned(fromByteOffset: index, as: UInt64.self)) { break }
+        index += 8
+      }
+      while index < count {
+        let byte = base[index]
+        if byte < 0x20 || byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") { break }
+        index += 1
+      }
     }
     if index == count {
       bytes.append(UInt8(ascii: "\""))
@@ -204,6 +264,19 @@ public struct JSONWriter: Sendable {
       return
     }
     writeEscapedString(utf8: utf8)
+  }
+
+  /// Whether any of the eight bytes of `word` is a control character, `"` or `\\` (exact: the
+  /// borrow tricks below never miss such a byte and never report one that is not there).
+  @inline(__always)
+  static func mayNeedEscaping(_ word: UInt64) -> Bool {
+    let ones: UInt64 = 0x0101_0101_0101_0101
+    let highBits: UInt64 = 0x8080_8080_8080_8080
+    let control = (word &- ones &* 0x20) & ~word & highBits
+    let quote = word ^ (ones &* 0x22)
+    let backslash = word ^ (ones &* 0x5C)
+    let found = control | ((quote &- ones) & ~quote & highBits) | ((backslash &- ones) & ~backslash & highBits)
+    return found != 0
   }
 
   /// The general path of ``writeString(utf8:)``, for strings with something to escape.

@@ -86,8 +86,7 @@ final class RecordValueDecoder: Decoder, SingleValueDecodingContainer {
     /// The keyed container handed out last, and its key type: a pooled decoder serves values
     /// of the same type again and again, and building a `KeyedDecodingContainer` costs several
     /// run-time generic type lookups and an allocation.
-    var cachedKeyType: ObjectIdentifier? = nil
-    var cachedContainer: Any? = nil
+    var cachedContainer = CachedKeyedContainer()
   }
 
   let fields: UnsafeMutablePointer<Fields>
@@ -107,6 +106,7 @@ final class RecordValueDecoder: Decoder, SingleValueDecodingContainer {
   }
 
   deinit {
+    fields.pointee.cachedContainer.clear()
     fields.deinitialize(count: 1)
     fields.deallocate()
   }
@@ -319,8 +319,8 @@ final class RecordValueDecoder: Decoder, SingleValueDecodingContainer {
   }
 
   /// Types with a JSON form of their own (and arrays of the common scalars, which the generic
-  /// `Array.init(from:)` decodes slowly): decoded here, or nil for every other type.
-  @inline(__always)
+  /// `Array.init(from:)` decodes slowly): decoded here. Only for the types ``isSpecial(_:)``
+  /// accepts.
   ///
   /// Returns the value and sets `after` to the offset after it; not a `(T, Int)` tuple, whose
   /// type the run time would have to look up on every call for a generic `T`. `isMember`:
@@ -329,7 +329,7 @@ final class RecordValueDecoder: Decoder, SingleValueDecodingContainer {
   func readSpecial<T: Decodable>(
     _ type: T.Type, at offset: Int, valueDepth: Int, _ component: (any CodingKey)?, isMember: Bool,
     after: inout Int
-  ) throws -> T? {
+  ) throws -> T {
     if T.self == [String].self {
       let (array, end) = try readArray(at: offset, valueDepth: valueDepth, component, isMember: isMember) {
         element, elementOffset in
@@ -374,7 +374,16 @@ final class RecordValueDecoder: Decoder, SingleValueDecodingContainer {
       after = end
       return (array as! T)
     }
-    return nil
+    preconditionFailure("readSpecial called for \(T.self), which has no JSON form of its own")
+  }
+
+  /// Whether ``readSpecial(_:at:valueDepth:_:isMember:after:)`` reads `type`. A plain check
+  /// first, so that the generic callers never build an `Optional<T>` (a run-time metadata
+  /// lookup on every call).
+  @inline(__always)
+  static func isSpecial<T>(_ type: T.Type) -> Bool {
+    T.self == [String].self || T.self == JSONValue.self || T.self == Date.self || T.self == Data.self
+      || T.self == [Int].self || T.self == [Double].self
   }
 
   /// Reads a whole array of one scalar kind in place, reserving capacity as it goes.
@@ -409,10 +418,8 @@ final class RecordValueDecoder: Decoder, SingleValueDecodingContainer {
   func decodeNested<T: Decodable>(
     _ type: T.Type, at offset: Int, _ component: any CodingKey, after: inout Int
   ) throws -> T {
-    if let special = try readSpecial(
-      type, at: offset, valueDepth: depth + 1, component, isMember: true, after: &after)
-    {
-      return special
+    if Self.isSpecial(type) {
+      return try readSpecial(type, at: offset, valueDepth: depth + 1, component, isMember: true, after: &after)
     }
     let child = pooledChild(start: offset, key: component)
     let value = try T(from: child)
@@ -423,7 +430,8 @@ final class RecordValueDecoder: Decoder, SingleValueDecodingContainer {
   /// Decodes this decoder's own value as `type` (the document's root).
   func decodeRoot<T: Decodable>(_ type: T.Type) throws -> T {
     var after = 0
-    if let special = try readSpecial(type, at: start, valueDepth: depth, nil, isMember: false, after: &after) {
+    if Self.isSpecial(type) {
+      let special = try readSpecial(type, at: start, valueDepth: depth, nil, isMember: false, after: &after)
       valueEnd = after
       state = .done
       return special
@@ -702,12 +710,11 @@ final class RecordValueDecoder: Decoder, SingleValueDecodingContainer {
     guard isPooled else { return KeyedDecodingContainer(RecordKeyedDecodingContainer<Key>(decoder: self)) }
     // A pooled decoder keeps its last container: it refers to the decoder, not to one value.
     let typeID = ObjectIdentifier(type)
-    if fields.pointee.cachedKeyType == typeID, let cached = fields.pointee.cachedContainer {
-      return cached as! KeyedDecodingContainer<Key>
+    if fields.pointee.cachedContainer.typeID == typeID, let storage = fields.pointee.cachedContainer.storage {
+      return storage.assumingMemoryBound(to: KeyedDecodingContainer<Key>.self).pointee
     }
     let container = KeyedDecodingContainer(RecordKeyedDecodingContainer<Key>(decoder: self))
-    fields.pointee.cachedKeyType = typeID
-    fields.pointee.cachedContainer = container
+    fields.pointee.cachedContainer.store(container, typeID: typeID)
     return container
   }
 
@@ -750,7 +757,8 @@ final class RecordValueDecoder: Decoder, SingleValueDecodingContainer {
   func decode(_ type: UInt64.Type) throws -> UInt64 { try single { try readInteger(type, at: $0, nil) } }
   func decode<T: Decodable>(_ type: T.Type) throws -> T {
     var after = 0
-    if let special = try readSpecial(type, at: start, valueDepth: depth, nil, isMember: false, after: &after) {
+    if Self.isSpecial(type) {
+      let special = try readSpecial(type, at: start, valueDepth: depth, nil, isMember: false, after: &after)
       valueEnd = after
       state = .done
       return special
@@ -1042,6 +1050,38 @@ struct RecordUnkeyedDecodingContainer: UnkeyedDecodingContainer {
   mutating func superDecoder() throws -> any Decoder { try nextElementDecoder() }
 }
 
+/// The keyed container a pooled decoder or encoder hands out again and again, kept typed in
+/// memory of its own: returning it then costs one copy, where a container kept as `Any` costs a
+/// dynamic cast as well (a third of the container's cost).
+struct CachedKeyedContainer {
+  /// `ObjectIdentifier` of the container's key type.
+  var typeID: ObjectIdentifier? = nil
+  /// A `KeyedDecodingContainer<Key>` or `KeyedEncodingContainer<Key>` for that key type.
+  var storage: UnsafeMutableRawPointer? = nil
+  /// Deinitializes and frees `storage`.
+  var destroy: ((UnsafeMutableRawPointer) -> Void)? = nil
+
+  mutating func store<Container>(_ container: Container, typeID: ObjectIdentifier) {
+    clear()
+    let typed = UnsafeMutablePointer<Container>.allocate(capacity: 1)
+    typed.initialize(to: container)
+    storage = UnsafeMutableRawPointer(typed)
+    destroy = { raw in
+      let typed = raw.assumingMemoryBound(to: Container.self)
+      typed.deinitialize(count: 1)
+      typed.deallocate()
+    }
+    self.typeID = typeID
+  }
+
+  mutating func clear() {
+    if let storage, let destroy { destroy(storage) }
+    storage = nil
+    destroy = nil
+    typeID = nil
+  }
+}
+
 /// The decoders one thread reuses from one document to the next, one per depth, each with its
 /// cached keyed container: decoding a record then allocates nothing but the record's own
 /// strings and arrays. A pooled decoder serves one value at a time; a value at depth d is
@@ -1088,7 +1128,7 @@ final class RecordDecodingContext {
   func tearDown() {
     for index in 0..<slotCount {
       guard let decoder = slots[index] else { continue }
-      decoder.fields.pointee.cachedContainer = nil
+      decoder.fields.pointee.cachedContainer.clear()
       decoder.fields.pointee.parent = nil
       slots[index] = nil
     }

@@ -90,7 +90,7 @@ final class RecordEncodingState {
     fields.pointee.openFrames.removeAll()
     for index in 0..<slotCount {
       guard let encoder = slots[index] else { continue }
-      encoder.fields.pointee.cachedContainer = nil
+      encoder.fields.pointee.cachedContainer.clear()
       encoder.fields.pointee.parent = nil
       slots[index] = nil
     }
@@ -212,8 +212,7 @@ final class RecordValueEncoder: Encoder, SingleValueEncodingContainer {
     /// The keyed container handed out last, and its key type: a pooled encoder serves values
     /// of the same type again and again, and building a `KeyedEncodingContainer` costs several
     /// run-time generic type lookups and an allocation.
-    var cachedKeyType: ObjectIdentifier? = nil
-    var cachedContainer: Any? = nil
+    var cachedContainer = CachedKeyedContainer()
   }
 
   let state: RecordEncodingState
@@ -235,6 +234,7 @@ final class RecordValueEncoder: Encoder, SingleValueEncodingContainer {
   }
 
   deinit {
+    fields.pointee.cachedContainer.clear()
     fields.deinitialize(count: 1)
     fields.deallocate()
   }
@@ -375,12 +375,11 @@ final class RecordValueEncoder: Encoder, SingleValueEncodingContainer {
     guard isPooled else { return KeyedEncodingContainer(RecordKeyedEncodingContainer<Key>(encoder: self)) }
     // A pooled encoder keeps its last container: it refers to the encoder, not to one value.
     let typeID = ObjectIdentifier(type)
-    if fields.pointee.cachedKeyType == typeID, let cached = fields.pointee.cachedContainer {
-      return cached as! KeyedEncodingContainer<Key>
+    if fields.pointee.cachedContainer.typeID == typeID, let storage = fields.pointee.cachedContainer.storage {
+      return storage.assumingMemoryBound(to: KeyedEncodingContainer<Key>.self).pointee
     }
-    let container = KeyedEncodingContainer(RecordKeyedEncodingContainer<Key>(encoder: self))
-    fields.pointee.cachedKeyType = typeID
-    fields.pointee.cachedContainer = container
+    let container = KeyedEncodingContainer(RecordKeyedEncodingContainer<Key>(encoder: self, keys: RecordKeyCache()))
+    fields.pointee.cachedContainer.store(container, typeID: typeID)
     return container
   }
 
@@ -512,87 +511,184 @@ final class RecordValueEncoder: Encoder, SingleValueEncodingContainer {
   }
 }
 
+/// The rendered keys (`,"name":`) of one keyed container type, so that a pooled container writes
+/// each key with one copy instead of scanning and escaping its name again for every value.
+/// Keys are looked up in the order they were last written (a struct's declaration order), so a
+/// hit costs one string comparison. At most ``capacity`` keys are kept; a container with more
+/// (a large dictionary) stops caching and writes its keys as before.
+final class RecordKeyCache {
+  struct Entry {
+    let name: String
+    let start: Int
+    let end: Int
+  }
+
+  /// Behind a pointer, for the reason given at ``RecordEncodingState``.
+  struct Fields {
+    var entries: [Entry] = []
+    /// Every entry's rendered bytes, one after the other.
+    var rendered: [UInt8] = []
+    /// The entry expected next.
+    var next = 0
+    var isDisabled = false
+  }
+
+  static let capacity = 32
+  let fields: UnsafeMutablePointer<Fields>
+
+  init() {
+    fields = .allocate(capacity: 1)
+    fields.initialize(to: Fields())
+  }
+
+  deinit {
+    fields.deinitialize(count: 1)
+    fields.deallocate()
+  }
+
+  /// Writes `"name":` for `name`, after a comma when `comma` is set.
+  @inline(__always)
+  func write(_ name: String, comma: Bool, to writer: UnsafeMutablePointer<JSONWriter>) {
+    let next = fields.pointee.next
+    if next < fields.pointee.entries.count, fields.pointee.entries[next].name == name {
+      append(entry: next, comma: comma, to: writer)
+      return
+    }
+    writeSlowly(name, comma: comma, to: writer)
+  }
+
+  @inline(__always)
+  func append(entry index: Int, comma: Bool, to writer: UnsafeMutablePointer<JSONWriter>) {
+    let entry = fields.pointee.entries[index]
+    let start = comma ? entry.start : entry.start + 1
+    fields.pointee.rendered.withUnsafeBufferPointer { rendered in
+      writer.pointee.bytes.append(contentsOf: UnsafeBufferPointer(rebasing: rendered[start..<entry.end]))
+    }
+    fields.pointee.next = index + 1 == fields.pointee.entries.count ? 0 : index + 1
+  }
+
+  func writeSlowly(_ name: String, comma: Bool, to writer: UnsafeMutablePointer<JSONWriter>) {
+    if !fields.pointee.isDisabled {
+      if let index = fields.pointee.entries.firstIndex(where: { $0.name == name }) {
+        append(entry: index, comma: comma, to: writer)
+        return
+      }
+      if fields.pointee.entries.count < Self.capacity {
+        var key = JSONWriter(reservingCapacity: name.utf8.count + 4)
+        key.writeByte(UInt8(ascii: ","))
+        key.write(name)
+        key.writeByte(UInt8(ascii: ":"))
+        let start = fields.pointee.rendered.count
+        fields.pointee.rendered.append(contentsOf: key.bytes)
+        fields.pointee.entries.append(Entry(name: name, start: start, end: fields.pointee.rendered.count))
+        append(entry: fields.pointee.entries.count - 1, comma: comma, to: writer)
+        return
+      }
+      fields.pointee.isDisabled = true
+    }
+    if comma { writer.pointee.writeByte(UInt8(ascii: ",")) }
+    writer.pointee.write(name)
+    writer.pointee.writeByte(UInt8(ascii: ":"))
+  }
+}
+
 struct RecordKeyedEncodingContainer<Key: CodingKey>: KeyedEncodingContainerProtocol {
   let encoder: RecordValueEncoder
+  /// Present for a pooled encoder's container, which serves many values.
+  let keys: RecordKeyCache?
+
+  init(encoder: RecordValueEncoder, keys: RecordKeyCache? = nil) {
+    self.encoder = encoder
+    self.keys = keys
+  }
 
   var codingPath: [any CodingKey] { encoder.codingPath }
 
+  @inline(__always)
+  func beginMember(_ key: Key) throws {
+    guard let keys else { return try encoder.beginMember(key) }
+    guard encoder.state.makeCurrent(encoder) else { throw RecordEncodingOutOfOrder() }
+    let comma = encoder.count > 0
+    encoder.count += 1
+    keys.write(key.stringValue, comma: comma, to: encoder.state.writer)
+  }
+
   func encodeNil(forKey key: Key) throws {
-    try encoder.beginMember(key)
+    try beginMember(key)
     encoder.state.writer.pointee.writeASCII("null")
   }
   func encode(_ value: Bool, forKey key: Key) throws {
-    try encoder.beginMember(key)
+    try beginMember(key)
     encoder.state.writer.pointee.writeASCII(value ? "true" : "false")
   }
   func encode(_ value: String, forKey key: Key) throws {
-    try encoder.beginMember(key)
+    try beginMember(key)
     encoder.state.writer.pointee.write(value)
   }
   func encode(_ value: Double, forKey key: Key) throws {
     guard value.isFinite else { throw encoder.invalidNumber(value, key) }
-    try encoder.beginMember(key)
+    try beginMember(key)
     encoder.state.writer.pointee.write(value)
   }
   func encode(_ value: Float, forKey key: Key) throws {
     guard value.isFinite else { throw encoder.invalidNumber(value, key) }
-    try encoder.beginMember(key)
+    try beginMember(key)
     try encoder.write(value, key)
   }
   func encode(_ value: Int, forKey key: Key) throws {
-    try encoder.beginMember(key)
+    try beginMember(key)
     encoder.state.writer.pointee.write(Int64(value))
   }
   func encode(_ value: Int8, forKey key: Key) throws {
-    try encoder.beginMember(key)
+    try beginMember(key)
     encoder.write(integer: value)
   }
   func encode(_ value: Int16, forKey key: Key) throws {
-    try encoder.beginMember(key)
+    try beginMember(key)
     encoder.write(integer: value)
   }
   func encode(_ value: Int32, forKey key: Key) throws {
-    try encoder.beginMember(key)
+    try beginMember(key)
     encoder.write(integer: value)
   }
   func encode(_ value: Int64, forKey key: Key) throws {
-    try encoder.beginMember(key)
+    try beginMember(key)
     encoder.write(integer: value)
   }
   func encode(_ value: UInt, forKey key: Key) throws {
-    try encoder.beginMember(key)
+    try beginMember(key)
     encoder.write(integer: value)
   }
   func encode(_ value: UInt8, forKey key: Key) throws {
-    try encoder.beginMember(key)
+    try beginMember(key)
     encoder.write(integer: value)
   }
   func encode(_ value: UInt16, forKey key: Key) throws {
-    try encoder.beginMember(key)
+    try beginMember(key)
     encoder.write(integer: value)
   }
   func encode(_ value: UInt32, forKey key: Key) throws {
-    try encoder.beginMember(key)
+    try beginMember(key)
     encoder.write(integer: value)
   }
   func encode(_ value: UInt64, forKey key: Key) throws {
-    try encoder.beginMember(key)
+    try beginMember(key)
     encoder.write(integer: value)
   }
   func encode<T: Encodable>(_ value: T, forKey key: Key) throws {
-    try encoder.beginMember(key)
+    try beginMember(key)
     try encoder.encodeNested(value, key)
   }
 
   func nestedContainer<NestedKey: CodingKey>(
     keyedBy keyType: NestedKey.Type, forKey key: Key
   ) -> KeyedEncodingContainer<NestedKey> {
-    if (try? encoder.beginMember(key)) == nil { encoder.state.isOutOfOrder = true }
+    if (try? beginMember(key)) == nil { encoder.state.isOutOfOrder = true }
     return encoder.pendingChild(key).container(keyedBy: keyType)
   }
 
   func nestedUnkeyedContainer(forKey key: Key) -> any UnkeyedEncodingContainer {
-    if (try? encoder.beginMember(key)) == nil { encoder.state.isOutOfOrder = true }
+    if (try? beginMember(key)) == nil { encoder.state.isOutOfOrder = true }
     return encoder.pendingChild(key).unkeyedContainer()
   }
 
@@ -603,7 +699,7 @@ struct RecordKeyedEncodingContainer<Key: CodingKey>: KeyedEncodingContainerProto
   }
 
   func superEncoder(forKey key: Key) -> any Encoder {
-    if (try? encoder.beginMember(key)) == nil { encoder.state.isOutOfOrder = true }
+    if (try? beginMember(key)) == nil { encoder.state.isOutOfOrder = true }
     return encoder.pendingChild(key)
   }
 }

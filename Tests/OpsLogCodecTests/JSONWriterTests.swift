@@ -149,3 +149,35 @@ import Testing
     }
   }
 }
+
+@Suite struct JSONWriterDoubleFastPathTests {
+  /// Whenever the short-decimal fast path of `write(_: Double)` takes a number, it writes
+  /// exactly what the general (shortest digits, JavaScript layout) path writes.
+  @Test func fastPathMatchesTheGeneralPath() {
+    var generator = SystemRandomNumberGenerator()
+    var candidates: [Double] = [
+      0.1, 0.2, 0.3, 0.29, 1.5, 12.34, 9.99, 0.05, 1e-6, 1.5e-6, 0.000001234, 123456789.125,
+      999999999999999.9, 99999999999999.98, 0.1 + 0.2, 1.0 / 3, 2.0 / 3, .leastNonzeroMagnitude, 1e-7, 1e15 - 0.5,
+      Double.pi, 1e14 + 0.1, 4503599627370495.5, 0.3000000000000001,
+    ]
+    for _ in 0..<20_000 {
+      let digits = Double(Int.random(in: 1..<1_000_000_000_000, using: &generator))
+      let scale = Double.random(in: 0...1, using: &generator) < 0.5 ? 1.0 : 1e3
+      candidates.append(digits / Double(sign: .plus, exponent: 0, significand: 1) / [10, 100, 1e3, 1e6, 1e9, 1e12].randomElement(using: &generator)! * scale)
+      candidates.append(Double(Int.random(in: 1..<100_000, using: &generator)) / 100)
+      candidates.append(Double.random(in: 0..<1000, using: &generator))
+      candidates.append(Double(bitPattern: UInt64.random(in: 0..<UInt64.max, using: &generator)))
+    }
+    var taken = 0
+    for value in candidates + candidates.map({ -$0 }) where value.isFinite && value != value.rounded(.towardZero) {
+      var fast = JSONWriter()
+      guard fast.writeShortDecimal(value) else { continue }
+      taken += 1
+      var general = JSONWriter()
+      general.writeShortestDouble(value)
+      #expect(fast.bytes == general.bytes, "\(value)")
+      #expect(Double(String(decoding: fast.bytes, as: UTF8.self)) == value)
+    }
+    #expect(taken > 20_000)
+  }
+}

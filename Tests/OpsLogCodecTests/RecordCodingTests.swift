@@ -508,3 +508,80 @@ extension Everything {
     }
   }
 }
+
+/// A type whose keys change from value to value: the pooled container's key cache must write
+/// exactly what the uncached path writes, whatever the order, count or spelling of the keys.
+struct ShiftingKeys: Encodable {
+  var names: [String]
+
+  struct Key: CodingKey {
+    var stringValue: String
+    var intValue: Int? { nil }
+    init(stringValue: String) { self.stringValue = stringValue }
+    init?(intValue: Int) { nil }
+  }
+
+  func encode(to encoder: any Encoder) throws {
+    var container = encoder.container(keyedBy: Key.self)
+    for (index, name) in names.enumerated() { try container.encode(index, forKey: Key(stringValue: name)) }
+  }
+}
+
+@Suite struct KeyCacheTests {
+  @Test func cachedKeysWriteWhatTheGeneralPathWrites() throws {
+    var generator = SystemRandomNumberGenerator()
+    let pool = ["a", "id", "name", "tags", "quote\"d", "back\\slash", "tab\t", "é", "a much longer key name than fifteen"]
+      + (0..<40).map { "k\($0)" }
+    for round in 0..<400 {
+      let count = round % 7 == 0 ? Int.random(in: 30...45, using: &generator) : Int.random(in: 0...9, using: &generator)
+      var names: [String] = []
+      for _ in 0..<count { names.append(pool.randomElement(using: &generator)!) }
+      let value = ShiftingKeys(names: names)
+      let ours = try RecordEncoder().encodeBytes(value)
+      var expected = JSONWriter()
+      expected.writeByte(UInt8(ascii: "{"))
+      for (index, name) in names.enumerated() {
+        if index > 0 { expected.writeByte(UInt8(ascii: ",")) }
+        expected.write(name)
+        expected.writeByte(UInt8(ascii: ":"))
+        expected.write(Int64(index))
+      }
+      expected.writeByte(UInt8(ascii: "}"))
+      #expect(ours == expected.bytes, "\(names)")
+      // Nested one level down too, where the container comes from a deeper pooled encoder.
+      let nested = try RecordEncoder().encodeBytes(["outer": value])
+      #expect(nested == Array(#"{"outer":"#.utf8) + expected.bytes + [UInt8(ascii: "}")])
+    }
+  }
+}
+
+@Suite struct StringScanTests {
+  /// Strings with quotes, escapes, control characters and non-ASCII bytes at every offset around
+  /// the eight-byte scanning steps decode (or fail) exactly as the tree parser reads them.
+  @Test func stringsAroundEveryWordBoundary() throws {
+    let specials: [String] = [#"\""#, #"\\"#, #"\n"#, #"\u00e9"#, "é", "😀", "\u{7F}"]
+    for length in 0..<20 {
+      for position in 0...length {
+        for special in specials {
+          var text = String(repeating: "x", count: length)
+          text.insert(contentsOf: special, at: text.index(text.startIndex, offsetBy: position))
+          let json = Array("[\"\(text)\"]".utf8)
+          let tree = try JSONValue(parsing: json)
+          let typed = try RecordDecoder().decode([String].self, from: json)
+          #expect(JSONValue.array(typed.map { .string($0) }) == tree)
+          #expect(try RecordEncoder().encodeBytes(typed) == tree.serialized())
+        }
+        // A raw control character is an error wherever it sits.
+        var bad = Array(String(repeating: "y", count: length).utf8)
+        bad.insert(0x01, at: position)
+        #expect(throws: OpsLogError.self) { try JSONValue(parsing: [UInt8(ascii: "\"")] + bad + [UInt8(ascii: "\"")]) }
+        // Invalid UTF-8 too.
+        var invalid = Array(String(repeating: "z", count: length).utf8)
+        invalid.insert(0xC3, at: position)
+        #expect(throws: OpsLogError.self) {
+          try JSONValue(parsing: [UInt8(ascii: "\"")] + invalid + [UInt8(ascii: "\"")])
+        }
+      }
+    }
+  }
+}
