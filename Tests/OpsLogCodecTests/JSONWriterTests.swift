@@ -163,7 +163,9 @@ import Testing
     for _ in 0..<20_000 {
       let digits = Double(Int.random(in: 1..<1_000_000_000_000, using: &generator))
       let scale = Double.random(in: 0...1, using: &generator) < 0.5 ? 1.0 : 1e3
-      candidates.append(digits / Double(sign: .plus, exponent: 0, significand: 1) / [10, 100, 1e3, 1e6, 1e9, 1e12].randomElement(using: &generator)! * scale)
+      candidates.append(
+        digits / Double(sign: .plus, exponent: 0, significand: 1) / [10, 100, 1e3, 1e6, 1e9, 1e12].randomElement(
+          using: &generator)! * scale)
       candidates.append(Double(Int.random(in: 1..<100_000, using: &generator)) / 100)
       candidates.append(Double.random(in: 0..<1000, using: &generator))
       candidates.append(Double(bitPattern: UInt64.random(in: 0..<UInt64.max, using: &generator)))

@@ -530,7 +530,8 @@ struct ShiftingKeys: Encodable {
 @Suite struct KeyCacheTests {
   @Test func cachedKeysWriteWhatTheGeneralPathWrites() throws {
     var generator = SystemRandomNumberGenerator()
-    let pool = ["a", "id", "name", "tags", "quote\"d", "back\\slash", "tab\t", "é", "a much longer key name than fifteen"]
+    let pool =
+      ["a", "id", "name", "tags", "quote\"d", "back\\slash", "tab\t", "é", "a much longer key name than fifteen"]
       + (0..<40).map { "k\($0)" }
     for round in 0..<400 {
       let count = round % 7 == 0 ? Int.random(in: 30...45, using: &generator) : Int.random(in: 0...9, using: &generator)
