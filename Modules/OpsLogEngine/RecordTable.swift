@@ -105,5 +105,21 @@ struct RecordTable<Record> {
   }
 }
 
+extension RecordTable where Record: Sendable {
+  /// Applies an operation as replay does: a set stores its record, a delete removes it.
+  /// Returns the record before and its slot (`-1` for a delete of a record that is not
+  /// there), or `nil` for a set without a record, which changes nothing.
+  mutating func apply(_ operation: LogOperation<Record>) -> (previous: Record?, slot: Int)? {
+    switch operation.kind {
+    case .set:
+      guard let data = operation.data else { return nil }
+      return set(operation.id, data)
+    case .delete:
+      let removed = remove(operation.id)
+      return (removed?.record, removed?.slot ?? -1)
+    }
+  }
+}
+
 extension RecordTable: Sendable where Record: Sendable {}
 extension RecordTable.Entry: Sendable where Record: Sendable {}

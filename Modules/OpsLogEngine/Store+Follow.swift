@@ -119,16 +119,7 @@ extension Store {
           state.operationsSinceCheckpoint += 1
           continue
         }
-        let slot: Int
-        let previous: Record?
-        switch operation.kind {
-        case .set:
-          guard let data = operation.data else { continue }
-          (previous, slot) = state.table.set(operation.id, data)
-        case .delete:
-          let removed = state.table.remove(operation.id)
-          (previous, slot) = (removed?.record, removed?.slot ?? -1)
-        }
+        guard let (previous, slot) = state.table.apply(operation) else { continue }
         if let stamp { state.winningStamps[operation.id] = stamp }
         state.journal.append(
           JournalEntry(operation: operation, previousRecord: previous, slot: slot, lineLength: line.length, sequence: 0)
@@ -230,16 +221,7 @@ extension Store {
     }
     state.withLock { state in
       for (operation, line) in zip(operations, lines) {
-        let slot: Int
-        let previous: Record?
-        switch operation.kind {
-        case .set:
-          guard let data = operation.data else { continue }
-          (previous, slot) = state.table.set(operation.id, data)
-        case .delete:
-          let removed = state.table.remove(operation.id)
-          (previous, slot) = (removed?.record, removed?.slot ?? -1)
-        }
+        guard let (previous, slot) = state.table.apply(operation) else { continue }
         state.journal.append(
           JournalEntry(operation: operation, previousRecord: previous, slot: slot, lineLength: line.length, sequence: 0)
         )

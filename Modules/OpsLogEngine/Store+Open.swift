@@ -300,22 +300,12 @@ final class StateLoader<Record: Codable & Sendable> {
       let operation = try stored.mapRecords { value in
         try decodeRecord(value, id: stored.id, path: walPath)
       }
-      switch operation.kind {
-      case .set:
-        guard let data = operation.data else { continue }
-        let (previous, slot) = table.set(operation.id, data)
-        journal.append(
-          JournalEntry(
-            operation: operation, previousRecord: previous, slot: slot, lineLength: line.length, sequence: sequence))
-      case .delete:
-        // A delete of a record the state does not hold changes nothing, but it stays in the
-        // history so that undo and the WAL line up.
-        let removed = table.remove(operation.id)
-        journal.append(
-          JournalEntry(
-            operation: operation, previousRecord: removed?.record, slot: removed?.slot ?? -1, lineLength: line.length,
-            sequence: sequence))
-      }
+      // A delete of a record the state does not hold changes nothing, but it stays in the
+      // history so that undo and the WAL line up.
+      guard let (previous, slot) = table.apply(operation) else { continue }
+      journal.append(
+        JournalEntry(
+          operation: operation, previousRecord: previous, slot: slot, lineLength: line.length, sequence: sequence))
     }
   }
 
