@@ -52,6 +52,8 @@ public struct JSONParser {
   public var position: Int
   @usableFromInline var depth = 0
 
+  /// A parser at the start of `buffer`, which must stay valid (and unchanged) for as long as
+  /// the parser is used: it reads the bytes in place, without copying them.
   public init(_ buffer: UnsafeRawBufferPointer) {
     base = buffer.baseAddress?.assumingMemoryBound(to: UInt8.self)
     end = buffer.count
@@ -86,11 +88,14 @@ public struct JSONParser {
   @inline(__always)
   func peek() -> UInt8? { position < end ? byte(at: position) : nil }
 
+  /// The ``OpsLogError/invalidJSON(reason:offset:)`` for `reason` at `offset` (by default the
+  /// current position), so every error names where parsing stopped.
   public func error(_ reason: String, at offset: Int? = nil) -> OpsLogError {
     .invalidJSON(reason: reason, offset: offset ?? position)
   }
 
   @inline(__always)
+  /// Moves past the white space JSON allows between tokens (space, tab, CR, LF), nothing else.
   public mutating func skipWhitespace() {
     while position < end {
       switch byte(at: position) {

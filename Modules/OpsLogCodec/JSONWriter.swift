@@ -23,6 +23,8 @@ public struct JSONWriter: Sendable {
   /// The bytes written so far.
   public var bytes: [UInt8]
 
+  /// An empty writer whose buffer holds `capacity` bytes before it grows; size it for the
+  /// line or chunk being written to avoid reallocations.
   public init(reservingCapacity capacity: Int = 256) {
     bytes = []
     bytes.reserveCapacity(capacity)
@@ -70,6 +72,7 @@ public struct JSONWriter: Sendable {
   }
 
   @inlinable
+  /// Writes one byte as it is (punctuation); the caller keeps the output valid JSON.
   public mutating func writeByte(_ byte: UInt8) { bytes.append(byte) }
 
   /// Writes an integer in decimal.

@@ -20,10 +20,19 @@ public enum SnapshotFormat {
   /// ``JSONValue/serialized()`` wrote it); it is copied as it is, so a record is never parsed
   /// again to be snapshotted.
   public static func writeRecordLine(into writer: inout JSONWriter, id: String, data: some Sequence<UInt8>) {
+    writeRecordLine(into: &writer, id: id) { $0.writeRaw(data) }
+  }
+
+  /// Appends one record line whose data `writeData` encodes straight into `writer` (with
+  /// ``RecordEncoder/encode(_:into:)``), so a checkpoint never builds each record's bytes
+  /// separately. `writeData` must write exactly one JSON value.
+  public static func writeRecordLine(
+    into writer: inout JSONWriter, id: String, data writeData: (inout JSONWriter) throws -> Void
+  ) rethrows {
     writer.writeASCII("{\"id\":")
     writer.write(id)
     writer.writeASCII(",\"data\":")
-    writer.writeRaw(data)
+    try writeData(&writer)
     writer.writeASCII("}\n")
   }
 

@@ -53,10 +53,4 @@ final class AsyncFIFOLock: Sendable {
     }
     next?.resume()
   }
-
-  func withLock<T>(_ body: () async throws -> T) async rethrows -> T {
-    await lock()
-    defer { unlock() }
-    return try await body()
-  }
 }

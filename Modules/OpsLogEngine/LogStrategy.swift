@@ -121,13 +121,7 @@ public struct SingleWriterLog: LogStrategy {
   public func load(manifest: ManifestInfo, backend: any StorageBackend, options: StoreOptions, logger: Logger)
     async throws -> LogLoad
   {
-    // Reading only `activeOps` of a store that agents write would show one agent's writes as
-    // the whole state; appending to it would corrupt that agent's WAL. Say so instead.
-    if let agents = manifest.activeAgentOps, !agents.isEmpty {
-      throw OpsLogError.unsupported(
-        "this store is written by multi-writer agents (\(agents.map(\.agent).joined(separator: ", "))); open it with Store.open(_:agentId:options:) from OpsLogMultiWriter, with readOnly to only read it"
-      )
-    }
+    try Self.checkLayout(manifest)
     let walPath = manifest.activeOps
     let wal = try await backend.readWAL(walPath)
     var walLength = wal.consumedThrough
@@ -139,6 +133,16 @@ public struct SingleWriterLog: LogStrategy {
     return LogLoad(
       manifest: manifest, lines: wal.lines, appendPath: walPath, appendLength: walLength,
       malformedLines: wal.malformedLines)
+  }
+
+  /// Refuses a store that multi-writer agents write: reading only its `activeOps` would show
+  /// one agent's writes as the whole state, and appending to it would corrupt that agent's WAL.
+  public static func checkLayout(_ manifest: ManifestInfo) throws {
+    if let agents = manifest.activeAgentOps, !agents.isEmpty {
+      throw OpsLogError.unsupported(
+        "this store is written by multi-writer agents (\(agents.map(\.agent).joined(separator: ", "))); open it with Store.open(_:agentId:options:) from OpsLogMultiWriter, with readOnly to only read it"
+      )
+    }
   }
 
   public func stamp() -> OperationStamp? { nil }

@@ -206,11 +206,9 @@ extension Store {
           var writer = JSONWriter(reservingCapacity: ranges[part].count * 256)
           for index in ranges[part] {
             guard let entry = slots[index] else { continue }
-            writer.writeASCII("{\"id\":")
-            writer.write(entry.id)
-            writer.writeASCII(",\"data\":")
-            try encoder.encode(entry.record, into: &writer)
-            writer.writeASCII("}\n")
+            try SnapshotFormat.writeRecordLine(into: &writer, id: entry.id) {
+              try encoder.encode(entry.record, into: &$0)
+            }
           }
           return writer.bytes
         }

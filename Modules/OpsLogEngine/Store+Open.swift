@@ -126,10 +126,13 @@ extension Store {
     let token = try await backend.manifestChangeToken()
     let walPath = manifest.activeOps
     if options.skipLoad {
-      // Nothing is loaded: new operations are appended after whatever the WAL holds.
+      // Nothing is loaded: new operations are appended after whatever the WAL holds, which is
+      // the single-writer layout whatever strategy opened the store.
+      try SingleWriterLog.checkLayout(manifest)
       var walLength = try await backend.size(of: walPath) ?? 0
       if !options.readOnly {
-        walLength = try await cutTornTail(walPath, length: walLength, backend: backend, options: options)
+        walLength = try await WALRepair.cutTornTail(
+          walPath, length: walLength, backend: backend, durability: options.durability)
       }
       var state = StoreState<Record>(manifest: manifest, walPath: walPath, walLength: walLength)
       state.manifestToken = token
@@ -155,14 +158,6 @@ extension Store {
         metadata: ["path": "\(load.appendPath)", "count": "\(load.malformedLines)"])
     }
     return Store(location: location, options: options, backend: backend, strategy: strategy, state: state)
-  }
-
-  /// Cuts a last line without its newline off the WAL: the rest of it died with the process
-  /// that was writing it, and a new line appended after it would be glued to it.
-  static func cutTornTail(_ path: String, length: Int, backend: any StorageBackend, options: StoreOptions) async throws
-    -> Int
-  {
-    try await WALRepair.cutTornTail(path, length: length, backend: backend, durability: options.durability)
   }
 }
 

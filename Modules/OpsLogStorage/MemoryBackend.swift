@@ -174,6 +174,7 @@ public final class MemoryDisk: Sendable {
 /// Every call completes synchronously under the disk's mutex, so calls from any number of
 /// tasks and backends are atomic with respect to each other.
 public final class MemoryBackend: StorageBackend {
+  /// The medium this backend reads and writes; other backends on it see its files and locks.
   public let disk: MemoryDisk
   /// This backend's number on its disk, which lock conflicts report as
   /// `"memory backend <id>"`.

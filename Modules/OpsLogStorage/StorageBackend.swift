@@ -93,8 +93,11 @@ public protocol StorageBackend: AnyObject, Sendable {
 
 /// Changes whenever a file is replaced or written. Compare tokens for equality only.
 public struct FileChangeToken: Sendable, Hashable {
+  /// Which file this is (inode and device on a filesystem): changes when the file is replaced.
   public var identity: UInt64
+  /// Its length in bytes: changes when it is appended to or truncated.
   public var size: Int
+  /// Its modification time (nanoseconds) or write counter.
   public var modification: Int64
 
   public init(identity: UInt64, size: Int, modification: Int64) {

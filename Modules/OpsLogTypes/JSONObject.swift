@@ -37,7 +37,9 @@ public struct JSONObject: Sendable, Hashable, Sequence, ExpressibleByDictionaryL
     for (key, value) in members { self[key] = value }
   }
 
+  /// The member names, in insertion order.
   public var keys: [String] { storedKeys }
+  /// The member values, in the order of ``keys``.
   public var values: [JSONValue] { storedValues }
   public var count: Int { storedKeys.count }
   public var isEmpty: Bool { storedKeys.isEmpty }

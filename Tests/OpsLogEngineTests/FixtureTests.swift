@@ -109,13 +109,16 @@ struct FixtureTests {
 
 @Suite("Multi-writer stores through the single-writer open")
 struct PlainOpenOfAgentStoreTests {
-  @Test(arguments: [true, false])
-  func aPlainOpenOfAnAgentStoreSaysHowToOpenIt(readOnly: Bool) async throws {
+  enum PlainOpen: String, CaseIterable, Sendable { case readOnly, writable, skipLoad }
+
+  @Test(arguments: PlainOpen.allCases)
+  func aPlainOpenOfAnAgentStoreSaysHowToOpenIt(mode: PlainOpen) async throws {
     let path = try copyFixture("multi-writer")
     defer { try? FileManager.default.removeItem(atPath: path) }
     let before = try FileManager.default.subpathsOfDirectory(atPath: path).sorted()
     var options = StoreOptions()
-    options.readOnly = readOnly
+    options.readOnly = mode == .readOnly
+    options.skipLoad = mode == .skipLoad
     await #expect {
       try await Store<JSONValue>.open(path, options: options)
     } throws: { error in
