@@ -103,18 +103,14 @@ public final class Store<Record: Codable & Sendable>: Sendable {
   @inlinable
   public func filter(_ isIncluded: (Record) throws -> Bool) throws -> [Record] {
     let table = try read { $0.table }
-    var result: [Record] = []
-    try table.forEach { _, record in if try isIncluded(record) { result.append(record) } }
-    return result
+    return try table.records { _, record in try isIncluded(record) }
   }
 
   /// The records for which `isIncluded(record, id)` is true, in the order of ``all()``.
   @inlinable
   public func filter(_ isIncluded: (Record, _ id: String) throws -> Bool) throws -> [Record] {
     let table = try read { $0.table }
-    var result: [Record] = []
-    try table.forEach { id, record in if try isIncluded(record, id) { result.append(record) } }
-    return result
+    return try table.records { id, record in try isIncluded(record, id) }
   }
 
   /// The number of records.
