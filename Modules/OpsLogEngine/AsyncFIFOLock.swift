@@ -5,6 +5,7 @@ import Synchronization
 /// Mutations of a store hold it while they update the in-memory state and queue their WAL
 /// bytes, so they take effect in call order; unlike an actor, holding it across an `await`
 /// does not let another mutation interleave.
+@usableFromInline
 final class AsyncFIFOLock: Sendable {
   private struct State {
     var isLocked = false
@@ -13,6 +14,10 @@ final class AsyncFIFOLock: Sendable {
   }
   private let state = Mutex(State())
 
+  @usableFromInline
+  init() {}
+
+  @usableFromInline
   func lock() async {
     let acquired = state.withLock { state -> Bool in
       if !state.isLocked {
@@ -35,6 +40,7 @@ final class AsyncFIFOLock: Sendable {
     }
   }
 
+  @usableFromInline
   func unlock() {
     let next = state.withLock { state -> CheckedContinuation<Void, Never>? in
       guard state.head < state.waiters.count else {

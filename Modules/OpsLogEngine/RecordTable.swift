@@ -19,9 +19,11 @@ struct RecordTable<Record> {
     }
   }
 
-  @usableFromInline private(set) var slots: [Entry?] = []
-  @usableFromInline private(set) var positions: [String: Int] = [:]
-  @usableFromInline private(set) var count = 0
+  // Internal setters only so that the inlinable writers below can reach them; nothing outside
+  // this type assigns them.
+  @usableFromInline var slots: [Entry?] = []
+  @usableFromInline var positions: [String: Int] = [:]
+  @usableFromInline var count = 0
 
   init(minimumCapacity: Int = 0) {
     slots.reserveCapacity(minimumCapacity)
@@ -43,6 +45,7 @@ struct RecordTable<Record> {
 
   /// Sets a record: an existing ID keeps its place, a new one goes to the end. Returns the
   /// previous record, if any, and the slot.
+  @inlinable
   @discardableResult
   mutating func set(_ id: String, _ record: Record) -> (previous: Record?, slot: Int) {
     if let slot = positions[id] {
@@ -58,6 +61,7 @@ struct RecordTable<Record> {
   }
 
   /// Removes a record, leaving a hole; returns it with its slot.
+  @inlinable
   @discardableResult
   mutating func remove(_ id: String) -> (record: Record, slot: Int)? {
     guard let slot = positions.removeValue(forKey: id) else { return nil }
@@ -79,7 +83,8 @@ struct RecordTable<Record> {
     count += 1
   }
 
-  private mutating func trimTrailingHoles() {
+  @usableFromInline
+  mutating func trimTrailingHoles() {
     while let last = slots.last, last == nil { slots.removeLast() }
   }
 

@@ -90,6 +90,7 @@ extension Store {
 
   /// Called under the mutation lock before a mutation: the strategy may have found this
   /// store's WAL retired, and then the state is loaded afresh before anything is appended.
+  @usableFromInline
   func checkLogBeforeMutation() async throws {
     try state.withLock { state in if state.isClosed || state.isClosing { throw OpsLogError.closed } }
     guard let load = try await strategy.checkBeforeMutation(backend: backend, options: options, logger: logger) else {

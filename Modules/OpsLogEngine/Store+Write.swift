@@ -1,9 +1,11 @@
 import OpsLogCodec
 import OpsLogStorage
 import OpsLogTypes
+import Synchronization
 
 extension StoreState {
   /// Throws unless mutations are allowed; reports a background write failure once.
+  @inlinable
   mutating func checkMutable(readOnly: Bool) throws {
     if isClosed || isClosing { throw OpsLogError.closed }
     if readOnly { throw OpsLogError.readOnly }
@@ -35,7 +37,8 @@ extension StoreState {
   }
 
   /// Applies a prepared operation and queues its line; returns its sequence number.
-  mutating func apply(_ prepared: PreparedOperation<Record>) -> UInt64 {
+  @inlinable
+  mutating func apply(_ prepared: consuming PreparedOperation<Record>) -> UInt64 {
     let sequence = nextSequence
     nextSequence += 1
     let slot: Int
@@ -54,11 +57,48 @@ extension StoreState {
       JournalEntry(
         operation: prepared.operation, previousRecord: previousRecord, slot: slot, lineLength: prepared.line.count,
         sequence: sequence))
-    if let stamp = OperationStamp(of: prepared.operation) { winningStamps[prepared.operation.id] = stamp }
+    if prepared.operation.agent != nil { recordWinningStamp(of: prepared.operation) }
     pending.append(contentsOf: prepared.line)
     pendingCount += 1
     operationsSinceCheckpoint += 1
     return sequence
+  }
+
+  /// Remembers an agent operation's stamp as its key's winner (multi-writer merges).
+  @usableFromInline
+  mutating func recordWinningStamp(of operation: LogOperation<Record>) {
+    if let stamp = OperationStamp(of: operation) { winningStamps[operation.id] = stamp }
+  }
+
+  /// What has to happen after operations were queued, decided under the same lock that queued
+  /// them: whether the caller waits for the write (the write mode's promise) and which
+  /// background work starts. Arms the flags it reports, so only one caller starts each.
+  @inlinable
+  mutating func followUp(options: StoreOptions) -> EnqueueFollowUp {
+    var followUp = EnqueueFollowUp()
+    switch options.writeMode {
+    case .immediate:
+      followUp.waitsForWrite = true
+    case .group:
+      if pendingCount >= options.groupCommitSize {
+        followUp.waitsForWrite = true
+      } else if pendingCount > 0 && !groupTimerArmed {
+        groupTimerArmed = true
+        followUp.startsTimer = true
+      }
+    case .async:
+      if !backgroundWriterScheduled && pendingCount > 0 {
+        backgroundWriterScheduled = true
+        followUp.startsWriter = true
+      }
+    }
+    if operationsSinceCheckpoint >= options.checkpointThreshold && !checkpointRunning && !options.skipLoad
+      && !options.readOnly && !isClosing
+    {
+      checkpointRunning = true
+      followUp.startsCheckpoint = true
+    }
+    return followUp
   }
 
   /// The writer steps down with nothing buffered: every operation that still exists is
@@ -104,9 +144,31 @@ extension StoreState {
 }
 
 /// An operation ready to apply: its typed form for memory and history, its WAL line.
+@usableFromInline
 struct PreparedOperation<Record: Sendable>: Sendable {
-  var operation: LogOperation<Record>
-  var line: [UInt8]
+  @usableFromInline var operation: LogOperation<Record>
+  @usableFromInline var line: [UInt8]
+
+  @inlinable
+  init(operation: LogOperation<Record>, line: [UInt8]) {
+    self.operation = operation
+    self.line = line
+  }
+}
+
+/// See ``StoreState/followUp(options:)``.
+@usableFromInline
+struct EnqueueFollowUp: Sendable {
+  @usableFromInline var waitsForWrite = false
+  @usableFromInline var startsTimer = false
+  @usableFromInline var startsWriter = false
+  @usableFromInline var startsCheckpoint = false
+
+  @inlinable
+  init() {}
+
+  @inlinable
+  var startsWork: Bool { startsTimer || startsWriter || startsCheckpoint }
 }
 
 extension Store {
@@ -121,26 +183,30 @@ extension Store {
   /// - Throws: ``OpsLogError/readOnly``, ``OpsLogError/closed``, ``OpsLogError/invalidArgument(_:)``
   ///   for an empty ID, an `EncodingError` when the record cannot be encoded, or the write's
   ///   ``OpsLogError/io(path:errno:reason:)``; a failed write leaves the store as it was.
+  // Inlinable, like the rest of the single-operation write path, so that it is specialized for
+  // the caller's record type: unspecialized, a third of a write went to generic metadata
+  // lookups and value-witness copies.
+  @inlinable
   public func set(_ id: String, _ value: Record) async throws {
     try Self.validate(id: id)
     let data = try encoder.encodeBytes(value)
-    let sequence: UInt64 = try await mutate { state in
-      let previous = state.table.get(id)
-      return [try prepareSet(id, value, data: data, previous: previous, timestamp: ISOTime.now())]
+    let (sequence, waitsForWrite) = try await mutate { state in
+      try prepareSet(id, value, data: data, previous: state.table.get(id), timestamp: ISOTime.now())
     }
-    try await acknowledge(sequence)
+    if waitsForWrite { try await waitForWrite(upTo: sequence) }
   }
 
   /// Deletes the record `id`.
   ///
   /// - Throws: ``OpsLogError/notFound(id:)`` when no record has this ID, and the errors of
   ///   ``set(_:_:)``.
+  @inlinable
   public func delete(_ id: String) async throws {
-    let sequence: UInt64 = try await mutate { state in
+    let (sequence, waitsForWrite) = try await mutate { state in
       guard let previous = state.table.get(id) else { throw OpsLogError.notFound(id: id) }
-      return [try prepareDelete(id, previous: previous, timestamp: ISOTime.now())]
+      return try prepareDelete(id, previous: previous, timestamp: ISOTime.now())
     }
-    try await acknowledge(sequence)
+    if waitsForWrite { try await waitForWrite(upTo: sequence) }
   }
 
   /// Applies several changes as one: all of them or, when `body` throws, none.
@@ -150,7 +216,8 @@ extension Store {
   /// mutations wait; keep it short and do not call the store's writes from it.
   public func batch(_ body: (inout Batch<Record>) throws -> Void) async throws {
     await mutationLock.lock()
-    let sequence: UInt64?
+    let sequence: UInt64
+    let followUp: EnqueueFollowUp
     do {
       defer { mutationLock.unlock() }
       try await checkLogBeforeMutation()
@@ -166,15 +233,15 @@ extension Store {
         return try prepareBatch(batch.changes, base: base)
       }()
       if prepared.isEmpty { return }
-      sequence = try state.withLock { state in
+      (sequence, followUp) = try state.withLock { state in
         try state.checkMutable(readOnly: options.readOnly)
         var last: UInt64 = 0
         for operation in prepared { last = state.apply(operation) }
-        return last
+        return (last, state.followUp(options: options))
       }
-      afterEnqueue()
+      if followUp.startsWork { startBackgroundWork(followUp) }
     }
-    if let sequence { try await acknowledge(sequence) }
+    if followUp.waitsForWrite { try await waitForWrite(upTo: sequence) }
   }
 
   /// The operations of a batch, each against the state as the batch's earlier changes left it.
@@ -202,28 +269,30 @@ extension Store {
   }
 
   /// Runs one mutation: `prepare` reads the state (under the store's lock) and returns the
-  /// operations, which are then applied and queued for the WAL in call order.
-  func mutate(_ prepare: (inout StoreState<Record>) throws -> [PreparedOperation<Record>]) async throws -> UInt64 {
+  /// operation, which is then applied and queued for the WAL in call order. Returns its
+  /// sequence and whether the write mode makes the caller wait for its write.
+  @inlinable
+  func mutate(_ prepare: (borrowing StoreState<Record>) throws -> PreparedOperation<Record>) async throws -> (
+    sequence: UInt64, waitsForWrite: Bool
+  ) {
     await mutationLock.lock()
     defer { mutationLock.unlock() }
-    try await checkLogBeforeMutation()
-    let sequence = try state.withLock { state in
+    if followsOtherWriters { try await checkLogBeforeMutation() }
+    let (sequence, followUp) = try state.withLock { state in
       try state.checkMutable(readOnly: options.readOnly)
-      var last: UInt64 = 0
-      for operation in try prepare(&state) { last = state.apply(operation) }
-      return last
+      let sequence = state.apply(try prepare(state))
+      return (sequence, state.followUp(options: options))
     }
-    afterEnqueue()
-    return sequence
+    if followUp.startsWork { startBackgroundWork(followUp) }
+    return (sequence, followUp.waitsForWrite)
   }
 
+  @inlinable
   func prepareSet(_ id: String, _ value: Record, data: [UInt8], previous: Record?, timestamp: String) throws
     -> PreparedOperation<Record>
   {
     var writer = JSONWriter(reservingCapacity: data.count * 2 + 96)
-    let stamp = strategy.stamp()
-    let agent = stamp?.agent
-    let clock = stamp?.clock
+    let (agent, clock) = followsOtherWriters ? currentStamp() : (nil, nil)
     let previousValue: PreviousValue<Record>
     if let previous {
       let oldJSON = try encoder.encode(previous)
@@ -251,48 +320,33 @@ extension Store {
       line: writer.bytes)
   }
 
+  @inlinable
   func prepareDelete(_ id: String, previous: Record, timestamp: String) throws -> PreparedOperation<Record> {
     var writer = JSONWriter(reservingCapacity: 256)
     let previousBytes = try encoder.encodeBytes(previous)
-    let stamp = strategy.stamp()
+    let (agent, clock) = followsOtherWriters ? currentStamp() : (nil, nil)
     OperationLine.write(
       into: &writer, timestamp: timestamp, kind: .delete, id: id, previous: .record(previousBytes), data: nil,
-      agent: stamp?.agent, clock: stamp?.clock)
+      agent: agent, clock: clock)
     return PreparedOperation(
       operation: LogOperation(
-        timestamp: timestamp, kind: .delete, id: id, data: nil, previous: .record(previous), agent: stamp?.agent,
-        clock: stamp?.clock),
+        timestamp: timestamp, kind: .delete, id: id, data: nil, previous: .record(previous), agent: agent,
+        clock: clock),
       line: writer.bytes)
   }
 
-  /// Starts what the new operations call for: a group timer, a background writer, a checkpoint.
-  func afterEnqueue() {
-    let (startTimer, startWriter, startCheckpoint) = state.withLock { state -> (Bool, Bool, Bool) in
-      var startTimer = false
-      var startWriter = false
-      switch options.writeMode {
-      case .immediate: break
-      case .group:
-        if state.pendingCount > 0 && !state.groupTimerArmed && state.pendingCount < options.groupCommitSize {
-          state.groupTimerArmed = true
-          startTimer = true
-        }
-      case .async:
-        if !state.backgroundWriterScheduled && state.pendingCount > 0 {
-          state.backgroundWriterScheduled = true
-          startWriter = true
-        }
-      }
-      var startCheckpoint = false
-      if state.operationsSinceCheckpoint >= options.checkpointThreshold && !state.checkpointRunning
-        && !options.skipLoad && !options.readOnly && !state.isClosing
-      {
-        state.checkpointRunning = true
-        startCheckpoint = true
-      }
-      return (startTimer, startWriter, startCheckpoint)
-    }
-    if startTimer {
+  /// The agent and Lamport clock to stamp a new operation with (multi-writer stores).
+  @usableFromInline
+  func currentStamp() -> (agent: String?, clock: Int?) {
+    let stamp = strategy.stamp()
+    return (stamp?.agent, stamp?.clock)
+  }
+
+  /// Starts what the new operations call for (``StoreState/followUp(options:)``): a group
+  /// timer, a background writer, a checkpoint.
+  @usableFromInline
+  func startBackgroundWork(_ followUp: EnqueueFollowUp) {
+    if followUp.startsTimer {
       let interval = options.groupCommitInterval
       Task {
         try? await Task.sleep(for: interval)
@@ -300,7 +354,7 @@ extension Store {
         await self.writeInBackground()
       }
     }
-    if startWriter {
+    if followUp.startsWriter {
       Task {
         while true {
           await self.writeInBackground()
@@ -318,21 +372,8 @@ extension Store {
         }
       }
     }
-    if startCheckpoint {
+    if followUp.startsCheckpoint {
       Task { await self.checkpointInBackground() }
-    }
-  }
-
-  /// Returns when the operation `sequence` is as far as the write mode promises.
-  func acknowledge(_ sequence: UInt64) async throws {
-    switch options.writeMode {
-    case .immediate:
-      try await waitForWrite(upTo: sequence)
-    case .group:
-      let full = state.withLock { $0.pendingCount >= options.groupCommitSize }
-      if full { try await waitForWrite(upTo: sequence) }
-    case .async:
-      break
     }
   }
 
@@ -355,6 +396,7 @@ extension Store {
   ///   operation's own caller wants that; a flush or a checkpoint only waits for the WAL to
   ///   settle (a loss there reaches the user as the background error).
   /// - Throws: the write's error when the operation was lost to a failed write.
+  @usableFromInline
   func waitForWrite(upTo sequence: UInt64, reportLoss: Bool = true) async throws {
     while true {
       // Most calls find the write done or nobody writing: decide without suspending, since
@@ -408,15 +450,18 @@ extension Store {
           idleWaiters = state.becomeIdle()
           return nil
         }
-        let bytes = state.pending
-        state.pending = []
+        // The buffer a writer handed back keeps its capacity: a fresh one would regrow (and
+        // copy itself) by doubling from empty for every batch.
+        var bytes: [UInt8] = []
+        swap(&bytes, &state.pending)
+        swap(&state.pending, &state.spareBuffer)
         let count = UInt64(state.pendingCount)
         state.pendingCount = 0
         let last = state.nextSequence - 1
         state.takenSequence = last
         return (bytes, last - count + 1, last, state.walPath)
       }
-      guard let batch else {
+      guard var batch else {
         for waiter in idleWaiters { waiter.continuation.resume(returning: .written) }
         return
       }
@@ -426,9 +471,14 @@ extension Store {
         rollBack(from: batch.first, error: error)
         return
       }
+      let writtenCount = batch.bytes.count
+      batch.bytes.removeAll(keepingCapacity: true)
       let (ready, next) = state.withLock { state -> ([CommitWaiter], WriterNext) in
         state.writtenSequence = batch.last
-        state.walLength += batch.bytes.count
+        state.walLength += writtenCount
+        if batch.bytes.capacity > state.spareBuffer.capacity && batch.bytes.capacity <= Self.largestSpareBuffer {
+          swap(&batch.bytes, &state.spareBuffer)
+        }
         if state.pending.isEmpty { return (state.becomeIdle(), .stop) }
         let ready = state.collectWritten()
         if !state.waiters.isEmpty { return (ready, .handOff(state.waiters.removeFirst())) }
@@ -444,6 +494,9 @@ extension Store {
       }
     }
   }
+
+  /// The largest buffer kept for reuse; a rare huge batch should not pin its memory.
+  static var largestSpareBuffer: Int { 4 << 20 }
 
   /// A write failed: the operations it carried, and every one queued after them, are taken
   /// back out of memory so that memory equals the WAL again, and their callers get the error.

@@ -25,16 +25,19 @@ import Synchronization
 /// store the other wrote (gzip snapshots excepted).
 public final class Store<Record: Codable & Sendable>: Sendable {
   let location: String
-  let options: StoreOptions
+  @usableFromInline let options: StoreOptions
   let backend: any StorageBackend
   /// The log layout: single writer by default, agents above the engine (``LogStrategy``).
   let strategy: any LogStrategy
+  /// Whether other processes append to the store too (any layout but the single-writer one):
+  /// then each mutation first merges what they wrote and is stamped with a Lamport clock.
+  @usableFromInline let followsOtherWriters: Bool
   @usableFromInline let state: Mutex<StoreState<Record>>
   /// Serializes mutations in arrival order (see ``AsyncFIFOLock``).
-  let mutationLock = AsyncFIFOLock()
+  @usableFromInline let mutationLock = AsyncFIFOLock()
   /// One checkpoint at a time.
   let checkpointLock = AsyncFIFOLock()
-  let encoder = RecordEncoder()
+  @usableFromInline let encoder = RecordEncoder()
   let decoder = RecordDecoder()
   let logger: Logger
   /// Whether this store writes (not read-only).
@@ -48,6 +51,7 @@ public final class Store<Record: Codable & Sendable>: Sendable {
     self.options = options
     self.backend = backend
     self.strategy = strategy
+    self.followsOtherWriters = !(strategy is SingleWriterLog)
     self.state = Mutex(state)
     var logger = Logger(label: "OpsLog")
     logger[metadataKey: "store"] = "\(location)"
@@ -189,6 +193,7 @@ public final class Store<Record: Codable & Sendable>: Sendable {
     }
   }
 
+  @usableFromInline
   static func validate(id: String) throws {
     if id.isEmpty { throw OpsLogError.invalidArgument("a record ID must not be empty") }
   }

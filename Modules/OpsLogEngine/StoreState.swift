@@ -3,19 +3,33 @@ import OpsLogStorage
 import OpsLogTypes
 
 /// One operation since the last checkpoint: what `history`, `operations` and `undo` need.
+@usableFromInline
 struct JournalEntry<Record: Sendable>: Sendable {
-  var operation: LogOperation<Record>
+  @usableFromInline var operation: LogOperation<Record>
   /// The record before the operation, for an in-memory undo without applying patches.
-  var previousRecord: Record?
+  @usableFromInline var previousRecord: Record?
   /// The slot the record occupied (a delete's hole), so undo restores its exact place.
-  var slot: Int
+  @usableFromInline var slot: Int
   /// Bytes of its WAL line, newline included: undo cuts exactly this much off the file.
-  var lineLength: Int
+  @usableFromInline var lineLength: Int
   /// Its place in the commit pipeline; see ``CommitPipeline``.
-  var sequence: UInt64
+  @usableFromInline var sequence: UInt64
   /// Whether it changed the state: an operation merged in from another writer that loses
   /// last-writer-wins against the key's current stamp is kept for history but changed nothing.
-  var applied = true
+  @usableFromInline var applied: Bool
+
+  @inlinable
+  init(
+    operation: LogOperation<Record>, previousRecord: Record?, slot: Int, lineLength: Int, sequence: UInt64,
+    applied: Bool = true
+  ) {
+    self.operation = operation
+    self.previousRecord = previousRecord
+    self.slot = slot
+    self.lineLength = lineLength
+    self.sequence = sequence
+    self.applied = applied
+  }
 }
 
 /// Someone waiting for the WAL write of every operation up to `sequence`.
@@ -37,14 +51,14 @@ enum CommitSignal: Sendable {
 struct StoreState<Record: Sendable>: Sendable {
   @usableFromInline var table = RecordTable<Record>()
   /// Operations since the last checkpoint cut, oldest first.
-  var journal: [JournalEntry<Record>] = []
+  @usableFromInline var journal: [JournalEntry<Record>] = []
   /// Per key, the stamp of the operation whose effect the table holds (multi-writer merges);
   /// empty for unstamped operations, and reset by every new base (checkpoint, reload).
   var winningStamps: [String: OperationStamp] = [:]
   var manifest: ManifestInfo
   @usableFromInline var isClosed = false
   /// `close()` has begun: mutations are refused, reads still work.
-  var isClosing = false
+  @usableFromInline var isClosing = false
 
   // The WAL being appended to, and its length once every taken batch is written.
   var walPath: String
@@ -52,9 +66,11 @@ struct StoreState<Record: Sendable>: Sendable {
 
   // Commit pipeline: operations get increasing sequence numbers; their lines wait in
   // `pending` until a writer takes them.
-  var pending: [UInt8] = []
-  var pendingCount = 0
-  var nextSequence: UInt64 = 1
+  @usableFromInline var pending: [UInt8] = []
+  /// An empty buffer with capacity, from the last write, that becomes `pending` next.
+  var spareBuffer: [UInt8] = []
+  @usableFromInline var pendingCount = 0
+  @usableFromInline var nextSequence: UInt64 = 1
   /// Every sequence up to this one has been taken by a writer (in flight or written).
   var takenSequence: UInt64 = 0
   /// Every sequence up to this one is in the WAL.
@@ -66,17 +82,17 @@ struct StoreState<Record: Sendable>: Sendable {
   var failure: (any Error)? = nil
   /// A failure that cost operations whose callers were already told they succeeded (group
   /// and async modes): the next write call, `flush()`, `sync()` or `close()` throws it.
-  var backgroundError: (any Error)? = nil
+  @usableFromInline var backgroundError: (any Error)? = nil
   /// Sequences lost to failed writes, so a caller still on its way to wait learns of it.
   var failedRanges: [(range: ClosedRange<UInt64>, error: any Error)] = []
   /// Bumped by every rollback: a step that read the state before an `await` checks it.
   var generation = 0
-  var backgroundWriterScheduled = false
+  @usableFromInline var backgroundWriterScheduled = false
 
   /// Operations written or buffered since the last checkpoint cut.
-  var operationsSinceCheckpoint = 0
-  var checkpointRunning = false
-  var groupTimerArmed = false
+  @usableFromInline var operationsSinceCheckpoint = 0
+  @usableFromInline var checkpointRunning = false
+  @usableFromInline var groupTimerArmed = false
 
   // Following another writer (read-only and skipLoad readers).
   var tailOffset: Int

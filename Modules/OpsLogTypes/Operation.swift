@@ -50,6 +50,7 @@ public struct LogOperation<Record: Sendable>: Sendable {
   /// `"clock"`: the writing agent's Lamport clock in a multi-writer store.
   public var clock: Int?
 
+  @inlinable
   public init(
     timestamp: String, kind: OperationKind, id: String, data: Record?,
     previous: PreviousValue<Record>, agent: String? = nil, clock: Int? = nil
