@@ -348,14 +348,16 @@ extension Store {
   func startBackgroundWork(_ followUp: EnqueueFollowUp) {
     if followUp.startsTimer {
       let interval = options.groupCommitInterval
-      Task {
+      // Background writers run on the backend's I/O executor when it has one: their appends
+      // then happen in place instead of hopping to the I/O thread and back.
+      Task(executorPreference: backend.taskExecutor) {
         try? await Task.sleep(for: interval)
         self.state.withLock { $0.groupTimerArmed = false }
         await self.writeInBackground()
       }
     }
     if followUp.startsWriter {
-      Task {
+      Task(executorPreference: backend.taskExecutor) {
         while true {
           await self.writeInBackground()
           // Linger a moment before stepping down: a producer writing in a loop refills the

@@ -40,6 +40,22 @@ public final class Store<Record: Codable & Sendable>: Sendable {
   @usableFromInline let encoder = RecordEncoder()
   let decoder = RecordDecoder()
   let logger: Logger
+  /// The executor of the store's I/O thread, or `nil` when its backend has none (memory).
+  ///
+  /// A task that makes many writes in a row can run them with this executor preferred:
+  ///
+  /// ```swift
+  /// try await withTaskExecutorPreference(store.taskExecutor) {
+  ///   for (id, task) in imports { try await store.set(id, task) }
+  /// }
+  /// ```
+  ///
+  /// The task's code then runs on the I/O thread, so each write's system call happens where
+  /// the task already is; on the default executor every ``WriteMode/immediate`` write switches
+  /// to the I/O thread and back. Semantics are unchanged. Keep heavy computation out of such a
+  /// task: while it runs, the store's other I/O waits.
+  public var taskExecutor: (any TaskExecutor)? { backend.taskExecutor }
+
   /// Whether this store writes (not read-only).
   var isWritable: Bool { !options.readOnly }
 

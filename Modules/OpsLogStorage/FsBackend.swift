@@ -74,8 +74,14 @@ public final class FsBackend: StorageBackend {
   /// Writes the temporary files of ``replace(_:chunks:)``: a snapshot takes a while to encode
   /// and write, and WAL appends on ``queue`` must not wait for it.
   let bulkQueue = DispatchQueue(label: "OpsLog.FsBackend.bulk", qos: .userInitiated)
+  let ioExecutor: QueueTaskExecutor
 
-  public init() {}
+  public init() {
+    ioExecutor = QueueTaskExecutor(queue: queue)
+  }
+
+  /// The I/O queue as a task executor; see ``StorageBackend/taskExecutor``.
+  public var taskExecutor: (any TaskExecutor)? { ioExecutor }
 
   deinit {
     // A backend dropped without `shutdown()` still must not leave its locks looking held:
@@ -100,24 +106,25 @@ public final class FsBackend: StorageBackend {
   private func perform<Result: Sendable>(
     writing: Bool, _ body: @escaping @Sendable (inout State, String) throws -> Result
   ) async throws -> Result {
-    try await withUnsafeThrowingContinuation { continuation in
-      queue.async {
-        continuation.resume(
-          with: Swift.Result {
-            try self.state.withLock { state throws -> Result in
-              guard let location = state.location else { throw OpsLogError.closed }
-              if writing && state.readOnly { throw OpsLogError.readOnly }
-              return try body(&state, location)
-            }
-          })
+    let run = { @Sendable () throws -> Result in
+      try self.state.withLock { state throws -> Result in
+        guard let location = state.location else { throw OpsLogError.closed }
+        if writing && state.readOnly { throw OpsLogError.readOnly }
+        return try body(&state, location)
       }
+    }
+    // A task that prefers the I/O executor is on the I/O queue already.
+    if ioExecutor.isCurrent { return try run() }
+    return try await withUnsafeThrowingContinuation { continuation in
+      queue.async { continuation.resume(with: Swift.Result { try run() }) }
     }
   }
 
   private func performAnyState<Result: Sendable>(
     _ body: @escaping @Sendable (inout State) throws -> Result
   ) async throws -> Result {
-    try await withUnsafeThrowingContinuation { continuation in
+    if ioExecutor.isCurrent { return try state.withLock { state in try body(&state) } }
+    return try await withUnsafeThrowingContinuation { continuation in
       queue.async {
         continuation.resume(with: Swift.Result { try self.state.withLock { state in try body(&state) } })
       }

@@ -89,6 +89,20 @@ public protocol StorageBackend: AnyObject, Sendable {
   func deleteBlob(_ path: String) async throws
   /// Removes a directory of blobs recursively; a missing one is no error.
   func deleteBlobDir(_ prefix: String) async throws
+
+  // MARK: Executor
+
+  /// The executor the backend does its blocking work on, when it has one a task may prefer.
+  ///
+  /// A task running with `withTaskExecutorPreference(backend.taskExecutor)` (or
+  /// ``Store/taskExecutor``) executes on that thread, and the backend's calls then skip the two
+  /// thread switches each would otherwise make. `nil` (the default) when there is nothing to
+  /// gain, as for ``MemoryBackend``.
+  var taskExecutor: (any TaskExecutor)? { get }
+}
+
+extension StorageBackend {
+  public var taskExecutor: (any TaskExecutor)? { nil }
 }
 
 /// Changes whenever a file is replaced or written. Compare tokens for equality only.

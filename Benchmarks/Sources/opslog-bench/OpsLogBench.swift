@@ -51,6 +51,14 @@ struct OpsLogBench: AsyncParsableCommand {
       """)
   var preload: Int?
 
+  @Flag(
+    help: """
+      write-immediate, write-group, write-async, undo: run the timed loop with the store's I/O \
+      executor preferred (`withTaskExecutorPreference(store.taskExecutor)`), as a write-heavy \
+      task may; the result line then says "executor":"store".
+      """)
+  var storeExecutor = false
+
   func validate() throws {
     guard Self.workloads[workload] != nil else {
       throw ValidationError(
@@ -61,7 +69,8 @@ struct OpsLogBench: AsyncParsableCommand {
   }
 
   func run() async throws {
-    let options = BenchmarkOptions(records: records, ops: ops, directory: dir, preload: preload)
+    let options = BenchmarkOptions(
+      records: records, ops: ops, directory: dir, preload: preload, storeExecutor: storeExecutor)
     let result = try await Self.workloads[workload]!(options)
     // `prepare` prints the directory it made instead of a result line.
     print(result.directory ?? result.line())
@@ -73,4 +82,5 @@ struct BenchmarkOptions: Sendable {
   var ops: Int
   var directory: String?
   var preload: Int?
+  var storeExecutor = false
 }

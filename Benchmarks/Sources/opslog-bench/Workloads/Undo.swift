@@ -12,13 +12,16 @@ func runUndoWorkload(_ options: BenchmarkOptions) async throws -> BenchmarkResul
   }
   progress("undo: \(options.ops) undos")
   let start = now()
-  for _ in 0..<options.ops {
-    guard try await store.undo() else { throw BenchmarkError("undo: nothing left to undo") }
+  try await withTaskExecutorPreference(options.storeExecutor ? store.taskExecutor : nil) {
+    for _ in 0..<options.ops {
+      guard try await store.undo() else { throw BenchmarkError("undo: nothing left to undo") }
+    }
   }
   let seconds = now() - start
   guard try store.count() == 0 else { throw BenchmarkError("undo: records remain after undoing every set") }
   try await store.close()
   return BenchmarkResult(
     workload: "undo", records: options.records, ops: options.ops, seconds: seconds,
-    opsPerSecond: rate(options.ops, seconds))
+    opsPerSecond: rate(options.ops, seconds),
+    extra: [("executor", .string(options.storeExecutor ? "store" : "default"))])
 }

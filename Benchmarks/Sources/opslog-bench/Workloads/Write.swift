@@ -18,14 +18,17 @@ func runWriteWorkload(_ options: BenchmarkOptions, mode: WriteMode) async throws
   try await preload(store, count: preloaded)
   progress("\(name): \(options.ops) sets")
   let start = now()
-  for index in preloaded..<(preloaded + options.ops) {
-    try await store.set(Task.id(index), Task(index: index))
+  try await withTaskExecutorPreference(options.storeExecutor ? store.taskExecutor : nil) {
+    for index in preloaded..<(preloaded + options.ops) {
+      try await store.set(Task.id(index), Task(index: index))
+    }
+    try await store.flush()
   }
-  try await store.flush()
   let seconds = now() - start
   guard try store.count() == preloaded + options.ops else { throw BenchmarkError("\(name): records are missing") }
   try await store.close()
   return BenchmarkResult(
     workload: name, records: options.records, ops: options.ops, seconds: seconds,
-    opsPerSecond: rate(options.ops, seconds), extra: [("preloaded", .int(Int64(preloaded)))])
+    opsPerSecond: rate(options.ops, seconds),
+    extra: [("preloaded", .int(Int64(preloaded))), ("executor", .string(options.storeExecutor ? "store" : "default"))])
 }
