@@ -139,7 +139,7 @@ extension Store {
     )
     try await loader.loadSnapshot(
       manifest.currentSnapshot, backend: backend, expectedRecords: manifest.stats.activeRecords)
-    try loader.replay(load.lines, walPath: load.appendPath)
+    try await loader.replay(load.lines, walPath: load.appendPath)
     let token = try? await backend.manifestChangeToken()
     try state.withLock { state in
       let sequence = state.nextSequence - 1
@@ -239,7 +239,7 @@ extension Store {
     try await loader.loadSnapshot(
       manifest.currentSnapshot, backend: backend, expectedRecords: manifest.stats.activeRecords)
     let wal = try await backend.readWAL(manifest.activeOps, logger: logger)
-    try loader.replay(wal.lines, walPath: manifest.activeOps)
+    try await loader.replay(wal.lines, walPath: manifest.activeOps)
     try state.withLock { state in
       try loader.finish(into: &state)
       state.manifest = manifest

@@ -143,11 +143,17 @@ extension Store {
     let load = try await strategy.load(manifest: manifest, backend: backend, options: options, logger: logger)
     let manifest = load.manifest
     let migrating = manifest.version < options.version
+    let decoder = RecordDecoder()
     let loader = StateLoader<Record>(
-      decoder: RecordDecoder(), migrating: migrating, storedVersion: manifest.version, options: options)
+      decoder: decoder, migrating: migrating, storedVersion: manifest.version, options: options)
+    // The WAL's records are decoded while the snapshot loads, on whatever the snapshot's
+    // sequential steps leave of the two cores. A damaged snapshot still fails the open
+    // first, as it did when the WAL was decoded after it.
+    async let decoded =
+      migrating ? nil : StateLoader<Record>.decodeOperations(load.lines, path: load.appendPath, decoder: decoder)
     try await loader.loadSnapshot(
       manifest.currentSnapshot, backend: backend, expectedRecords: manifest.stats.activeRecords)
-    try loader.replay(load.lines, walPath: load.appendPath)
+    try await loader.replay(load.lines, walPath: load.appendPath, decoded: try await decoded)
     var state = StoreState<Record>(manifest: manifest, walPath: load.appendPath, walLength: load.appendLength)
     try loader.finish(into: &state)
     state.manifestToken = token
@@ -275,37 +281,86 @@ final class StateLoader<Record: Codable & Sendable> {
     }
   }
 
-  func replay(_ lines: [WALLine], walPath: String) throws {
+  /// Applies `lines` over the snapshot; `decoded` is what ``decodeOperations(_:path:decoder:)``
+  /// made of them, if the caller decoded them already.
+  func replay(_ lines: [WALLine], walPath: String, decoded: [[LogOperation<Record>]]? = nil) async throws {
     if migrating {
       // Replayed as stored JSON; no journal: undo does not cross a migration.
       for line in lines {
-        let operation = line.operation
+        let operation = line.encoded
         switch operation.kind {
-        case .set: jsonTable.set(operation.id, operation.data ?? .null)
+        case .set: jsonTable.set(operation.id, operation.data?.value ?? .null)
         case .delete: jsonTable.remove(operation.id)
         }
       }
       return
     }
+    let parts: [[LogOperation<Record>]]
+    if let decoded {
+      parts = decoded
+    } else {
+      parts = try await Self.decodeOperations(lines, path: walPath, decoder: decoder)
+    }
     journal.reserveCapacity(lines.count)
     var sequence: UInt64 = 0
-    for line in lines {
-      sequence += 1
-      let stored = line.operation
-      let operation = try stored.mapRecords { value in
-        try decodeRecord(value, id: stored.id, path: walPath)
+    for operations in parts {
+      for operation in operations {
+        let lineLength = lines[Int(sequence)].length
+        sequence += 1
+        // A delete of a record the state does not hold changes nothing, but it stays in the
+        // history so that undo and the WAL line up.
+        guard let (previous, slot) = table.apply(operation) else { continue }
+        journal.append(
+          JournalEntry(
+            operation: operation, previousRecord: previous, slot: slot, lineLength: lineLength, sequence: sequence))
       }
-      // A delete of a record the state does not hold changes nothing, but it stays in the
-      // history so that undo and the WAL line up.
-      guard let (previous, slot) = table.apply(operation) else { continue }
-      journal.append(
-        JournalEntry(
-          operation: operation, previousRecord: previous, slot: slot, lineLength: line.length, sequence: sequence))
     }
   }
 
-  func decodeRecord(_ value: JSONValue, id: String, path: String) throws -> Record {
-    try Store<Record>.decodeStored(Record.self, id: id, path: path) { try decoder.decode(Record.self, from: value) }
+  /// Decodes the records of `lines` on both cores: the operations in order, in parts. A
+  /// failure is that of the first line that fails, as if they were decoded one by one.
+  static func decodeOperations(_ lines: [WALLine], path: String, decoder: RecordDecoder) async throws
+    -> [[LogOperation<Record>]]
+  {
+    let decodeRange = { @Sendable (range: Range<Int>) -> Result<[LogOperation<Record>], any Error> in
+      Result {
+        var operations: [LogOperation<Record>] = []
+        operations.reserveCapacity(range.count)
+        for index in range {
+          let stored = lines[index].encoded
+          // Built here rather than with mapRecords, whose generic code looks the result's
+          // types up again for every operation.
+          let previous: PreviousValue<Record>
+          switch stored.previous {
+          case .none: previous = .none
+          case .record(let bytes):
+            previous = .record(try Store<Record>.decodeStored(stored.id, from: bytes, path: path, decoder: decoder))
+          case .delta(let patch): previous = .delta(patch)
+          }
+          var data: Record? = nil
+          if let bytes = stored.data {
+            data = try Store<Record>.decodeStored(stored.id, from: bytes, path: path, decoder: decoder)
+          }
+          operations.append(
+            LogOperation(
+              timestamp: stored.timestamp, kind: stored.kind, id: stored.id, data: data, previous: previous,
+              agent: stored.agent, clock: stored.clock))
+        }
+        return operations
+      }
+    }
+    let parts = lines.count >= 256 ? 2 : 1
+    guard parts > 1 else { return [try decodeRange(0..<lines.count).get()] }
+    let decoded = await withTaskGroup(of: (Int, Result<[LogOperation<Record>], any Error>).self) { group in
+      for part in 0..<parts {
+        let range = (lines.count * part / parts)..<(lines.count * (part + 1) / parts)
+        group.addTask { (part, decodeRange(range)) }
+      }
+      var decoded = [Result<[LogOperation<Record>], any Error>](repeating: .success([]), count: parts)
+      for await (part, result) in group { decoded[part] = result }
+      return decoded
+    }
+    return try decoded.map { try $0.get() }
   }
 
   func finish(into state: inout StoreState<Record>) throws {
