@@ -109,70 +109,180 @@ public enum OperationLine {
   /// Validates an already parsed line; see ``decode(_:)``.
   public static func decode(value: JSONValue) throws -> LogOperation<JSONValue> {
     guard case .object(let object) = value else { throw invalid("the line is not a JSON object") }
+    let fields = Fields(
+      timestamp: object["ts"], kind: object["op"], id: object["id"], previous: object["prev"], data: object["data"],
+      encoding: object["encoding"], agent: object["agent"], clock: object["clock"])
+    return try fields.operation(isNull: \.isNull, value: { $0 })
+  }
 
-    guard let timestampValue = object["ts"] else { throw invalid("ts is missing") }
-    guard case .string(let timestamp) = timestampValue else { throw invalid("ts is not a string") }
-    guard !timestamp.isEmpty else { throw invalid("ts is empty") }
-
-    guard let kindValue = object["op"] else { throw invalid("op is missing") }
-    guard case .string(let kindName) = kindValue, let kind = OperationKind(rawValue: kindName) else {
-      throw invalid("op is not \"set\" or \"delete\"")
+  /// Decodes one line as ``decode(_:)`` does, accepting and rejecting exactly the same lines
+  /// for the same reasons, but leaves `data` and a full `prev` as the line's bytes: a typed
+  /// store decodes them straight into its record type instead of building a ``JSONValue``
+  /// tree first. Both are checked to be valid JSON, nested no deeper than in the whole line.
+  ///
+  /// The returned bytes share `line`'s storage.
+  ///
+  /// - Throws: as ``decode(_:)``.
+  public static func decodeEncoded(_ line: ArraySlice<UInt8>) throws -> LogOperation<JSONBytes> {
+    do {
+      return try scanEncoded(line)
+    } catch let error as OpsLogError {
+      guard case .invalidJSON = error else { throw error }
+      // The validating skip names the bad byte itself where the full parse names, say, the
+      // start of the string holding it: the full parse reports what is wrong, so that a
+      // skipped line is logged as it always was.
+      _ = try decode(line)
+      throw error
     }
+  }
 
-    guard let idValue = object["id"] else { throw invalid("id is missing") }
-    guard case .string(let id) = idValue else { throw invalid("id is not a string") }
-    guard !id.isEmpty else { throw invalid("id is empty") }
-
-    let data = object["data"]
-    switch kind {
-    case .set:
-      guard let data else { throw invalid("data is missing in a set") }
-      if data.isNull { throw invalid("data is null in a set") }
-    case .delete:
-      if data != nil { throw invalid("data is present in a delete") }
-    }
-
-    var isDelta = false
-    if let encodingValue = object["encoding"] {
-      switch encodingValue {
-      case .string("full"): break
-      case .string("delta"): isDelta = true
-      default: throw invalid("encoding is not \"full\" or \"delta\"")
+  static func scanEncoded(_ line: ArraySlice<UInt8>) throws -> LogOperation<JSONBytes> {
+    try line.withUnsafeBytes { raw in
+      var parser = JSONParser(raw)
+      parser.skipWhitespace()
+      guard parser.peek() == UInt8(ascii: "{") else {
+        // Not an object: the full parse reports the same JSON error or the same broken rule.
+        _ = try decode(value: JSONParser.parseDocument(raw))
+        throw invalid("the line is not a JSON object")
       }
-    }
-
-    let previous: PreviousValue<JSONValue>
-    switch (kind, object["prev"]) {
-    case (.delete, nil): throw invalid("prev is missing in a delete")
-    case (.delete, .null?): throw invalid("prev is null in a delete")
-    case (.delete, let record?):
-      if isDelta { throw invalid("encoding is \"delta\" in a delete") }
-      previous = .record(record)
-    case (.set, nil), (.set, .null?):
-      if isDelta { throw invalid("encoding is \"delta\" but prev is missing or null") }
-      previous = .none
-    case (.set, let record?):
-      previous = isDelta ? .delta(try DeltaPatch(jsonValue: record)) : .record(record)
-    }
-
-    var agent: String? = nil
-    if let agentValue = object["agent"] {
-      guard case .string(let name) = agentValue else { throw invalid("agent is not a string") }
-      guard !name.isEmpty else { throw invalid("agent is empty") }
-      agent = name
-    }
-
-    var clock: Int? = nil
-    if let clockValue = object["clock"] {
-      guard let number = clockValue.intValue, let integer = Int(exactly: number) else {
-        throw invalid("clock is not an integer")
+      var fields = Fields<JSONBytes>()
+      try parser.enterNesting()
+      parser.position += 1
+      parser.skipWhitespace()
+      if parser.peek() == UInt8(ascii: "}") {
+        parser.position += 1
+      } else {
+        // The loop mirrors JSONParser.parseObject, so that it accepts exactly the lines the
+        // full parse accepts. A repeated key's last value counts, as there.
+        while true {
+          guard parser.peek() == UInt8(ascii: "\"") else {
+            throw parser.peek() == nil
+              ? parser.error("unexpected end of input in an object")
+              : parser.error("expected a string key in an object")
+          }
+          let key = try parser.parseString()
+          parser.skipWhitespace()
+          guard parser.peek() == UInt8(ascii: ":") else {
+            throw parser.peek() == nil
+              ? parser.error("unexpected end of input in an object") : parser.error("expected ':' after an object key")
+          }
+          parser.position += 1
+          parser.skipWhitespace()
+          let valueStart = parser.position
+          switch key {
+          case "data", "prev":
+            try parser.skipValue()
+            let bytes = JSONBytes(
+              unchecked: line[(line.startIndex + valueStart)..<(line.startIndex + parser.position)])
+            if key == "data" { fields.data = bytes } else { fields.previous = bytes }
+          case "ts": fields.timestamp = try parser.parseValue()
+          case "op": fields.kind = try parser.parseValue()
+          case "id": fields.id = try parser.parseValue()
+          case "encoding": fields.encoding = try parser.parseValue()
+          case "agent": fields.agent = try parser.parseValue()
+          case "clock": fields.clock = try parser.parseValue()
+          default: try parser.skipValue()
+          }
+          parser.skipWhitespace()
+          guard let next = parser.peek() else { throw parser.error("unexpected end of input in an object") }
+          parser.position += 1
+          if next == UInt8(ascii: ",") {
+            parser.skipWhitespace()
+            continue
+          }
+          if next == UInt8(ascii: "}") { break }
+          throw parser.error("expected ',' or '}' in an object", at: parser.position - 1)
+        }
       }
-      guard integer >= 0 else { throw invalid("clock is negative") }
-      clock = integer
+      parser.skipWhitespace()
+      if parser.position != parser.end { throw parser.error("unexpected data after the JSON value") }
+      return try fields.operation(isNull: \.isNull, value: \.value)
     }
+  }
 
-    return LogOperation(
-      timestamp: timestamp, kind: kind, id: id, data: data, previous: previous, agent: agent, clock: clock)
+  /// The members of a line that the format defines, `prev` and `data` in whatever form the
+  /// decoder keeps them; the rules are checked in one place for both forms.
+  struct Fields<Payload: Sendable> {
+    var timestamp: JSONValue? = nil
+    var kind: JSONValue? = nil
+    var id: JSONValue? = nil
+    var previous: Payload? = nil
+    var data: Payload? = nil
+    var encoding: JSONValue? = nil
+    var agent: JSONValue? = nil
+    var clock: JSONValue? = nil
+
+    /// The operation, or the error for the first rule the line breaks, in a fixed order.
+    /// `value` is needed only for a delta patch, which is always read as a tree.
+    func operation(isNull: (Payload) -> Bool, value: (Payload) -> JSONValue) throws -> LogOperation<Payload> {
+      guard let timestamp else { throw invalid("ts is missing") }
+      guard case .string(let timestamp) = timestamp else { throw invalid("ts is not a string") }
+      guard !timestamp.isEmpty else { throw invalid("ts is empty") }
+
+      guard let kindValue = kind else { throw invalid("op is missing") }
+      guard case .string(let kindName) = kindValue, let kind = OperationKind(rawValue: kindName) else {
+        throw invalid("op is not \"set\" or \"delete\"")
+      }
+
+      guard let idValue = id else { throw invalid("id is missing") }
+      guard case .string(let id) = idValue else { throw invalid("id is not a string") }
+      guard !id.isEmpty else { throw invalid("id is empty") }
+
+      switch kind {
+      case .set:
+        guard let data else { throw invalid("data is missing in a set") }
+        if isNull(data) { throw invalid("data is null in a set") }
+      case .delete:
+        if data != nil { throw invalid("data is present in a delete") }
+      }
+
+      var isDelta = false
+      if let encoding {
+        switch encoding {
+        case .string("full"): break
+        case .string("delta"): isDelta = true
+        default: throw invalid("encoding is not \"full\" or \"delta\"")
+        }
+      }
+
+      let previous: PreviousValue<Payload>
+      switch (kind, self.previous) {
+      case (.delete, nil): throw invalid("prev is missing in a delete")
+      case (.delete, let record?):
+        if isNull(record) { throw invalid("prev is null in a delete") }
+        if isDelta { throw invalid("encoding is \"delta\" in a delete") }
+        previous = .record(record)
+      case (.set, nil):
+        if isDelta { throw invalid("encoding is \"delta\" but prev is missing or null") }
+        previous = .none
+      case (.set, let record?):
+        if isNull(record) {
+          if isDelta { throw invalid("encoding is \"delta\" but prev is missing or null") }
+          previous = .none
+        } else {
+          previous = isDelta ? .delta(try DeltaPatch(jsonValue: value(record))) : .record(record)
+        }
+      }
+
+      var agentName: String? = nil
+      if let agent {
+        guard case .string(let name) = agent else { throw invalid("agent is not a string") }
+        guard !name.isEmpty else { throw invalid("agent is empty") }
+        agentName = name
+      }
+
+      var clockValue: Int? = nil
+      if let clock {
+        guard let number = clock.intValue, let integer = Int(exactly: number) else {
+          throw invalid("clock is not an integer")
+        }
+        guard integer >= 0 else { throw invalid("clock is negative") }
+        clockValue = integer
+      }
+
+      return LogOperation(
+        timestamp: timestamp, kind: kind, id: id, data: data, previous: previous, agent: agentName, clock: clockValue)
+    }
   }
 
   static func invalid(_ reason: String) -> OpsLogError { .invalidOperation(reason: reason) }

@@ -106,7 +106,7 @@ extension Store {
   func applyMerged(_ lines: [WALLine]) throws -> [LogOperation<Record>] {
     guard !lines.isEmpty else { return [] }
     let operations = try lines.map { line in
-      try line.operation.mapRecords { try decodeRecord($0, id: line.operation.id, path: "ops") }
+      try line.encoded.mapRecords { try decodeRecord($0, id: line.encoded.id, path: "ops") }
     }
     state.withLock { state in
       for (operation, line) in zip(operations, lines) {
@@ -140,7 +140,7 @@ extension Store {
     )
     try await loader.loadSnapshot(
       manifest.currentSnapshot, backend: backend, expectedRecords: manifest.stats.activeRecords)
-    try loader.replay(load.lines, walPath: load.appendPath)
+    try await loader.replay(load.lines, walPath: load.appendPath)
     let token = try? await backend.manifestChangeToken()
     try state.withLock { state in
       let sequence = state.nextSequence - 1
@@ -218,7 +218,7 @@ extension Store {
   func applyFollowed(_ lines: [WALLine], walPath: String, into collected: inout [LogOperation<Record>]) throws {
     guard !lines.isEmpty else { return }
     let operations = try lines.map { line in
-      try line.operation.mapRecords { try decodeRecord($0, id: line.operation.id, path: walPath) }
+      try line.encoded.mapRecords { try decodeRecord($0, id: line.encoded.id, path: walPath) }
     }
     state.withLock { state in
       for (operation, line) in zip(operations, lines) {
@@ -240,7 +240,7 @@ extension Store {
     try await loader.loadSnapshot(
       manifest.currentSnapshot, backend: backend, expectedRecords: manifest.stats.activeRecords)
     let wal = try await backend.readWAL(manifest.activeOps, logger: logger)
-    try loader.replay(wal.lines, walPath: manifest.activeOps)
+    try await loader.replay(wal.lines, walPath: manifest.activeOps)
     try state.withLock { state in
       try loader.finish(into: &state)
       state.manifest = manifest
@@ -372,8 +372,8 @@ final class WALCursor<Record: Codable & Sendable>: Sendable {
         wal = try await store.backend.readWAL(path, from: offset, maximumBytes: window, logger: store.logger)
       }
       let operations = try wal.lines.compactMap { line -> LogOperation<Record>? in
-        if let since, line.operation.timestamp <= since { return nil }
-        return try line.operation.mapRecords { try store.decodeRecord($0, id: line.operation.id, path: path) }
+        if let since, line.encoded.timestamp <= since { return nil }
+        return try line.encoded.mapRecords { try store.decodeRecord($0, id: line.encoded.id, path: path) }
       }
       let reachedEnd = wal.consumedThrough == offset
       state.withLock { state in

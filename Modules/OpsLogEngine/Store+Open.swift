@@ -143,11 +143,17 @@ extension Store {
     let load = try await strategy.load(manifest: manifest, backend: backend, options: options, logger: logger)
     let manifest = load.manifest
     let migrating = manifest.version < options.version
+    let decoder = RecordDecoder()
     let loader = StateLoader<Record>(
-      decoder: RecordDecoder(), migrating: migrating, storedVersion: manifest.version, options: options)
+      decoder: decoder, migrating: migrating, storedVersion: manifest.version, options: options)
+    // The WAL's records are decoded while the snapshot loads, on whatever the snapshot's
+    // sequential steps leave of the two cores. A damaged snapshot still fails the open
+    // first, as it did when the WAL was decoded after it.
+    async let decoded =
+      migrating ? nil : StateLoader<Record>.decodeOperations(load.lines, path: load.appendPath, decoder: decoder)
     try await loader.loadSnapshot(
       manifest.currentSnapshot, backend: backend, expectedRecords: manifest.stats.activeRecords)
-    try loader.replay(load.lines, walPath: load.appendPath)
+    try await loader.replay(load.lines, walPath: load.appendPath, decoded: try await decoded)
     var state = StoreState<Record>(manifest: manifest, walPath: load.appendPath, walLength: load.appendLength)
     try loader.finish(into: &state)
     state.manifestToken = token
@@ -205,22 +211,114 @@ final class StateLoader<Record: Codable & Sendable> {
       throw OpsLogError.corrupted(path: path, reason: "the snapshot the manifest names does not exist")
     }
     // Records are collected a chunk at a time and decoded on both cores; each record's bytes
-    // are parsed once, by the strict decoder, not validated beforehand.
+    // are parsed once, by the strict decoder, not validated beforehand. Reading and splitting
+    // a chunk and inserting records are sequential: they run while the chunk before is being
+    // decoded, so that neither core waits for them.
     var reader = SnapshotReader(path: path)
     reader.validatesRecordData = false
-    var pending = PendingRecords()
     let chunkSize = 1 << 22
-    var offset = 0
-    while true {
-      let chunk = try await backend.read(path, offset: offset, length: chunkSize)
-      if chunk.isEmpty { break }
-      offset += chunk.count
-      try reader.consume(chunk) { pending.append($0) }
-      try await decodeAndInsert(&pending, path: path)
-      if chunk.count < chunkSize { break }
+    try await withThrowingTaskGroup(of: DecodedPart.self) { group in
+      var batches = Batches()
+      var offset = 0
+      // A reading error comes after the decoding errors of the records before it, as it did
+      // when each chunk was decoded before the next was read.
+      var readingError: (any Error)? = nil
+      do {
+        while true {
+          let chunk = try await backend.read(path, offset: offset, length: chunkSize)
+          if chunk.isEmpty { break }
+          offset += chunk.count
+          var pending = PendingRecords()
+          try reader.consume(chunk) { pending.append($0) }
+          submit(pending, path: path, to: &batches, group: &group)
+          while batches.count > 1 { try await insertOldest(&batches, group: &group) }
+          if chunk.count < chunkSize { break }
+        }
+        var pending = PendingRecords()
+        _ = try reader.finish { pending.append($0) }
+        submit(pending, path: path, to: &batches, group: &group)
+      } catch {
+        readingError = error
+      }
+      while batches.count > 0 { try await insertOldest(&batches, group: &group) }
+      if let readingError { throw readingError }
     }
-    _ = try reader.finish { pending.append($0) }
-    try await decodeAndInsert(&pending, path: path)
+  }
+
+  /// One share of a chunk's records, decoded, or the error of the first that failed.
+  struct DecodedPart: Sendable {
+    var batch: Int
+    var part: Int
+    var records: Result<[Record], any Error>
+  }
+
+  /// The chunks whose records are being decoded, oldest first.
+  struct Batches {
+    struct Batch {
+      var ids: [String]
+      var parts: [Result<[Record], any Error>?]
+      var received = 0
+    }
+    var waiting: [Int: Batch] = [:]
+    var oldest = 0
+    var next = 0
+    var count: Int { next - oldest }
+  }
+
+  /// Starts decoding `pending` in two halves at once.
+  func submit(
+    _ pending: PendingRecords, path: String, to batches: inout Batches,
+    group: inout ThrowingTaskGroup<DecodedPart, any Error>
+  ) {
+    guard !pending.ids.isEmpty else { return }
+    let (ids, bytes, ends) = (pending.ids, pending.bytes, pending.ends)
+    let count = ids.count
+    let parts = count >= 256 ? 2 : 1
+    let batch = batches.next
+    let decoder = self.decoder
+    for part in 0..<parts {
+      let range = (count * part / parts)..<(count * (part + 1) / parts)
+      group.addTask {
+        let records = Result {
+          var records: [Record] = []
+          records.reserveCapacity(range.count)
+          try bytes.withUnsafeBytes { raw in
+            for index in range {
+              let start = index == 0 ? 0 : ends[index - 1]
+              records.append(
+                try Store<Record>.decodeStored(Record.self, id: ids[index], path: path) {
+                  try decoder.decode(Record.self, from: UnsafeRawBufferPointer(rebasing: raw[start..<ends[index]]))
+                })
+            }
+          }
+          return records
+        }
+        return DecodedPart(batch: batch, part: part, records: records)
+      }
+    }
+    batches.waiting[batch] = Batches.Batch(ids: ids, parts: Array(repeating: nil, count: parts))
+    batches.next += 1
+  }
+
+  /// Waits until the oldest batch is decoded and inserts its records in file order. A
+  /// failure is that of its first record that fails.
+  func insertOldest(_ batches: inout Batches, group: inout ThrowingTaskGroup<DecodedPart, any Error>) async throws {
+    let oldest = batches.oldest
+    while let batch = batches.waiting[oldest], batch.received < batch.parts.count {
+      guard let decoded = try await group.next() else { break }
+      batches.waiting[decoded.batch]?.parts[decoded.part] = decoded.records
+      batches.waiting[decoded.batch]?.received += 1
+    }
+    guard let batch = batches.waiting.removeValue(forKey: oldest) else { return }
+    batches.oldest += 1
+    var index = 0
+    for part in batch.parts {
+      guard let records = try part?.get() else { continue }
+      for record in records {
+        table.set(batch.ids[index], record)
+        index += 1
+      }
+    }
   }
 
   /// Snapshot records read but not decoded yet: their IDs and their JSON bytes end to end.
@@ -236,76 +334,86 @@ final class StateLoader<Record: Codable & Sendable> {
     }
   }
 
-  /// Decodes the pending records in two halves at once, then inserts them in file order.
-  func decodeAndInsert(_ pending: inout PendingRecords, path: String) async throws {
-    guard !pending.ids.isEmpty else { return }
-    let (ids, bytes, ends) = (pending.ids, pending.bytes, pending.ends)
-    pending = PendingRecords()
-    let count = ids.count
-    let parts = count >= 256 ? 2 : 1
-    let decoder = self.decoder
-    let decoded = try await withThrowingTaskGroup(of: (Int, [Record]).self) { group in
-      for part in 0..<parts {
-        let range = (count * part / parts)..<(count * (part + 1) / parts)
-        group.addTask {
-          var records: [Record] = []
-          records.reserveCapacity(range.count)
-          try bytes.withUnsafeBytes { raw in
-            for index in range {
-              let start = index == 0 ? 0 : ends[index - 1]
-              records.append(
-                try Store<Record>.decodeStored(Record.self, id: ids[index], path: path) {
-                  try decoder.decode(Record.self, from: UnsafeRawBufferPointer(rebasing: raw[start..<ends[index]]))
-                })
-            }
-          }
-          return (part, records)
-        }
-      }
-      var halves = [[Record]](repeating: [], count: parts)
-      for try await (part, records) in group { halves[part] = records }
-      return halves
-    }
-    var index = 0
-    for half in decoded {
-      for record in half {
-        table.set(ids[index], record)
-        index += 1
-      }
-    }
-  }
-
-  func replay(_ lines: [WALLine], walPath: String) throws {
+  /// Applies `lines` over the snapshot; `decoded` is what ``decodeOperations(_:path:decoder:)``
+  /// made of them, if the caller decoded them already.
+  func replay(_ lines: [WALLine], walPath: String, decoded: [[LogOperation<Record>]]? = nil) async throws {
     if migrating {
       // Replayed as stored JSON; no journal: undo does not cross a migration.
       for line in lines {
-        let operation = line.operation
+        let operation = line.encoded
         switch operation.kind {
-        case .set: jsonTable.set(operation.id, operation.data ?? .null)
+        case .set: jsonTable.set(operation.id, operation.data?.value ?? .null)
         case .delete: jsonTable.remove(operation.id)
         }
       }
       return
     }
+    let parts: [[LogOperation<Record>]]
+    if let decoded {
+      parts = decoded
+    } else {
+      parts = try await Self.decodeOperations(lines, path: walPath, decoder: decoder)
+    }
     journal.reserveCapacity(lines.count)
     var sequence: UInt64 = 0
-    for line in lines {
-      sequence += 1
-      let stored = line.operation
-      let operation = try stored.mapRecords { value in
-        try decodeRecord(value, id: stored.id, path: walPath)
+    for operations in parts {
+      for operation in operations {
+        let lineLength = lines[Int(sequence)].length
+        sequence += 1
+        // A delete of a record the state does not hold changes nothing, but it stays in the
+        // history so that undo and the WAL line up.
+        guard let (previous, slot) = table.apply(operation) else { continue }
+        journal.append(
+          JournalEntry(
+            operation: operation, previousRecord: previous, slot: slot, lineLength: lineLength, sequence: sequence))
       }
-      // A delete of a record the state does not hold changes nothing, but it stays in the
-      // history so that undo and the WAL line up.
-      guard let (previous, slot) = table.apply(operation) else { continue }
-      journal.append(
-        JournalEntry(
-          operation: operation, previousRecord: previous, slot: slot, lineLength: line.length, sequence: sequence))
     }
   }
 
-  func decodeRecord(_ value: JSONValue, id: String, path: String) throws -> Record {
-    try Store<Record>.decodeStored(Record.self, id: id, path: path) { try decoder.decode(Record.self, from: value) }
+  /// Decodes the records of `lines` on both cores: the operations in order, in parts. A
+  /// failure is that of the first line that fails, as if they were decoded one by one.
+  static func decodeOperations(_ lines: [WALLine], path: String, decoder: RecordDecoder) async throws
+    -> [[LogOperation<Record>]]
+  {
+    let decodeRange = { @Sendable (range: Range<Int>) -> Result<[LogOperation<Record>], any Error> in
+      Result {
+        var operations: [LogOperation<Record>] = []
+        operations.reserveCapacity(range.count)
+        for index in range {
+          let stored = lines[index].encoded
+          // Built here rather than with mapRecords, whose generic code looks the result's
+          // types up again for every operation.
+          let previous: PreviousValue<Record>
+          switch stored.previous {
+          case .none: previous = .none
+          case .record(let bytes):
+            previous = .record(try Store<Record>.decodeStored(stored.id, from: bytes, path: path, decoder: decoder))
+          case .delta(let patch): previous = .delta(patch)
+          }
+          var data: Record? = nil
+          if let bytes = stored.data {
+            data = try Store<Record>.decodeStored(stored.id, from: bytes, path: path, decoder: decoder)
+          }
+          operations.append(
+            LogOperation(
+              timestamp: stored.timestamp, kind: stored.kind, id: stored.id, data: data, previous: previous,
+              agent: stored.agent, clock: stored.clock))
+        }
+        return operations
+      }
+    }
+    let parts = lines.count >= 256 ? 2 : 1
+    guard parts > 1 else { return [try decodeRange(0..<lines.count).get()] }
+    let decoded = await withTaskGroup(of: (Int, Result<[LogOperation<Record>], any Error>).self) { group in
+      for part in 0..<parts {
+        let range = (lines.count * part / parts)..<(lines.count * (part + 1) / parts)
+        group.addTask { (part, decodeRange(range)) }
+      }
+      var decoded = [Result<[LogOperation<Record>], any Error>](repeating: .success([]), count: parts)
+      for await (part, result) in group { decoded[part] = result }
+      return decoded
+    }
+    return try decoded.map { try $0.get() }
   }
 
   func finish(into state: inout StoreState<Record>) throws {

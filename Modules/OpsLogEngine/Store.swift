@@ -192,6 +192,17 @@ public final class Store<Record: Codable & Sendable>: Sendable {
     try Self.decodeStored(Record.self, id: id, path: path) { try decoder.decode(Record.self, from: value) }
   }
 
+  /// A record of a WAL line, decoded straight from the line's bytes.
+  func decodeRecord(_ bytes: JSONBytes, id: String, path: String) throws -> Record {
+    try Self.decodeStored(id, from: bytes, path: path, decoder: decoder)
+  }
+
+  static func decodeStored(_ id: String, from bytes: JSONBytes, path: String, decoder: RecordDecoder) throws -> Record {
+    try decodeStored(Record.self, id: id, path: path) {
+      try bytes.bytes.withUnsafeBytes { try decoder.decode(Record.self, from: $0) }
+    }
+  }
+
   /// Runs `decode` for the stored record `id` of the file `path`, turning a failure into the
   /// error a user can act on: malformed JSON is damage, a type mismatch names the record and
   /// the ways to open it.

@@ -450,7 +450,7 @@ final class AgentLog: LogStrategy {
   /// single writer's) first, in file order.
   static func merge(_ lines: [WALLine]) -> [WALLine] {
     let keyed = lines.enumerated().map { index, line in
-      (index: index, stamp: OperationStamp(of: line.operation), line: line)
+      (index: index, stamp: OperationStamp(of: line.encoded), line: line)
     }
     return keyed.sorted { left, right in
       switch (left.stamp, right.stamp) {
@@ -463,6 +463,6 @@ final class AgentLog: LogStrategy {
   }
 
   static func largestClock(_ lines: [WALLine]) -> Int {
-    lines.reduce(0) { max($0, $1.operation.clock ?? 0) }
+    lines.reduce(0) { max($0, $1.encoded.clock ?? 0) }
   }
 }

@@ -2,6 +2,14 @@ import Logging
 import OpsLogCodec
 import OpsLogTypes
 
+#if canImport(Glibc)
+  import Glibc
+#elseif canImport(Musl)
+  import Musl
+#elseif canImport(Darwin)
+  import Darwin
+#endif
+
 /// The store-level operations, built once on the byte-level primitives so every backend
 /// follows the same format rules (FORMAT.md).
 extension StorageBackend {
@@ -114,30 +122,37 @@ extension StorageBackend {
     let length = min(total - offset, maximumBytes ?? Int.max)
     let bytes = try await read(path, offset: offset, length: length)
     var result = WALReadResult(startOffset: offset, consumedThrough: offset)
-    var lineStart = 0
-    var lineNumber = 0
-    while let newline = bytes[lineStart...].firstIndex(of: UInt8(ascii: "\n")) {
-      lineNumber += 1
-      let line = bytes[lineStart..<newline]
-      let length = newline + 1 - lineStart
-      if line.allSatisfy({ $0 == 0x20 || $0 == 0x09 || $0 == 0x0D }) {
-        // A blank line carries nothing; it is neither an operation nor damage.
-      } else {
-        do {
-          let operation = try OperationLine.decode(line)
-          result.lines.append(
-            WALLine(operation: operation, offset: offset + lineStart, length: length, hash: line.hashValue))
-        } catch {
-          result.malformedLines += 1
-          (logger ?? storageLogger).warning(
-            "skipping a malformed WAL line",
-            metadata: ["path": "\(path)", "offset": "\(offset + lineStart)", "error": "\(error)"])
+    let lines = WALScanner.completeLines(bytes)
+    // A large WAL (the one replayed on open) is decoded on both cores; each line is decoded on
+    // its own, and the halves are put back in file order.
+    let parts = lines.count >= 512 ? 2 : 1
+    let scanned: [WALScanner.Part]
+    if parts == 1 {
+      scanned = [WALScanner.decode(lines[...], in: bytes, fileOffset: offset)]
+    } else {
+      scanned = await withTaskGroup(of: (Int, WALScanner.Part).self) { group in
+        for part in 0..<parts {
+          let range = (lines.count * part / parts)..<(lines.count * (part + 1) / parts)
+          group.addTask { (part, WALScanner.decode(lines[range], in: bytes, fileOffset: offset)) }
         }
+        var halves = [WALScanner.Part](repeating: WALScanner.Part(), count: parts)
+        for await (part, decoded) in group { halves[part] = decoded }
+        return halves
       }
-      lineStart = newline + 1
     }
-    result.consumedThrough = offset + lineStart
-    result.partialTailLength = bytes.count - lineStart
+    result.lines.reserveCapacity(scanned.reduce(0) { $0 + $1.lines.count })
+    for part in scanned {
+      result.lines.append(contentsOf: part.lines)
+      for (lineOffset, error) in part.malformed {
+        result.malformedLines += 1
+        (logger ?? storageLogger).warning(
+          "skipping a malformed WAL line",
+          metadata: ["path": "\(path)", "offset": "\(lineOffset)", "error": "\(error)"])
+      }
+    }
+    let consumed = lines.last.map { $0.upperBound + 1 } ?? 0
+    result.consumedThrough = offset + consumed
+    result.partialTailLength = bytes.count - consumed
     return result
   }
 
@@ -180,13 +195,68 @@ let storageLogger = Logger(label: "OpsLog.Storage")
 
 /// One valid operation read from a WAL.
 public struct WALLine: Sendable {
-  public var operation: LogOperation<JSONValue>
+  /// The operation with `data` and a full `prev` still as the line's JSON bytes, to be
+  /// decoded straight into a record type.
+  public var encoded: LogOperation<JSONBytes>
   /// Byte offset of the line in the file.
   public var offset: Int
   /// Bytes of the line, newline included.
   public var length: Int
-  /// A hash of the line's bytes, to recognise a line seen before.
+  /// A hash of the line's bytes, to recognise a line seen before in the same process.
   public var hash: Int
+
+  /// The operation with its records parsed into ``JSONValue`` trees; parsed again on every
+  /// access, so a caller that needs only some fields reads ``encoded``.
+  public var operation: LogOperation<JSONValue> { encoded.mapRecords(\.value) }
+}
+
+/// Splits a WAL read into lines and decodes them.
+enum WALScanner {
+  /// What one share of the lines decoded to.
+  struct Part: Sendable {
+    var lines: [WALLine] = []
+    /// File offset and error of each line that is not a valid operation, in file order.
+    var malformed: [(offset: Int, error: any Error)] = []
+  }
+
+  /// The byte ranges of the complete lines in `bytes`, newline excluded, in order. A last line
+  /// without its newline is not complete: a writer may still be appending it.
+  static func completeLines(_ bytes: [UInt8]) -> [Range<Int>] {
+    bytes.withUnsafeBytes { raw -> [Range<Int>] in
+      guard let base = raw.baseAddress else { return [] }
+      var lines: [Range<Int>] = []
+      var start = 0
+      while start < raw.count, let found = memchr(base + start, 0x0A, raw.count - start) {
+        let newline = base.distance(to: UnsafeRawPointer(found))
+        lines.append(start..<newline)
+        start = newline + 1
+      }
+      return lines
+    }
+  }
+
+  /// Decodes `lines` of `bytes`, which was read from `fileOffset` on. Blank lines carry
+  /// nothing and are neither operations nor damage.
+  static func decode(_ lines: ArraySlice<Range<Int>>, in bytes: [UInt8], fileOffset: Int) -> Part {
+    var part = Part()
+    part.lines.reserveCapacity(lines.count)
+    for range in lines {
+      let line = bytes[range]
+      if line.allSatisfy({ $0 == 0x20 || $0 == 0x09 || $0 == 0x0D }) { continue }
+      do {
+        let operation = try OperationLine.decodeEncoded(line)
+        var hasher = Hasher()
+        line.withUnsafeBytes { hasher.combine(bytes: $0) }
+        part.lines.append(
+          WALLine(
+            encoded: operation, offset: fileOffset + range.lowerBound, length: range.count + 1,
+            hash: hasher.finalize()))
+      } catch {
+        part.malformed.append((fileOffset + range.lowerBound, error))
+      }
+    }
+    return part
+  }
 }
 
 /// What ``StorageBackend/readWAL(_:from:logger:)`` found.
