@@ -22,52 +22,138 @@ struct RecordTable<Record> {
   // Internal setters only so that the inlinable writers below can reach them; nothing outside
   // this type assigns them.
   @usableFromInline var slots: [Entry?] = []
-  @usableFromInline var positions: [String: Int] = [:]
+  /// The ID → slot index: open addressing with linear probing over a power-of-two number of
+  /// buckets, at most half full. A bucket is 0 when empty, else `(slot + 1) << 32 | hash`,
+  /// where `hash` is the low 32 bits of the ID's hash value. The IDs themselves are read from
+  /// `slots`, so a record costs 8 bytes per bucket here instead of the 24 a
+  /// `[String: Int]` spends per bucket; rehashing on growth reuses the stored hash bits.
+  @usableFromInline var buckets: [UInt64]
   @usableFromInline var count = 0
 
   init(minimumCapacity: Int = 0) {
     slots.reserveCapacity(minimumCapacity)
-    positions.reserveCapacity(minimumCapacity)
+    buckets = Array(repeating: 0, count: Self.bucketCount(for: minimumCapacity))
+  }
+
+  /// Buckets for `count` records: a power of two, at least twice `count`.
+  @usableFromInline
+  static func bucketCount(for count: Int) -> Int {
+    var buckets = 8
+    while buckets < count * 2 { buckets *= 2 }
+    return buckets
   }
 
   var holeCount: Int { slots.count - count }
 
   @inlinable
+  static func hash(_ id: String) -> UInt32 { UInt32(truncatingIfNeeded: id.hashValue) }
+
+  /// The bucket that holds `id`, with its slot, or the empty bucket where it would go.
+  @inlinable
+  func find(_ id: String, hash: UInt32) -> (bucket: Int, slot: Int?) {
+    let mask = buckets.count - 1
+    var bucket = Int(hash) & mask
+    while true {
+      let entry = buckets[bucket]
+      if entry == 0 { return (bucket, nil) }
+      if UInt32(truncatingIfNeeded: entry) == hash {
+        let slot = Int(truncatingIfNeeded: entry >> 32) - 1
+        if slots[slot].unsafelyUnwrapped.id == id { return (bucket, slot) }
+      }
+      bucket = (bucket + 1) & mask
+    }
+  }
+
+  @inlinable
   func get(_ id: String) -> Record? {
-    guard let slot = positions[id] else { return nil }
+    guard let slot = find(id, hash: Self.hash(id)).slot else { return nil }
     return slots[slot].unsafelyUnwrapped.record
   }
 
   @inlinable
-  func contains(_ id: String) -> Bool { positions[id] != nil }
+  func contains(_ id: String) -> Bool { find(id, hash: Self.hash(id)).slot != nil }
 
-  func slot(of id: String) -> Int? { positions[id] }
+  func slot(of id: String) -> Int? { find(id, hash: Self.hash(id)).slot }
 
   /// Sets a record: an existing ID keeps its place, a new one goes to the end. Returns the
   /// previous record, if any, and the slot.
   @inlinable
   @discardableResult
   mutating func set(_ id: String, _ record: Record) -> (previous: Record?, slot: Int) {
-    if let slot = positions[id] {
+    let hash = Self.hash(id)
+    let (bucket, found) = find(id, hash: hash)
+    if let slot = found {
       let previous = slots[slot].unsafelyUnwrapped.record
       slots[slot] = Entry(id: id, record: record)
       return (previous, slot)
     }
     let slot = slots.count
     slots.append(Entry(id: id, record: record))
-    positions[id] = slot
-    count += 1
+    insert(slot: slot, hash: hash, at: bucket)
     return (nil, slot)
+  }
+
+  /// Indexes a new slot at the empty bucket `find` gave for it, growing the index first when
+  /// it would pass half full (which moves the bucket).
+  @inlinable
+  mutating func insert(slot: Int, hash: UInt32, at bucket: Int) {
+    precondition(slot < Int(UInt32.max), "a table holds fewer than 2^32 - 1 slots")
+    count += 1
+    var bucket = bucket
+    if count * 2 > buckets.count {
+      grow()
+      bucket = emptyBucket(for: hash)
+    }
+    buckets[bucket] = UInt64(slot + 1) << 32 | UInt64(hash)
+  }
+
+  @usableFromInline
+  func emptyBucket(for hash: UInt32) -> Int {
+    let mask = buckets.count - 1
+    var bucket = Int(hash) & mask
+    while buckets[bucket] != 0 { bucket = (bucket + 1) & mask }
+    return bucket
+  }
+
+  /// Doubles the buckets, placing every entry again by its stored hash bits.
+  @usableFromInline
+  mutating func grow() {
+    let old = buckets
+    buckets = Array(repeating: 0, count: old.count * 2)
+    for entry in old where entry != 0 {
+      buckets[emptyBucket(for: UInt32(truncatingIfNeeded: entry))] = entry
+    }
+  }
+
+  /// Empties `bucket` and moves later entries of its probe run back into the gap, so that
+  /// every remaining entry stays reachable from its home bucket (no tombstones).
+  @usableFromInline
+  mutating func removeBucket(_ bucket: Int) {
+    let mask = buckets.count - 1
+    var hole = bucket
+    var next = (hole + 1) & mask
+    while buckets[next] != 0 {
+      let home = Int(truncatingIfNeeded: UInt32(truncatingIfNeeded: buckets[next])) & mask
+      // The entry may fill the hole when the hole lies on its probe path, home ... next.
+      if (next &- home) & mask >= (next &- hole) & mask {
+        buckets[hole] = buckets[next]
+        hole = next
+      }
+      next = (next + 1) & mask
+    }
+    buckets[hole] = 0
   }
 
   /// Removes a record, leaving a hole; returns it with its slot.
   @inlinable
   @discardableResult
   mutating func remove(_ id: String) -> (record: Record, slot: Int)? {
-    guard let slot = positions.removeValue(forKey: id) else { return nil }
+    let (bucket, found) = find(id, hash: Self.hash(id))
+    guard let slot = found else { return nil }
+    removeBucket(bucket)
+    count -= 1
     let record = slots[slot].unsafelyUnwrapped.record
     slots[slot] = nil
-    count -= 1
     if slot == slots.count - 1 { trimTrailingHoles() }
     return (record, slot)
   }
@@ -78,9 +164,11 @@ struct RecordTable<Record> {
       slots.append(contentsOf: repeatElement(nil, count: slot - slots.count + 1))
     }
     precondition(slots[slot] == nil, "undo must restore into the hole its delete left")
+    let hash = Self.hash(id)
+    let (bucket, found) = find(id, hash: hash)
+    precondition(found == nil, "undo must restore an ID the table does not hold")
     slots[slot] = Entry(id: id, record: record)
-    positions[id] = slot
-    count += 1
+    insert(slot: slot, hash: hash, at: bucket)
   }
 
   @usableFromInline
@@ -93,11 +181,17 @@ struct RecordTable<Record> {
     guard holeCount > 0 else { return }
     var compacted: [Entry?] = []
     compacted.reserveCapacity(count)
-    for entry in slots where entry != nil {
-      positions[entry.unsafelyUnwrapped.id] = compacted.count
+    var newSlot = [UInt32](repeating: 0, count: slots.count)
+    for (slot, entry) in slots.enumerated() where entry != nil {
+      newSlot[slot] = UInt32(compacted.count)
       compacted.append(entry)
     }
     slots = compacted
+    for bucket in buckets.indices where buckets[bucket] != 0 {
+      let entry = buckets[bucket]
+      let moved = UInt64(newSlot[Int(truncatingIfNeeded: entry >> 32) - 1]) + 1
+      buckets[bucket] = moved << 32 | (entry & 0xFFFF_FFFF)
+    }
   }
 
   /// The records for which `isIncluded(id, record)` is true, in order.

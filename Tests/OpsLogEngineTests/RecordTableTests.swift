@@ -1,0 +1,98 @@
+import Testing
+
+@testable import OpsLogEngine
+
+/// The record table against a plain model: an ordered list of (ID, value) with holes.
+@Suite("Record table")
+struct RecordTableTests {
+  /// A deterministic generator, so a failure reproduces.
+  struct SplitMix: RandomNumberGenerator {
+    var state: UInt64
+    mutating func next() -> UInt64 {
+      state &+= 0x9E37_79B9_7F4A_7C15
+      var z = state
+      z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+      z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+      return z ^ (z >> 31)
+    }
+  }
+
+  func check(_ table: RecordTable<Int>, against model: [(id: String, value: Int)?], _ comment: Comment) {
+    let live = model.compactMap { $0 }
+    #expect(table.count == live.count, comment)
+    var seen: [String] = []
+    table.forEach { id, value in seen.append("\(id)=\(value)") }
+    #expect(seen == live.map { "\($0.id)=\($0.value)" }, comment)
+    for (slot, entry) in model.enumerated() {
+      guard let entry else { continue }
+      #expect(table.get(entry.id) == entry.value, comment)
+      #expect(table.slot(of: entry.id) == slot, comment)
+    }
+  }
+
+  @Test(arguments: [1, 2, 3, 4])
+  func randomOperationsMatchTheModel(seed: UInt64) {
+    var random = SplitMix(state: seed)
+    var table = RecordTable<Int>()
+    var model: [(id: String, value: Int)?] = []
+    // Few distinct IDs, so updates, deletes of absent IDs and re-creates are frequent, and
+    // probe runs collide and wrap around the (small, then grown) index.
+    let ids = (0..<300).map { "id-\($0)" }
+    var undoable: [(id: String, value: Int, slot: Int)] = []
+    for step in 0..<20_000 {
+      let id = ids[Int(random.next() % UInt64(ids.count))]
+      let slot = model.firstIndex { $0?.id == id }
+      switch random.next() % 10 {
+      case 0...5:
+        let result = table.set(id, step)
+        if let slot {
+          #expect(result.previous == model[slot]!.value && result.slot == slot)
+          model[slot] = (id, step)
+        } else {
+          #expect(result.previous == nil && result.slot == model.count)
+          model.append((id, step))
+        }
+      case 6...8:
+        let removed = table.remove(id)
+        if let slot {
+          #expect(removed?.record == model[slot]!.value && removed?.slot == slot)
+          undoable.append((id, model[slot]!.value, slot))
+          model[slot] = nil
+          while let last = model.last, last == nil { model.removeLast() }
+        } else {
+          #expect(removed == nil)
+        }
+      default:
+        // Undo of the latest delete whose ID is still absent: back into its exact slot.
+        guard let last = undoable.popLast(), !model.contains(where: { $0?.id == last.id }),
+          last.slot >= model.count || model[last.slot] == nil
+        else { continue }
+        table.restore(last.id, last.value, at: last.slot)
+        while model.count <= last.slot { model.append(nil) }
+        model[last.slot] = (last.id, last.value)
+      }
+      if step % 997 == 0 { check(table, against: model, "after step \(step)") }
+      if step % 4_999 == 0 {
+        table.compact()
+        model = model.filter { $0 != nil }
+        undoable = []
+        check(table, against: model, "after compacting at step \(step)")
+      }
+    }
+    check(table, against: model, "at the end")
+  }
+
+  @Test func growsFromEmptyAndFromAReservedCapacity() {
+    for capacity in [0, 5, 1_000] {
+      var table = RecordTable<Int>(minimumCapacity: capacity)
+      for index in 0..<5_000 { table.set("k\(index)", index) }
+      #expect(table.count == 5_000)
+      #expect((0..<5_000).allSatisfy { (index: Int) in table.get("k\(index)") == index })
+      #expect(table.get("k5000") == nil && !table.contains("missing"))
+      for index in stride(from: 0, to: 5_000, by: 2) { table.remove("k\(index)") }
+      #expect(table.count == 2_500)
+      #expect((0..<5_000).allSatisfy { (index: Int) in table.get("k\(index)") == (index % 2 == 0 ? nil : index) })
+      #expect(table.buckets.count >= 2 * 5_000 && table.buckets.count & (table.buckets.count - 1) == 0)
+    }
+  }
+}
