@@ -216,7 +216,7 @@ final class StateLoader<Record: Codable & Sendable> {
     // decoded, so that neither core waits for them.
     var reader = SnapshotReader(path: path)
     reader.validatesRecordData = false
-    let chunkSize = 1 << 22
+    let chunkSize = 1 << 18
     try await withThrowingTaskGroup(of: DecodedPart.self) { group in
       var batches = Batches()
       var offset = 0

@@ -1,7 +1,12 @@
 import Dispatch
-import Foundation
 import OpsLogTypes
 import Synchronization
+
+#if canImport(FoundationEssentials)
+  import FoundationEssentials
+#else
+  import Foundation
+#endif
 
 #if canImport(Glibc)
   import Glibc
@@ -597,8 +602,8 @@ public final class FsBackend: StorageBackend {
   /// The PID in a lock file, or `nil` when it is empty or not a positive decimal number.
   static func readPID(_ descriptor: Int32) -> pid_t? {
     guard let bytes = try? Posix.readAll(descriptor, offset: 0, length: 32, path: "") else { return nil }
-    let text = String(decoding: bytes, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
-    guard let pid = pid_t(text), pid > 0 else { return nil }
+    let text = String(decoding: bytes, as: UTF8.self).split(whereSeparator: \.isWhitespace)
+    guard text.count == 1, let pid = pid_t(text[0]), pid > 0 else { return nil }
     return pid
   }
 

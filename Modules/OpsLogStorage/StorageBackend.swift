@@ -1,5 +1,10 @@
-import Foundation
 import OpsLogTypes
+
+#if canImport(FoundationEssentials)
+  import FoundationEssentials
+#else
+  import Foundation
+#endif
 
 /// Where a store keeps its files: the filesystem (``FsBackend``), memory (``MemoryBackend``),
 /// or a backend of your own.

@@ -78,12 +78,14 @@ struct WriteModeTests {
       {
         $0.writeMode = .group
         $0.groupCommitSize = 1_000
-        $0.groupCommitInterval = .milliseconds(50)
+        // Long enough that a loaded machine (the suite runs tests in parallel) still reads
+        // the WAL before the timer fires.
+        $0.groupCommitInterval = .milliseconds(400)
       })
     try await store.set("a", 1)
     #expect(try await walLines(location, store).isEmpty)
     var written = 0
-    for _ in 0..<100 where written == 0 {
+    for _ in 0..<200 where written == 0 {
       try await Task.sleep(for: .milliseconds(20))
       written = try await walLines(location, store).count
     }

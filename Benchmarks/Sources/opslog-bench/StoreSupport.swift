@@ -1,5 +1,10 @@
-import Foundation
 import OpsLogEngine
+
+#if canImport(FoundationEssentials)
+  import FoundationEssentials
+#else
+  import Foundation
+#endif
 
 #if canImport(Glibc)
   import Glibc
@@ -67,7 +72,7 @@ func currentExecutablePath() throws -> String {
   #if os(Linux)
     return try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")
   #else
-    guard let path = Bundle.main.executablePath else { throw BenchmarkError("cannot find the running executable") }
+    guard let path = CommandLine.arguments.first else { throw BenchmarkError("cannot find the running executable") }
     return path
   #endif
 }
@@ -79,20 +84,45 @@ func storeDirectory(_ options: BenchmarkOptions) throws -> (path: String, owned:
   if let directory = options.directory { return (directory, false) }
   let executable = try currentExecutablePath()
   progress("running \(executable) prepare --records \(options.records) --ops \(options.ops) in a child process")
-  let process = Process()
-  process.executableURL = URL(fileURLWithPath: executable)
-  process.arguments = ["prepare", "--records", "\(options.records)", "--ops", "\(options.ops)"]
-  let output = Pipe()
-  process.standardOutput = output
-  try process.run()
-  let data = output.fileHandleForReading.readDataToEndOfFile()
-  process.waitUntilExit()
-  guard process.terminationStatus == 0 else {
-    throw BenchmarkError("prepare exited with status \(process.terminationStatus)")
-  }
-  let path = String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+  let output = try runChild(executable, ["prepare", "--records", "\(options.records)", "--ops", "\(options.ops)"])
+  let path = String(decoding: output, as: UTF8.self).split(whereSeparator: \.isWhitespace).first.map(String.init) ?? ""
   guard !path.isEmpty else { throw BenchmarkError("prepare printed no directory") }
   return (path, true)
+}
+
+/// Runs `executable` with `arguments` and returns what it printed on stdout; its stderr is
+/// this process's. posix_spawn rather than Foundation's `Process`, so that the benchmark (like
+/// the library) needs only FoundationEssentials and its peak RSS carries no more runtime than
+/// an application's would.
+func runChild(_ executable: String, _ arguments: [String]) throws -> [UInt8] {
+  var pipeEnds: [Int32] = [0, 0]
+  guard pipe(&pipeEnds) == 0 else { throw BenchmarkError("pipe failed: errno \(errno)") }
+  var actions = posix_spawn_file_actions_t()
+  posix_spawn_file_actions_init(&actions)
+  defer { posix_spawn_file_actions_destroy(&actions) }
+  posix_spawn_file_actions_adddup2(&actions, pipeEnds[1], 1)
+  posix_spawn_file_actions_addclose(&actions, pipeEnds[0])
+  let argv = ([executable] + arguments).map { strdup($0) } + [nil]
+  defer { for argument in argv { free(argument) } }
+  var child: pid_t = 0
+  let spawned = posix_spawn(&child, executable, &actions, nil, argv, environ)
+  close(pipeEnds[1])
+  defer { close(pipeEnds[0]) }
+  guard spawned == 0 else { throw BenchmarkError("cannot run \(executable): errno \(spawned)") }
+  var output: [UInt8] = []
+  var buffer = [UInt8](repeating: 0, count: 4096)
+  while true {
+    let count = read(pipeEnds[0], &buffer, buffer.count)
+    if count > 0 {
+      output.append(contentsOf: buffer[0..<count])
+    } else if count == 0 || errno != EINTR {
+      break
+    }
+  }
+  var status: Int32 = 0
+  while waitpid(child, &status, 0) < 0 && errno == EINTR {}
+  guard status == 0 else { throw BenchmarkError("\(arguments.first ?? executable) exited with status \(status)") }
+  return output
 }
 
 /// Copies a store directory (for `compact`, which must not change `--dir`) into a new
@@ -107,4 +137,17 @@ func copyDirectory(_ source: String, purpose: String) throws -> (parent: String,
 /// Ops per second, or nil when nothing was timed.
 func rate(_ ops: Int, _ seconds: Double) -> Double? {
   seconds > 0 ? (Double(ops) / seconds * 10).rounded() / 10 : nil
+}
+
+/// `value` with `digits` decimals, for progress messages (`String(format:)` needs all of
+/// Foundation).
+func decimal(_ value: Double, digits: Int) -> String {
+  var scale = 1.0
+  for _ in 0..<digits { scale *= 10 }
+  let scaled = (abs(value) * scale).rounded()
+  let whole = Int(scaled / scale)
+  let fraction = Int(scaled) - whole * Int(scale)
+  var fractionText = String(fraction)
+  while fractionText.count < digits { fractionText = "0" + fractionText }
+  return (value < 0 ? "-" : "") + String(whole) + (digits > 0 ? "." + fractionText : "")
 }

@@ -1,5 +1,10 @@
-import Foundation
 import OpsLogCodec
+
+#if canImport(FoundationEssentials)
+  import FoundationEssentials
+#else
+  import Foundation
+#endif
 
 /// `codec`: decode RECORDS snapshot lines into typed records, encode them back; the same with
 /// Foundation's JSONDecoder/JSONEncoder. Figures are medians of three runs in this process.
@@ -21,7 +26,7 @@ func runCodecWorkload(_ options: BenchmarkOptions) throws -> BenchmarkResult {
   let snapshot = writer.bytes
   let totalBytes = Double(lineRanges.reduce(0) { $0 + $1.count })
   let megabytes = totalBytes / 1_000_000
-  progress("codec: \(String(format: "%.1f", megabytes)) MB of record lines")
+  progress("codec: \(decimal(megabytes, digits: 1)) MB of record lines")
 
   var decoded: [SnapshotLine<Task>] = []
   decoded.reserveCapacity(count)
@@ -37,7 +42,7 @@ func runCodecWorkload(_ options: BenchmarkOptions) throws -> BenchmarkResult {
   guard decoded.count == count, decoded[count - 1].data == Task(index: count - 1) else {
     throw CodecBenchmarkError.mismatch("decoded records differ from the originals")
   }
-  progress("codec: decode \(String(format: "%.3f", decodeSeconds)) s")
+  progress("codec: decode \(decimal(decodeSeconds, digits: 3)) s")
 
   // The output buffer is reused between runs: faulting in fresh pages would dominate.
   var output = JSONWriter(reservingCapacity: snapshot.count + 64)
@@ -49,7 +54,7 @@ func runCodecWorkload(_ options: BenchmarkOptions) throws -> BenchmarkResult {
     }
   }
   guard output.bytes == snapshot else { throw CodecBenchmarkError.mismatch("encoded lines differ from the input") }
-  progress("codec: encode \(String(format: "%.3f", encodeSeconds)) s")
+  progress("codec: encode \(decimal(encodeSeconds, digits: 3)) s")
 
   // OPSLOG_BENCH_SKIP_FOUNDATION=1 leaves Foundation out (its figures become null), for
   // profiling our codec alone; the flag lives here because the command-line options are shared.
@@ -72,7 +77,7 @@ func runCodecWorkload(_ options: BenchmarkOptions) throws -> BenchmarkResult {
       foundationDecoded.append(try foundationDecoder.decode(SnapshotLine<Task>.self, from: Data(snapshot[range])))
     }
   }
-  progress("codec: Foundation decode \(String(format: "%.3f", foundationDecodeSeconds)) s")
+  progress("codec: Foundation decode \(decimal(foundationDecodeSeconds, digits: 3)) s")
 
   let foundationEncoder = JSONEncoder()
   var foundationBytes = 0
@@ -80,7 +85,7 @@ func runCodecWorkload(_ options: BenchmarkOptions) throws -> BenchmarkResult {
     foundationBytes = 0
     for line in foundationDecoded { foundationBytes += try foundationEncoder.encode(line).count }
   }
-  progress("codec: Foundation encode \(String(format: "%.3f", foundationEncodeSeconds)) s")
+  progress("codec: Foundation encode \(decimal(foundationEncodeSeconds, digits: 3)) s")
 
   func rounded(_ value: Double) -> Double { (value * 10).rounded() / 10 }
   return BenchmarkResult(

@@ -1,5 +1,10 @@
-import Foundation
 import OpsLogEngine
+
+#if canImport(FoundationEssentials)
+  import FoundationEssentials
+#else
+  import Foundation
+#endif
 
 /// `compact`: one `compact()` of RECORDS records, on a copy of `--dir` (or of a store
 /// `prepare` makes in a child process) opened for writing, after one `set`.
@@ -19,6 +24,6 @@ func runCompactWorkload(_ options: BenchmarkOptions) async throws -> BenchmarkRe
   try await store.compact()
   let seconds = now() - start
   try await store.close()
-  progress("compact: \(count) records, \(String(format: "%.3f", seconds)) s")
+  progress("compact: \(count) records, \(decimal(seconds, digits: 3)) s")
   return BenchmarkResult(workload: "compact", records: count, ops: pending, seconds: seconds, opsPerSecond: nil)
 }

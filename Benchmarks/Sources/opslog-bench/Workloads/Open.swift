@@ -1,5 +1,10 @@
-import Foundation
 import OpsLogEngine
+
+#if canImport(FoundationEssentials)
+  import FoundationEssentials
+#else
+  import Foundation
+#endif
 
 /// `open`: times `Store.open(dir, readOnly: true)` until reads work, in a fresh process. With
 /// no `--dir`, `prepare` runs first in a child process, so this process's peak RSS reflects
@@ -17,7 +22,7 @@ func runOpenWorkload(_ options: BenchmarkOptions) async throws -> BenchmarkResul
   let seconds = now() - start
   let pending = try store.stats().opsCount
   try await store.close()
-  progress("open: \(count) records, \(pending) WAL operations, \(String(format: "%.3f", seconds)) s")
+  progress("open: \(count) records, \(pending) WAL operations, \(decimal(seconds, digits: 3)) s")
   return BenchmarkResult(
     workload: "open", records: count, ops: pending, seconds: seconds, opsPerSecond: nil)
 }

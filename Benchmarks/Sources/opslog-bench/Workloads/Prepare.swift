@@ -1,5 +1,10 @@
-import Foundation
 import OpsLogEngine
+
+#if canImport(FoundationEssentials)
+  import FoundationEssentials
+#else
+  import Foundation
+#endif
 
 /// `prepare`: builds the store the read workloads use and prints its directory. RECORDS
 /// records loaded in batches of 5,000, `compact()`, then OPS updates (op k sets record
@@ -31,7 +36,7 @@ func runPrepareWorkload(_ options: BenchmarkOptions) async throws -> BenchmarkRe
     try await store.set(id, record)
   }
   try await store.close()
-  progress("prepare: done in \(String(format: "%.2f", now() - start)) s")
+  progress("prepare: done in \(decimal(now() - start, digits: 2)) s")
   var result = BenchmarkResult(
     workload: "prepare", records: options.records, ops: options.ops, seconds: now() - start, opsPerSecond: nil)
   result.directory = directory

@@ -18,7 +18,7 @@ func runQueryWorkload(_ options: BenchmarkOptions) async throws -> BenchmarkResu
   let seconds = now() - start
   try await store.close()
   progress(
-    "query: \(queries) filters over \(count) records, \(matches) matches each, \(String(format: "%.3f", seconds)) s")
+    "query: \(queries) filters over \(count) records, \(matches) matches each, \(decimal(seconds, digits: 3)) s")
   return BenchmarkResult(
     workload: "query", records: count, ops: queries, seconds: seconds, opsPerSecond: nil,
     extra: [("matches", .int(Int64(matches)))])
