@@ -118,8 +118,12 @@ public final class FsBackend: StorageBackend {
         return try body(&state, location)
       }
     }
-    // A task that prefers the I/O executor is on the I/O queue already.
-    if ioExecutor.isCurrent { return try run() }
+    // A task that prefers the I/O executor is on the I/O queue already: this method is
+    // nonisolated, so it runs on the task's preferred executor.
+    if ioExecutor.isCurrent {
+      dispatchPrecondition(condition: .onQueue(queue))
+      return try run()
+    }
     return try await withUnsafeThrowingContinuation { continuation in
       queue.async { continuation.resume(with: Swift.Result { try run() }) }
     }
@@ -128,7 +132,10 @@ public final class FsBackend: StorageBackend {
   private func performAnyState<Result: Sendable>(
     _ body: @escaping @Sendable (inout State) throws -> Result
   ) async throws -> Result {
-    if ioExecutor.isCurrent { return try state.withLock { state in try body(&state) } }
+    if ioExecutor.isCurrent {
+      dispatchPrecondition(condition: .onQueue(queue))
+      return try state.withLock { state in try body(&state) }
+    }
     return try await withUnsafeThrowingContinuation { continuation in
       queue.async {
         continuation.resume(with: Swift.Result { try self.state.withLock { state in try body(&state) } })
