@@ -526,8 +526,11 @@ final class RecordKeyCache {
   /// Behind a pointer, for the reason given at ``RecordEncodingState``.
   struct Fields {
     var entries: [Entry] = []
-    /// Every entry's rendered bytes, one after the other.
-    var rendered: [UInt8] = []
+    /// Every entry's rendered bytes, one after the other, in memory this cache owns: copied
+    /// out of an array instead, each write retained and released the array's buffer (the
+    /// compiler cannot tell that appending to the writer leaves it alone).
+    var rendered = UnsafeMutableBufferPointer<UInt8>(start: nil, count: 0)
+    var renderedCount = 0
     /// The entry expected next.
     var next = 0
     var isDisabled = false
@@ -542,6 +545,7 @@ final class RecordKeyCache {
   }
 
   deinit {
+    fields.pointee.rendered.deallocate()
     fields.deinitialize(count: 1)
     fields.deallocate()
   }
@@ -561,10 +565,27 @@ final class RecordKeyCache {
   func append(entry index: Int, comma: Bool, to writer: UnsafeMutablePointer<JSONWriter>) {
     let entry = fields.pointee.entries[index]
     let start = comma ? entry.start : entry.start + 1
-    fields.pointee.rendered.withUnsafeBufferPointer { rendered in
-      writer.pointee.bytes.append(contentsOf: UnsafeBufferPointer(rebasing: rendered[start..<entry.end]))
-    }
+    let rendered = UnsafeBufferPointer(fields.pointee.rendered)
+    writer.pointee.bytes.append(contentsOf: UnsafeBufferPointer(rebasing: rendered[start..<entry.end]))
     fields.pointee.next = index + 1 == fields.pointee.entries.count ? 0 : index + 1
+  }
+
+  func appendRendered(_ bytes: [UInt8]) {
+    let needed = fields.pointee.renderedCount + bytes.count
+    if needed > fields.pointee.rendered.count {
+      let grown = UnsafeMutableBufferPointer<UInt8>.allocate(
+        capacity: max(needed, fields.pointee.rendered.count * 2, 64))
+      if let old = fields.pointee.rendered.baseAddress {
+        grown.baseAddress!.initialize(from: old, count: fields.pointee.renderedCount)
+      }
+      fields.pointee.rendered.deallocate()
+      fields.pointee.rendered = grown
+    }
+    bytes.withUnsafeBufferPointer { source in
+      (fields.pointee.rendered.baseAddress! + fields.pointee.renderedCount).initialize(
+        from: source.baseAddress!, count: source.count)
+    }
+    fields.pointee.renderedCount = needed
   }
 
   func writeSlowly(_ name: String, comma: Bool, to writer: UnsafeMutablePointer<JSONWriter>) {
@@ -578,9 +599,9 @@ final class RecordKeyCache {
         key.writeByte(UInt8(ascii: ","))
         key.write(name)
         key.writeByte(UInt8(ascii: ":"))
-        let start = fields.pointee.rendered.count
-        fields.pointee.rendered.append(contentsOf: key.bytes)
-        fields.pointee.entries.append(Entry(name: name, start: start, end: fields.pointee.rendered.count))
+        let start = fields.pointee.renderedCount
+        appendRendered(key.bytes)
+        fields.pointee.entries.append(Entry(name: name, start: start, end: fields.pointee.renderedCount))
         append(entry: fields.pointee.entries.count - 1, comma: comma, to: writer)
         return
       }
