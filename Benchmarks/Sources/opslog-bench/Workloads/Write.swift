@@ -2,6 +2,7 @@ import OpsLogEngine
 
 /// `write-immediate`, `write-group`, `write-async`: OPS sequential `await set` of new records,
 /// then `flush()`, into an empty store (or one `--preload`ed) with `checkpointThreshold` 10^12.
+/// The records are built before the clock starts (``Task/prepared(_:)``).
 func runWriteWorkload(_ options: BenchmarkOptions, mode: WriteMode) async throws -> BenchmarkResult {
   let name: String
   switch mode {
@@ -17,10 +18,11 @@ func runWriteWorkload(_ options: BenchmarkOptions, mode: WriteMode) async throws
   let store = try await Store<Task>.open(directory, options: storeOptions)
   try await preload(store, count: preloaded)
   progress("\(name): \(options.ops) sets")
+  let records = Task.prepared(preloaded..<(preloaded + options.ops))
   let start = now()
   try await withTaskExecutorPreference(options.storeExecutor ? store.taskExecutor : nil) {
-    for index in preloaded..<(preloaded + options.ops) {
-      try await store.set(Task.id(index), Task(index: index))
+    for (id, record) in records {
+      try await store.set(id, record)
     }
     try await store.flush()
   }

