@@ -178,7 +178,7 @@ final class StateLoader<Record: Codable & Sendable> {
   let options: StoreOptions
   var table = RecordTable<Record>()
   var jsonTable = RecordTable<JSONValue>()
-  var journal: [JournalEntry<Record>] = []
+  var journal = ChunkedArray<JournalEntry<Record>>()
   var snapshotPath = ""
 
   init(decoder: RecordDecoder, migrating: Bool, storedVersion: Int, options: StoreOptions) {
@@ -354,7 +354,6 @@ final class StateLoader<Record: Codable & Sendable> {
     } else {
       parts = try await Self.decodeOperations(lines, path: walPath, decoder: decoder)
     }
-    journal.reserveCapacity(lines.count)
     var sequence: UInt64 = 0
     for operations in parts {
       for operation in operations {
@@ -441,7 +440,7 @@ final class StateLoader<Record: Codable & Sendable> {
         }
       }
       state.table = migrated
-      state.journal = []
+      state.journal = ChunkedArray()
       state.operationsSinceCheckpoint = 0
       return
     }

@@ -51,7 +51,7 @@ enum CommitSignal: Sendable {
 struct StoreState<Record: Sendable>: Sendable {
   @usableFromInline var table = RecordTable<Record>()
   /// Operations since the last checkpoint cut, oldest first.
-  @usableFromInline var journal: [JournalEntry<Record>] = []
+  @usableFromInline var journal = ChunkedArray<JournalEntry<Record>>()
   /// Per key, the stamp of the operation whose effect the table holds (multi-writer merges);
   /// empty for unstamped operations, and reset by every new base (checkpoint, reload).
   var winningStamps: [String: OperationStamp] = [:]
