@@ -278,7 +278,9 @@ final class StateLoader<Record: Codable & Sendable> {
     let decoder = self.decoder
     for part in 0..<parts {
       let range = (count * part / parts)..<(count * (part + 1) / parts)
-      group.addTask {
+      // On the global pool whatever the opening task prefers: a task running on a store's
+      // I/O executor would otherwise decode on that one serial thread, holding up its I/O.
+      group.addTask(executorPreference: globalConcurrentExecutor) {
         let records = Result {
           var records: [Record] = []
           records.reserveCapacity(range.count)
@@ -406,7 +408,7 @@ final class StateLoader<Record: Codable & Sendable> {
     let decoded = await withTaskGroup(of: (Int, Result<[LogOperation<Record>], any Error>).self) { group in
       for part in 0..<parts {
         let range = (lines.count * part / parts)..<(lines.count * (part + 1) / parts)
-        group.addTask { (part, decodeRange(range)) }
+        group.addTask(executorPreference: globalConcurrentExecutor) { (part, decodeRange(range)) }
       }
       var decoded = [Result<[LogOperation<Record>], any Error>](repeating: .success([]), count: parts)
       for await (part, result) in group { decoded[part] = result }

@@ -44,6 +44,36 @@ struct WriteModeTests {
     try await reopened.close()
   }
 
+  /// Opening (and decoding on both cores) from a task that prefers another store's I/O
+  /// executor works, and the first store's I/O goes on meanwhile.
+  @Test func openingFromAnotherStoresExecutorWorks() async throws {
+    let first = TestLocation(.filesystem)
+    let second = TestLocation(.filesystem)
+    defer {
+      first.cleanUp()
+      second.cleanUp()
+    }
+    let writer = try await second.open(Todo.self, { $0.checkpointThreshold = 1_000_000 })
+    // Enough snapshot records and WAL lines that both are decoded in parallel parts.
+    try await writer.batch { batch in
+      for index in 0..<2_000 { batch.set("s\(index)", Todo(title: "S\(index)", status: "active")) }
+    }
+    try await writer.compact()
+    for index in 0..<600 { try await writer.set("w\(index)", Todo(title: "W\(index)", status: "done")) }
+    try await writer.close()
+
+    let store = try await first.open(Todo.self)
+    let reopened = try await withTaskExecutorPreference(store.taskExecutor) {
+      try await store.set("a", Todo(title: "A", status: "active"))
+      return try await second.open(Todo.self)
+    }
+    #expect(try reopened.count() == 2_600)
+    #expect(try reopened.get("s1999")?.title == "S1999" && reopened.get("w599")?.status == "done")
+    #expect(try store.get("a")?.title == "A")
+    try await reopened.close()
+    try await store.close()
+  }
+
   @Test(arguments: BackendKind.allCases)
   func groupModeBuffersUntilSizeOrFlush(kind: BackendKind) async throws {
     let location = TestLocation(kind)
