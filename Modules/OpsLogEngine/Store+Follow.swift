@@ -182,7 +182,7 @@ extension Store {
       continuation.finish()
       return stream
     }
-    let task = Task { [weak self] in
+    let task = Task(executorPreference: globalConcurrentExecutor) { [weak self] in
       while !Task.isCancelled {
         guard let store = self else { break }
         do {

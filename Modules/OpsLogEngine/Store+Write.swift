@@ -349,15 +349,16 @@ extension Store {
     if followUp.startsTimer {
       let interval = options.groupCommitInterval
       // Background writers run on the backend's I/O executor when it has one: their appends
-      // then happen in place instead of hopping to the I/O thread and back.
-      Task(executorPreference: backend.taskExecutor) {
+      // then happen in place instead of hopping to the I/O thread and back. Otherwise on the
+      // global pool, not on whatever executor the writing task prefers (a task inherits it).
+      Task(executorPreference: backend.taskExecutor ?? globalConcurrentExecutor) {
         try? await Task.sleep(for: interval)
         self.state.withLock { $0.groupTimerArmed = false }
         await self.writeInBackground()
       }
     }
     if followUp.startsWriter {
-      Task(executorPreference: backend.taskExecutor) {
+      Task(executorPreference: backend.taskExecutor ?? globalConcurrentExecutor) {
         while true {
           await self.writeInBackground()
           // Linger a moment before stepping down: a producer writing in a loop refills the
@@ -375,7 +376,9 @@ extension Store {
       }
     }
     if followUp.startsCheckpoint {
-      Task { await self.checkpointInBackground() }
+      // Never on the I/O executor a writing task may prefer (a plain Task would inherit it):
+      // a checkpoint's work there would hold up the appends it is meant not to stall.
+      Task(executorPreference: globalConcurrentExecutor) { await self.checkpointInBackground() }
     }
   }
 

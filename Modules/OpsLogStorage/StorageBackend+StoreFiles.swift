@@ -133,7 +133,9 @@ extension StorageBackend {
       scanned = await withTaskGroup(of: (Int, WALScanner.Part).self) { group in
         for part in 0..<parts {
           let range = (lines.count * part / parts)..<(lines.count * (part + 1) / parts)
-          group.addTask { (part, WALScanner.decode(lines[range], in: bytes, fileOffset: offset)) }
+          group.addTask(executorPreference: globalConcurrentExecutor) {
+            (part, WALScanner.decode(lines[range], in: bytes, fileOffset: offset))
+          }
         }
         var halves = [WALScanner.Part](repeating: WALScanner.Part(), count: parts)
         for await (part, decoded) in group { halves[part] = decoded }
