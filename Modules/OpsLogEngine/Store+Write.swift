@@ -295,9 +295,13 @@ extension Store {
     let (agent, clock) = followsOtherWriters ? currentStamp() : (nil, nil)
     let previousValue: PreviousValue<Record>
     if let previous {
-      let oldJSON = try encoder.encode(previous)
+      // The previous record is encoded once: its bytes are both the size the patch must beat
+      // and, when it does not, the `prev` written (the encoder's bytes are what the tree
+      // parsed from them would serialize to).
+      let oldBytes = try encoder.encodeBytes(previous)
+      let oldJSON = try JSONValue(parsing: oldBytes)
       let newJSON = try JSONValue(parsing: data)
-      if let patch = DeltaPatch.make(from: oldJSON, to: newJSON), patch.isSmaller(than: oldJSON) {
+      if let patch = DeltaPatch.make(from: oldJSON, to: newJSON), patch.jsonValue.serialized().count < oldBytes.count {
         previousValue = .delta(patch)
         OperationLine.write(
           into: &writer, timestamp: timestamp, kind: .set, id: id, previous: .delta(patch), data: data, agent: agent,
@@ -305,7 +309,7 @@ extension Store {
       } else {
         previousValue = .record(previous)
         OperationLine.write(
-          into: &writer, timestamp: timestamp, kind: .set, id: id, previous: .record(oldJSON.serialized()), data: data,
+          into: &writer, timestamp: timestamp, kind: .set, id: id, previous: .record(oldBytes), data: data,
           agent: agent, clock: clock)
       }
     } else {
