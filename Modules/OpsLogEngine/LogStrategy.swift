@@ -125,9 +125,8 @@ public struct SingleWriterLog: LogStrategy {
     let walPath = manifest.activeOps
     let wal = try await backend.readWAL(walPath)
     var walLength = wal.consumedThrough
-    if wal.partialTailLength > 0 && !options.readOnly {
-      walLength = try await WALRepair.cutTornTail(
-        walPath, length: wal.consumedThrough + wal.partialTailLength, backend: backend, durability: options.durability)
+    if !options.readOnly {
+      walLength = try await WALRepair.cutTornTail(walPath, read: wal, backend: backend, durability: options.durability)
     }
     // A reader keeps the torn tail: it reads the line again once it is complete.
     return LogLoad(
@@ -165,39 +164,46 @@ public struct SingleWriterLog: LogStrategy {
 /// Repairs shared by every log strategy.
 @_spi(LogStrategy)
 public enum WALRepair {
-  /// Cuts a last line without its newline off the WAL: the rest of it died with the process
-  /// that was writing it, and a new line appended after it would be glued to it. Returns the
-  /// new length.
+  /// The length of the WAL's complete lines: all of `length` when it ends with a newline,
+  /// otherwise up to the last newline (a torn last line, the rest of which died with the
+  /// process that was writing it, does not count).
+  public static func completeLength(_ path: String, length: Int, backend: any StorageBackend) async throws -> Int {
+    guard length > 0 else { return 0 }
+    if try await backend.read(path, offset: length - 1, length: 1) == [UInt8(ascii: "\n")] { return length }
+    return try await backend.startOfLine(endingAt: length, in: path)
+  }
+
+  /// Cuts a last line without its newline off the WAL: a new line appended after it would be
+  /// glued to it. Returns the new length.
   public static func cutTornTail(_ path: String, length: Int, backend: any StorageBackend, durability: Durability)
     async throws -> Int
   {
-    guard length > 0 else { return 0 }
-    let scanLength = min(length, 1 << 20)
-    let tail = try await backend.read(path, offset: length - scanLength, length: scanLength)
-    guard let last = tail.last, last != UInt8(ascii: "\n") else { return length }
-    let keep: Int
-    if let newline = tail.lastIndex(of: UInt8(ascii: "\n")) {
-      keep = length - scanLength + newline + 1
-    } else if scanLength == length {
-      keep = 0
-    } else {
-      // A torn line longer than the scan: find its start by reading further back.
-      var end = length - scanLength
-      var found = 0
-      while end > 0 {
-        let start = max(0, end - scanLength)
-        let chunk = try await backend.read(path, offset: start, length: end - start)
-        if let newline = chunk.lastIndex(of: UInt8(ascii: "\n")) {
-          found = start + newline + 1
-          break
-        }
-        end = start
-      }
-      keep = found
-    }
+    let keep = try await completeLength(path, length: length, backend: backend)
+    try await cut(path, from: length, to: keep, backend: backend, durability: durability)
+    return keep
+  }
+
+  /// ``cutTornTail(_:length:backend:durability:)`` for a WAL just read whole with `readWAL`,
+  /// which already found where its complete lines end. Returns the new length.
+  public static func cutTornTail(
+    _ path: String, read wal: WALReadResult, backend: any StorageBackend, durability: Durability
+  )
+    async throws -> Int
+  {
+    try await cut(
+      path, from: wal.consumedThrough + wal.partialTailLength, to: wal.consumedThrough, backend: backend,
+      durability: durability)
+    return wal.consumedThrough
+  }
+
+  private static func cut(
+    _ path: String, from length: Int, to keep: Int, backend: any StorageBackend, durability: Durability
+  )
+    async throws
+  {
+    guard keep < length else { return }
     Logger(label: "OpsLog").warning(
       "cutting a torn last WAL line", metadata: ["path": "\(path)", "bytes": "\(length - keep)"])
     try await backend.truncate(path, toLength: keep, durability: durability)
-    return keep
   }
 }

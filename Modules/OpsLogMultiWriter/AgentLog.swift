@@ -168,13 +168,8 @@ final class AgentLog: LogStrategy {
       malformed += wal.malformedLines
       lines.append(contentsOf: wal.lines)
       if path == own {
-        ownLength = wal.consumedThrough
-        if wal.partialTailLength > 0 {
-          // Only this agent appends here: a torn tail is its own crashed write.
-          ownLength = try await WALRepair.cutTornTail(
-            path, length: wal.consumedThrough + wal.partialTailLength, backend: backend,
-            durability: options.durability)
-        }
+        // Only this agent appends here: a torn tail is its own crashed write.
+        ownLength = try await WALRepair.cutTornTail(path, read: wal, backend: backend, durability: options.durability)
       } else {
         offsets[path] = wal.consumedThrough
         if let last = wal.lines.last {
