@@ -51,13 +51,16 @@ extension Store {
       let newHashes = wal.lines.map(\.hash)
       var carried = min(seen.count, newHashes.count)
       while carried > 0 && Array(seen.suffix(carried)) != Array(newHashes.prefix(carried)) { carried -= 1 }
-      let fresh = Array(wal.lines.dropFirst(carried))
-      try applyFollowed(fresh, walPath: manifest.activeOps, into: &collected)
+      // The history since the checkpoint is the new WAL: the entries of the lines it carried
+      // over (the last ones read from the old WAL), then those of its fresh lines.
+      state.withLock { state in
+        state.journal = ChunkedArray(state.journal.suffix(min(carried, state.journal.count)))
+      }
+      collected += try applyMerged(Array(wal.lines.dropFirst(carried)), path: manifest.activeOps)
       state.withLock { state in
         state.walPath = manifest.activeOps
         state.tailOffset = wal.consumedThrough
         state.tailLineHashes = newHashes
-        state.journal.removeAll()
         state.operationsSinceCheckpoint = wal.lines.count
       }
     }
@@ -81,7 +84,7 @@ extension Store {
     try await waitForWrite(upTo: last, reportLoss: false)
     switch poll {
     case .lines(let lines):
-      return try applyMerged(lines)
+      return try applyMerged(lines, path: "ops")
     case .reload(let load):
       try await reloadState(load)
       return []
@@ -101,13 +104,13 @@ extension Store {
     try await reloadState(load)
   }
 
-  /// Applies operations in merge order; one whose stamp is lower than the key's current
-  /// winner loses and changes nothing, so the state equals the deterministic merge.
-  func applyMerged(_ lines: [WALLine]) throws -> [LogOperation<Record>] {
+  /// Applies other writers' operations, read from `path`, in order, and returns them. One
+  /// whose stamp is lower than the key's current winner (merged agent WALs) loses and
+  /// changes nothing, so the state equals the deterministic merge; unstamped operations (a
+  /// single writer's WAL) all apply.
+  func applyMerged(_ lines: [WALLine], path: String) throws -> [LogOperation<Record>] {
     guard !lines.isEmpty else { return [] }
-    let operations = try lines.map { line in
-      try line.encoded.mapRecords { try decodeRecord($0, id: line.encoded.id, path: "ops") }
-    }
+    let operations = try lines.map { line in try Self.decodeOperation(line.encoded, path: path, decoder: decoder) }
     state.withLock { state in
       for (operation, line) in zip(operations, lines) {
         let stamp = OperationStamp(of: operation)
@@ -208,28 +211,11 @@ extension Store {
   /// Reads complete lines of `path` from `offset`, applies them, and advances the tail.
   func follow(_ path: String, from offset: Int, into collected: inout [LogOperation<Record>]) async throws {
     let wal = try await backend.readWAL(path, from: offset, logger: logger)
-    try applyFollowed(wal.lines, walPath: path, into: &collected)
+    collected += try applyMerged(wal.lines, path: path)
     state.withLock { state in
       state.tailOffset = wal.consumedThrough
       state.tailLineHashes.append(contentsOf: wal.lines.map(\.hash))
     }
-  }
-
-  func applyFollowed(_ lines: [WALLine], walPath: String, into collected: inout [LogOperation<Record>]) throws {
-    guard !lines.isEmpty else { return }
-    let operations = try lines.map { line in
-      try line.encoded.mapRecords { try decodeRecord($0, id: line.encoded.id, path: walPath) }
-    }
-    state.withLock { state in
-      for (operation, line) in zip(operations, lines) {
-        guard let (previous, slot) = state.table.apply(operation) else { continue }
-        state.journal.append(
-          JournalEntry(operation: operation, previousRecord: previous, slot: slot, lineLength: line.length, sequence: 0)
-        )
-        state.operationsSinceCheckpoint += 1
-      }
-    }
-    collected.append(contentsOf: operations)
   }
 
   /// Loads the state afresh from `manifest`'s snapshot and WAL.
@@ -312,8 +298,12 @@ final class SnapshotCursor<Record: Codable & Sendable>: Sendable {
       try state.withLock { state in
         var records: [(id: String, record: Record)] = []
         var reader = state.reader!
+        // Damage and type mismatches are reported as on open: `corrupted`, naming the record.
         let onRecord: (SnapshotRecord) throws -> Void = { record in
-          records.append((record.id, try decoder.decode(Record.self, from: record.data)))
+          let decoded = try Store<Record>.decodeStored(Record.self, id: record.id, path: path) {
+            try decoder.decode(Record.self, from: record.data)
+          }
+          records.append((record.id, decoded))
         }
         if chunk.isEmpty {
           _ = try reader.finish(onRecord)
@@ -373,7 +363,7 @@ final class WALCursor<Record: Codable & Sendable>: Sendable {
       }
       let operations = try wal.lines.compactMap { line -> LogOperation<Record>? in
         if let since, line.encoded.timestamp <= since { return nil }
-        return try line.encoded.mapRecords { try store.decodeRecord($0, id: line.encoded.id, path: path) }
+        return try Store<Record>.decodeOperation(line.encoded, path: path, decoder: store.decoder)
       }
       let reachedEnd = wal.consumedThrough == offset
       state.withLock { state in

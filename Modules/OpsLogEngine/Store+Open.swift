@@ -129,11 +129,14 @@ extension Store {
       // Nothing is loaded: new operations are appended after whatever the WAL holds, which is
       // the single-writer layout whatever strategy opened the store.
       try SingleWriterLog.checkLayout(manifest)
-      var walLength = try await backend.size(of: walPath) ?? 0
-      if !options.readOnly {
-        walLength = try await WALRepair.cutTornTail(
-          walPath, length: walLength, backend: backend, durability: options.durability)
-      }
+      let size = try await backend.size(of: walPath) ?? 0
+      // A writer cuts a torn last line off; a reader starts following after the last
+      // complete one, so that it reads the torn line once it is complete instead of from
+      // its middle.
+      let walLength =
+        options.readOnly
+        ? try await WALRepair.completeLength(walPath, length: size, backend: backend)
+        : try await WALRepair.cutTornTail(walPath, length: size, backend: backend, durability: options.durability)
       var state = StoreState<Record>(manifest: manifest, walPath: walPath, walLength: walLength)
       state.manifestToken = token
       return Store(location: location, options: options, backend: backend, strategy: strategy, state: state)
@@ -381,24 +384,7 @@ final class StateLoader<Record: Codable & Sendable> {
         var operations: [LogOperation<Record>] = []
         operations.reserveCapacity(range.count)
         for index in range {
-          let stored = lines[index].encoded
-          // Built here rather than with mapRecords, whose generic code looks the result's
-          // types up again for every operation.
-          let previous: PreviousValue<Record>
-          switch stored.previous {
-          case .none: previous = .none
-          case .record(let bytes):
-            previous = .record(try Store<Record>.decodeStored(stored.id, from: bytes, path: path, decoder: decoder))
-          case .delta(let patch): previous = .delta(patch)
-          }
-          var data: Record? = nil
-          if let bytes = stored.data {
-            data = try Store<Record>.decodeStored(stored.id, from: bytes, path: path, decoder: decoder)
-          }
-          operations.append(
-            LogOperation(
-              timestamp: stored.timestamp, kind: stored.kind, id: stored.id, data: data, previous: previous,
-              agent: stored.agent, clock: stored.clock))
+          operations.append(try Store<Record>.decodeOperation(lines[index].encoded, path: path, decoder: decoder))
         }
         return operations
       }

@@ -192,9 +192,23 @@ public final class Store<Record: Codable & Sendable>: Sendable {
     try Self.decodeStored(Record.self, id: id, path: path) { try decoder.decode(Record.self, from: value) }
   }
 
-  /// A record of a WAL line, decoded straight from the line's bytes.
-  func decodeRecord(_ bytes: JSONBytes, id: String, path: String) throws -> Record {
-    try Self.decodeStored(id, from: bytes, path: path, decoder: decoder)
+  /// A WAL line's operation with its records decoded straight from the line's bytes.
+  ///
+  /// Built field by field rather than with `mapRecords`, whose generic code looks the
+  /// result's types up again for every operation.
+  static func decodeOperation(_ stored: LogOperation<JSONBytes>, path: String, decoder: RecordDecoder) throws
+    -> LogOperation<Record>
+  {
+    let previous: PreviousValue<Record>
+    switch stored.previous {
+    case .none: previous = .none
+    case .record(let bytes): previous = .record(try decodeStored(stored.id, from: bytes, path: path, decoder: decoder))
+    case .delta(let patch): previous = .delta(patch)
+    }
+    let data = try stored.data.map { try decodeStored(stored.id, from: $0, path: path, decoder: decoder) }
+    return LogOperation(
+      timestamp: stored.timestamp, kind: stored.kind, id: stored.id, data: data, previous: previous,
+      agent: stored.agent, clock: stored.clock)
   }
 
   static func decodeStored(_ id: String, from bytes: JSONBytes, path: String, decoder: RecordDecoder) throws -> Record {

@@ -57,6 +57,60 @@ struct FollowTests {
     try await reader.close()
   }
 
+  @Test(arguments: BackendKind.allCases)
+  func aReaderKeepsTheHistoryOfTheWALItFollowedIntoAfterACheckpoint(kind: BackendKind) async throws {
+    let location = TestLocation(kind)
+    defer { location.cleanUp() }
+    let writer = try await location.open(
+      JSONValue.self,
+      {
+        $0.checkpointThreshold = 1_000
+        $0.checkpointOnClose = false
+      })
+    try await writer.set("a", 1)
+    let reader = try await location.open(JSONValue.self, { $0.readOnly = true })
+    try await writer.compact()
+    try await writer.set("b", 2)
+    try await writer.set("c", 3)
+    #expect(try await reader.tail().map(\.id) == ["b", "c"])
+    // The history since the checkpoint is what the writer's own shows.
+    #expect(try reader.operations().map(\.id) == writer.operations().map(\.id))
+    #expect(try reader.operations().map(\.id) == ["b", "c"])
+    #expect(try reader.history(of: "c").count == 1)
+    #expect(try reader.stats().opsCount == 2)
+    try await reader.close()
+    try await writer.close()
+  }
+
+  @Test(arguments: BackendKind.allCases)
+  func aSkipLoadReaderOpenedOnAHalfWrittenLineReadsItOnceComplete(kind: BackendKind) async throws {
+    let location = TestLocation(kind)
+    defer { location.cleanUp() }
+    let writer = try await location.open(JSONValue.self, { $0.checkpointOnClose = false })
+    try await writer.set("early", 0)
+    let walPath = try writer.manifest().activeOps
+    try await writer.close()
+    let line =
+      OperationLine.encode(
+        LogOperation(timestamp: ISOTime.now(), kind: .set, id: "late", data: ["x": 1], previous: .none)) + [
+        UInt8(ascii: "\n")
+      ]
+    let backend: any StorageBackend = kind == .memory ? MemoryBackend(disk: location.disk) : FsBackend()
+    try await backend.initialize(location: location.path, readOnly: false)
+    try await backend.append(walPath, Array(line.prefix(20)), durability: .process)
+    let reader = try await location.open(
+      JSONValue.self,
+      {
+        $0.readOnly = true
+        $0.skipLoad = true
+      })
+    #expect(try await reader.tail().isEmpty)
+    try await backend.append(walPath, Array(line.dropFirst(20)), durability: .process)
+    #expect(try await reader.tail().map(\.id) == ["late"])
+    try await backend.shutdown()
+    try await reader.close()
+  }
+
   @Test func watchDeliversAndEndsOnClose() async throws {
     let location = TestLocation(.filesystem)
     defer { location.cleanUp() }
