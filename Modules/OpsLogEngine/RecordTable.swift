@@ -226,6 +226,7 @@ extension RecordTable where Record: Sendable {
   /// Applies an operation as replay does: a set stores its record, a delete removes it.
   /// Returns the record before and its slot (`-1` for a delete of a record that is not
   /// there), or `nil` for a set without a record, which changes nothing.
+  @inlinable
   mutating func apply(_ operation: LogOperation<Record>) -> (previous: Record?, slot: Int)? {
     switch operation.kind {
     case .set:

@@ -43,8 +43,7 @@ extension Store {
         }
       }
       guard !ids.isEmpty else { return 0 }
-      let last = state.withLock { $0.nextSequence - 1 }
-      try await waitForWrite(upTo: last, reportLoss: false)
+      try await writeQueued()
       try await backend.writeArchiveSegment(
         ArchiveSegment(period: period, timestamp: ISOTime.now(), records: records), to: path)
       state.withLock { state in

@@ -72,8 +72,7 @@ extension Store {
     do {
       defer { mutationLock.unlock() }
       // Every queued line must be counted in the cut's WAL length: write them first.
-      let last = state.withLock { $0.nextSequence - 1 }
-      try await waitForWrite(upTo: last, reportLoss: false)
+      try await writeQueued()
       // Other writers' operations not seen yet belong in the snapshot too.
       _ = try await followOtherWriters()
       strategy.markCut()
@@ -113,8 +112,7 @@ extension Store {
     await mutationLock.lock()
     defer { mutationLock.unlock() }
     do {
-      let last = state.withLock { $0.nextSequence - 1 }
-      try await waitForWrite(upTo: last, reportLoss: false)
+      try await writeQueued()
       let (currentLength, carriedCount, archived) = state.withLock {
         ($0.walLength, $0.operationsSinceCheckpoint, $0.manifest.stats.archivedRecords)
       }
@@ -232,16 +230,10 @@ extension Store {
       return false
     }
     if alreadyClosing { return }
-    var firstError: (any Error)? = state.withLock { state in
-      defer { state.backgroundError = nil }
-      return state.backgroundError
-    }
+    var firstError: (any Error)? = state.withLock { $0.takeBackgroundError() }
     do {
-      let last = state.withLock { $0.nextSequence - 1 }
-      try await waitForWrite(upTo: last, reportLoss: false)
-      if let error = state.withLock({ state in
-        defer { state.backgroundError = nil }; return state.backgroundError
-      }) {
+      try await writeQueued()
+      if let error = state.withLock({ $0.takeBackgroundError() }) {
         firstError = firstError ?? error
       }
       if isWritable && !options.skipLoad {

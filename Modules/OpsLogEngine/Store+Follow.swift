@@ -80,8 +80,7 @@ extension Store {
     guard let poll = try await strategy.poll(backend: backend, options: options, logger: logger) else { return nil }
     // Own queued lines go first, so that merged entries never precede them in the journal
     // (a failed write rolls back the journal from its end).
-    let last = state.withLock { $0.nextSequence - 1 }
-    try await waitForWrite(upTo: last, reportLoss: false)
+    try await writeQueued()
     switch poll {
     case .lines(let lines):
       return try applyMerged(lines, path: "ops")
@@ -99,8 +98,7 @@ extension Store {
     guard let load = try await strategy.checkBeforeMutation(backend: backend, options: options, logger: logger) else {
       return
     }
-    let last = state.withLock { $0.nextSequence - 1 }
-    try await waitForWrite(upTo: last, reportLoss: false)
+    try await writeQueued()
     try await reloadState(load)
   }
 

@@ -114,8 +114,7 @@ extension Store {
       stats: ManifestStats(activeRecords: 0, archivedRecords: 0, opsCount: 0, created: now, lastCheckpoint: now))
     createdFiles.append(ManifestCodec.fileName)
     try await backend.writeManifest(manifest)
-    var state = StoreState<Record>(manifest: manifest, walPath: walPath, walLength: 0)
-    state.manifestToken = try await backend.manifestChangeToken()
+    let state = StoreState<Record>(manifest: manifest, walPath: walPath, walLength: 0)
     return Store(location: location, options: options, backend: backend, strategy: strategy, state: state)
   }
 
@@ -123,7 +122,10 @@ extension Store {
     _ location: String, manifest: ManifestInfo, options: StoreOptions, backend: any StorageBackend,
     strategy: any LogStrategy
   ) async throws -> Store<Record> {
-    let token = try await backend.manifestChangeToken()
+    // Only a read-only single-writer store follows another process through the manifest's
+    // change token and the WAL lines' hashes (tail()); others never look at them.
+    let follows = options.readOnly && strategy is SingleWriterLog
+    let token = follows ? try await backend.manifestChangeToken() : nil
     let walPath = manifest.activeOps
     if options.skipLoad {
       // Nothing is loaded: new operations are appended after whatever the WAL holds, which is
@@ -160,7 +162,7 @@ extension Store {
     var state = StoreState<Record>(manifest: manifest, walPath: load.appendPath, walLength: load.appendLength)
     try loader.finish(into: &state)
     state.manifestToken = token
-    state.tailLineHashes = load.lines.map(\.hash)
+    if follows { state.tailLineHashes = load.lines.map(\.hash) }
     if load.malformedLines > 0 {
       logger.warning(
         "skipped malformed WAL lines on open",
@@ -436,7 +438,7 @@ final class StateLoader<Record: Codable & Sendable> {
     state.journal = journal
     state.winningStamps = [:]
     for entry in journal {
-      if let stamp = OperationStamp(of: entry.operation) { state.winningStamps[entry.operation.id] = stamp }
+      state.recordWinningStamp(of: entry.operation)
     }
     state.operationsSinceCheckpoint = journal.count
     let sequence = UInt64(journal.count)

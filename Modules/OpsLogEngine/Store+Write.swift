@@ -9,10 +9,14 @@ extension StoreState {
   mutating func checkMutable(readOnly: Bool) throws {
     if isClosed || isClosing { throw OpsLogError.closed }
     if readOnly { throw OpsLogError.readOnly }
-    if let error = backgroundError {
-      backgroundError = nil
-      throw error
-    }
+    if let error = takeBackgroundError() { throw error }
+  }
+
+  /// The background write failure not reported yet, which is reported only once.
+  @usableFromInline
+  mutating func takeBackgroundError() -> (any Error)? {
+    defer { backgroundError = nil }
+    return backgroundError
   }
 
   /// Reverses one operation in memory.
@@ -36,23 +40,20 @@ extension StoreState {
     }
   }
 
+  /// Takes the last operation back out of memory: reverts it and drops its journal entry.
+  /// (Its WAL line, buffered or written, is the caller's.)
+  mutating func takeBackLast() {
+    revert(journal.removeLast())
+    operationsSinceCheckpoint -= 1
+  }
+
   /// Applies a prepared operation and queues its line; returns its sequence number.
   @inlinable
   mutating func apply(_ prepared: consuming PreparedOperation<Record>) -> UInt64 {
     let sequence = nextSequence
     nextSequence += 1
-    let slot: Int
-    var previousRecord: Record? = nil
-    switch prepared.operation.kind {
-    case .set:
-      let result = table.set(prepared.operation.id, prepared.operation.data!)
-      slot = result.slot
-      previousRecord = result.previous
-    case .delete:
-      let removed = table.remove(prepared.operation.id)
-      slot = removed?.slot ?? -1
-      previousRecord = removed?.record
-    }
+    // A prepared set always carries its record, so the table applies it.
+    let (previousRecord, slot) = table.apply(prepared.operation) ?? (nil, -1)
     journal.append(
       JournalEntry(
         operation: prepared.operation, previousRecord: previousRecord, slot: slot, lineLength: prepared.line.count,
@@ -389,8 +390,14 @@ extension Store {
   /// Writes whatever is buffered, for timers and background writers. A failure is kept as the
   /// store's background error by the rollback.
   func writeInBackground() async {
+    try? await writeQueued()
+  }
+
+  /// Waits until every operation queued so far is in the WAL. A loss is not thrown here: it
+  /// reaches the user as the background error.
+  func writeQueued() async throws {
     let last = state.withLock { $0.nextSequence - 1 }
-    try? await waitForWrite(upTo: last, reportLoss: false)
+    try await waitForWrite(upTo: last, reportLoss: false)
   }
 
   // MARK: - The commit pipeline
@@ -513,9 +520,7 @@ extension Store {
     let waiters = state.withLock { state -> [CommitWaiter] in
       var lostAcknowledged = false
       while let last = state.journal.last, last.sequence >= firstSequence {
-        state.revert(last)
-        state.journal.removeLast()
-        state.operationsSinceCheckpoint -= 1
+        state.takeBackLast()
         lostAcknowledged = lostAcknowledged || options.writeMode != .immediate
       }
       state.pending = []
@@ -550,18 +555,11 @@ extension Store {
   public func flush() async throws {
     let last = try state.withLock { state -> UInt64 in
       if state.isClosed { throw OpsLogError.closed }
-      if let error = state.backgroundError {
-        state.backgroundError = nil
-        throw error
-      }
+      if let error = state.takeBackgroundError() { throw error }
       return state.nextSequence - 1
     }
     try await waitForWrite(upTo: last, reportLoss: false)
-    let error = state.withLock { state in
-      defer { state.backgroundError = nil }
-      return state.backgroundError
-    }
-    if let error { throw error }
+    if let error = state.withLock({ $0.takeBackgroundError() }) { throw error }
   }
 
   /// ``flush()``, and with ``Durability/disk`` every written operation is on disk. (Each
@@ -597,9 +595,7 @@ extension Store {
           // Still in the buffer: drop its line, no I/O.
           state.pending.removeLast(last.lineLength)
           state.pendingCount -= 1
-          state.revert(last)
-          state.journal.removeLast()
-          state.operationsSinceCheckpoint -= 1
+          state.takeBackLast()
           // Callers waiting for it now wait for the operation before it.
           for index in state.waiters.indices where state.waiters[index].sequence == last.sequence {
             state.waiters[index].sequence = last.sequence - 1
@@ -626,12 +622,11 @@ extension Store {
           else { return false }
           state.walLength -= entry.lineLength
           if index == state.journal.count - 1 {
-            state.revert(entry)
-            state.journal.removeLast()
+            state.takeBackLast()
           } else {
             state.removeAndRederive(at: index)
+            state.operationsSinceCheckpoint -= 1
           }
-          state.operationsSinceCheckpoint -= 1
           return true
         }
         if applied { return true }
