@@ -39,11 +39,15 @@ public struct LogLoad: Sendable {
   public var manifest: ManifestInfo
   /// WAL lines to replay over `manifest.currentSnapshot`, in the order they apply.
   public var lines: [WALLine]
-  /// The WAL this store appends to, and its length (complete lines only).
+  /// The WAL this store appends to.
   public var appendPath: String
+  /// `appendPath`'s length, complete lines only: where the next append goes.
   public var appendLength: Int
+  /// Lines skipped as malformed while reading `lines` (reported with a warning on open).
   public var malformedLines: Int
 
+  /// A load; the strategy vouches that `lines` are `appendPath`'s (and any other WALs')
+  /// complete lines in apply order.
   public init(manifest: ManifestInfo, lines: [WALLine], appendPath: String, appendLength: Int, malformedLines: Int) {
     self.manifest = manifest
     self.lines = lines
@@ -53,7 +57,7 @@ public struct LogLoad: Sendable {
   }
 }
 
-/// What ``LogStrategy/poll(backend:logger:)`` found.
+/// What ``LogStrategy/poll(backend:options:logger:)`` found.
 @_spi(LogStrategy)
 public enum LogPoll: Sendable {
   /// New operations of other writers, in merge order; the engine applies them last-writer-wins.
@@ -99,8 +103,9 @@ public protocol LogStrategy: Sendable {
   /// The manifest a checkpoint writes, given the engine's; may write side files first.
   func checkpointManifest(_ manifest: ManifestInfo, newWALPath: String, backend: any StorageBackend) async throws
     -> ManifestInfo
-  /// The checkpoint's manifest is written.
-  func didCheckpoint(newWALPath: String, length: Int, token: FileChangeToken?)
+  /// The checkpoint's manifest, whose snapshot is `snapshot`, is written; `token` is its
+  /// change token.
+  func didCheckpoint(newWALPath: String, snapshot: String, token: FileChangeToken?)
   /// Releases what ``beginCheckpoint(backend:logger:)`` took; called whatever happened.
   func endCheckpoint(backend: any StorageBackend) async
   /// `close()` wrote everything this store will ever write: the last chance to make sure
@@ -156,7 +161,7 @@ public struct SingleWriterLog: LogStrategy {
   public func checkpointManifest(_ manifest: ManifestInfo, newWALPath: String, backend: any StorageBackend)
     async throws -> ManifestInfo
   { manifest }
-  public func didCheckpoint(newWALPath: String, length: Int, token: FileChangeToken?) {}
+  public func didCheckpoint(newWALPath: String, snapshot: String, token: FileChangeToken?) {}
   public func endCheckpoint(backend: any StorageBackend) async {}
   public func willClose(backend: any StorageBackend, options: StoreOptions, logger: Logger) async throws {}
 }

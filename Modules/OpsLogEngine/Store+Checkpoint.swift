@@ -136,7 +136,7 @@ extension Store {
       manifest = try await strategy.checkpointManifest(manifest, newWALPath: walPath, backend: backend)
       try await backend.writeManifest(manifest)
       let token = try? await backend.manifestChangeToken()
-      strategy.didCheckpoint(newWALPath: walPath, length: carried.count, token: token)
+      strategy.didCheckpoint(newWALPath: walPath, snapshot: manifest.currentSnapshot, token: token)
       let retired = state.withLock { state -> [String] in
         state.manifest = manifest
         state.walPath = walPath

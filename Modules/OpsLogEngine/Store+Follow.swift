@@ -16,6 +16,10 @@ extension Store {
   /// archived records reloads the snapshot.
   ///
   /// A writable single-writer store holds the lock, so nobody else appends: it returns `[]`.
+  /// - Throws: ``OpsLogError/closed``; the reads' ``OpsLogError/io(path:errno:reason:)``;
+  ///   ``OpsLogError/corrupted(path:reason:)`` for a record that does not decode or a
+  ///   damaged snapshot or manifest met while reloading. Malformed lines are skipped with a
+  ///   warning, as on open.
   @discardableResult
   public func tail() async throws -> [LogOperation<Record>] {
     try state.withLock { state in if state.isClosed || state.isClosing { throw OpsLogError.closed } }
@@ -161,7 +165,8 @@ extension Store {
     }
   }
 
-  /// Applies what another process wrote since the last call; see ``tail()``.
+  /// Applies what another process wrote since the last call; see ``tail()``, whose errors it
+  /// throws.
   public func refresh() async throws {
     try await tail()
   }
@@ -241,6 +246,12 @@ extension Store {
   /// The records of the current snapshot file, streamed from disk in order without loading
   /// the file (operations in the WAL are not applied). Pull-driven: a slow consumer holds the
   /// reading back instead of letting records pile up in memory.
+  ///
+  /// The file is the one the manifest names at the first `next()`, not at this call. The
+  /// stream throws ``OpsLogError/closed`` when it has to read after the store is closed,
+  /// ``OpsLogError/corrupted(path:reason:)`` for damage or a record that does not decode, and
+  /// ``OpsLogError/io(path:errno:reason:)`` when the file cannot be read (for example, removed
+  /// by a checkpoint under ``StoreOptions/retainedGenerations``).
   public func streamSnapshot() -> AsyncThrowingStream<(id: String, record: Record), any Error> {
     let cursor = SnapshotCursor<Record>(store: self)
     return AsyncThrowingStream { try await cursor.next() }
@@ -248,6 +259,9 @@ extension Store {
 
   /// The operations of the active WAL file, streamed from disk oldest first; with
   /// `timestamp`, only those later than it. Malformed lines are skipped, as on open.
+  ///
+  /// The file is the store's WAL at the first `next()`; lines appended while streaming may
+  /// or may not be included. Errors as for ``streamSnapshot()``.
   public func walOperations(since timestamp: String? = nil) -> AsyncThrowingStream<LogOperation<Record>, any Error> {
     let cursor = WALCursor<Record>(store: self, since: timestamp)
     return AsyncThrowingStream { try await cursor.next() }

@@ -215,6 +215,13 @@ extension Store {
   /// The operations are written in one WAL write and each is one WAL line, so undo takes
   /// them back one at a time, last first. An empty batch does no I/O. `body` runs while other
   /// mutations wait; keep it short and do not call the store's writes from it.
+  ///
+  /// Returns when the write mode's promise holds for the batch's last operation (see
+  /// ``WriteMode``), in call order with the store's other writes.
+  /// - Throws: whatever `body` throws (nothing is written); ``OpsLogError/notFound(id:)`` from
+  ///   ``Batch/delete(_:)``; ``OpsLogError/invalidArgument(_:)`` for an empty ID;
+  ///   ``OpsLogError/readOnly``, ``OpsLogError/closed``, an `EncodingError`, or the write's
+  ///   ``OpsLogError/io(path:errno:reason:)``, after which the store is as it was.
   public func batch(_ body: (inout Batch<Record>) throws -> Void) async throws {
     await mutationLock.lock()
     let sequence: UInt64
@@ -231,7 +238,7 @@ extension Store {
         }
         var batch = Batch<Record>(base: base)
         try body(&batch)
-        return try prepareBatch(batch.changes, base: base)
+        return try prepareBatch(batch.changes)
       }()
       if prepared.isEmpty { return }
       (sequence, followUp) = try state.withLock { state in
@@ -246,24 +253,18 @@ extension Store {
   }
 
   /// The operations of a batch, each against the state as the batch's earlier changes left it.
-  func prepareBatch(_ changes: [(id: String, record: Record?)], base: RecordTable<Record>) throws
-    -> [PreparedOperation<Record>]
-  {
+  func prepareBatch(_ changes: [Batch<Record>.Change]) throws -> [PreparedOperation<Record>] {
     let timestamp = ISOTime.now()
-    var current: [String: Record?] = [:]
     var prepared: [PreparedOperation<Record>] = []
     prepared.reserveCapacity(changes.count)
     for change in changes {
       try Self.validate(id: change.id)
-      let previous: Record? = current[change.id] ?? base.get(change.id)
       if let value = change.record {
         let data = try encoder.encodeBytes(value)
-        prepared.append(try prepareSet(change.id, value, data: data, previous: previous, timestamp: timestamp))
-        current[change.id] = .some(value)
+        prepared.append(try prepareSet(change.id, value, data: data, previous: change.previous, timestamp: timestamp))
       } else {
-        guard let previous else { throw OpsLogError.notFound(id: change.id) }
-        prepared.append(try prepareDelete(change.id, previous: previous, timestamp: timestamp))
-        current[change.id] = .some(nil)
+        // Batch.delete records only a record the batch saw.
+        prepared.append(try prepareDelete(change.id, previous: change.previous!, timestamp: timestamp))
       }
     }
     return prepared
@@ -573,6 +574,11 @@ extension Store {
   /// file (O(1)), or dropped from the buffer if it was not written yet.
   ///
   /// A batch of N operations takes N undos. Returns `false` when there is nothing to undo.
+  /// The cut is made with the store's ``StoreOptions/durability``: under `.disk` it is on disk
+  /// when `undo` returns. In a multi-writer store it takes back this agent's last operation.
+  /// - Throws: ``OpsLogError/readOnly``, ``OpsLogError/closed``, a background write failure not
+  ///   reported yet, or the truncation's ``OpsLogError/io(path:errno:reason:)`` (then nothing
+  ///   is undone).
   @discardableResult
   public func undo() async throws -> Bool {
     await mutationLock.lock()
@@ -637,24 +643,33 @@ extension Store {
 
 /// The changes of a ``Store/batch(_:)`` body, seen by the body as if already applied.
 public struct Batch<Record: Sendable> {
+  /// One change, with the record it replaces as the batch saw it (its delta and undo base).
+  struct Change {
+    var id: String
+    /// The new record; `nil` for a delete.
+    var record: Record?
+    var previous: Record?
+  }
+
   let base: RecordTable<Record>
   var overlay: [String: Record?] = [:]
-  var changes: [(id: String, record: Record?)] = []
+  var changes: [Change] = []
 
   init(base: RecordTable<Record>) { self.base = base }
 
-  /// Sets `id` to `value` (creates or replaces it).
+  /// Sets `id` to `value` (creates or replaces it). An empty `id` makes ``Store/batch(_:)``
+  /// throw ``OpsLogError/invalidArgument(_:)`` and write nothing.
   public mutating func set(_ id: String, _ value: Record) {
+    changes.append(Change(id: id, record: value, previous: get(id)))
     overlay[id] = .some(value)
-    changes.append((id, value))
   }
 
   /// Deletes `id`.
   /// - Throws: ``OpsLogError/notFound(id:)`` when, as the batch sees the store, no record has it.
   public mutating func delete(_ id: String) throws {
-    guard get(id) != nil else { throw OpsLogError.notFound(id: id) }
+    guard let previous = get(id) else { throw OpsLogError.notFound(id: id) }
+    changes.append(Change(id: id, record: nil, previous: previous))
     overlay[id] = .some(nil)
-    changes.append((id, nil))
   }
 
   /// The record `id` as the batch sees it: the store with the batch's own changes applied.

@@ -24,7 +24,6 @@ import Synchronization
 /// The files are exactly those of opslog 0.8.1 for Node (FORMAT.md), so either can open a
 /// store the other wrote (gzip snapshots excepted).
 public final class Store<Record: Codable & Sendable>: Sendable {
-  let location: String
   @usableFromInline let options: StoreOptions
   let backend: any StorageBackend
   /// The log layout: single writer by default, agents above the engine (``LogStrategy``).
@@ -63,7 +62,6 @@ public final class Store<Record: Codable & Sendable>: Sendable {
     location: String, options: StoreOptions, backend: any StorageBackend, strategy: any LogStrategy,
     state: StoreState<Record>
   ) {
-    self.location = location
     self.options = options
     self.backend = backend
     self.strategy = strategy

@@ -22,7 +22,8 @@ public enum WriteMode: Sendable, Hashable {
 
 /// How a store is opened and how it writes. Set the fields you need after `init()`.
 public struct StoreOptions: Sendable {
-  /// A checkpoint (new snapshot, new WAL) is taken after this many WAL operations.
+  /// A checkpoint (new snapshot, new WAL) is taken after this many WAL operations. Below 1,
+  /// `open` throws ``OpsLogError/invalidArgument(_:)``.
   public var checkpointThreshold: Int = 100
   /// Whether `close()` takes a checkpoint when operations were written since the last one.
   public var checkpointOnClose: Bool = true
@@ -42,7 +43,8 @@ public struct StoreOptions: Sendable {
   public var skipLoad: Bool = false
   /// When write calls return; see ``WriteMode``.
   public var writeMode: WriteMode = .immediate
-  /// ``WriteMode/group``: buffered operations that trigger a write.
+  /// ``WriteMode/group``: buffered operations that trigger a write. Below 1, `open` throws
+  /// ``OpsLogError/invalidArgument(_:)``.
   public var groupCommitSize: Int = 50
   /// ``WriteMode/group``: how long after its first operation a buffer is written at the latest.
   public var groupCommitInterval: Duration = .milliseconds(100)
@@ -61,5 +63,7 @@ public struct StoreOptions: Sendable {
   /// only manifests older than the last `n` checkpoints named are deleted.
   public var retainedGenerations: Int? = nil
 
+  /// The defaults: immediate writes, `.process` durability, a checkpoint every 100 operations
+  /// and on close, the filesystem backend, nothing removed.
   public init() {}
 }

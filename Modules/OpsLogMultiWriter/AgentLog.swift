@@ -27,7 +27,6 @@ final class AgentLog: LogStrategy {
     var cutOffsets: [String: Int] = [:]
     var token: FileChangeToken? = nil
     var snapshot = ""
-    var checkpointSnapshot = ""
   }
 
   static let compactLock = ".compact-lock"
@@ -128,7 +127,7 @@ final class AgentLog: LogStrategy {
     guard !carried.isEmpty else { return }
     try await withCompactLock(backend) {
       _ = try await registerHoldingLock(backend: backend, carrying: carried, options: options)
-      for (path, size) in accounted { try await markAccounted(path, size: size, backend: backend) }
+      for (path, size) in accounted { try await writeThroughMarker(path, through: size, backend: backend) }
     }
   }
 
@@ -202,21 +201,19 @@ final class AgentLog: LogStrategy {
 
   func registerHoldingLock(backend: any StorageBackend, carrying: [UInt8], options: StoreOptions) async throws -> String
   {
-    do {
-      guard var manifest = try await backend.readManifest() else {
-        throw OpsLogError.corrupted(path: ManifestCodec.fileName, reason: "the manifest disappeared")
-      }
-      var milliseconds = ISOTime.nowMilliseconds()
-      while try await backend.size(of: newWALPath(milliseconds: milliseconds)) != nil { milliseconds += 1 }
-      let path = newWALPath(milliseconds: milliseconds)
-      try await backend.create(path, durability: options.durability)
-      if !carrying.isEmpty { try await backend.append(path, carrying, durability: options.durability) }
-      var agents = (manifest.activeAgentOps ?? []).filter { $0.agent != agentId }
-      agents.append((agent: agentId, path: path))
-      manifest.activeAgentOps = agents
-      try await backend.writeManifest(manifest)
-      return path
+    guard var manifest = try await backend.readManifest() else {
+      throw OpsLogError.corrupted(path: ManifestCodec.fileName, reason: "the manifest disappeared")
     }
+    var milliseconds = ISOTime.nowMilliseconds()
+    while try await backend.size(of: newWALPath(milliseconds: milliseconds)) != nil { milliseconds += 1 }
+    let path = newWALPath(milliseconds: milliseconds)
+    try await backend.create(path, durability: options.durability)
+    if !carrying.isEmpty { try await backend.append(path, carrying, durability: options.durability) }
+    var agents = (manifest.activeAgentOps ?? []).filter { $0.agent != agentId }
+    agents.append((agent: agentId, path: path))
+    manifest.activeAgentOps = agents
+    try await backend.writeManifest(manifest)
+    return path
   }
 
   /// The complete lines of this agent's retired WAL `path` that the compaction which retired
@@ -251,10 +248,12 @@ final class AgentLog: LogStrategy {
     return (carried, size)
   }
 
-  /// Once the stranded lines are in a new WAL, the old one is accounted for to its end: a
-  /// later check must not carry them twice.
-  func markAccounted(_ path: String, size: Int, backend: any StorageBackend) async throws {
-    var bytes: [UInt8]? = Array("\(size)\n".utf8)
+  /// Records that the lines of the retired WAL `path` up to byte `through` are in a
+  /// snapshot or another WAL: a compaction writes it for the WALs it retires, and an agent
+  /// that carried its stranded lines into a new WAL writes it up to the old one's end, so that
+  /// a later check does not carry them twice.
+  func writeThroughMarker(_ path: String, through: Int, backend: any StorageBackend) async throws {
+    var bytes: [UInt8]? = Array("\(through)\n".utf8)
     try await backend.replace(path + ".through") {
       defer { bytes = nil }
       return bytes
@@ -272,7 +271,7 @@ final class AgentLog: LogStrategy {
       let stranded = try await strandedLines(of: own, backend: backend, logger: logger)
       guard !stranded.lines.isEmpty else { return }
       let path = try await registerHoldingLock(backend: backend, carrying: stranded.lines, options: options)
-      try await markAccounted(own, size: stranded.size, backend: backend)
+      try await writeThroughMarker(own, through: stranded.size, backend: backend)
       state.withLock { $0.ownPath = path }
     }
   }
@@ -356,7 +355,7 @@ final class AgentLog: LogStrategy {
       let stranded = try await strandedLines(of: own, backend: backend, logger: logger)
       let path = try await withCompactLock(backend) {
         let path = try await registerHoldingLock(backend: backend, carrying: stranded.lines, options: options)
-        try await markAccounted(own, size: stranded.size, backend: backend)
+        try await writeThroughMarker(own, through: stranded.size, backend: backend)
         return path
       }
       state.withLock { $0.ownPath = path }
@@ -386,29 +385,21 @@ final class AgentLog: LogStrategy {
   {
     let cut = state.withLock { $0.cutOffsets }
     // Written before the switch: an agent that finds its WAL retired must find its marker.
-    for (path, through) in cut {
-      var bytes: [UInt8]? = Array("\(through)\n".utf8)
-      try await backend.replace(path + ".through") {
-        defer { bytes = nil }
-        return bytes
-      }
-    }
+    for (path, through) in cut { try await writeThroughMarker(path, through: through, backend: backend) }
     var manifest = manifest
     manifest.activeOps = newWALPath
     manifest.activeAgentOps = [(agent: agentId, path: newWALPath)]
-    let snapshot = manifest.currentSnapshot
-    state.withLock { $0.checkpointSnapshot = snapshot }
     return manifest
   }
 
-  func didCheckpoint(newWALPath: String, length: Int, token: FileChangeToken?) {
+  func didCheckpoint(newWALPath: String, snapshot: String, token: FileChangeToken?) {
     state.withLock { state in
       state.ownPath = newWALPath
       state.offsets = [:]
       state.lastLines = [:]
       state.cutOffsets = [:]
       state.token = token
-      state.snapshot = state.checkpointSnapshot
+      state.snapshot = snapshot
     }
   }
 
