@@ -44,7 +44,6 @@ extension Store {
     let backend = options.backend ?? FsBackend()
     try await backend.initialize(location: location, readOnly: options.readOnly)
     var lockTaken = false
-    var createdFiles: [String] = []
     do {
       if options.skipLoad, try await backend.size(of: ManifestCodec.fileName) == nil,
         !(try await backend.containsStoreFiles())
@@ -70,18 +69,14 @@ extension Store {
           )
         }
         if options.readOnly || options.skipLoad { throw OpsLogError.storeNotFound(location: location) }
-        store = try await createFresh(
-          location, options: options, backend: backend, strategy: strategy, createdFiles: &createdFiles)
+        store = try await createFresh(location, options: options, backend: backend, strategy: strategy)
       }
       if store.isWritable && !options.skipLoad && store.needsMigrationCheckpoint {
         try await store.checkpoint(reason: .migration)
       }
       return store
     } catch {
-      // Leave nothing behind: files a fresh store began, and the lock.
-      if !options.readOnly {
-        for path in createdFiles.reversed() { try? await backend.remove(path) }
-      }
+      // Leave nothing behind: a fresh store that failed removed its own files; the lock.
       if lockTaken { try? await backend.releaseLock(".lock") }
       try? await backend.shutdown()
       throw error
@@ -92,28 +87,12 @@ extension Store {
   var needsMigrationCheckpoint: Bool { state.withLock { $0.manifest.version < options.version } }
 
   static func createFresh(
-    _ location: String, options: StoreOptions, backend: any StorageBackend, strategy: any LogStrategy,
-    createdFiles: inout [String]
+    _ location: String, options: StoreOptions, backend: any StorageBackend, strategy: any LogStrategy
   ) async throws -> Store<Record> {
     let milliseconds = ISOTime.nowMilliseconds()
-    let now = ISOTime.string(millisecondsSince1970: milliseconds)
-    let snapshotPath =
-      "snapshots/"
-      + SnapshotFormat.fileName(timestampMilliseconds: milliseconds, compression: options.snapshotCompression)
     let walPath = strategy.newWALPath(milliseconds: milliseconds)
-    var header: [UInt8]? = SnapshotFormat.headerLine(SnapshotHeader(version: options.version, timestamp: now))
-    createdFiles.append(snapshotPath)
-    try await backend.writeSnapshot(snapshotPath, compression: options.snapshotCompression) {
-      defer { header = nil }
-      return header
-    }
-    createdFiles.append(walPath)
-    try await backend.create(walPath, durability: options.durability)
-    let manifest = ManifestInfo(
-      version: options.version, currentSnapshot: snapshotPath, activeOps: walPath, archiveSegments: [],
-      stats: ManifestStats(activeRecords: 0, archivedRecords: 0, opsCount: 0, created: now, lastCheckpoint: now))
-    createdFiles.append(ManifestCodec.fileName)
-    try await backend.writeManifest(manifest)
+    let manifest = try await backend.createEmptyStore(
+      options: options, milliseconds: milliseconds, walPath: walPath, agent: nil)
     let state = StoreState<Record>(manifest: manifest, walPath: walPath, walLength: 0)
     return Store(location: location, options: options, backend: backend, strategy: strategy, state: state)
   }
@@ -445,5 +424,44 @@ final class StateLoader<Record: Codable & Sendable> {
     state.nextSequence = sequence + 1
     state.takenSequence = sequence
     state.writtenSequence = sequence
+  }
+}
+
+@_spi(LogStrategy)
+extension StorageBackend {
+  /// Writes a new, empty store: a snapshot holding only its header, an empty WAL at `walPath`
+  /// and the manifest naming them (with `agent` registered on the WAL for a multi-writer
+  /// store). Each file is replaced atomically. Returns the manifest.
+  ///
+  /// When any step fails, the files already written are removed, so a failed open leaves
+  /// nothing behind, and the error is thrown.
+  public func createEmptyStore(options: StoreOptions, milliseconds: Int64, walPath: String, agent: String?)
+    async throws -> ManifestInfo
+  {
+    let now = ISOTime.string(millisecondsSince1970: milliseconds)
+    let snapshotPath =
+      "snapshots/"
+      + SnapshotFormat.fileName(timestampMilliseconds: milliseconds, compression: options.snapshotCompression)
+    var manifest = ManifestInfo(
+      version: options.version, currentSnapshot: snapshotPath, activeOps: walPath, archiveSegments: [],
+      stats: ManifestStats(activeRecords: 0, archivedRecords: 0, opsCount: 0, created: now, lastCheckpoint: now))
+    if let agent { manifest.activeAgentOps = [(agent: agent, path: walPath)] }
+    var written: [String] = []
+    do {
+      var header: [UInt8]? = SnapshotFormat.headerLine(SnapshotHeader(version: options.version, timestamp: now))
+      written.append(snapshotPath)
+      try await writeSnapshot(snapshotPath, compression: options.snapshotCompression) {
+        defer { header = nil }
+        return header
+      }
+      written.append(walPath)
+      try await create(walPath, durability: options.durability)
+      written.append(ManifestCodec.fileName)
+      try await writeManifest(manifest)
+      return manifest
+    } catch {
+      for path in written.reversed() { try? await remove(path) }
+      throw error
+    }
   }
 }

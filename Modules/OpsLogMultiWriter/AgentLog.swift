@@ -80,22 +80,8 @@ final class AgentLog: LogStrategy {
       // The engine reports a manifest missing over existing store files as corruption.
       if try await backend.containsStoreFiles() { return }
       let milliseconds = ISOTime.nowMilliseconds()
-      let now = ISOTime.string(millisecondsSince1970: milliseconds)
-      let snapshotPath =
-        "snapshots/"
-        + SnapshotFormat.fileName(timestampMilliseconds: milliseconds, compression: options.snapshotCompression)
-      var header: [UInt8]? = SnapshotFormat.headerLine(SnapshotHeader(version: options.version, timestamp: now))
-      try await backend.writeSnapshot(snapshotPath, compression: options.snapshotCompression) {
-        defer { header = nil }
-        return header
-      }
-      let walPath = newWALPath(milliseconds: milliseconds)
-      try await backend.create(walPath, durability: options.durability)
-      var manifest = ManifestInfo(
-        version: options.version, currentSnapshot: snapshotPath, activeOps: walPath, archiveSegments: [],
-        stats: ManifestStats(activeRecords: 0, archivedRecords: 0, opsCount: 0, created: now, lastCheckpoint: now))
-      manifest.activeAgentOps = [(agent: agentId, path: walPath)]
-      try await backend.writeManifest(manifest)
+      _ = try await backend.createEmptyStore(
+        options: options, milliseconds: milliseconds, walPath: newWALPath(milliseconds: milliseconds), agent: agentId)
     }
   }
 

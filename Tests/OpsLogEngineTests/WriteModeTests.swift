@@ -110,12 +110,12 @@ struct WriteModeTests {
         $0.groupCommitSize = 1_000
         // Long enough that a loaded machine (the suite runs tests in parallel) still reads
         // the WAL before the timer fires.
-        $0.groupCommitInterval = .milliseconds(400)
+        $0.groupCommitInterval = .seconds(1)
       })
     try await store.set("a", 1)
     #expect(try await walLines(location, store).isEmpty)
     var written = 0
-    for _ in 0..<200 where written == 0 {
+    for _ in 0..<250 where written == 0 {
       try await Task.sleep(for: .milliseconds(20))
       written = try await walLines(location, store).count
     }
