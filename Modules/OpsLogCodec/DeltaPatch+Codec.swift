@@ -37,7 +37,13 @@ extension DeltaPatch {
   /// Whether the patch's compact JSON is shorter, in bytes, than `full`'s: the writer uses the
   /// patch only then.
   public func isSmaller(than full: JSONValue) -> Bool {
-    jsonValue.serialized().count < full.serialized().count
+    isSmaller(thanEncodedLength: full.serialized().count)
+  }
+
+  /// ``isSmaller(than:)`` for a full record already encoded in `length` bytes, so that the
+  /// caller need not serialize it again.
+  public func isSmaller(thanEncodedLength length: Int) -> Bool {
+    jsonValue.serialized().count < length
   }
 
   /// The patch as it is stored in `prev`: `{"$set":{…},"$unset":[…]}`, an empty part left out.

@@ -303,7 +303,7 @@ extension Store {
       let oldBytes = try encoder.encodeBytes(previous)
       let oldJSON = try JSONValue(parsing: oldBytes)
       let newJSON = try JSONValue(parsing: data)
-      if let patch = DeltaPatch.make(from: oldJSON, to: newJSON), patch.jsonValue.serialized().count < oldBytes.count {
+      if let patch = DeltaPatch.make(from: oldJSON, to: newJSON), patch.isSmaller(thanEncodedLength: oldBytes.count) {
         previousValue = .delta(patch)
         OperationLine.write(
           into: &writer, timestamp: timestamp, kind: .set, id: id, previous: .delta(patch), data: data, agent: agent,
