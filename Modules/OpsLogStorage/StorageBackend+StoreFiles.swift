@@ -165,11 +165,6 @@ extension StorageBackend {
 
   // MARK: Archive
 
-  /// Paths of the archive segment files under `archive/`, sorted.
-  public func listArchiveSegmentFiles() async throws -> [String] {
-    try await list("archive").filter { $0.hasSuffix(".json") }.map { "archive/" + $0 }
-  }
-
   /// The archive segment at `path`, or `nil` when it does not exist.
   public func readArchiveSegment(_ path: String) async throws -> ArchiveSegment? {
     guard let bytes = try await read(path) else { return nil }
