@@ -40,7 +40,7 @@ extension StorageBackend {
   /// must not be mistaken for an empty location).
   public func containsStoreFiles() async throws -> Bool {
     let snapshots = try await list("snapshots").filter { $0.hasPrefix("snap-") }
-    let wals = try await list("ops").filter { $0.hasSuffix(".jsonl") }
+    let wals = try await listWALFiles()
     return !snapshots.isEmpty || !wals.isEmpty
   }
 
