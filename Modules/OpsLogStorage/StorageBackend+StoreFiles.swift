@@ -58,14 +58,14 @@ extension StorageBackend {
     _ path: String, chunkSize: Int = 1 << 22, validatingRecordData: Bool = true,
     _ onRecord: (SnapshotRecord) throws -> Void
   ) async throws -> SnapshotHeader {
-    guard try await size(of: path) != nil else {
-      throw OpsLogError.corrupted(path: path, reason: "the snapshot the manifest names does not exist")
-    }
     var reader = SnapshotReader(path: path)
     reader.validatesRecordData = validatingRecordData
     var offset = 0
     while true {
-      let chunk = try await read(path, offset: offset, length: chunkSize)
+      let chunk =
+        offset == 0
+        ? try await readNamedFile(path, length: chunkSize, missing: "the snapshot the manifest names does not exist")
+        : try await read(path, offset: offset, length: chunkSize)
       if chunk.isEmpty { break }
       offset += chunk.count
       try reader.consume(chunk, onRecord)
@@ -115,12 +115,8 @@ extension StorageBackend {
   public func readWAL(
     _ path: String, from offset: Int = 0, maximumBytes: Int? = nil, logger: Logger? = nil
   ) async throws -> WALReadResult {
-    guard let total = try await size(of: path) else {
-      throw OpsLogError.corrupted(path: path, reason: "the WAL the manifest names does not exist")
-    }
-    guard total > offset else { return WALReadResult(startOffset: offset, consumedThrough: offset) }
-    let length = min(total - offset, maximumBytes ?? Int.max)
-    let bytes = try await read(path, offset: offset, length: length)
+    let bytes = try await readNamedFile(
+      path, offset: offset, length: maximumBytes ?? Int.max, missing: "the WAL the manifest names does not exist")
     var result = WALReadResult(startOffset: offset, consumedThrough: offset)
     let lines = WALScanner.completeLines(bytes)
     // A large WAL (the one replayed on open) is decoded on both cores; each line is decoded on
@@ -161,6 +157,20 @@ extension StorageBackend {
   /// WAL files under `ops/`, as paths relative to the location, sorted.
   public func listWALFiles() async throws -> [String] {
     try await list("ops").filter { $0.hasSuffix(".jsonl") }.map { "ops/" + $0 }
+  }
+
+  /// Reads a file the manifest names, which must exist: a missing one is
+  /// ``OpsLogError/corrupted(path:reason:)`` with `reason`. Reading straight away, rather than
+  /// asking for the size first, saves a call to the backend (and a `stat`) per read; the
+  /// backend's ranged read already stops at the end of the file.
+  private func readNamedFile(
+    _ path: String, offset: Int = 0, length: Int, missing reason: String
+  ) async throws -> [UInt8] {
+    do {
+      return try await read(path, offset: offset, length: length)
+    } catch OpsLogError.io(_, ENOENT, _) {
+      throw OpsLogError.corrupted(path: path, reason: reason)
+    }
   }
 
   // MARK: Archive
