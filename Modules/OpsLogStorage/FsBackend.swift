@@ -58,6 +58,19 @@ public final class FsBackend: StorageBackend {
     mutating func dropAppendHandle(_ path: String) {
       if let handle = appendHandles.removeValue(forKey: path) { Posix.close(handle.descriptor) }
     }
+
+    /// Closes every file and releases every lock (removing the lock files), and stops serving.
+    mutating func releaseAll() {
+      dropAppendHandles(under: "")
+      if let location {
+        for (name, descriptor) in locks {
+          FsBackend.releaseLockFile(StoragePath.join(location, name), descriptor: descriptor)
+        }
+      }
+      locks = [:]
+      location = nil
+      readOnly = false
+    }
   }
 
   struct AppendHandle {
@@ -91,15 +104,7 @@ public final class FsBackend: StorageBackend {
   deinit {
     // A backend dropped without `shutdown()` still must not leave its locks looking held:
     // this process stays alive, so its PID in the lock file would keep other writers out.
-    state.withLock { state in
-      state.dropAppendHandles(under: "")
-      if let location = state.location {
-        for (name, descriptor) in state.locks {
-          Self.releaseLockFile(StoragePath.join(location, name), descriptor: descriptor)
-        }
-      }
-      state.locks = [:]
-    }
+    state.withLock { $0.releaseAll() }
   }
 
   // MARK: The I/O queue
@@ -149,10 +154,7 @@ public final class FsBackend: StorageBackend {
   /// working directory). Creates nothing. Throws ``OpsLogError/invalidArgument(_:)`` while this
   /// backend still serves a store.
   public func initialize(location: String, readOnly: Bool) async throws {
-    guard !location.isEmpty, !location.utf8.contains(0) else {
-      throw OpsLogError.invalidArgument("the location must be a non-empty path without NUL bytes")
-    }
-    let normalized = StoragePath.normalizeLocation(location)
+    let normalized = try BackendArguments.location(location)
     try await performAnyState { state in
       if let serving = state.location {
         throw OpsLogError.invalidArgument(
@@ -166,17 +168,7 @@ public final class FsBackend: StorageBackend {
   /// Closes every open file and releases every lock this backend holds (removing the lock
   /// files). Calling it again, or before ``initialize(location:readOnly:)``, does nothing.
   public func shutdown() async throws {
-    try await performAnyState { state in
-      state.dropAppendHandles(under: "")
-      if let location = state.location {
-        for (name, descriptor) in state.locks {
-          Self.releaseLockFile(StoragePath.join(location, name), descriptor: descriptor)
-        }
-      }
-      state.locks = [:]
-      state.location = nil
-      state.readOnly = false
-    }
+    try await performAnyState { $0.releaseAll() }
   }
 
   // MARK: Reading
@@ -198,7 +190,7 @@ public final class FsBackend: StorageBackend {
   /// file. A missing file is ``OpsLogError/io(path:errno:reason:)`` with `ENOENT`.
   public func read(_ path: String, offset: Int, length: Int) async throws -> [UInt8] {
     try StoragePath.validate(path)
-    try Self.checkRange(offset: offset, length: length)
+    try BackendArguments.checkRange(offset: offset, length: length)
     return try await perform(writing: false) { _, location in
       let full = StoragePath.join(location, path)
       let descriptor = try Posix.open(full, O_RDONLY, action: "open for reading")
@@ -336,7 +328,7 @@ public final class FsBackend: StorageBackend {
   /// the end is ``OpsLogError/invalidArgument(_:)``.
   public func truncate(_ path: String, toLength length: Int, durability: Durability) async throws {
     try StoragePath.validate(path)
-    guard length >= 0 else { throw OpsLogError.invalidArgument("truncate length \(length) is negative") }
+    try BackendArguments.checkTruncateLength(length)
     try await perform(writing: true) { _, location in
       let full = StoragePath.join(location, path)
       // A descriptor of its own rather than the append handle: the append handle stays valid,
@@ -448,12 +440,6 @@ public final class FsBackend: StorageBackend {
   }
 
   // MARK: Internals
-
-  static func checkRange(offset: Int, length: Int) throws {
-    guard offset >= 0, length >= 0 else {
-      throw OpsLogError.invalidArgument("offset \(offset) and length \(length) must not be negative")
-    }
-  }
 
   static func changeToken(_ info: stat) -> FileChangeToken {
     FileChangeToken(

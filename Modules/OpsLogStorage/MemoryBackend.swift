@@ -79,6 +79,17 @@ public final class MemoryDisk: Sendable {
       throw OpsLogError.io(path: path, errno: pending.fault.errno, reason: reason)
     }
 
+    /// Forgets the locks backend `id` holds. A clean release (`removingFiles`) removes the lock
+    /// files too; a crash leaves them behind, stale, for another backend to take over.
+    mutating func dropLocks(of id: Int, removingFiles: Bool) {
+      guard let state = backends[id], let location = state.location else { return }
+      for name in state.locks {
+        let path = StoragePath.join(location, name)
+        if removingFiles { files[path] = nil }
+        lockHolders[path] = nil
+      }
+    }
+
     mutating func tick() -> Int64 {
       clock += 1
       return clock
@@ -194,13 +205,7 @@ public final class MemoryBackend: StorageBackend {
     // As FsBackend: a backend dropped without shutdown releases its locks.
     let id = id
     disk.contents.withLock { contents in
-      if let state = contents.backends[id], let location = state.location {
-        for name in state.locks {
-          let path = StoragePath.join(location, name)
-          contents.files[path] = nil
-          contents.lockHolders[path] = nil
-        }
-      }
+      contents.dropLocks(of: id, removingFiles: true)
       contents.backends[id] = nil
     }
   }
@@ -222,10 +227,7 @@ public final class MemoryBackend: StorageBackend {
   /// Starts serving `location` on the disk; creates nothing. ``OpsLogError/invalidArgument(_:)``
   /// while still serving a store.
   public func initialize(location: String, readOnly: Bool) async throws {
-    guard !location.isEmpty, !location.utf8.contains(0) else {
-      throw OpsLogError.invalidArgument("the location must be a non-empty path without NUL bytes")
-    }
-    let normalized = StoragePath.normalizeLocation(location)
+    let normalized = try BackendArguments.location(location)
     let id = id
     try disk.contents.withLock { contents in
       if let serving = contents.backends[id]?.location {
@@ -241,14 +243,8 @@ public final class MemoryBackend: StorageBackend {
   public func shutdown() async throws {
     let id = id
     disk.contents.withLock { contents in
-      guard let state = contents.backends[id] else { return }
-      if let location = state.location {
-        for name in state.locks {
-          let path = StoragePath.join(location, name)
-          contents.files[path] = nil
-          contents.lockHolders[path] = nil
-        }
-      }
+      guard contents.backends[id] != nil else { return }
+      contents.dropLocks(of: id, removingFiles: true)
       contents.backends[id] = MemoryDisk.BackendState()
     }
   }
@@ -260,12 +256,8 @@ public final class MemoryBackend: StorageBackend {
   public func simulateCrash() {
     let id = id
     disk.contents.withLock { contents in
-      guard let state = contents.backends[id] else { return }
-      if let location = state.location {
-        for name in state.locks {
-          contents.lockHolders[StoragePath.join(location, name)] = nil
-        }
-      }
+      guard contents.backends[id] != nil else { return }
+      contents.dropLocks(of: id, removingFiles: false)
       contents.backends[id] = MemoryDisk.BackendState()
     }
   }
@@ -283,7 +275,7 @@ public final class MemoryBackend: StorageBackend {
 
   public func read(_ path: String, offset: Int, length: Int) async throws -> [UInt8] {
     try StoragePath.validate(path)
-    try FsBackend.checkRange(offset: offset, length: length)
+    try BackendArguments.checkRange(offset: offset, length: length)
     return try withServing(writing: false) { contents, location in
       let bytes = try contents.file(StoragePath.join(location, path), action: "open for reading").bytes
       guard offset < bytes.count else { return [] }
@@ -372,7 +364,7 @@ public final class MemoryBackend: StorageBackend {
 
   public func truncate(_ path: String, toLength length: Int, durability: Durability) async throws {
     try StoragePath.validate(path)
-    guard length >= 0 else { throw OpsLogError.invalidArgument("truncate length \(length) is negative") }
+    try BackendArguments.checkTruncateLength(length)
     try withServing(writing: true) { contents, location in
       let full = StoragePath.join(location, path)
       let size = try contents.file(full, action: "open for truncating").bytes.count
