@@ -48,6 +48,14 @@ public final class FsBackend: StorageBackend {
     /// Held lock files' descriptors (each `flock`ed), by lock name.
     var locks: [String: Int32] = [:]
 
+    /// The location being served, for a call that may go ahead: ``OpsLogError/closed`` when
+    /// none is, ``OpsLogError/readOnly`` for a write to a read-only store.
+    func servingLocation(writing: Bool) throws -> String {
+      guard let location else { throw OpsLogError.closed }
+      if writing && readOnly { throw OpsLogError.readOnly }
+      return location
+    }
+
     /// Closes and forgets the append handles of `path` and of everything below it.
     mutating func dropAppendHandles(under path: String) {
       for key in appendHandles.keys where key == path || path.isEmpty || key.hasPrefix(path + "/") {
@@ -109,34 +117,26 @@ public final class FsBackend: StorageBackend {
 
   // MARK: The I/O queue
 
-  /// Runs `body` on the I/O queue with the serving state, after the closed and read-only
-  /// checks. Resuming a continuation from a dispatch queue is the cheapest hop off the
-  /// cooperative pool; the unsafe continuation skips the checked one's bookkeeping, and is
-  /// resumed exactly once on every path below.
+  /// Runs `body` on the I/O queue with the serving state and location, after the closed and
+  /// read-only checks.
   private func perform<Result: Sendable>(
     writing: Bool, _ body: @escaping @Sendable (inout State, String) throws -> Result
   ) async throws -> Result {
-    let run = { @Sendable () throws -> Result in
-      try self.state.withLock { state throws -> Result in
-        guard let location = state.location else { throw OpsLogError.closed }
-        if writing && state.readOnly { throw OpsLogError.readOnly }
-        return try body(&state, location)
-      }
-    }
-    // A task that prefers the I/O executor is on the I/O queue already: this method is
-    // nonisolated, so it runs on the task's preferred executor.
-    if ioExecutor.isCurrent {
-      dispatchPrecondition(condition: .onQueue(queue))
-      return try run()
-    }
-    return try await withUnsafeThrowingContinuation { continuation in
-      queue.async { continuation.resume(with: Swift.Result { try run() }) }
+    try await performAnyState { state in
+      let location = try state.servingLocation(writing: writing)
+      return try body(&state, location)
     }
   }
 
+  /// Runs `body` on the I/O queue with the state, serving or not. Resuming a continuation
+  /// from a dispatch queue is the cheapest hop off the cooperative pool; the unsafe
+  /// continuation skips the checked one's bookkeeping, and is resumed exactly once on every
+  /// path below.
   private func performAnyState<Result: Sendable>(
     _ body: @escaping @Sendable (inout State) throws -> Result
   ) async throws -> Result {
+    // A task that prefers the I/O executor is on the I/O queue already: this method is
+    // nonisolated, so it runs on the task's preferred executor.
     if ioExecutor.isCurrent {
       dispatchPrecondition(condition: .onQueue(queue))
       return try state.withLock { state in try body(&state) }
@@ -240,11 +240,7 @@ public final class FsBackend: StorageBackend {
       bulkQueue.async {
         continuation.resume(
           with: Swift.Result {
-            let location = try self.state.withLock { state throws -> String in
-              guard let location = state.location else { throw OpsLogError.closed }
-              if state.readOnly { throw OpsLogError.readOnly }
-              return location
-            }
+            let location = try self.state.withLock { state in try state.servingLocation(writing: true) }
             let full = StoragePath.join(location, path)
             let temporary = full + ".tmp"
             let directory = Posix.parentDirectory(of: full)
