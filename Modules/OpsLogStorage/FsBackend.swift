@@ -481,14 +481,17 @@ public final class FsBackend: StorageBackend {
     writer: Posix.Writer = { systemWrite($0, $1, $2) }
   ) throws {
     guard !bytes.isEmpty else { return }
-    // The store's lock makes this the only writer, so the length now is where the bytes go.
-    let before = Int(try Posix.status(descriptor, path: path).st_size)
+    var written = 0
     do {
-      try bytes.withUnsafeBytes { try Posix.writeAll(descriptor, $0, path: path, writer: writer) }
+      try bytes.withUnsafeBytes { try Posix.writeAll(descriptor, $0, path: path, written: &written, writer: writer) }
     } catch {
-      // Best effort: if even this fails, the error of the write is still the one to report,
-      // and the reader drops a torn last line anyway.
-      _ = ftruncate(descriptor, off_t(before))
+      // The store's lock makes this the only writer, so the file grew by exactly `written`
+      // bytes: its length before is learnt here, on failure, rather than with an fstat before
+      // every append. Best effort: if the fstat or the cut fails, the error of the write is
+      // still the one to report, and the reader drops a torn last line anyway.
+      if written > 0, let info = try? Posix.status(descriptor, path: path) {
+        _ = ftruncate(descriptor, info.st_size - off_t(written))
+      }
       throw error
     }
   }

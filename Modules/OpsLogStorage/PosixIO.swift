@@ -50,21 +50,32 @@ enum Posix {
   static func writeAll(
     _ descriptor: Int32, _ bytes: UnsafeRawBufferPointer, path: String, writer: Writer = { systemWrite($0, $1, $2) }
   ) throws {
+    var written = 0
+    try writeAll(descriptor, bytes, path: path, written: &written, writer: writer)
+  }
+
+  /// ``writeAll(_:_:path:writer:)``, counting in `written` the bytes written, which is how
+  /// many a caller must cut off when it throws.
+  static func writeAll(
+    _ descriptor: Int32, _ bytes: UnsafeRawBufferPointer, path: String, written: inout Int,
+    writer: Writer = { systemWrite($0, $1, $2) }
+  ) throws {
     guard var pointer = bytes.baseAddress else { return }
     var remaining = bytes.count
     while remaining > 0 {
-      let written = writer(descriptor, pointer, remaining)
-      if written < 0 {
+      let count = writer(descriptor, pointer, remaining)
+      if count < 0 {
         if errno == EINTR { continue }
         throw error(path, "write")
       }
-      if written == 0 {
+      if count == 0 {
         // A zero-byte write of a non-empty buffer would loop forever; the disk is full in
         // every case seen in practice.
         throw error(path, "write", errno: ENOSPC)
       }
-      pointer += written
-      remaining -= written
+      pointer += count
+      remaining -= count
+      written += count
     }
   }
 

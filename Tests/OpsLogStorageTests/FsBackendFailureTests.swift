@@ -109,6 +109,33 @@ struct FsBackendFailureTests {
     #expect(FileManager.default.contents(atPath: path) == Data("line 1\nline 3\n".utf8))
   }
 
+  /// The cut goes back by exactly the bytes written, however many partial writes went out.
+  @Test func failedAppendAfterSeveralPartialWritesOrNoneIsCutBack() throws {
+    let path = FileManager.default.temporaryDirectory.appendingPathComponent("opslog-append-\(UUID().uuidString)").path
+    defer { unlink(path) }
+    let descriptor = try Posix.open(path, O_WRONLY | O_APPEND | O_CREAT, action: "create")
+    defer { Posix.close(descriptor) }
+    try FsBackend.appendAll(descriptor, bytes("line 1\n"), path: path)
+
+    for failingCall in [1, 2, 4] {
+      var calls = 0
+      let error = #expect(throws: OpsLogError.self) {
+        try FsBackend.appendAll(descriptor, bytes("a much longer line 2\n"), path: path) { descriptor, pointer, count in
+          calls += 1
+          if calls == failingCall {
+            errno = EIO
+            return -1
+          }
+          return systemWrite(descriptor, pointer, min(count, 3))
+        }
+      }
+      #expect(ioErrno(error) == EIO)
+      #expect(FileManager.default.contents(atPath: path) == Data("line 1\n".utf8), "failing call \(failingCall)")
+    }
+    try FsBackend.appendAll(descriptor, bytes("line 3\n"), path: path)
+    #expect(FileManager.default.contents(atPath: path) == Data("line 1\nline 3\n".utf8))
+  }
+
   @Test func appendLoopsOverPartialWritesAndInterruptions() throws {
     let path = FileManager.default.temporaryDirectory.appendingPathComponent("opslog-append-\(UUID().uuidString)").path
     defer { unlink(path) }
