@@ -44,7 +44,13 @@ public final class FsBackend: StorageBackend {
     var location: String?
     var readOnly = false
     /// Open descriptors for appending, by relative path.
-    var appendHandles: [String: AppendHandle] = [:]
+    var appendHandles: [String: Int32] = [:]
+    /// Files this backend created whose directory entries may not be on the disk yet, by
+    /// relative path, with the directories created for them (full paths, outermost first).
+    /// The first ``Durability/disk`` append to such a file syncs them, or a power loss could
+    /// lose the whole file. Kept apart from the append handles, which are evicted and dropped
+    /// after errors, so that no later append forgets to sync them.
+    var unsyncedEntries: [String: [String]] = [:]
     /// Held lock files' descriptors (each `flock`ed), by lock name.
     var locks: [String: Int32] = [:]
 
@@ -59,17 +65,25 @@ public final class FsBackend: StorageBackend {
     /// Closes and forgets the append handles of `path` and of everything below it.
     mutating func dropAppendHandles(under path: String) {
       for key in appendHandles.keys where key == path || path.isEmpty || key.hasPrefix(path + "/") {
-        Posix.close(appendHandles.removeValue(forKey: key)!.descriptor)
+        Posix.close(appendHandles.removeValue(forKey: key)!)
       }
     }
 
     mutating func dropAppendHandle(_ path: String) {
-      if let handle = appendHandles.removeValue(forKey: path) { Posix.close(handle.descriptor) }
+      if let descriptor = appendHandles.removeValue(forKey: path) { Posix.close(descriptor) }
+    }
+
+    /// Forgets the unsynced entries of `path` and of everything below it, once removed.
+    mutating func forgetUnsyncedEntries(under path: String) {
+      for key in unsyncedEntries.keys where key == path || key.hasPrefix(path + "/") {
+        unsyncedEntries[key] = nil
+      }
     }
 
     /// Closes every file and releases every lock (removing the lock files), and stops serving.
     mutating func releaseAll() {
       dropAppendHandles(under: "")
+      unsyncedEntries = [:]
       if let location {
         for (name, descriptor) in locks {
           FsBackend.releaseLockFile(StoragePath.join(location, name), descriptor: descriptor)
@@ -79,14 +93,6 @@ public final class FsBackend: StorageBackend {
       location = nil
       readOnly = false
     }
-  }
-
-  struct AppendHandle {
-    var descriptor: Int32
-    /// The file was created by this handle and its directory entry is not yet synced: the
-    /// first ``Durability/disk`` append must sync the directory too, or a power loss could
-    /// lose the whole file.
-    var directoryNeedsSync: Bool
   }
 
   /// Bounds the append handles kept open; a store appends to one WAL at a time (one per
@@ -271,6 +277,7 @@ public final class FsBackend: StorageBackend {
         state.dropAppendHandle(path)
         try Posix.rename(temporary, to: full)
         try Self.syncCreatedDirectories(created, containing: directory)
+        state.unsyncedEntries[path] = nil
       }
     } catch {
       _ = temporary.withCString { unlink($0) }
@@ -279,37 +286,35 @@ public final class FsBackend: StorageBackend {
   }
 
   /// Creates an empty file with `O_EXCL`, and its parent directories. With ``Durability/disk``
-  /// the new directory entries are fsynced before it returns.
+  /// the new directory entries are fsynced before it returns; otherwise the first
+  /// ``Durability/disk`` append to the file fsyncs them.
   public func create(_ path: String, durability: Durability) async throws {
     try StoragePath.validate(path)
-    try await perform(writing: true) { _, location in
+    try await perform(writing: true) { state, location in
       let full = StoragePath.join(location, path)
-      let directory = Posix.parentDirectory(of: full)
-      let created = try Posix.makeDirectories(directory)
-      let descriptor = try Posix.open(full, O_WRONLY | O_CREAT | O_EXCL, action: "create")
+      let descriptor = try Self.createFile(
+        &state, path: path, full: full, O_WRONLY | O_CREAT | O_EXCL, action: "create")
       Posix.close(descriptor)
-      if durability == .disk { try Self.syncCreatedDirectories(created, containing: directory) }
+      if durability == .disk { try Self.syncUnsyncedEntries(&state, path: path, full: full) }
     }
   }
 
   /// Appends `bytes` with one `write` (looping only over a partial write), creating the file
   /// and its parent directories when missing. Returns once the bytes are in the kernel
-  /// (``Durability/process``) or on the disk (``Durability/disk``, after `fdatasync`). A failed
-  /// append cuts the file back to its previous length, so no partial line stays behind.
+  /// (``Durability/process``) or on the disk (``Durability/disk``, after `fdatasync`, and after
+  /// fsyncing the directory entries of the file and its parent directories when this backend
+  /// created them and has not synced them yet). A failed append cuts the file back to its
+  /// previous length, so no partial line stays behind.
   public func append(_ path: String, _ bytes: [UInt8], durability: Durability) async throws {
     try StoragePath.validate(path)
     try await perform(writing: true) { state, location in
       let full = StoragePath.join(location, path)
-      var handle = try Self.appendHandle(&state, path: path, full: full)
+      let descriptor = try Self.appendHandle(&state, path: path, full: full)
       do {
-        try Self.appendAll(handle.descriptor, bytes, path: full)
+        try Self.appendAll(descriptor, bytes, path: full)
         if durability == .disk {
-          try Posix.syncData(handle.descriptor, path: full)
-          if handle.directoryNeedsSync {
-            try Posix.syncDirectory(Posix.parentDirectory(of: full))
-            handle.directoryNeedsSync = false
-            state.appendHandles[path] = handle
-          }
+          try Posix.syncData(descriptor, path: full)
+          try Self.syncUnsyncedEntries(&state, path: path, full: full)
         }
       } catch {
         // The handle may be the reason (a file system gone bad); the next append reopens.
@@ -347,6 +352,7 @@ public final class FsBackend: StorageBackend {
     try await perform(writing: true) { state, location in
       state.dropAppendHandle(path)
       try Posix.removeEntry(StoragePath.join(location, path))
+      state.unsyncedEntries[path] = nil
     }
   }
 
@@ -422,6 +428,7 @@ public final class FsBackend: StorageBackend {
       state.dropAppendHandle(path)
       let full = StoragePath.join(location, path)
       if full.withCString({ unlink($0) }) != 0 && errno != ENOENT { throw Posix.error(full, "unlink") }
+      state.unsyncedEntries[path] = nil
     }
   }
 
@@ -432,6 +439,7 @@ public final class FsBackend: StorageBackend {
     try await perform(writing: true) { state, location in
       state.dropAppendHandles(under: prefix)
       try Posix.removeTree(StoragePath.join(location, prefix))
+      state.forgetUnsyncedEntries(under: prefix)
     }
   }
 
@@ -453,24 +461,43 @@ public final class FsBackend: StorageBackend {
     try Posix.syncDirectory(directory)
   }
 
+  /// Opens `full` with `flags` (which include `O_CREAT`), creating its parent directories
+  /// first, and records the new entries in ``State/unsyncedEntries`` for the caller to sync
+  /// now or for a later ``Durability/disk`` append to sync. The directories are recorded
+  /// before the open, so that they are still synced when the open fails and is retried.
+  static func createFile(
+    _ state: inout State, path: String, full: String, _ flags: Int32, action: String
+  ) throws -> Int32 {
+    let created = try Posix.makeDirectories(Posix.parentDirectory(of: full))
+    if !created.isEmpty { state.unsyncedEntries[path, default: []].append(contentsOf: created) }
+    let descriptor = try Posix.open(full, flags, action: action)
+    if state.unsyncedEntries[path] == nil { state.unsyncedEntries[path] = [] }
+    return descriptor
+  }
+
+  /// Makes the entries of `path` that ``createFile(_:path:full:_:action:)`` recorded durable.
+  static func syncUnsyncedEntries(_ state: inout State, path: String, full: String) throws {
+    guard let created = state.unsyncedEntries[path] else { return }
+    try syncCreatedDirectories(created, containing: Posix.parentDirectory(of: full))
+    state.unsyncedEntries[path] = nil
+  }
+
   /// The cached append descriptor for `path`, opening (and if needed creating) the file.
-  static func appendHandle(_ state: inout State, path: String, full: String) throws -> AppendHandle {
-    if let handle = state.appendHandles[path] { return handle }
-    var handle: AppendHandle
-    if let descriptor = try Posix.openIfPresent(full, O_WRONLY | O_APPEND, action: "open for appending") {
-      handle = AppendHandle(descriptor: descriptor, directoryNeedsSync: false)
+  /// Creating it syncs nothing: that is the business of a ``Durability/disk`` append only.
+  static func appendHandle(_ state: inout State, path: String, full: String) throws -> Int32 {
+    if let descriptor = state.appendHandles[path] { return descriptor }
+    let descriptor: Int32
+    if let existing = try Posix.openIfPresent(full, O_WRONLY | O_APPEND, action: "open for appending") {
+      descriptor = existing
     } else {
-      let directory = Posix.parentDirectory(of: full)
-      let created = try Posix.makeDirectories(directory)
-      for made in created { try Posix.syncDirectory(Posix.parentDirectory(of: made)) }
-      let descriptor = try Posix.open(full, O_WRONLY | O_APPEND | O_CREAT, action: "create for appending")
-      handle = AppendHandle(descriptor: descriptor, directoryNeedsSync: true)
+      descriptor = try createFile(
+        &state, path: path, full: full, O_WRONLY | O_APPEND | O_CREAT, action: "create for appending")
     }
     if state.appendHandles.count >= maximumAppendHandles {
       state.dropAppendHandles(under: "")
     }
-    state.appendHandles[path] = handle
-    return handle
+    state.appendHandles[path] = descriptor
+    return descriptor
   }
 
   /// Appends all of `bytes` to the `O_APPEND` descriptor, or none: when the write fails part
