@@ -391,13 +391,7 @@ public final class FsBackend: StorageBackend {
   /// Writes the blob to a temporary file, fsyncs it and renames it into place, as
   /// ``replace(_:chunks:)`` does, creating parent directories.
   public func writeBlob(_ path: String, _ content: Data) async throws {
-    let bytes = [UInt8](content)
-    var done = false
-    try await replace(path) {
-      if done { return nil }
-      done = true
-      return bytes
-    }
+    try await replace(path, bytes: [UInt8](content))
   }
 
   /// The whole blob; a missing one is ``OpsLogError/io(path:errno:reason:)`` with `ENOENT`.
@@ -409,16 +403,6 @@ public final class FsBackend: StorageBackend {
       defer { Posix.close(descriptor) }
       return Data(try Posix.readToEnd(descriptor, path: full))
     }
-  }
-
-  /// Up to `length` bytes from `offset`: short or empty at the end of the blob.
-  public func readBlobRange(_ path: String, offset: Int, length: Int) async throws -> Data {
-    Data(try await read(path, offset: offset, length: length))
-  }
-
-  /// Names of the files and directories in `prefix`, sorted; `[]` when it does not exist.
-  public func listBlobs(_ prefix: String) async throws -> [String] {
-    try await list(prefix)
   }
 
   /// Removes a blob file; a missing one is no error.

@@ -442,14 +442,6 @@ public final class MemoryBackend: StorageBackend {
     }
   }
 
-  public func readBlobRange(_ path: String, offset: Int, length: Int) async throws -> Data {
-    Data(try await read(path, offset: offset, length: length))
-  }
-
-  public func listBlobs(_ prefix: String) async throws -> [String] {
-    try await list(prefix)
-  }
-
   public func deleteBlob(_ path: String) async throws {
     try StoragePath.validate(path)
     try withServing(writing: true) { contents, location in

@@ -24,11 +24,7 @@ extension StorageBackend {
 
   /// Replaces the manifest atomically: readers see the old one or the new one, never a mix.
   public func writeManifest(_ manifest: ManifestInfo) async throws {
-    var bytes: [UInt8]? = ManifestCodec.encode(manifest)
-    try await replace(ManifestCodec.fileName) {
-      defer { bytes = nil }
-      return bytes
-    }
+    try await replace(ManifestCodec.fileName, bytes: ManifestCodec.encode(manifest))
   }
 
   /// Changes whenever the manifest is replaced: a cheap way for a reader to notice a checkpoint.
@@ -190,11 +186,7 @@ extension StorageBackend {
       for (id, record) in segment.records { records[id] = record }
       merged.records = records
     }
-    var bytes: [UInt8]? = ArchiveCodec.encode(merged)
-    try await replace(path) {
-      defer { bytes = nil }
-      return bytes
-    }
+    try await replace(path, bytes: ArchiveCodec.encode(merged))
   }
 }
 

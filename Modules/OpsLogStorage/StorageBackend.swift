@@ -107,7 +107,29 @@ public protocol StorageBackend: AnyObject, Sendable {
 }
 
 extension StorageBackend {
+  /// `nil`: a backend without an executor of its own runs its calls wherever they are made.
   public var taskExecutor: (any TaskExecutor)? { nil }
+
+  /// Atomically replaces (or creates) `path` with `bytes`: ``replace(_:chunks:)`` with a single
+  /// chunk, with the same durability (a temporary file, fsynced, renamed over `path`, and the
+  /// directory fsynced) and the same errors.
+  public func replace(_ path: String, bytes: [UInt8]) async throws {
+    var remaining: [UInt8]? = bytes
+    try await replace(path) {
+      defer { remaining = nil }
+      return remaining
+    }
+  }
+
+  /// ``read(_:offset:length:)`` as `Data`.
+  public func readBlobRange(_ path: String, offset: Int, length: Int) async throws -> Data {
+    Data(try await read(path, offset: offset, length: length))
+  }
+
+  /// ``list(_:)``: a blob directory is a directory.
+  public func listBlobs(_ prefix: String) async throws -> [String] {
+    try await list(prefix)
+  }
 }
 
 /// Changes whenever a file is replaced or written. Compare tokens for equality only.
