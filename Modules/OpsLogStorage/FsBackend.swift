@@ -430,10 +430,15 @@ public final class FsBackend: StorageBackend {
   // MARK: Internals
 
   static func changeToken(_ info: stat) -> FileChangeToken {
-    FileChangeToken(
+    #if canImport(Darwin)
+      let modified = info.st_mtimespec
+    #else
+      let modified = info.st_mtim
+    #endif
+    return FileChangeToken(
       identity: UInt64(truncatingIfNeeded: info.st_ino) ^ UInt64(truncatingIfNeeded: info.st_dev),
       size: Int(info.st_size),
-      modification: Int64(info.st_mtim.tv_sec) * 1_000_000_000 + Int64(info.st_mtim.tv_nsec))
+      modification: Int64(modified.tv_sec) * 1_000_000_000 + Int64(modified.tv_nsec))
   }
 
   /// After a rename or a new file in `directory`: fsyncs it, and the parent of each directory

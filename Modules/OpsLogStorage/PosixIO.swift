@@ -147,13 +147,24 @@ enum Posix {
 
   /// Flushes the file's data (and the metadata needed to read it back) to the disk.
   static func syncData(_ descriptor: Int32, path: String) throws {
-    while fdatasync(descriptor) != 0 {
-      if errno == EINTR { continue }
-      throw error(path, "fdatasync")
-    }
+    #if canImport(Darwin)
+      // Darwin declares no fdatasync, and its fsync stops short of the drive's cache.
+      try sync(descriptor, path: path)
+    #else
+      while fdatasync(descriptor) != 0 {
+        if errno == EINTR { continue }
+        throw error(path, "fdatasync")
+      }
+    #endif
   }
 
   static func sync(_ descriptor: Int32, path: String) throws {
+    #if canImport(Darwin)
+      // Darwin's fsync only hands the data to the drive, which may keep it in its cache, out
+      // of order, through a power loss; F_FULLFSYNC makes the drive write it. File systems
+      // that do not support it fail it, and get the plain fsync.
+      if fcntl(descriptor, F_FULLFSYNC) == 0 { return }
+    #endif
     while fsync(descriptor) != 0 {
       if errno == EINTR { continue }
       throw error(path, "fsync")
@@ -165,6 +176,10 @@ enum Posix {
   static func syncDirectory(_ path: String) throws {
     let descriptor = try open(path, O_RDONLY | O_DIRECTORY, action: "open directory to fsync")
     defer { close(descriptor) }
+    #if canImport(Darwin)
+      // As in sync(_:path:): only F_FULLFSYNC gets the new entries out of the drive's cache.
+      if fcntl(descriptor, F_FULLFSYNC) == 0 { return }
+    #endif
     while fsync(descriptor) != 0 {
       if errno == EINTR { continue }
       if errno == EINVAL { return }
