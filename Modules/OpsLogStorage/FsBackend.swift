@@ -108,6 +108,8 @@ public final class FsBackend: StorageBackend {
   let bulkQueue = DispatchQueue(label: "OpsLog.FsBackend.bulk", qos: .userInitiated)
   let ioExecutor: QueueTaskExecutor
 
+  /// A backend serving no store yet: every call but ``initialize(location:readOnly:)`` and
+  /// ``shutdown()`` throws ``OpsLogError/closed`` until it is initialized. Touches no file.
   public init() {
     ioExecutor = QueueTaskExecutor(queue: queue)
   }

@@ -152,6 +152,7 @@ public final class MemoryDisk: Sendable {
 
   let contents = Mutex(Contents())
 
+  /// An empty disk: no files, no directories, no locks, no fault pending.
   public init() {}
 
   /// Makes a later write-like call fail: the next `successfulWrites` such calls, on any backend
@@ -184,11 +185,19 @@ public final class MemoryDisk: Sendable {
 }
 
 /// Keeps a store in a ``MemoryDisk``, with the semantics of ``FsBackend``: the same path rules,
-/// errors, durability (every write is immediately "on disk"), locks and lifecycle. Tests use
-/// it to run a store without a filesystem and to inject faults and crashes.
+/// errors, locks and lifecycle. Tests use it to run a store without a filesystem and to inject
+/// faults and crashes.
 ///
 /// Every call completes synchronously under the disk's mutex, so calls from any number of
 /// tasks and backends are atomic with respect to each other.
+///
+/// Where it differs from ``FsBackend``:
+/// - Durability is ignored: every write is on the disk the moment it returns, so a
+///   ``Durability/process`` write survives ``simulateCrash()`` as a ``Durability/disk`` one does.
+/// - ``size(of:)`` of a directory is `0` (a file system reports a size of its own choosing).
+/// - ``changeToken(of:)`` of a directory is `nil`, as for a missing file (a file system gives
+///   a token built from the directory's `stat`).
+/// - ``replace(_:chunks:)`` calls `nextChunk` on the calling task; there is no I/O thread.
 public final class MemoryBackend: StorageBackend {
   /// The medium this backend reads and writes; other backends on it see its files and locks.
   public let disk: MemoryDisk
@@ -196,6 +205,9 @@ public final class MemoryBackend: StorageBackend {
   /// `"memory backend <id>"`.
   public let id: Int
 
+  /// A backend on `disk`, a fresh one unless given, serving no store yet: every call but
+  /// ``initialize(location:readOnly:)``, ``shutdown()`` and ``simulateCrash()`` throws
+  /// ``OpsLogError/closed`` until it is initialized. Takes the disk's next ``id``.
   public init(disk: MemoryDisk = MemoryDisk()) {
     self.disk = disk
     self.id = disk.register()

@@ -23,6 +23,8 @@ extension StorageBackend {
   }
 
   /// Replaces the manifest atomically: readers see the old one or the new one, never a mix.
+  /// As durable as ``StorageBackend/replace(_:chunks:)``: once this returns, a crash or a
+  /// power loss leaves the new manifest.
   public func writeManifest(_ manifest: ManifestInfo) async throws {
     try await replace(ManifestCodec.fileName, bytes: ManifestCodec.encode(manifest))
   }
@@ -49,7 +51,8 @@ extension StorageBackend {
   /// - Throws: ``OpsLogError/corrupted(path:reason:)`` when the file is missing or damaged.
   ///
   /// - Parameter validatingRecordData: `false` when `onRecord` decodes each record strictly
-  ///   itself, so that its bytes are parsed once (see ``SnapshotReader/validatesRecordData``).
+  ///   itself, so that its bytes are parsed once (see `SnapshotReader.validatesRecordData` in
+  ///   OpsLogCodec).
   public func loadSnapshot(
     _ path: String, chunkSize: Int = 1 << 22, validatingRecordData: Bool = true,
     _ onRecord: (SnapshotRecord) throws -> Void
@@ -72,6 +75,13 @@ extension StorageBackend {
 
   /// Writes a snapshot atomically from plain JSONL chunks (header line first), compressing
   /// them into one gzip member when asked. `nextPlainChunk` runs on the backend's I/O thread.
+  ///
+  /// As durable as ``StorageBackend/replace(_:chunks:)``: the bytes go to a temporary file,
+  /// which is fsynced and renamed over `path`, and the directory is fsynced; a crash leaves
+  /// the old file or the new one, and an error leaves the old one.
+  ///
+  /// - Throws: ``OpsLogError/invalidArgument(_:)`` for a gzip level outside 0...9, before
+  ///   anything is written.
   public func writeSnapshot(
     _ path: String, compression: SnapshotCompression,
     chunks nextPlainChunk: sending @escaping () throws -> [UInt8]?
@@ -108,6 +118,9 @@ extension StorageBackend {
   /// - Parameter maximumBytes: read at most this many bytes (`nil`: to the end), for callers
   ///   that stream a large WAL window by window; a line longer than the window is not
   ///   consumed, so such a caller widens the window when nothing was.
+  /// - Throws: ``OpsLogError/corrupted(path:reason:)`` when the WAL does not exist: it is the
+  ///   one the manifest names, so a missing one is damage, not an empty log. Reading at or
+  ///   past the end gives no lines.
   public func readWAL(
     _ path: String, from offset: Int = 0, maximumBytes: Int? = nil, logger: Logger? = nil
   ) async throws -> WALReadResult {
@@ -178,7 +191,11 @@ extension StorageBackend {
   }
 
   /// Writes `segment` to `path` atomically, merged into the segment already there: records
-  /// already archived stay, new ones are added, and one with the same ID is replaced.
+  /// already archived stay, new ones are added, and one with the same ID is replaced. As
+  /// durable as ``StorageBackend/replace(_:chunks:)``.
+  ///
+  /// - Throws: ``OpsLogError/corrupted(path:reason:)`` when the segment already at `path` is
+  ///   damaged; it is left as it is, since merging into it would lose what it archived.
   public func writeArchiveSegment(_ segment: ArchiveSegment, to path: String) async throws {
     var merged = segment
     if let existing = try await readArchiveSegment(path) {
@@ -258,11 +275,14 @@ enum WALScanner {
   }
 }
 
-/// What ``StorageBackend/readWAL(_:from:logger:)`` found.
+/// What ``StorageBackend/readWAL(_:from:maximumBytes:logger:)`` found.
 public struct WALReadResult: Sendable {
+  /// The valid operations of the complete lines read, in file order; blank lines and the
+  /// skipped malformed ones are not among them.
   public var lines: [WALLine] = []
   /// Lines skipped because they were not valid operations.
   public var malformedLines = 0
+  /// The offset the read started from, as the caller gave it.
   public var startOffset: Int
   /// The offset just past the last complete line: where the next read starts.
   public var consumedThrough: Int
