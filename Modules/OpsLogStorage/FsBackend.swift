@@ -44,28 +44,55 @@ public final class FsBackend: StorageBackend {
     var location: String?
     var readOnly = false
     /// Open descriptors for appending, by relative path.
-    var appendHandles: [String: AppendHandle] = [:]
+    var appendHandles: [String: Int32] = [:]
+    /// Files this backend created whose directory entries may not be on the disk yet, by
+    /// relative path, with the directories created for them (full paths, outermost first).
+    /// The first ``Durability/disk`` append to such a file syncs them, or a power loss could
+    /// lose the whole file. Kept apart from the append handles, which are evicted and dropped
+    /// after errors, so that no later append forgets to sync them.
+    var unsyncedEntries: [String: [String]] = [:]
     /// Held lock files' descriptors (each `flock`ed), by lock name.
     var locks: [String: Int32] = [:]
+
+    /// The location being served, for a call that may go ahead: ``OpsLogError/closed`` when
+    /// none is, ``OpsLogError/readOnly`` for a write to a read-only store.
+    func servingLocation(writing: Bool) throws -> String {
+      guard let location else { throw OpsLogError.closed }
+      if writing && readOnly { throw OpsLogError.readOnly }
+      return location
+    }
 
     /// Closes and forgets the append handles of `path` and of everything below it.
     mutating func dropAppendHandles(under path: String) {
       for key in appendHandles.keys where key == path || path.isEmpty || key.hasPrefix(path + "/") {
-        Posix.close(appendHandles.removeValue(forKey: key)!.descriptor)
+        Posix.close(appendHandles.removeValue(forKey: key)!)
       }
     }
 
     mutating func dropAppendHandle(_ path: String) {
-      if let handle = appendHandles.removeValue(forKey: path) { Posix.close(handle.descriptor) }
+      if let descriptor = appendHandles.removeValue(forKey: path) { Posix.close(descriptor) }
     }
-  }
 
-  struct AppendHandle {
-    var descriptor: Int32
-    /// The file was created by this handle and its directory entry is not yet synced: the
-    /// first ``Durability/disk`` append must sync the directory too, or a power loss could
-    /// lose the whole file.
-    var directoryNeedsSync: Bool
+    /// Forgets the unsynced entries of `path` and of everything below it, once removed.
+    mutating func forgetUnsyncedEntries(under path: String) {
+      for key in unsyncedEntries.keys where key == path || key.hasPrefix(path + "/") {
+        unsyncedEntries[key] = nil
+      }
+    }
+
+    /// Closes every file and releases every lock (removing the lock files), and stops serving.
+    mutating func releaseAll() {
+      dropAppendHandles(under: "")
+      unsyncedEntries = [:]
+      if let location {
+        for (name, descriptor) in locks {
+          FsBackend.releaseLockFile(StoragePath.join(location, name), descriptor: descriptor)
+        }
+      }
+      locks = [:]
+      location = nil
+      readOnly = false
+    }
   }
 
   /// Bounds the append handles kept open; a store appends to one WAL at a time (one per
@@ -81,6 +108,8 @@ public final class FsBackend: StorageBackend {
   let bulkQueue = DispatchQueue(label: "OpsLog.FsBackend.bulk", qos: .userInitiated)
   let ioExecutor: QueueTaskExecutor
 
+  /// A backend serving no store yet: every call but ``initialize(location:readOnly:)`` and
+  /// ``shutdown()`` throws ``OpsLogError/closed`` until it is initialized. Touches no file.
   public init() {
     ioExecutor = QueueTaskExecutor(queue: queue)
   }
@@ -91,47 +120,31 @@ public final class FsBackend: StorageBackend {
   deinit {
     // A backend dropped without `shutdown()` still must not leave its locks looking held:
     // this process stays alive, so its PID in the lock file would keep other writers out.
-    state.withLock { state in
-      state.dropAppendHandles(under: "")
-      if let location = state.location {
-        for (name, descriptor) in state.locks {
-          Self.releaseLockFile(StoragePath.join(location, name), descriptor: descriptor)
-        }
-      }
-      state.locks = [:]
-    }
+    state.withLock { $0.releaseAll() }
   }
 
   // MARK: The I/O queue
 
-  /// Runs `body` on the I/O queue with the serving state, after the closed and read-only
-  /// checks. Resuming a continuation from a dispatch queue is the cheapest hop off the
-  /// cooperative pool; the unsafe continuation skips the checked one's bookkeeping, and is
-  /// resumed exactly once on every path below.
+  /// Runs `body` on the I/O queue with the serving state and location, after the closed and
+  /// read-only checks.
   private func perform<Result: Sendable>(
     writing: Bool, _ body: @escaping @Sendable (inout State, String) throws -> Result
   ) async throws -> Result {
-    let run = { @Sendable () throws -> Result in
-      try self.state.withLock { state throws -> Result in
-        guard let location = state.location else { throw OpsLogError.closed }
-        if writing && state.readOnly { throw OpsLogError.readOnly }
-        return try body(&state, location)
-      }
-    }
-    // A task that prefers the I/O executor is on the I/O queue already: this method is
-    // nonisolated, so it runs on the task's preferred executor.
-    if ioExecutor.isCurrent {
-      dispatchPrecondition(condition: .onQueue(queue))
-      return try run()
-    }
-    return try await withUnsafeThrowingContinuation { continuation in
-      queue.async { continuation.resume(with: Swift.Result { try run() }) }
+    try await performAnyState { state in
+      let location = try state.servingLocation(writing: writing)
+      return try body(&state, location)
     }
   }
 
+  /// Runs `body` on the I/O queue with the state, serving or not. Resuming a continuation
+  /// from a dispatch queue is the cheapest hop off the cooperative pool; the unsafe
+  /// continuation skips the checked one's bookkeeping, and is resumed exactly once on every
+  /// path below.
   private func performAnyState<Result: Sendable>(
     _ body: @escaping @Sendable (inout State) throws -> Result
   ) async throws -> Result {
+    // A task that prefers the I/O executor is on the I/O queue already: this method is
+    // nonisolated, so it runs on the task's preferred executor.
     if ioExecutor.isCurrent {
       dispatchPrecondition(condition: .onQueue(queue))
       return try state.withLock { state in try body(&state) }
@@ -149,10 +162,7 @@ public final class FsBackend: StorageBackend {
   /// working directory). Creates nothing. Throws ``OpsLogError/invalidArgument(_:)`` while this
   /// backend still serves a store.
   public func initialize(location: String, readOnly: Bool) async throws {
-    guard !location.isEmpty, !location.utf8.contains(0) else {
-      throw OpsLogError.invalidArgument("the location must be a non-empty path without NUL bytes")
-    }
-    let normalized = StoragePath.normalizeLocation(location)
+    let normalized = try BackendArguments.location(location)
     try await performAnyState { state in
       if let serving = state.location {
         throw OpsLogError.invalidArgument(
@@ -166,17 +176,7 @@ public final class FsBackend: StorageBackend {
   /// Closes every open file and releases every lock this backend holds (removing the lock
   /// files). Calling it again, or before ``initialize(location:readOnly:)``, does nothing.
   public func shutdown() async throws {
-    try await performAnyState { state in
-      state.dropAppendHandles(under: "")
-      if let location = state.location {
-        for (name, descriptor) in state.locks {
-          Self.releaseLockFile(StoragePath.join(location, name), descriptor: descriptor)
-        }
-      }
-      state.locks = [:]
-      state.location = nil
-      state.readOnly = false
-    }
+    try await performAnyState { $0.releaseAll() }
   }
 
   // MARK: Reading
@@ -198,7 +198,7 @@ public final class FsBackend: StorageBackend {
   /// file. A missing file is ``OpsLogError/io(path:errno:reason:)`` with `ENOENT`.
   public func read(_ path: String, offset: Int, length: Int) async throws -> [UInt8] {
     try StoragePath.validate(path)
-    try Self.checkRange(offset: offset, length: length)
+    try BackendArguments.checkRange(offset: offset, length: length)
     return try await perform(writing: false) { _, location in
       let full = StoragePath.join(location, path)
       let descriptor = try Posix.open(full, O_RDONLY, action: "open for reading")
@@ -248,11 +248,7 @@ public final class FsBackend: StorageBackend {
       bulkQueue.async {
         continuation.resume(
           with: Swift.Result {
-            let location = try self.state.withLock { state throws -> String in
-              guard let location = state.location else { throw OpsLogError.closed }
-              if state.readOnly { throw OpsLogError.readOnly }
-              return location
-            }
+            let location = try self.state.withLock { state in try state.servingLocation(writing: true) }
             let full = StoragePath.join(location, path)
             let temporary = full + ".tmp"
             let directory = Posix.parentDirectory(of: full)
@@ -283,6 +279,7 @@ public final class FsBackend: StorageBackend {
         state.dropAppendHandle(path)
         try Posix.rename(temporary, to: full)
         try Self.syncCreatedDirectories(created, containing: directory)
+        state.unsyncedEntries[path] = nil
       }
     } catch {
       _ = temporary.withCString { unlink($0) }
@@ -291,37 +288,35 @@ public final class FsBackend: StorageBackend {
   }
 
   /// Creates an empty file with `O_EXCL`, and its parent directories. With ``Durability/disk``
-  /// the new directory entries are fsynced before it returns.
+  /// the new directory entries are fsynced before it returns; otherwise the first
+  /// ``Durability/disk`` append to the file fsyncs them.
   public func create(_ path: String, durability: Durability) async throws {
     try StoragePath.validate(path)
-    try await perform(writing: true) { _, location in
+    try await perform(writing: true) { state, location in
       let full = StoragePath.join(location, path)
-      let directory = Posix.parentDirectory(of: full)
-      let created = try Posix.makeDirectories(directory)
-      let descriptor = try Posix.open(full, O_WRONLY | O_CREAT | O_EXCL, action: "create")
+      let descriptor = try Self.createFile(
+        &state, path: path, full: full, O_WRONLY | O_CREAT | O_EXCL, action: "create")
       Posix.close(descriptor)
-      if durability == .disk { try Self.syncCreatedDirectories(created, containing: directory) }
+      if durability == .disk { try Self.syncUnsyncedEntries(&state, path: path, full: full) }
     }
   }
 
   /// Appends `bytes` with one `write` (looping only over a partial write), creating the file
   /// and its parent directories when missing. Returns once the bytes are in the kernel
-  /// (``Durability/process``) or on the disk (``Durability/disk``, after `fdatasync`). A failed
-  /// append cuts the file back to its previous length, so no partial line stays behind.
+  /// (``Durability/process``) or on the disk (``Durability/disk``, after `fdatasync`, and after
+  /// fsyncing the directory entries of the file and its parent directories when this backend
+  /// created them and has not synced them yet). A failed append cuts the file back to its
+  /// previous length, so no partial line stays behind.
   public func append(_ path: String, _ bytes: [UInt8], durability: Durability) async throws {
     try StoragePath.validate(path)
     try await perform(writing: true) { state, location in
       let full = StoragePath.join(location, path)
-      var handle = try Self.appendHandle(&state, path: path, full: full)
+      let descriptor = try Self.appendHandle(&state, path: path, full: full)
       do {
-        try Self.appendAll(handle.descriptor, bytes, path: full)
+        try Self.appendAll(descriptor, bytes, path: full)
         if durability == .disk {
-          try Posix.syncData(handle.descriptor, path: full)
-          if handle.directoryNeedsSync {
-            try Posix.syncDirectory(Posix.parentDirectory(of: full))
-            handle.directoryNeedsSync = false
-            state.appendHandles[path] = handle
-          }
+          try Posix.syncData(descriptor, path: full)
+          try Self.syncUnsyncedEntries(&state, path: path, full: full)
         }
       } catch {
         // The handle may be the reason (a file system gone bad); the next append reopens.
@@ -336,7 +331,7 @@ public final class FsBackend: StorageBackend {
   /// the end is ``OpsLogError/invalidArgument(_:)``.
   public func truncate(_ path: String, toLength length: Int, durability: Durability) async throws {
     try StoragePath.validate(path)
-    guard length >= 0 else { throw OpsLogError.invalidArgument("truncate length \(length) is negative") }
+    try BackendArguments.checkTruncateLength(length)
     try await perform(writing: true) { _, location in
       let full = StoragePath.join(location, path)
       // A descriptor of its own rather than the append handle: the append handle stays valid,
@@ -359,6 +354,7 @@ public final class FsBackend: StorageBackend {
     try await perform(writing: true) { state, location in
       state.dropAppendHandle(path)
       try Posix.removeEntry(StoragePath.join(location, path))
+      state.unsyncedEntries[path] = nil
     }
   }
 
@@ -397,13 +393,7 @@ public final class FsBackend: StorageBackend {
   /// Writes the blob to a temporary file, fsyncs it and renames it into place, as
   /// ``replace(_:chunks:)`` does, creating parent directories.
   public func writeBlob(_ path: String, _ content: Data) async throws {
-    let bytes = [UInt8](content)
-    var done = false
-    try await replace(path) {
-      if done { return nil }
-      done = true
-      return bytes
-    }
+    try await replace(path, bytes: [UInt8](content))
   }
 
   /// The whole blob; a missing one is ``OpsLogError/io(path:errno:reason:)`` with `ENOENT`.
@@ -417,16 +407,6 @@ public final class FsBackend: StorageBackend {
     }
   }
 
-  /// Up to `length` bytes from `offset`: short or empty at the end of the blob.
-  public func readBlobRange(_ path: String, offset: Int, length: Int) async throws -> Data {
-    Data(try await read(path, offset: offset, length: length))
-  }
-
-  /// Names of the files and directories in `prefix`, sorted; `[]` when it does not exist.
-  public func listBlobs(_ prefix: String) async throws -> [String] {
-    try await list(prefix)
-  }
-
   /// Removes a blob file; a missing one is no error.
   public func deleteBlob(_ path: String) async throws {
     try StoragePath.validate(path)
@@ -434,6 +414,7 @@ public final class FsBackend: StorageBackend {
       state.dropAppendHandle(path)
       let full = StoragePath.join(location, path)
       if full.withCString({ unlink($0) }) != 0 && errno != ENOENT { throw Posix.error(full, "unlink") }
+      state.unsyncedEntries[path] = nil
     }
   }
 
@@ -444,22 +425,22 @@ public final class FsBackend: StorageBackend {
     try await perform(writing: true) { state, location in
       state.dropAppendHandles(under: prefix)
       try Posix.removeTree(StoragePath.join(location, prefix))
+      state.forgetUnsyncedEntries(under: prefix)
     }
   }
 
   // MARK: Internals
 
-  static func checkRange(offset: Int, length: Int) throws {
-    guard offset >= 0, length >= 0 else {
-      throw OpsLogError.invalidArgument("offset \(offset) and length \(length) must not be negative")
-    }
-  }
-
   static func changeToken(_ info: stat) -> FileChangeToken {
-    FileChangeToken(
+    #if canImport(Darwin)
+      let modified = info.st_mtimespec
+    #else
+      let modified = info.st_mtim
+    #endif
+    return FileChangeToken(
       identity: UInt64(truncatingIfNeeded: info.st_ino) ^ UInt64(truncatingIfNeeded: info.st_dev),
       size: Int(info.st_size),
-      modification: Int64(info.st_mtim.tv_sec) * 1_000_000_000 + Int64(info.st_mtim.tv_nsec))
+      modification: Int64(modified.tv_sec) * 1_000_000_000 + Int64(modified.tv_nsec))
   }
 
   /// After a rename or a new file in `directory`: fsyncs it, and the parent of each directory
@@ -471,24 +452,43 @@ public final class FsBackend: StorageBackend {
     try Posix.syncDirectory(directory)
   }
 
+  /// Opens `full` with `flags` (which include `O_CREAT`), creating its parent directories
+  /// first, and records the new entries in ``State/unsyncedEntries`` for the caller to sync
+  /// now or for a later ``Durability/disk`` append to sync. The directories are recorded
+  /// before the open, so that they are still synced when the open fails and is retried.
+  static func createFile(
+    _ state: inout State, path: String, full: String, _ flags: Int32, action: String
+  ) throws -> Int32 {
+    let created = try Posix.makeDirectories(Posix.parentDirectory(of: full))
+    if !created.isEmpty { state.unsyncedEntries[path, default: []].append(contentsOf: created) }
+    let descriptor = try Posix.open(full, flags, action: action)
+    if state.unsyncedEntries[path] == nil { state.unsyncedEntries[path] = [] }
+    return descriptor
+  }
+
+  /// Makes the entries of `path` that ``createFile(_:path:full:_:action:)`` recorded durable.
+  static func syncUnsyncedEntries(_ state: inout State, path: String, full: String) throws {
+    guard let created = state.unsyncedEntries[path] else { return }
+    try syncCreatedDirectories(created, containing: Posix.parentDirectory(of: full))
+    state.unsyncedEntries[path] = nil
+  }
+
   /// The cached append descriptor for `path`, opening (and if needed creating) the file.
-  static func appendHandle(_ state: inout State, path: String, full: String) throws -> AppendHandle {
-    if let handle = state.appendHandles[path] { return handle }
-    var handle: AppendHandle
-    if let descriptor = try Posix.openIfPresent(full, O_WRONLY | O_APPEND, action: "open for appending") {
-      handle = AppendHandle(descriptor: descriptor, directoryNeedsSync: false)
+  /// Creating it syncs nothing: that is the business of a ``Durability/disk`` append only.
+  static func appendHandle(_ state: inout State, path: String, full: String) throws -> Int32 {
+    if let descriptor = state.appendHandles[path] { return descriptor }
+    let descriptor: Int32
+    if let existing = try Posix.openIfPresent(full, O_WRONLY | O_APPEND, action: "open for appending") {
+      descriptor = existing
     } else {
-      let directory = Posix.parentDirectory(of: full)
-      let created = try Posix.makeDirectories(directory)
-      for made in created { try Posix.syncDirectory(Posix.parentDirectory(of: made)) }
-      let descriptor = try Posix.open(full, O_WRONLY | O_APPEND | O_CREAT, action: "create for appending")
-      handle = AppendHandle(descriptor: descriptor, directoryNeedsSync: true)
+      descriptor = try createFile(
+        &state, path: path, full: full, O_WRONLY | O_APPEND | O_CREAT, action: "create for appending")
     }
     if state.appendHandles.count >= maximumAppendHandles {
       state.dropAppendHandles(under: "")
     }
-    state.appendHandles[path] = handle
-    return handle
+    state.appendHandles[path] = descriptor
+    return descriptor
   }
 
   /// Appends all of `bytes` to the `O_APPEND` descriptor, or none: when the write fails part
@@ -499,14 +499,17 @@ public final class FsBackend: StorageBackend {
     writer: Posix.Writer = { systemWrite($0, $1, $2) }
   ) throws {
     guard !bytes.isEmpty else { return }
-    // The store's lock makes this the only writer, so the length now is where the bytes go.
-    let before = Int(try Posix.status(descriptor, path: path).st_size)
+    var written = 0
     do {
-      try bytes.withUnsafeBytes { try Posix.writeAll(descriptor, $0, path: path, writer: writer) }
+      try bytes.withUnsafeBytes { try Posix.writeAll(descriptor, $0, path: path, written: &written, writer: writer) }
     } catch {
-      // Best effort: if even this fails, the error of the write is still the one to report,
-      // and the reader drops a torn last line anyway.
-      _ = ftruncate(descriptor, off_t(before))
+      // The store's lock makes this the only writer, so the file grew by exactly `written`
+      // bytes: its length before is learnt here, on failure, rather than with an fstat before
+      // every append. Best effort: if the fstat or the cut fails, the error of the write is
+      // still the one to report, and the reader drops a torn last line anyway.
+      if written > 0, let info = try? Posix.status(descriptor, path: path) {
+        _ = ftruncate(descriptor, info.st_size - off_t(written))
+      }
       throw error
     }
   }

@@ -79,6 +79,17 @@ public final class MemoryDisk: Sendable {
       throw OpsLogError.io(path: path, errno: pending.fault.errno, reason: reason)
     }
 
+    /// Forgets the locks backend `id` holds. A clean release (`removingFiles`) removes the lock
+    /// files too; a crash leaves them behind, stale, for another backend to take over.
+    mutating func dropLocks(of id: Int, removingFiles: Bool) {
+      guard let state = backends[id], let location = state.location else { return }
+      for name in state.locks {
+        let path = StoragePath.join(location, name)
+        if removingFiles { files[path] = nil }
+        lockHolders[path] = nil
+      }
+    }
+
     mutating func tick() -> Int64 {
       clock += 1
       return clock
@@ -141,6 +152,7 @@ public final class MemoryDisk: Sendable {
 
   let contents = Mutex(Contents())
 
+  /// An empty disk: no files, no directories, no locks, no fault pending.
   public init() {}
 
   /// Makes a later write-like call fail: the next `successfulWrites` such calls, on any backend
@@ -173,11 +185,19 @@ public final class MemoryDisk: Sendable {
 }
 
 /// Keeps a store in a ``MemoryDisk``, with the semantics of ``FsBackend``: the same path rules,
-/// errors, durability (every write is immediately "on disk"), locks and lifecycle. Tests use
-/// it to run a store without a filesystem and to inject faults and crashes.
+/// errors, locks and lifecycle. Tests use it to run a store without a filesystem and to inject
+/// faults and crashes.
 ///
 /// Every call completes synchronously under the disk's mutex, so calls from any number of
 /// tasks and backends are atomic with respect to each other.
+///
+/// Where it differs from ``FsBackend``:
+/// - Durability is ignored: every write is on the disk the moment it returns, so a
+///   ``Durability/process`` write survives ``simulateCrash()`` as a ``Durability/disk`` one does.
+/// - ``size(of:)`` of a directory is `0` (a file system reports a size of its own choosing).
+/// - ``changeToken(of:)`` of a directory is `nil`, as for a missing file (a file system gives
+///   a token built from the directory's `stat`).
+/// - ``replace(_:chunks:)`` calls `nextChunk` on the calling task; there is no I/O thread.
 public final class MemoryBackend: StorageBackend {
   /// The medium this backend reads and writes; other backends on it see its files and locks.
   public let disk: MemoryDisk
@@ -185,6 +205,9 @@ public final class MemoryBackend: StorageBackend {
   /// `"memory backend <id>"`.
   public let id: Int
 
+  /// A backend on `disk`, a fresh one unless given, serving no store yet: every call but
+  /// ``initialize(location:readOnly:)``, ``shutdown()`` and ``simulateCrash()`` throws
+  /// ``OpsLogError/closed`` until it is initialized. Takes the disk's next ``id``.
   public init(disk: MemoryDisk = MemoryDisk()) {
     self.disk = disk
     self.id = disk.register()
@@ -194,13 +217,7 @@ public final class MemoryBackend: StorageBackend {
     // As FsBackend: a backend dropped without shutdown releases its locks.
     let id = id
     disk.contents.withLock { contents in
-      if let state = contents.backends[id], let location = state.location {
-        for name in state.locks {
-          let path = StoragePath.join(location, name)
-          contents.files[path] = nil
-          contents.lockHolders[path] = nil
-        }
-      }
+      contents.dropLocks(of: id, removingFiles: true)
       contents.backends[id] = nil
     }
   }
@@ -222,10 +239,7 @@ public final class MemoryBackend: StorageBackend {
   /// Starts serving `location` on the disk; creates nothing. ``OpsLogError/invalidArgument(_:)``
   /// while still serving a store.
   public func initialize(location: String, readOnly: Bool) async throws {
-    guard !location.isEmpty, !location.utf8.contains(0) else {
-      throw OpsLogError.invalidArgument("the location must be a non-empty path without NUL bytes")
-    }
-    let normalized = StoragePath.normalizeLocation(location)
+    let normalized = try BackendArguments.location(location)
     let id = id
     try disk.contents.withLock { contents in
       if let serving = contents.backends[id]?.location {
@@ -241,14 +255,8 @@ public final class MemoryBackend: StorageBackend {
   public func shutdown() async throws {
     let id = id
     disk.contents.withLock { contents in
-      guard let state = contents.backends[id] else { return }
-      if let location = state.location {
-        for name in state.locks {
-          let path = StoragePath.join(location, name)
-          contents.files[path] = nil
-          contents.lockHolders[path] = nil
-        }
-      }
+      guard contents.backends[id] != nil else { return }
+      contents.dropLocks(of: id, removingFiles: true)
       contents.backends[id] = MemoryDisk.BackendState()
     }
   }
@@ -260,12 +268,8 @@ public final class MemoryBackend: StorageBackend {
   public func simulateCrash() {
     let id = id
     disk.contents.withLock { contents in
-      guard let state = contents.backends[id] else { return }
-      if let location = state.location {
-        for name in state.locks {
-          contents.lockHolders[StoragePath.join(location, name)] = nil
-        }
-      }
+      guard contents.backends[id] != nil else { return }
+      contents.dropLocks(of: id, removingFiles: false)
       contents.backends[id] = MemoryDisk.BackendState()
     }
   }
@@ -283,7 +287,7 @@ public final class MemoryBackend: StorageBackend {
 
   public func read(_ path: String, offset: Int, length: Int) async throws -> [UInt8] {
     try StoragePath.validate(path)
-    try FsBackend.checkRange(offset: offset, length: length)
+    try BackendArguments.checkRange(offset: offset, length: length)
     return try withServing(writing: false) { contents, location in
       let bytes = try contents.file(StoragePath.join(location, path), action: "open for reading").bytes
       guard offset < bytes.count else { return [] }
@@ -372,7 +376,7 @@ public final class MemoryBackend: StorageBackend {
 
   public func truncate(_ path: String, toLength length: Int, durability: Durability) async throws {
     try StoragePath.validate(path)
-    guard length >= 0 else { throw OpsLogError.invalidArgument("truncate length \(length) is negative") }
+    try BackendArguments.checkTruncateLength(length)
     try withServing(writing: true) { contents, location in
       let full = StoragePath.join(location, path)
       let size = try contents.file(full, action: "open for truncating").bytes.count
@@ -448,14 +452,6 @@ public final class MemoryBackend: StorageBackend {
     return try withServing(writing: false) { contents, location in
       Data(try contents.file(StoragePath.join(location, path), action: "open blob").bytes)
     }
-  }
-
-  public func readBlobRange(_ path: String, offset: Int, length: Int) async throws -> Data {
-    Data(try await read(path, offset: offset, length: length))
-  }
-
-  public func listBlobs(_ prefix: String) async throws -> [String] {
-    try await list(prefix)
   }
 
   public func deleteBlob(_ path: String) async throws {

@@ -50,21 +50,32 @@ enum Posix {
   static func writeAll(
     _ descriptor: Int32, _ bytes: UnsafeRawBufferPointer, path: String, writer: Writer = { systemWrite($0, $1, $2) }
   ) throws {
+    var written = 0
+    try writeAll(descriptor, bytes, path: path, written: &written, writer: writer)
+  }
+
+  /// ``writeAll(_:_:path:writer:)``, counting in `written` the bytes written, which is how
+  /// many a caller must cut off when it throws.
+  static func writeAll(
+    _ descriptor: Int32, _ bytes: UnsafeRawBufferPointer, path: String, written: inout Int,
+    writer: Writer = { systemWrite($0, $1, $2) }
+  ) throws {
     guard var pointer = bytes.baseAddress else { return }
     var remaining = bytes.count
     while remaining > 0 {
-      let written = writer(descriptor, pointer, remaining)
-      if written < 0 {
+      let count = writer(descriptor, pointer, remaining)
+      if count < 0 {
         if errno == EINTR { continue }
         throw error(path, "write")
       }
-      if written == 0 {
+      if count == 0 {
         // A zero-byte write of a non-empty buffer would loop forever; the disk is full in
         // every case seen in practice.
         throw error(path, "write", errno: ENOSPC)
       }
-      pointer += written
-      remaining -= written
+      pointer += count
+      remaining -= count
+      written += count
     }
   }
 
@@ -136,13 +147,24 @@ enum Posix {
 
   /// Flushes the file's data (and the metadata needed to read it back) to the disk.
   static func syncData(_ descriptor: Int32, path: String) throws {
-    while fdatasync(descriptor) != 0 {
-      if errno == EINTR { continue }
-      throw error(path, "fdatasync")
-    }
+    #if canImport(Darwin)
+      // Darwin declares no fdatasync, and its fsync stops short of the drive's cache.
+      try sync(descriptor, path: path)
+    #else
+      while fdatasync(descriptor) != 0 {
+        if errno == EINTR { continue }
+        throw error(path, "fdatasync")
+      }
+    #endif
   }
 
   static func sync(_ descriptor: Int32, path: String) throws {
+    #if canImport(Darwin)
+      // Darwin's fsync only hands the data to the drive, which may keep it in its cache, out
+      // of order, through a power loss; F_FULLFSYNC makes the drive write it. File systems
+      // that do not support it fail it, and get the plain fsync.
+      if fcntl(descriptor, F_FULLFSYNC) == 0 { return }
+    #endif
     while fsync(descriptor) != 0 {
       if errno == EINTR { continue }
       throw error(path, "fsync")
@@ -154,6 +176,10 @@ enum Posix {
   static func syncDirectory(_ path: String) throws {
     let descriptor = try open(path, O_RDONLY | O_DIRECTORY, action: "open directory to fsync")
     defer { close(descriptor) }
+    #if canImport(Darwin)
+      // As in sync(_:path:): only F_FULLFSYNC gets the new entries out of the drive's cache.
+      if fcntl(descriptor, F_FULLFSYNC) == 0 { return }
+    #endif
     while fsync(descriptor) != 0 {
       if errno == EINTR { continue }
       if errno == EINVAL { return }

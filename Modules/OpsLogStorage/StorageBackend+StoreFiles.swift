@@ -23,12 +23,10 @@ extension StorageBackend {
   }
 
   /// Replaces the manifest atomically: readers see the old one or the new one, never a mix.
+  /// As durable as ``StorageBackend/replace(_:chunks:)``: once this returns, a crash or a
+  /// power loss leaves the new manifest.
   public func writeManifest(_ manifest: ManifestInfo) async throws {
-    var bytes: [UInt8]? = ManifestCodec.encode(manifest)
-    try await replace(ManifestCodec.fileName) {
-      defer { bytes = nil }
-      return bytes
-    }
+    try await replace(ManifestCodec.fileName, bytes: ManifestCodec.encode(manifest))
   }
 
   /// Changes whenever the manifest is replaced: a cheap way for a reader to notice a checkpoint.
@@ -40,7 +38,7 @@ extension StorageBackend {
   /// must not be mistaken for an empty location).
   public func containsStoreFiles() async throws -> Bool {
     let snapshots = try await list("snapshots").filter { $0.hasPrefix("snap-") }
-    let wals = try await list("ops").filter { $0.hasSuffix(".jsonl") }
+    let wals = try await listWALFiles()
     return !snapshots.isEmpty || !wals.isEmpty
   }
 
@@ -53,19 +51,20 @@ extension StorageBackend {
   /// - Throws: ``OpsLogError/corrupted(path:reason:)`` when the file is missing or damaged.
   ///
   /// - Parameter validatingRecordData: `false` when `onRecord` decodes each record strictly
-  ///   itself, so that its bytes are parsed once (see ``SnapshotReader/validatesRecordData``).
+  ///   itself, so that its bytes are parsed once (see `SnapshotReader.validatesRecordData` in
+  ///   OpsLogCodec).
   public func loadSnapshot(
     _ path: String, chunkSize: Int = 1 << 22, validatingRecordData: Bool = true,
     _ onRecord: (SnapshotRecord) throws -> Void
   ) async throws -> SnapshotHeader {
-    guard try await size(of: path) != nil else {
-      throw OpsLogError.corrupted(path: path, reason: "the snapshot the manifest names does not exist")
-    }
     var reader = SnapshotReader(path: path)
     reader.validatesRecordData = validatingRecordData
     var offset = 0
     while true {
-      let chunk = try await read(path, offset: offset, length: chunkSize)
+      let chunk =
+        offset == 0
+        ? try await readNamedFile(path, length: chunkSize, missing: "the snapshot the manifest names does not exist")
+        : try await read(path, offset: offset, length: chunkSize)
       if chunk.isEmpty { break }
       offset += chunk.count
       try reader.consume(chunk, onRecord)
@@ -76,6 +75,13 @@ extension StorageBackend {
 
   /// Writes a snapshot atomically from plain JSONL chunks (header line first), compressing
   /// them into one gzip member when asked. `nextPlainChunk` runs on the backend's I/O thread.
+  ///
+  /// As durable as ``StorageBackend/replace(_:chunks:)``: the bytes go to a temporary file,
+  /// which is fsynced and renamed over `path`, and the directory is fsynced; a crash leaves
+  /// the old file or the new one, and an error leaves the old one.
+  ///
+  /// - Throws: ``OpsLogError/invalidArgument(_:)`` for a gzip level outside 0...9, before
+  ///   anything is written.
   public func writeSnapshot(
     _ path: String, compression: SnapshotCompression,
     chunks nextPlainChunk: sending @escaping () throws -> [UInt8]?
@@ -112,15 +118,14 @@ extension StorageBackend {
   /// - Parameter maximumBytes: read at most this many bytes (`nil`: to the end), for callers
   ///   that stream a large WAL window by window; a line longer than the window is not
   ///   consumed, so such a caller widens the window when nothing was.
+  /// - Throws: ``OpsLogError/corrupted(path:reason:)`` when the WAL does not exist: it is the
+  ///   one the manifest names, so a missing one is damage, not an empty log. Reading at or
+  ///   past the end gives no lines.
   public func readWAL(
     _ path: String, from offset: Int = 0, maximumBytes: Int? = nil, logger: Logger? = nil
   ) async throws -> WALReadResult {
-    guard let total = try await size(of: path) else {
-      throw OpsLogError.corrupted(path: path, reason: "the WAL the manifest names does not exist")
-    }
-    guard total > offset else { return WALReadResult(startOffset: offset, consumedThrough: offset) }
-    let length = min(total - offset, maximumBytes ?? Int.max)
-    let bytes = try await read(path, offset: offset, length: length)
+    let bytes = try await readNamedFile(
+      path, offset: offset, length: maximumBytes ?? Int.max, missing: "the WAL the manifest names does not exist")
     var result = WALReadResult(startOffset: offset, consumedThrough: offset)
     let lines = WALScanner.completeLines(bytes)
     // A large WAL (the one replayed on open) is decoded on both cores; each line is decoded on
@@ -163,12 +168,21 @@ extension StorageBackend {
     try await list("ops").filter { $0.hasSuffix(".jsonl") }.map { "ops/" + $0 }
   }
 
-  // MARK: Archive
-
-  /// Paths of the archive segment files under `archive/`, sorted.
-  public func listArchiveSegmentFiles() async throws -> [String] {
-    try await list("archive").filter { $0.hasSuffix(".json") }.map { "archive/" + $0 }
+  /// Reads a file the manifest names, which must exist: a missing one is
+  /// ``OpsLogError/corrupted(path:reason:)`` with `reason`. Reading straight away, rather than
+  /// asking for the size first, saves a call to the backend (and a `stat`) per read; the
+  /// backend's ranged read already stops at the end of the file.
+  private func readNamedFile(
+    _ path: String, offset: Int = 0, length: Int, missing reason: String
+  ) async throws -> [UInt8] {
+    do {
+      return try await read(path, offset: offset, length: length)
+    } catch OpsLogError.io(_, ENOENT, _) {
+      throw OpsLogError.corrupted(path: path, reason: reason)
+    }
   }
+
+  // MARK: Archive
 
   /// The archive segment at `path`, or `nil` when it does not exist.
   public func readArchiveSegment(_ path: String) async throws -> ArchiveSegment? {
@@ -177,7 +191,11 @@ extension StorageBackend {
   }
 
   /// Writes `segment` to `path` atomically, merged into the segment already there: records
-  /// already archived stay, new ones are added, and one with the same ID is replaced.
+  /// already archived stay, new ones are added, and one with the same ID is replaced. As
+  /// durable as ``StorageBackend/replace(_:chunks:)``.
+  ///
+  /// - Throws: ``OpsLogError/corrupted(path:reason:)`` when the segment already at `path` is
+  ///   damaged; it is left as it is, since merging into it would lose what it archived.
   public func writeArchiveSegment(_ segment: ArchiveSegment, to path: String) async throws {
     var merged = segment
     if let existing = try await readArchiveSegment(path) {
@@ -185,11 +203,7 @@ extension StorageBackend {
       for (id, record) in segment.records { records[id] = record }
       merged.records = records
     }
-    var bytes: [UInt8]? = ArchiveCodec.encode(merged)
-    try await replace(path) {
-      defer { bytes = nil }
-      return bytes
-    }
+    try await replace(path, bytes: ArchiveCodec.encode(merged))
   }
 }
 
@@ -261,11 +275,14 @@ enum WALScanner {
   }
 }
 
-/// What ``StorageBackend/readWAL(_:from:logger:)`` found.
+/// What ``StorageBackend/readWAL(_:from:maximumBytes:logger:)`` found.
 public struct WALReadResult: Sendable {
+  /// The valid operations of the complete lines read, in file order; blank lines and the
+  /// skipped malformed ones are not among them.
   public var lines: [WALLine] = []
   /// Lines skipped because they were not valid operations.
   public var malformedLines = 0
+  /// The offset the read started from, as the caller gave it.
   public var startOffset: Int
   /// The offset just past the last complete line: where the next read starts.
   public var consumedThrough: Int

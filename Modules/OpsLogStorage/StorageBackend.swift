@@ -100,14 +100,38 @@ public protocol StorageBackend: AnyObject, Sendable {
   /// The executor the backend does its blocking work on, when it has one a task may prefer.
   ///
   /// A task running with `withTaskExecutorPreference(backend.taskExecutor)` (or
-  /// ``Store/taskExecutor``) executes on that thread, and the backend's calls then skip the two
+  /// `Store.taskExecutor` in OpsLogEngine) executes on that thread, and the backend's calls then skip the two
   /// thread switches each would otherwise make. `nil` (the default) when there is nothing to
   /// gain, as for ``MemoryBackend``.
   var taskExecutor: (any TaskExecutor)? { get }
 }
 
 extension StorageBackend {
+  /// `nil`: the backend offers no executor, and a task gains nothing by preferring one. A
+  /// backend whose calls hop to a thread of their own overrides it with that thread's
+  /// executor, as ``FsBackend`` does.
   public var taskExecutor: (any TaskExecutor)? { nil }
+
+  /// Atomically replaces (or creates) `path` with `bytes`: ``replace(_:chunks:)`` with a single
+  /// chunk, with the same durability (a temporary file, fsynced, renamed over `path`, and the
+  /// directory fsynced) and the same errors.
+  public func replace(_ path: String, bytes: [UInt8]) async throws {
+    var remaining: [UInt8]? = bytes
+    try await replace(path) {
+      defer { remaining = nil }
+      return remaining
+    }
+  }
+
+  /// ``read(_:offset:length:)`` as `Data`.
+  public func readBlobRange(_ path: String, offset: Int, length: Int) async throws -> Data {
+    Data(try await read(path, offset: offset, length: length))
+  }
+
+  /// ``list(_:)``: a blob directory is a directory.
+  public func listBlobs(_ prefix: String) async throws -> [String] {
+    try await list(prefix)
+  }
 }
 
 /// Changes whenever a file is replaced or written. Compare tokens for equality only.
@@ -119,6 +143,9 @@ public struct FileChangeToken: Sendable, Hashable {
   /// Its modification time (nanoseconds) or write counter.
   public var modification: Int64
 
+  /// A token of these three parts, for a backend of your own: it must make every replacement
+  /// or write of the file change at least one of them, since tokens are only compared for
+  /// equality.
   public init(identity: UInt64, size: Int, modification: Int64) {
     self.identity = identity
     self.size = size

@@ -52,6 +52,25 @@ struct BackendContractTests {
   }
 
   @Test(arguments: BackendKind.allCases)
+  func replaceWithBytesWritesThemWhole(kind: BackendKind) async throws {
+    try await withMedium(kind) { medium in
+      let backend = try await medium.open()
+      try await backend.replace("dir/file", bytes: bytes("first"))
+      #expect(try await backend.read("dir/file") == bytes("first"))
+      try await backend.replace("dir/file", bytes: bytes("second"))
+      #expect(try await backend.read("dir/file") == bytes("second"))
+      try await backend.replace("dir/file", bytes: [])
+      #expect(try await backend.read("dir/file") == [])
+      #expect(try await backend.list("dir") == ["file"])
+      try await backend.shutdown()
+      let readOnly = try await medium.open(readOnly: true)
+      #expect(
+        await thrownError { try await readOnly.replace("dir/file", bytes: bytes("x")) } as? OpsLogError == .readOnly)
+      try await readOnly.shutdown()
+    }
+  }
+
+  @Test(arguments: BackendKind.allCases)
   func replaceFailingInTheChunksLeavesTheOldFile(kind: BackendKind) async throws {
     struct ChunkFailure: Error {}
     try await withMedium(kind) { medium in

@@ -109,6 +109,33 @@ struct FsBackendFailureTests {
     #expect(FileManager.default.contents(atPath: path) == Data("line 1\nline 3\n".utf8))
   }
 
+  /// The cut goes back by exactly the bytes written, however many partial writes went out.
+  @Test func failedAppendAfterSeveralPartialWritesOrNoneIsCutBack() throws {
+    let path = FileManager.default.temporaryDirectory.appendingPathComponent("opslog-append-\(UUID().uuidString)").path
+    defer { unlink(path) }
+    let descriptor = try Posix.open(path, O_WRONLY | O_APPEND | O_CREAT, action: "create")
+    defer { Posix.close(descriptor) }
+    try FsBackend.appendAll(descriptor, bytes("line 1\n"), path: path)
+
+    for failingCall in [1, 2, 4] {
+      var calls = 0
+      let error = #expect(throws: OpsLogError.self) {
+        try FsBackend.appendAll(descriptor, bytes("a much longer line 2\n"), path: path) { descriptor, pointer, count in
+          calls += 1
+          if calls == failingCall {
+            errno = EIO
+            return -1
+          }
+          return systemWrite(descriptor, pointer, min(count, 3))
+        }
+      }
+      #expect(ioErrno(error) == EIO)
+      #expect(FileManager.default.contents(atPath: path) == Data("line 1\n".utf8), "failing call \(failingCall)")
+    }
+    try FsBackend.appendAll(descriptor, bytes("line 3\n"), path: path)
+    #expect(FileManager.default.contents(atPath: path) == Data("line 1\nline 3\n".utf8))
+  }
+
   @Test func appendLoopsOverPartialWritesAndInterruptions() throws {
     let path = FileManager.default.temporaryDirectory.appendingPathComponent("opslog-append-\(UUID().uuidString)").path
     defer { unlink(path) }
@@ -125,6 +152,49 @@ struct FsBackendFailureTests {
     }
     #expect(FileManager.default.contents(atPath: path) == Data("0123456789\n".utf8))
     #expect(calls == 7)  // four partial writes of 3, 3, 3 and 2 bytes, three interruptions
+  }
+
+  /// A power loss can lose a file whose directory entry was never fsynced, whatever was
+  /// fdatasynced into it. fsync's effect cannot be seen without cutting the power, so this
+  /// checks the backend's record of the entries still to sync: the first `.disk` append must
+  /// sync them even when the handle that created the file is long gone (the handle used to
+  /// carry that record, and lost it when evicted or dropped after an error).
+  @Test func aDiskAppendSyncsTheEntriesOfAFileCreatedEarlier() async throws {
+    try await withTemporaryDirectory { root in
+      let backend = FsBackend()
+      try await backend.initialize(location: root, readOnly: false)
+      func unsynced(_ path: String) -> [String]? { backend.state.withLock { $0.unsyncedEntries[path] } }
+
+      // Created by a `.process` append, which syncs nothing.
+      try await backend.append("ops/new/a.jsonl", bytes("1\n"), durability: .process)
+      #expect(unsynced("ops/new/a.jsonl") == [root + "/ops", root + "/ops/new"])
+      // Enough other files to evict every cached handle.
+      for index in 0..<FsBackend.maximumAppendHandles {
+        try await backend.append("ops/new/other-\(index)", bytes("x\n"), durability: .process)
+      }
+      #expect(backend.state.withLock { $0.appendHandles["ops/new/a.jsonl"] } == nil)
+      #expect(unsynced("ops/new/a.jsonl") == [root + "/ops", root + "/ops/new"])
+      try await backend.append("ops/new/a.jsonl", bytes("2\n"), durability: .disk)
+      #expect(unsynced("ops/new/a.jsonl") == nil)
+
+      // A file made by a `.process` create is synced by its first `.disk` append too.
+      try await backend.create("ops/b.jsonl", durability: .process)
+      #expect(unsynced("ops/b.jsonl") == [])
+      try await backend.append("ops/b.jsonl", bytes("1\n"), durability: .disk)
+      #expect(unsynced("ops/b.jsonl") == nil)
+
+      // A `.disk` append or create that makes the file syncs it at once; removing a file, or
+      // replacing it (which syncs its directory), leaves nothing to sync.
+      try await backend.append("ops/c.jsonl", bytes("1\n"), durability: .disk)
+      try await backend.create("ops/d.jsonl", durability: .disk)
+      try await backend.create("ops/e.jsonl", durability: .process)
+      try await backend.remove("ops/e.jsonl")
+      try await backend.append("ops/f.jsonl", bytes("1\n"), durability: .process)
+      try await backend.replace("ops/f.jsonl", chunks: chunked([bytes("2\n")]))
+      try await backend.deleteBlobDir("ops/new")
+      #expect(backend.state.withLock { $0.unsyncedEntries.isEmpty })
+      try await backend.shutdown()
+    }
   }
 
   @Test func lockFileNamesAreFileNames() async throws {

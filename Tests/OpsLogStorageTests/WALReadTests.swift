@@ -4,6 +4,12 @@ import Testing
 
 @testable import OpsLogStorage
 
+#if canImport(Glibc)
+  import Glibc
+#elseif canImport(Musl)
+  import Musl
+#endif
+
 /// A WAL written by hand, with what reading it must give.
 struct HandWrittenWAL {
   struct Line {
@@ -127,6 +133,47 @@ struct WALReadTests {
           == whole.lines.filter { $0.offset >= middle && $0.offset < windowEnd - 5 }.map(\.offset))
       #expect(window.consumedThrough == wal.valid[wal.valid.count / 2].offset)
       #expect(window.partialTailLength == 5)
+      try await backend.shutdown()
+    }
+  }
+
+  @Test(arguments: BackendKind.allCases)
+  func missingFilesAreCorruptionAndTheEndReadsAsNothing(kind: BackendKind) async throws {
+    try await withMedium(kind) { medium in
+      let backend = try await medium.open()
+      let wal = await thrownError { _ = try await backend.readWAL("ops/missing.jsonl") }
+      guard case .corrupted(let path, let reason)? = wal as? OpsLogError else {
+        Issue.record("expected .corrupted, got \(String(describing: wal))")
+        return
+      }
+      #expect(path == "ops/missing.jsonl")
+      #expect(reason == "the WAL the manifest names does not exist")
+      let snapshot = await thrownError { _ = try await backend.loadSnapshot("snapshots/missing.jsonl") { _ in } }
+      guard case .corrupted(_, let reason)? = snapshot as? OpsLogError else {
+        Issue.record("expected .corrupted, got \(String(describing: snapshot))")
+        return
+      }
+      #expect(reason == "the snapshot the manifest names does not exist")
+
+      try await backend.append("wal", bytes("{\"x\":1}\n"), durability: .process)
+      for offset in [8, 9, 100] {
+        let result = try await backend.readWAL("wal", from: offset)
+        #expect(result.lines.isEmpty && result.malformedLines == 0 && result.partialTailLength == 0)
+        #expect(result.startOffset == offset && result.consumedThrough == offset)
+      }
+      try await backend.shutdown()
+    }
+  }
+
+  /// Both backends refuse to read a directory as a WAL; the memory backend used to return an
+  /// empty WAL, since it reports a directory's size as 0. The directory is not empty so that
+  /// the file system gives it a non-zero size, whatever the file system.
+  @Test(arguments: BackendKind.allCases)
+  func aDirectoryIsNoWAL(kind: BackendKind) async throws {
+    try await withMedium(kind) { medium in
+      let backend = try await medium.open()
+      try await backend.append("ops/inner/wal.jsonl", bytes("x\n"), durability: .process)
+      #expect(ioErrno(await thrownError { _ = try await backend.readWAL("ops/inner") }) == EISDIR)
       try await backend.shutdown()
     }
   }
