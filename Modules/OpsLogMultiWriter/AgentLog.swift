@@ -239,11 +239,7 @@ final class AgentLog: LogStrategy {
   /// that carried its stranded lines into a new WAL writes it up to the old one's end, so that
   /// a later check does not carry them twice.
   func writeThroughMarker(_ path: String, through: Int, backend: any StorageBackend) async throws {
-    var bytes: [UInt8]? = Array("\(through)\n".utf8)
-    try await backend.replace(path + ".through") {
-      defer { bytes = nil }
-      return bytes
-    }
+    try await backend.replace(path + ".through", bytes: Array("\(through)\n".utf8))
   }
 
   /// An agent that stops writing must not leave lines stranded in a WAL a compaction retired
