@@ -27,13 +27,12 @@ public struct JSONObject: Sendable, Hashable, Sequence, ExpressibleByDictionaryL
 
   /// Keys keep the literal's order; a repeated key keeps its first place and its last value.
   public init(dictionaryLiteral elements: (String, JSONValue)...) {
-    self.init(minimumCapacity: elements.count)
-    for (key, value) in elements { self[key] = value }
+    self.init(elements)
   }
 
   /// Builds an object from members in order; a repeated key keeps its first place and its last value.
   public init(_ members: some Sequence<(String, JSONValue)>) {
-    self.init()
+    self.init(minimumCapacity: members.underestimatedCount)
     for (key, value) in members { self[key] = value }
   }
 

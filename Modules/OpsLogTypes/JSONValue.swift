@@ -177,9 +177,7 @@ extension JSONValue: ExpressibleByArrayLiteral {
 extension JSONValue: ExpressibleByDictionaryLiteral {
   /// Keys keep the literal's order; a repeated key keeps its first place and its last value.
   public init(dictionaryLiteral elements: (String, JSONValue)...) {
-    var object = JSONObject(minimumCapacity: elements.count)
-    for (key, value) in elements { object[key] = value }
-    self = .object(object)
+    self = .object(JSONObject(elements))
   }
 }
 
@@ -195,8 +193,10 @@ extension JSONValue: Codable {
       return
     }
     if let keyed = try? decoder.container(keyedBy: JSONCodingKey.self) {
-      var object = JSONObject(minimumCapacity: keyed.allKeys.count)
-      for key in keyed.allKeys { object[key.stringValue] = try keyed.decode(JSONValue.self, forKey: key) }
+      // allKeys may be computed on every access (a table of the object's members).
+      let keys = keyed.allKeys
+      var object = JSONObject(minimumCapacity: keys.count)
+      for key in keys { object[key.stringValue] = try keyed.decode(JSONValue.self, forKey: key) }
       self = .object(object)
       return
     }
