@@ -466,9 +466,18 @@ extension JSONParser {
   /// would but building nothing. Iterative, so any nesting up to the depth limit costs no stack.
   mutating func skipValue() throws {
     guard let first = peek() else { throw error("unexpected end of input, expected a value") }
+    if first == UInt8(ascii: "{") || first == UInt8(ascii: "[") {
+      try skipContainer()
+    } else {
+      try skipScalar(first)
+    }
+  }
+
+  /// Skips the string, number or literal whose first byte, `first`, is at the current position.
+  @inline(__always)
+  private mutating func skipScalar(_ first: UInt8) throws {
     switch first {
     case UInt8(ascii: "\""): try skipString()
-    case UInt8(ascii: "{"), UInt8(ascii: "["): try skipContainer()
     case UInt8(ascii: "t"): try expectLiteral("true")
     case UInt8(ascii: "f"): try expectLiteral("false")
     case UInt8(ascii: "n"): try expectLiteral("null")
@@ -506,16 +515,7 @@ extension JSONParser {
             continue
           }
         }
-        if !closedEmpty {
-          switch first {
-          case UInt8(ascii: "\""): try skipString()
-          case UInt8(ascii: "t"): try expectLiteral("true")
-          case UInt8(ascii: "f"): try expectLiteral("false")
-          case UInt8(ascii: "n"): try expectLiteral("null")
-          case UInt8(ascii: "-"), UInt8(ascii: "0")...UInt8(ascii: "9"): _ = try parseNumber()
-          default: throw error("unexpected character \(Self.describe(first)), expected a value")
-          }
-        }
+        if !closedEmpty { try skipScalar(first) }
         // Here: just after a complete value; close every container that ends now.
         while true {
           if level == 0 {
