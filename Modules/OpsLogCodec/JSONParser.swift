@@ -160,34 +160,15 @@ public struct JSONParser {
       depth -= 1
       return object
     }
-    while true {
-      guard peek() == UInt8(ascii: "\"") else {
-        throw peek() == nil
-          ? error("unexpected end of input in an object") : error("expected a string key in an object")
-      }
-      let key = try parseString()
-      skipWhitespace()
-      guard peek() == UInt8(ascii: ":") else {
-        throw peek() == nil ? error("unexpected end of input in an object") : error("expected ':' after an object key")
-      }
-      position += 1
-      skipWhitespace()
+    repeat {
+      let key = try parseMemberKey()
       let value = try parseValue()
       if object.count > 0, object[key] != nil {
         object[key] = value
       } else {
         object.appendNew(key, value)
       }
-      skipWhitespace()
-      guard let next = peek() else { throw error("unexpected end of input in an object") }
-      position += 1
-      if next == UInt8(ascii: ",") {
-        skipWhitespace()
-        continue
-      }
-      if next == UInt8(ascii: "}") { break }
-      throw error("expected ',' or '}' in an object", at: position - 1)
-    }
+    } while try endOfEntry(closing: UInt8(ascii: "}"))
     depth -= 1
     return object
   }
@@ -202,18 +183,9 @@ public struct JSONParser {
       depth -= 1
       return array
     }
-    while true {
+    repeat {
       array.append(try parseValue())
-      skipWhitespace()
-      guard let next = peek() else { throw error("unexpected end of input in an array") }
-      position += 1
-      if next == UInt8(ascii: ",") {
-        skipWhitespace()
-        continue
-      }
-      if next == UInt8(ascii: "]") { break }
-      throw error("expected ',' or ']' in an array", at: position - 1)
-    }
+    } while try endOfEntry(closing: UInt8(ascii: "]"))
     depth -= 1
     return array
   }
@@ -522,41 +494,15 @@ extension JSONParser {
             assert(depth == startDepth)
             return
           }
-          skipWhitespace()
-          guard let next = peek() else {
-            throw error(
-              isObject[level] ? "unexpected end of input in an object" : "unexpected end of input in an array")
-          }
-          position += 1
-          if next == UInt8(ascii: ",") {
-            skipWhitespace()
+          if try endOfEntry(closing: isObject[level] ? UInt8(ascii: "}") : UInt8(ascii: "]")) {
             if isObject[level] { try skipMemberKey() }
             break
-          }
-          if isObject[level] {
-            guard next == UInt8(ascii: "}") else { throw error("expected ',' or '}' in an object", at: position - 1) }
-          } else {
-            guard next == UInt8(ascii: "]") else { throw error("expected ',' or ']' in an array", at: position - 1) }
           }
           depth -= 1
           level -= 1
         }
       }
     }
-  }
-
-  /// Skips `"key" :` and the white space after it, leaving the position at the member's value.
-  mutating func skipMemberKey() throws {
-    guard peek() == UInt8(ascii: "\"") else {
-      throw peek() == nil ? error("unexpected end of input in an object") : error("expected a string key in an object")
-    }
-    try skipString()
-    skipWhitespace()
-    guard peek() == UInt8(ascii: ":") else {
-      throw peek() == nil ? error("unexpected end of input in an object") : error("expected ':' after an object key")
-    }
-    position += 1
-    skipWhitespace()
   }
 
   /// Steps over a string (opening quote at the position), checking escapes, surrogate pairs and
@@ -645,5 +591,66 @@ extension JSONParser {
       throw error("invalid UTF-8 in a string", at: offset)
     }
     return length
+  }
+}
+
+// MARK: - Object members and container entries
+
+// Every reader of objects and arrays in this module (the parser, the validating skip, the WAL
+// line scan and the record decoder) takes these steps, so that they all accept the same input
+// and reject it with the same error at the same offset.
+extension JSONParser {
+  /// Throws unless the current byte is the opening quote of a member's key.
+  @inline(__always)
+  mutating func expectMemberKey() throws {
+    guard peek() == UInt8(ascii: "\"") else {
+      throw peek() == nil ? error("unexpected end of input in an object") : error("expected a string key in an object")
+    }
+  }
+
+  /// Parses `"key" :` and the white space after it, leaving the position at the member's value.
+  @inline(__always)
+  mutating func parseMemberKey() throws -> String {
+    try expectMemberKey()
+    let key = try parseString()
+    try skipNameSeparator()
+    return key
+  }
+
+  /// Skips `"key" :` and the white space after it, leaving the position at the member's value.
+  mutating func skipMemberKey() throws {
+    try expectMemberKey()
+    try skipString()
+    try skipNameSeparator()
+  }
+
+  /// Skips the white space, `:` and white space after a member's key.
+  @inline(__always)
+  mutating func skipNameSeparator() throws {
+    skipWhitespace()
+    guard peek() == UInt8(ascii: ":") else {
+      throw peek() == nil ? error("unexpected end of input in an object") : error("expected ':' after an object key")
+    }
+    position += 1
+    skipWhitespace()
+  }
+
+  /// Steps past what follows a member's or element's value: true after `,` (and the white
+  /// space after it, so the next entry starts at the position), false after `closing` (`}` or
+  /// `]`), which ends the container.
+  @inline(__always)
+  mutating func endOfEntry(closing: UInt8) throws -> Bool {
+    skipWhitespace()
+    let inObject = closing == UInt8(ascii: "}")
+    guard let next = peek() else {
+      throw error(inObject ? "unexpected end of input in an object" : "unexpected end of input in an array")
+    }
+    position += 1
+    if next == UInt8(ascii: ",") {
+      skipWhitespace()
+      return true
+    }
+    if next == closing { return false }
+    throw error(inObject ? "expected ',' or '}' in an object" : "expected ',' or ']' in an array", at: position - 1)
   }
 }

@@ -144,22 +144,10 @@ public enum OperationLine {
       if parser.peek() == UInt8(ascii: "}") {
         parser.position += 1
       } else {
-        // The loop mirrors JSONParser.parseObject, so that it accepts exactly the lines the
-        // full parse accepts. A repeated key's last value counts, as there.
-        while true {
-          guard parser.peek() == UInt8(ascii: "\"") else {
-            throw parser.peek() == nil
-              ? parser.error("unexpected end of input in an object")
-              : parser.error("expected a string key in an object")
-          }
-          let key = try parser.parseString()
-          parser.skipWhitespace()
-          guard parser.peek() == UInt8(ascii: ":") else {
-            throw parser.peek() == nil
-              ? parser.error("unexpected end of input in an object") : parser.error("expected ':' after an object key")
-          }
-          parser.position += 1
-          parser.skipWhitespace()
+        // Built from the parser's own member steps, so that it accepts exactly the lines the
+        // full parse accepts, with the same errors. A repeated key's last value counts, as there.
+        repeat {
+          let key = try parser.parseMemberKey()
           let valueStart = parser.position
           switch key {
           case "data", "prev":
@@ -175,16 +163,7 @@ public enum OperationLine {
           case "clock": fields.clock = try parser.parseValue()
           default: try parser.skipValue()
           }
-          parser.skipWhitespace()
-          guard let next = parser.peek() else { throw parser.error("unexpected end of input in an object") }
-          parser.position += 1
-          if next == UInt8(ascii: ",") {
-            parser.skipWhitespace()
-            continue
-          }
-          if next == UInt8(ascii: "}") { break }
-          throw parser.error("expected ',' or '}' in an object", at: parser.position - 1)
-        }
+        } while try parser.endOfEntry(closing: UInt8(ascii: "}"))
       }
       parser.skipWhitespace()
       if parser.position != parser.end { throw parser.error("unexpected data after the JSON value") }
