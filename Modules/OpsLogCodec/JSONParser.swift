@@ -94,15 +94,20 @@ public struct JSONParser {
     .invalidJSON(reason: reason, offset: offset ?? position)
   }
 
+  /// Whether `byte` is white space that JSON allows between tokens (space, tab, CR, LF), and
+  /// nothing else: every reader in the codec asks this one question, so none is laxer.
+  @inline(__always)
+  static func isWhitespace(_ byte: UInt8) -> Bool {
+    switch byte {
+    case 0x20, 0x0A, 0x0D, 0x09: return true
+    default: return false
+    }
+  }
+
   @inline(__always)
   /// Moves past the white space JSON allows between tokens (space, tab, CR, LF), nothing else.
   public mutating func skipWhitespace() {
-    while position < end {
-      switch byte(at: position) {
-      case 0x20, 0x0A, 0x0D, 0x09: position += 1
-      default: return
-      }
-    }
+    while position < end && Self.isWhitespace(byte(at: position)) { position += 1 }
   }
 
   /// Parses the value at the current position (no leading white space).

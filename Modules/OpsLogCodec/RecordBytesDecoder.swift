@@ -511,17 +511,13 @@ final class RecordValueDecoder: Decoder, SingleValueDecodingContainer {
       }
       offset += count
       guard base[offset] == UInt8(ascii: "\"") else { return nil }
-      offset += 1
-      while offset < end, base[offset] == 0x20 || base[offset] == 0x0A || base[offset] == 0x0D || base[offset] == 0x09 {
-        offset += 1
-      }
-      guard offset < end, base[offset] == UInt8(ascii: ":") else { return nil }
-      offset += 1
-      while offset < end, base[offset] == 0x20 || base[offset] == 0x0A || base[offset] == 0x0D || base[offset] == 0x09 {
-        offset += 1
-      }
-      guard offset < end else { return nil }
-      return offset
+      var parser = self.parser(at: offset + 1, depth: depth)
+      parser.skipWhitespace()
+      guard parser.peek() == UInt8(ascii: ":") else { return nil }
+      parser.position += 1
+      parser.skipWhitespace()
+      guard parser.position < end else { return nil }
+      return parser.position
     }
   }
 

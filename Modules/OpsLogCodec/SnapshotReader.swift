@@ -180,13 +180,12 @@ public struct SnapshotReader {
   }
 
   static func isBlank(_ bytes: [UInt8]) -> Bool {
-    bytes.allSatisfy { $0 == 0x20 || $0 == 0x09 || $0 == 0x0D || $0 == 0x0A }
+    bytes.allSatisfy(JSONParser.isWhitespace)
   }
 
   mutating func readFirstLine(_ onRecord: (SnapshotRecord) throws -> Void) throws {
-    let isBlankByte: (UInt8) -> Bool = { $0 == 0x20 || $0 == 0x09 || $0 == 0x0D || $0 == 0x0A }
-    if let first = line.firstIndex(where: { !isBlankByte($0) }), line[first] == UInt8(ascii: "{"),
-      line.lastIndex(where: { !isBlankByte($0) }) == first
+    if let first = line.firstIndex(where: { !JSONParser.isWhitespace($0) }), line[first] == UInt8(ascii: "{"),
+      line.lastIndex(where: { !JSONParser.isWhitespace($0) }) == first
     {
       layout = .legacyDocument
       document = line
@@ -296,7 +295,7 @@ public struct SnapshotReader {
       let dataStart = infixEnd
       if !validatingData {
         var end = raw.count
-        while end > dataStart, [0x20, 0x09, 0x0A, 0x0D].contains(raw[end - 1]) { end -= 1 }
+        while end > dataStart, JSONParser.isWhitespace(raw[end - 1]) { end -= 1 }
         guard end > dataStart + 1, raw[end - 1] == UInt8(ascii: "}") else { return nil }
         return (id, dataStart..<(end - 1))
       }
