@@ -78,6 +78,14 @@ let brokenManifests: [BrokenManifest] = [
   BrokenManifest(name: "activeAgentOps path escaping", field: "activeAgentOps") {
     $0["activeAgentOps"] = ["A": "../ops/agent-A-1.jsonl"]
   },
+  // A combining mark after a `/` makes one character of both, which hid the `/` from a check
+  // by characters; the rule compares bytes, as the backends do.
+  BrokenManifest(name: "currentSnapshot absolute behind a combining mark", field: "currentSnapshot") {
+    $0["currentSnapshot"] = "/\u{301}etc/passwd"
+  },
+  BrokenManifest(name: "activeOps with a . component behind a combining mark", field: "activeOps") {
+    $0["activeOps"] = "ops/./\u{301}x.jsonl"
+  },
 ]
 
 @Test(arguments: brokenManifests)
