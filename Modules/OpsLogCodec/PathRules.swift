@@ -1,6 +1,6 @@
-/// The rules for paths inside a store, in one place for every layer that checks them (the
-/// manifest decoder here and the storage backends), so that a path one layer accepts is never
-/// one another rejects.
+/// The rules for paths and names inside a store, in one place for every layer that checks them
+/// (the manifest and archive codecs here, the storage backends, the multi-writer's agent IDs),
+/// so that a path or name one layer accepts is never one another rejects.
 package enum PathRules {
   /// What is wrong with `path` as a path inside a store, or `nil` when nothing is: it must be
   /// relative, made of non-empty components, none of them `.` or `..`, without NUL bytes. The
@@ -32,5 +32,21 @@ package enum PathRules {
       }
     }
     return componentProblem()
+  }
+
+  /// Whether `name` can be one component of a file name built from it (an archive period, an
+  /// agent ID): non-empty, not `.` or `..`, and only `A-Z a-z 0-9 . _ -`, so that it can never
+  /// name another directory, and no file system normalizes it into a different name.
+  package static func isSafeFileNameComponent(_ name: String) -> Bool {
+    !name.isEmpty && name != "." && name != ".."
+      && name.utf8.allSatisfy { byte in
+        switch byte {
+        case UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "a")...UInt8(ascii: "z"),
+          UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "."), UInt8(ascii: "_"), UInt8(ascii: "-"):
+          return true
+        default:
+          return false
+        }
+      }
   }
 }

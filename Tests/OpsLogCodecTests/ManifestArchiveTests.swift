@@ -181,7 +181,10 @@ func brokenManifestIsCorruptedNamingTheField(_ broken: BrokenManifest) throws {
   #expect(try ArchiveCodec.fileName(period: "v1.2_x") == "archive-v1.2_x.json")
   for period in ["", ".", "..", "../etc", "a/b", "a\\b", "Q 4", "2025\u{0}", "é"] {
     #expect(throws: OpsLogError.self, "\(period)") { try ArchiveCodec.fileName(period: period) }
+    #expect(!PathRules.isSafeFileNameComponent(period), "\(period)")
   }
+  #expect(PathRules.isSafeFileNameComponent("agent-A_1.x"))
+  #expect(PathRules.isSafeFileNameComponent("..."))
 }
 
 @Test func prettyJSONMatchesJavaScript() throws {
