@@ -71,7 +71,8 @@ public final class GzipCompressor {
   /// Compresses `chunk` and returns whatever compressed bytes are ready (often none: zlib
   /// buffers until it has a block).
   ///
-  /// - Throws: ``OpsLogError/invalidArgument(_:)`` after ``finish()``.
+  /// - Throws: ``OpsLogError/invalidArgument(_:)`` after ``finish()``, or when zlib fails to
+  ///   compress (its status in the message).
   public func compress(_ chunk: some Collection<UInt8>) throws -> [UInt8] {
     guard !isFinished else { throw OpsLogError.invalidArgument("the gzip member is already finished") }
     var output: [UInt8] = []

@@ -77,8 +77,9 @@ public struct SnapshotReader {
   /// completes, in file order.
   ///
   /// - Throws: ``OpsLogError/corrupted(path:reason:)`` for a bad header, a record line that is
-  ///   not `{"id":<non-empty string>,"data":<value>}`, or damaged gzip data; whatever
-  ///   `onRecord` throws.
+  ///   not `{"id":<non-empty string>,"data":<value>}`, anything but blank lines after a
+  ///   single-line legacy document, damaged gzip data, or any chunk after ``finish(_:)``
+  ///   ("data after the end of the snapshot"); whatever `onRecord` throws.
   public mutating func consume(_ chunk: some Collection<UInt8>, _ onRecord: (SnapshotRecord) throws -> Void) throws {
     guard !isFinished else { throw corrupted("data after the end of the snapshot") }
     if !isDetected {
