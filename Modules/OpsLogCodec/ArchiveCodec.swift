@@ -15,18 +15,7 @@ public enum ArchiveCodec {
 
   /// Whether `period` can be part of a segment's file name; see ``fileName(period:)``.
   public static func validate(period: String) throws {
-    let isSafe =
-      !period.isEmpty && period != "." && period != ".."
-      && period.utf8.allSatisfy { byte in
-        switch byte {
-        case UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "a")...UInt8(ascii: "z"),
-          UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "."), UInt8(ascii: "_"), UInt8(ascii: "-"):
-          return true
-        default:
-          return false
-        }
-      }
-    guard isSafe else {
+    guard PathRules.isSafeFileNameComponent(period) else {
       throw OpsLogError.invalidArgument(
         "the archive period \"\(period)\" must be non-empty and use only letters, digits, '.', '_' and '-'")
     }

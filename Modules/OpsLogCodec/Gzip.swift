@@ -71,7 +71,8 @@ public final class GzipCompressor {
   /// Compresses `chunk` and returns whatever compressed bytes are ready (often none: zlib
   /// buffers until it has a block).
   ///
-  /// - Throws: ``OpsLogError/invalidArgument(_:)`` after ``finish()``.
+  /// - Throws: ``OpsLogError/invalidArgument(_:)`` after ``finish()``, or when zlib fails to
+  ///   compress (its status in the message).
   public func compress(_ chunk: some Collection<UInt8>) throws -> [UInt8] {
     guard !isFinished else { throw OpsLogError.invalidArgument("the gzip member is already finished") }
     var output: [UInt8] = []
@@ -139,7 +140,6 @@ public final class GzipCompressor {
 public final class GzipDecompressor {
   private let stream: UnsafeMutablePointer<z_stream>
   private let path: String
-  private var endedMember = false
   private var failed = false
   /// Reused for every call, so feeding small chunks does not allocate a block each time.
   private var block = [UInt8](repeating: 0, count: Gzip.blockSize)
@@ -203,13 +203,12 @@ public final class GzipDecompressor {
       stream.pointee.avail_in = 0
     }
     while true {
-      if endedMember {
+      if isFinished {
         // More bytes after a complete member: another member follows.
         guard stream.pointee.avail_in > 0 else { return }
         guard inflateReset(stream) == Z_OK else {
           throw OpsLogError.corrupted(path: path, reason: "zlib could not start the next gzip member")
         }
-        endedMember = false
         isFinished = false
       }
       let (status, produced) = block.withUnsafeMutableBufferPointer { buffer in
@@ -224,7 +223,6 @@ public final class GzipDecompressor {
       output.append(contentsOf: block[0..<produced])
       switch status {
       case Z_STREAM_END:
-        endedMember = true
         isFinished = true
       case Z_OK:
         if stream.pointee.avail_in == 0 && produced < Gzip.blockSize { return }

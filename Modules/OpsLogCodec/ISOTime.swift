@@ -37,21 +37,54 @@ public enum ISOTime {
   /// Formats a Unix time in milliseconds as `YYYY-MM-DDTHH:MM:SS.mmmZ`.
   ///
   /// Years outside 0...9999 are written as JavaScript does, with a sign and six digits
-  /// (`+275760-09-13T00:00:00.000Z`), so any `Int64` gives a string and never traps.
+  /// (`+275760-09-13T00:00:00.000Z`); years beyond that, which JavaScript cannot represent,
+  /// keep all their digits. Any `Int64` gives a string and never traps.
   public static func string(millisecondsSince1970 milliseconds: Int64) -> String {
-    let parts = CivilTime(millisecondsSince1970: milliseconds)
-    var text = ""
-    text.reserveCapacity(24)
-    if parts.year >= 0 && parts.year <= 9999 {
-      text += pad(parts.year, 4)
+    var bytes: [UInt8] = []
+    bytes.reserveCapacity(32)
+    write(millisecondsSince1970: milliseconds, into: &bytes)
+    return String(decoding: bytes, as: UTF8.self)
+  }
+
+  /// Appends the text of ``string(millisecondsSince1970:)`` to `bytes`: the one formatter for
+  /// every time the codec writes, record dates included, so they cannot spell a time differently.
+  static func write(millisecondsSince1970 milliseconds: Int64, into bytes: inout [UInt8]) {
+    let time = CivilTime(millisecondsSince1970: milliseconds)
+    if time.year >= 0 && time.year <= 9999 {
+      appendDigits(time.year.magnitude, width: 4, to: &bytes)
     } else {
-      text += parts.year < 0 ? "-" : "+"
-      text += pad(parts.year.magnitude, 6)
+      bytes.append(time.year < 0 ? UInt8(ascii: "-") : UInt8(ascii: "+"))
+      appendDigits(time.year.magnitude, width: 6, to: &bytes)
     }
-    text += "-" + pad(parts.month, 2) + "-" + pad(parts.day, 2)
-    text += "T" + pad(parts.hour, 2) + ":" + pad(parts.minute, 2) + ":" + pad(parts.second, 2)
-    text += "." + pad(parts.millisecond, 3) + "Z"
-    return text
+    bytes.append(UInt8(ascii: "-"))
+    appendDigits(time.month.magnitude, width: 2, to: &bytes)
+    bytes.append(UInt8(ascii: "-"))
+    appendDigits(time.day.magnitude, width: 2, to: &bytes)
+    bytes.append(UInt8(ascii: "T"))
+    appendDigits(time.hour.magnitude, width: 2, to: &bytes)
+    bytes.append(UInt8(ascii: ":"))
+    appendDigits(time.minute.magnitude, width: 2, to: &bytes)
+    bytes.append(UInt8(ascii: ":"))
+    appendDigits(time.second.magnitude, width: 2, to: &bytes)
+    bytes.append(UInt8(ascii: "."))
+    appendDigits(time.millisecond.magnitude, width: 3, to: &bytes)
+    bytes.append(UInt8(ascii: "Z"))
+  }
+
+  /// Appends `value` in decimal, zero-padded to at least `width` digits; never fewer digits
+  /// than the value has.
+  @inline(__always)
+  static func appendDigits(_ value: UInt64, width: Int, to bytes: inout [UInt8]) {
+    var divisor: UInt64 = 1
+    for _ in 1..<width { divisor *= 10 }
+    // divisor * 10 <= value here, so the multiplication cannot overflow.
+    while value / divisor >= 10 { divisor *= 10 }
+    var remaining = value
+    while divisor > 0 {
+      bytes.append(UInt8(ascii: "0") + UInt8(truncatingIfNeeded: remaining / divisor))
+      remaining %= divisor
+      divisor /= 10
+    }
   }
 
   /// The current quarter in UTC, `YYYY-Qn`: the default archive period.
@@ -65,10 +98,6 @@ public enum ISOTime {
     return "\(parts.year)-Q\((parts.month - 1) / 3 + 1)"
   }
 
-  static func pad(_ value: some BinaryInteger, _ width: Int) -> String {
-    let digits = String(value)
-    return digits.count >= width ? digits : String(repeating: "0", count: width - digits.count) + digits
-  }
 }
 
 /// A UTC calendar date and time, split from Unix milliseconds with the proleptic Gregorian

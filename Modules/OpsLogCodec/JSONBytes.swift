@@ -40,6 +40,6 @@ public struct JSONBytes: Sendable, Hashable {
   /// Whether the value is `null`.
   public var isNull: Bool {
     // A valid value whose first byte after white space is `n` is the literal `null`.
-    bytes.first { !(($0 == 0x20) || ($0 == 0x09) || ($0 == 0x0A) || ($0 == 0x0D)) } == UInt8(ascii: "n")
+    bytes.first { !JSONParser.isWhitespace($0) } == UInt8(ascii: "n")
   }
 }

@@ -94,15 +94,20 @@ public struct JSONParser {
     .invalidJSON(reason: reason, offset: offset ?? position)
   }
 
+  /// Whether `byte` is white space that JSON allows between tokens (space, tab, CR, LF), and
+  /// nothing else: every reader in the codec asks this one question, so none is laxer.
+  @inline(__always)
+  static func isWhitespace(_ byte: UInt8) -> Bool {
+    switch byte {
+    case 0x20, 0x0A, 0x0D, 0x09: return true
+    default: return false
+    }
+  }
+
   @inline(__always)
   /// Moves past the white space JSON allows between tokens (space, tab, CR, LF), nothing else.
   public mutating func skipWhitespace() {
-    while position < end {
-      switch byte(at: position) {
-      case 0x20, 0x0A, 0x0D, 0x09: position += 1
-      default: return
-      }
-    }
+    while position < end && Self.isWhitespace(byte(at: position)) { position += 1 }
   }
 
   /// Parses the value at the current position (no leading white space).
@@ -160,34 +165,15 @@ public struct JSONParser {
       depth -= 1
       return object
     }
-    while true {
-      guard peek() == UInt8(ascii: "\"") else {
-        throw peek() == nil
-          ? error("unexpected end of input in an object") : error("expected a string key in an object")
-      }
-      let key = try parseString()
-      skipWhitespace()
-      guard peek() == UInt8(ascii: ":") else {
-        throw peek() == nil ? error("unexpected end of input in an object") : error("expected ':' after an object key")
-      }
-      position += 1
-      skipWhitespace()
+    repeat {
+      let key = try parseMemberKey()
       let value = try parseValue()
       if object.count > 0, object[key] != nil {
         object[key] = value
       } else {
         object.appendNew(key, value)
       }
-      skipWhitespace()
-      guard let next = peek() else { throw error("unexpected end of input in an object") }
-      position += 1
-      if next == UInt8(ascii: ",") {
-        skipWhitespace()
-        continue
-      }
-      if next == UInt8(ascii: "}") { break }
-      throw error("expected ',' or '}' in an object", at: position - 1)
-    }
+    } while try endOfEntry(closing: UInt8(ascii: "}"))
     depth -= 1
     return object
   }
@@ -202,18 +188,9 @@ public struct JSONParser {
       depth -= 1
       return array
     }
-    while true {
+    repeat {
       array.append(try parseValue())
-      skipWhitespace()
-      guard let next = peek() else { throw error("unexpected end of input in an array") }
-      position += 1
-      if next == UInt8(ascii: ",") {
-        skipWhitespace()
-        continue
-      }
-      if next == UInt8(ascii: "]") { break }
-      throw error("expected ',' or ']' in an array", at: position - 1)
-    }
+    } while try endOfEntry(closing: UInt8(ascii: "]"))
     depth -= 1
     return array
   }
@@ -466,9 +443,18 @@ extension JSONParser {
   /// would but building nothing. Iterative, so any nesting up to the depth limit costs no stack.
   mutating func skipValue() throws {
     guard let first = peek() else { throw error("unexpected end of input, expected a value") }
+    if first == UInt8(ascii: "{") || first == UInt8(ascii: "[") {
+      try skipContainer()
+    } else {
+      try skipScalar(first)
+    }
+  }
+
+  /// Skips the string, number or literal whose first byte, `first`, is at the current position.
+  @inline(__always)
+  private mutating func skipScalar(_ first: UInt8) throws {
     switch first {
     case UInt8(ascii: "\""): try skipString()
-    case UInt8(ascii: "{"), UInt8(ascii: "["): try skipContainer()
     case UInt8(ascii: "t"): try expectLiteral("true")
     case UInt8(ascii: "f"): try expectLiteral("false")
     case UInt8(ascii: "n"): try expectLiteral("null")
@@ -506,57 +492,22 @@ extension JSONParser {
             continue
           }
         }
-        if !closedEmpty {
-          switch first {
-          case UInt8(ascii: "\""): try skipString()
-          case UInt8(ascii: "t"): try expectLiteral("true")
-          case UInt8(ascii: "f"): try expectLiteral("false")
-          case UInt8(ascii: "n"): try expectLiteral("null")
-          case UInt8(ascii: "-"), UInt8(ascii: "0")...UInt8(ascii: "9"): _ = try parseNumber()
-          default: throw error("unexpected character \(Self.describe(first)), expected a value")
-          }
-        }
+        if !closedEmpty { try skipScalar(first) }
         // Here: just after a complete value; close every container that ends now.
         while true {
           if level == 0 {
             assert(depth == startDepth)
             return
           }
-          skipWhitespace()
-          guard let next = peek() else {
-            throw error(
-              isObject[level] ? "unexpected end of input in an object" : "unexpected end of input in an array")
-          }
-          position += 1
-          if next == UInt8(ascii: ",") {
-            skipWhitespace()
+          if try endOfEntry(closing: isObject[level] ? UInt8(ascii: "}") : UInt8(ascii: "]")) {
             if isObject[level] { try skipMemberKey() }
             break
-          }
-          if isObject[level] {
-            guard next == UInt8(ascii: "}") else { throw error("expected ',' or '}' in an object", at: position - 1) }
-          } else {
-            guard next == UInt8(ascii: "]") else { throw error("expected ',' or ']' in an array", at: position - 1) }
           }
           depth -= 1
           level -= 1
         }
       }
     }
-  }
-
-  /// Skips `"key" :` and the white space after it, leaving the position at the member's value.
-  mutating func skipMemberKey() throws {
-    guard peek() == UInt8(ascii: "\"") else {
-      throw peek() == nil ? error("unexpected end of input in an object") : error("expected a string key in an object")
-    }
-    try skipString()
-    skipWhitespace()
-    guard peek() == UInt8(ascii: ":") else {
-      throw peek() == nil ? error("unexpected end of input in an object") : error("expected ':' after an object key")
-    }
-    position += 1
-    skipWhitespace()
   }
 
   /// Steps over a string (opening quote at the position), checking escapes, surrogate pairs and
@@ -645,5 +596,66 @@ extension JSONParser {
       throw error("invalid UTF-8 in a string", at: offset)
     }
     return length
+  }
+}
+
+// MARK: - Object members and container entries
+
+// Every reader of objects and arrays in this module (the parser, the validating skip, the WAL
+// line scan and the record decoder) takes these steps, so that they all accept the same input
+// and reject it with the same error at the same offset.
+extension JSONParser {
+  /// Throws unless the current byte is the opening quote of a member's key.
+  @inline(__always)
+  mutating func expectMemberKey() throws {
+    guard peek() == UInt8(ascii: "\"") else {
+      throw peek() == nil ? error("unexpected end of input in an object") : error("expected a string key in an object")
+    }
+  }
+
+  /// Parses `"key" :` and the white space after it, leaving the position at the member's value.
+  @inline(__always)
+  mutating func parseMemberKey() throws -> String {
+    try expectMemberKey()
+    let key = try parseString()
+    try skipNameSeparator()
+    return key
+  }
+
+  /// Skips `"key" :` and the white space after it, leaving the position at the member's value.
+  mutating func skipMemberKey() throws {
+    try expectMemberKey()
+    try skipString()
+    try skipNameSeparator()
+  }
+
+  /// Skips the white space, `:` and white space after a member's key.
+  @inline(__always)
+  mutating func skipNameSeparator() throws {
+    skipWhitespace()
+    guard peek() == UInt8(ascii: ":") else {
+      throw peek() == nil ? error("unexpected end of input in an object") : error("expected ':' after an object key")
+    }
+    position += 1
+    skipWhitespace()
+  }
+
+  /// Steps past what follows a member's or element's value: true after `,` (and the white
+  /// space after it, so the next entry starts at the position), false after `closing` (`}` or
+  /// `]`), which ends the container.
+  @inline(__always)
+  mutating func endOfEntry(closing: UInt8) throws -> Bool {
+    skipWhitespace()
+    let inObject = closing == UInt8(ascii: "}")
+    guard let next = peek() else {
+      throw error(inObject ? "unexpected end of input in an object" : "unexpected end of input in an array")
+    }
+    position += 1
+    if next == UInt8(ascii: ",") {
+      skipWhitespace()
+      return true
+    }
+    if next == closing { return false }
+    throw error(inObject ? "expected ',' or '}' in an object" : "expected ',' or ']' in an array", at: position - 1)
   }
 }

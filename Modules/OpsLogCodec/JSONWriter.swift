@@ -266,7 +266,7 @@ public struct JSONWriter: Sendable {
       bytes.append(UInt8(ascii: "\""))
       return
     }
-    writeEscapedString(utf8: utf8)
+    writeEscapedString(utf8: utf8, from: index)
   }
 
   /// Whether any of the eight bytes of `word` is a control character, `"` or `\\` (exact: the
@@ -283,10 +283,12 @@ public struct JSONWriter: Sendable {
   }
 
   /// The general path of ``writeString(utf8:)``, for strings with something to escape.
-  mutating func writeEscapedString(utf8: UnsafeBufferPointer<UInt8>) {
+  /// `firstEscape` is where the fast path's scan stopped: no byte before it needs escaping,
+  /// so the scan resumes there instead of reading the prefix twice.
+  mutating func writeEscapedString(utf8: UnsafeBufferPointer<UInt8>, from firstEscape: Int = 0) {
     bytes.append(UInt8(ascii: "\""))
     var runStart = 0
-    for index in 0..<utf8.count {
+    for index in firstEscape..<utf8.count {
       let byte = utf8[index]
       guard byte < 0x20 || byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") else { continue }
       if index > runStart {

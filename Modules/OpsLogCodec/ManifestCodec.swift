@@ -114,13 +114,10 @@ struct FieldReader {
     return integer
   }
 
-  /// A path inside the store: relative, `/`-separated, without `.` or `..` components. A
-  /// damaged or hostile manifest must not point the store at files outside its directory.
+  /// A path inside the store (``PathRules/storePathProblem(_:)``, the rule the backends apply).
+  /// A damaged or hostile manifest must not point the store at files outside its directory.
   func storePath(_ path: String, _ field: String) throws -> String {
-    let components = path.split(separator: "/", omittingEmptySubsequences: false)
-    guard !path.hasPrefix("/"), !path.utf8.contains(0),
-      components.allSatisfy({ !$0.isEmpty && $0 != "." && $0 != ".." })
-    else {
+    guard PathRules.storePathProblem(path) == nil else {
       throw corrupted("\(field) is not a path inside the store: \"\(path)\"")
     }
     return path

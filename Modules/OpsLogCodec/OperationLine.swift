@@ -1,14 +1,8 @@
 import OpsLogTypes
 
-/// A `prev` value that is already encoded, for ``OperationLine/write(into:timestamp:kind:id:previous:data:agent:clock:)``.
-public enum EncodedPrevious: Sendable {
-  /// `"prev":null`: the operation created the record.
-  case none
-  /// The full previous record as compact JSON bytes, written as they are.
-  case record([UInt8])
-  /// A reverse patch, written with `"encoding":"delta"`.
-  case delta(DeltaPatch)
-}
+/// A `prev` value that is already encoded, for ``OperationLine/write(into:timestamp:kind:id:previous:data:agent:clock:)``:
+/// a full previous record is its compact JSON bytes, written as they are.
+public typealias EncodedPrevious = PreviousValue<[UInt8]>
 
 /// One WAL line (see FORMAT.md, "WAL line"): encoding in the reference's key order and
 /// strict decoding with a distinct reason for every broken rule.
@@ -41,14 +35,12 @@ public enum OperationLine {
   /// Appends one line, with its trailing newline, for records that are already encoded: the
   /// engine's hot path, which never builds a ``JSONValue`` tree.
   ///
-  /// `data` and a ``EncodedPrevious/record(_:)`` must each be one valid compact JSON value;
+  /// `data` and a ``PreviousValue/record(_:)`` must each be one valid compact JSON value;
   /// they are copied as they are. `data` is `nil` for a delete.
   public static func write(
     into writer: inout JSONWriter, timestamp: String, kind: OperationKind, id: String,
     previous: EncodedPrevious, data: [UInt8]?, agent: String?, clock: Int?
   ) {
-    let isDelta: Bool
-    if case .delta = previous { isDelta = true } else { isDelta = false }
     writeFields(
       into: &writer, timestamp: timestamp, kind: kind, id: id,
       writePrevious: { writer in
@@ -58,7 +50,7 @@ public enum OperationLine {
         case .delta(let patch): writer.write(patch.jsonValue)
         }
       },
-      isDelta: isDelta,
+      isDelta: previous.storesDeltaPatch,
       writeData: data.map { bytes in { (writer: inout JSONWriter) in writer.writeRaw(bytes) } },
       agent: agent, clock: clock)
     writer.writeByte(UInt8(ascii: "\n"))
@@ -152,22 +144,10 @@ public enum OperationLine {
       if parser.peek() == UInt8(ascii: "}") {
         parser.position += 1
       } else {
-        // The loop mirrors JSONParser.parseObject, so that it accepts exactly the lines the
-        // full parse accepts. A repeated key's last value counts, as there.
-        while true {
-          guard parser.peek() == UInt8(ascii: "\"") else {
-            throw parser.peek() == nil
-              ? parser.error("unexpected end of input in an object")
-              : parser.error("expected a string key in an object")
-          }
-          let key = try parser.parseString()
-          parser.skipWhitespace()
-          guard parser.peek() == UInt8(ascii: ":") else {
-            throw parser.peek() == nil
-              ? parser.error("unexpected end of input in an object") : parser.error("expected ':' after an object key")
-          }
-          parser.position += 1
-          parser.skipWhitespace()
+        // Built from the parser's own member steps, so that it accepts exactly the lines the
+        // full parse accepts, with the same errors. A repeated key's last value counts, as there.
+        repeat {
+          let key = try parser.parseMemberKey()
           let valueStart = parser.position
           switch key {
           case "data", "prev":
@@ -183,16 +163,7 @@ public enum OperationLine {
           case "clock": fields.clock = try parser.parseValue()
           default: try parser.skipValue()
           }
-          parser.skipWhitespace()
-          guard let next = parser.peek() else { throw parser.error("unexpected end of input in an object") }
-          parser.position += 1
-          if next == UInt8(ascii: ",") {
-            parser.skipWhitespace()
-            continue
-          }
-          if next == UInt8(ascii: "}") { break }
-          throw parser.error("expected ',' or '}' in an object", at: parser.position - 1)
-        }
+        } while try parser.endOfEntry(closing: UInt8(ascii: "}"))
       }
       parser.skipWhitespace()
       if parser.position != parser.end { throw parser.error("unexpected data after the JSON value") }

@@ -450,38 +450,16 @@ final class RecordValueDecoder: Decoder, SingleValueDecodingContainer {
       valueEnd = parser.position
     case .object:
       var parser = self.parser(at: cursor, depth: depth + 1)
-      while true {
+      repeat {
         try parser.skipMemberKey()
         try parser.skipValue()
-        parser.skipWhitespace()
-        guard let next = parser.peek() else { throw parser.error("unexpected end of input in an object") }
-        parser.position += 1
-        if next == UInt8(ascii: ",") {
-          parser.skipWhitespace()
-          continue
-        }
-        guard next == UInt8(ascii: "}") else {
-          throw parser.error("expected ',' or '}' in an object", at: parser.position - 1)
-        }
-        break
-      }
+      } while try parser.endOfEntry(closing: UInt8(ascii: "}"))
       valueEnd = parser.position
     case .array:
       var parser = self.parser(at: cursor, depth: depth + 1)
-      while true {
+      repeat {
         try parser.skipValue()
-        parser.skipWhitespace()
-        guard let next = parser.peek() else { throw parser.error("unexpected end of input in an array") }
-        parser.position += 1
-        if next == UInt8(ascii: ",") {
-          parser.skipWhitespace()
-          continue
-        }
-        guard next == UInt8(ascii: "]") else {
-          throw parser.error("expected ',' or ']' in an array", at: parser.position - 1)
-        }
-        break
-      }
+      } while try parser.endOfEntry(closing: UInt8(ascii: "]"))
       valueEnd = parser.position
     }
     isFinished = true
@@ -499,13 +477,11 @@ final class RecordValueDecoder: Decoder, SingleValueDecodingContainer {
     try parser.enterNesting()
     parser.position += 1
     parser.skipWhitespace()
-    switch parser.peek() {
-    case UInt8(ascii: "}"):
+    if parser.peek() == UInt8(ascii: "}") {
       isFinished = true
       valueEnd = parser.position + 1
-    case UInt8(ascii: "\""): break
-    case nil: throw parser.error("unexpected end of input in an object")
-    default: throw parser.error("expected a string key in an object")
+    } else {
+      try parser.expectMemberKey()
     }
     cursor = parser.position
     state = .object
@@ -535,39 +511,26 @@ final class RecordValueDecoder: Decoder, SingleValueDecodingContainer {
       }
       offset += count
       guard base[offset] == UInt8(ascii: "\"") else { return nil }
-      offset += 1
-      while offset < end, base[offset] == 0x20 || base[offset] == 0x0A || base[offset] == 0x0D || base[offset] == 0x09 {
-        offset += 1
-      }
-      guard offset < end, base[offset] == UInt8(ascii: ":") else { return nil }
-      offset += 1
-      while offset < end, base[offset] == 0x20 || base[offset] == 0x0A || base[offset] == 0x0D || base[offset] == 0x09 {
-        offset += 1
-      }
-      guard offset < end else { return nil }
-      return offset
+      var parser = self.parser(at: offset + 1, depth: depth)
+      parser.skipWhitespace()
+      guard parser.peek() == UInt8(ascii: ":") else { return nil }
+      parser.position += 1
+      parser.skipWhitespace()
+      guard parser.position < end else { return nil }
+      return parser.position
     }
   }
 
   /// Moves the scan cursor past the member whose value ends at `after`.
   func advanceObject(after: Int) throws {
     var parser = self.parser(at: after, depth: depth + 1)
-    parser.skipWhitespace()
-    guard let next = parser.peek() else { throw parser.error("unexpected end of input in an object") }
-    parser.position += 1
-    if next == UInt8(ascii: ",") {
-      parser.skipWhitespace()
-      guard parser.peek() == UInt8(ascii: "\"") else {
-        throw parser.peek() == nil
-          ? parser.error("unexpected end of input in an object") : parser.error("expected a string key in an object")
-      }
+    if try parser.endOfEntry(closing: UInt8(ascii: "}")) {
+      try parser.expectMemberKey()
       cursor = parser.position
-    } else if next == UInt8(ascii: "}") {
+    } else {
       isFinished = true
       valueEnd = parser.position
       cursor = parser.position - 1
-    } else {
-      throw parser.error("expected ',' or '}' in an object", at: parser.position - 1)
     }
   }
 
@@ -580,33 +543,11 @@ final class RecordValueDecoder: Decoder, SingleValueDecodingContainer {
     if parser.peek() == UInt8(ascii: "}") {
       parser.position += 1
     } else {
-      while true {
-        guard parser.peek() == UInt8(ascii: "\"") else {
-          throw parser.peek() == nil
-            ? parser.error("unexpected end of input in an object") : parser.error("expected a string key in an object")
-        }
-        let key = try parser.parseString()
-        parser.skipWhitespace()
-        guard parser.peek() == UInt8(ascii: ":") else {
-          throw parser.peek() == nil
-            ? parser.error("unexpected end of input in an object") : parser.error("expected ':' after an object key")
-        }
-        parser.position += 1
-        parser.skipWhitespace()
+      repeat {
+        let key = try parser.parseMemberKey()
         table.append(Member(key: key, valueOffset: parser.position))
         try parser.skipValue()
-        parser.skipWhitespace()
-        guard let next = parser.peek() else { throw parser.error("unexpected end of input in an object") }
-        parser.position += 1
-        if next == UInt8(ascii: ",") {
-          parser.skipWhitespace()
-          continue
-        }
-        guard next == UInt8(ascii: "}") else {
-          throw parser.error("expected ',' or '}' in an object", at: parser.position - 1)
-        }
-        break
-      }
+      } while try parser.endOfEntry(closing: UInt8(ascii: "}"))
     }
     members = table
     isFinished = true
@@ -657,20 +598,14 @@ final class RecordValueDecoder: Decoder, SingleValueDecodingContainer {
   /// Moves past the element that ends at `after`.
   func advanceArray(after: Int) throws {
     var parser = self.parser(at: after, depth: depth + 1)
-    parser.skipWhitespace()
-    guard let next = parser.peek() else { throw parser.error("unexpected end of input in an array") }
-    parser.position += 1
-    if next == UInt8(ascii: ",") {
-      parser.skipWhitespace()
+    if try parser.endOfEntry(closing: UInt8(ascii: "]")) {
       guard let first = parser.peek() else { throw parser.error("unexpected end of input, expected a value") }
       if first == UInt8(ascii: "]") { throw parser.error("unexpected character ']', expected a value") }
       cursor = parser.position
-    } else if next == UInt8(ascii: "]") {
+    } else {
       isFinished = true
       valueEnd = parser.position
       cursor = parser.position - 1
-    } else {
-      throw parser.error("expected ',' or ']' in an array", at: parser.position - 1)
     }
     elementIndex += 1
   }
@@ -683,21 +618,10 @@ final class RecordValueDecoder: Decoder, SingleValueDecodingContainer {
     parser.skipWhitespace()
     var count = 0
     if parser.peek() != UInt8(ascii: "]") {
-      while true {
+      repeat {
         try parser.skipValue()
         count += 1
-        parser.skipWhitespace()
-        guard let next = parser.peek() else { throw parser.error("unexpected end of input in an array") }
-        parser.position += 1
-        if next == UInt8(ascii: ",") {
-          parser.skipWhitespace()
-          continue
-        }
-        guard next == UInt8(ascii: "]") else {
-          throw parser.error("expected ',' or ']' in an array", at: parser.position - 1)
-        }
-        break
-      }
+      } while try parser.endOfEntry(closing: UInt8(ascii: "]"))
     }
     cachedCount = count
     return count

@@ -302,6 +302,12 @@ final class RecordValueEncoder: Encoder, SingleValueEncodingContainer {
   @inline(__always)
   func write(_ value: Float, _ component: (any CodingKey)?) throws {
     guard value.isFinite else { throw invalidNumber(value, component) }
+    writeFinite(value)
+  }
+
+  /// For callers that have checked `isFinite` already, before writing anything else.
+  @inline(__always)
+  func writeFinite(_ value: Float) {
     // A Float's shortest digits, not those of the Double it widens to (0.1, not 0.10000000149011612).
     state.writer.pointee.write(Double(value.description) ?? Double(value))
   }
@@ -315,8 +321,8 @@ final class RecordValueEncoder: Encoder, SingleValueEncodingContainer {
     }
   }
 
-  /// Writes any value as a member or element of this container (or as this encoder's own
-  /// value when `asChild` is false).
+  /// Writes the value of a member or element of this container, whose key or separator the
+  /// caller has written already; `component` names it in the coding path.
   func encodeNested<T: Encodable>(_ value: T, _ component: any CodingKey) throws {
     if let special = recordSpecialValue(value) {
       state.writer.pointee.write(special)
@@ -654,9 +660,10 @@ struct RecordKeyedEncodingContainer<Key: CodingKey>: KeyedEncodingContainerProto
     encoder.state.writer.pointee.write(value)
   }
   func encode(_ value: Float, forKey key: Key) throws {
+    // Checked before the key is written, as for Double: a rejected number leaves no member behind.
     guard value.isFinite else { throw encoder.invalidNumber(value, key) }
     try beginMember(key)
-    try encoder.write(value, key)
+    encoder.writeFinite(value)
   }
   func encode(_ value: Int, forKey key: Key) throws {
     try beginMember(key)

@@ -19,63 +19,16 @@ enum RecordDateFormat {
     return era * 146_097 + dayOfEra - 719_468
   }
 
-  static func civil(fromDays days: Int) -> (year: Int, month: Int, day: Int) {
-    let shifted = days + 719_468
-    let era = (shifted >= 0 ? shifted : shifted - 146_096) / 146_097
-    let dayOfEra = shifted - era * 146_097
-    let yearOfEra = (dayOfEra - dayOfEra / 1460 + dayOfEra / 36524 - dayOfEra / 146_096) / 365
-    let dayOfYear = dayOfEra - (365 * yearOfEra + yearOfEra / 4 - yearOfEra / 100)
-    let monthIndex = (5 * dayOfYear + 2) / 153
-    let day = dayOfYear - (153 * monthIndex + 2) / 5 + 1
-    let month = monthIndex < 10 ? monthIndex + 3 : monthIndex - 9
-    return (yearOfEra + era * 400 + (month <= 2 ? 1 : 0), month, day)
-  }
-
   /// Writes the date's text (without quotes). Sub-millisecond precision is cut off, as a
   /// JavaScript `Date` holds whole milliseconds; years outside 0...9999 use the extended
-  /// `+YYYYYY` form, as `toJSON` does.
+  /// `+YYYYYY` form, as `toJSON` does (with more digits past ±999999, beyond JavaScript's range).
   static func write(_ date: Date, into bytes: inout [UInt8]) {
     // A date read from whole milliseconds is a double a hair off; snap to the nearest
     // millisecond first so that it is not cut to the one below.
     let scaled = date.timeIntervalSince1970 * 1000
     let nearest = scaled.rounded()
     let totalMilliseconds = Int64(Swift.abs(scaled - nearest) < 1e-3 ? nearest : scaled.rounded(.down))
-    var days = Int(totalMilliseconds / 86_400_000)
-    var millisecondOfDay = Int(totalMilliseconds % 86_400_000)
-    if millisecondOfDay < 0 {
-      millisecondOfDay += 86_400_000
-      days -= 1
-    }
-    let (year, month, day) = civil(fromDays: days)
-    func digits(_ value: Int, _ count: Int) {
-      var divisor = 1
-      for _ in 1..<count { divisor *= 10 }
-      var remaining = value
-      while divisor > 0 {
-        bytes.append(UInt8(ascii: "0") + UInt8(remaining / divisor))
-        remaining %= divisor
-        divisor /= 10
-      }
-    }
-    if year >= 0 && year <= 9999 {
-      digits(year, 4)
-    } else {
-      bytes.append(year < 0 ? UInt8(ascii: "-") : UInt8(ascii: "+"))
-      digits(Swift.abs(year), 6)
-    }
-    bytes.append(UInt8(ascii: "-"))
-    digits(month, 2)
-    bytes.append(UInt8(ascii: "-"))
-    digits(day, 2)
-    bytes.append(UInt8(ascii: "T"))
-    digits(millisecondOfDay / 3_600_000, 2)
-    bytes.append(UInt8(ascii: ":"))
-    digits(millisecondOfDay / 60_000 % 60, 2)
-    bytes.append(UInt8(ascii: ":"))
-    digits(millisecondOfDay / 1000 % 60, 2)
-    bytes.append(UInt8(ascii: "."))
-    digits(millisecondOfDay % 1000, 3)
-    bytes.append(UInt8(ascii: "Z"))
+    ISOTime.write(millisecondsSince1970: totalMilliseconds, into: &bytes)
   }
 
   static func string(_ date: Date) -> String {

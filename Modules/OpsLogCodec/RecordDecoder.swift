@@ -24,11 +24,15 @@ import OpsLogTypes
 /// `keyNotFound`, `dataCorrupted` for out-of-range numbers and bad dates) whose context holds
 /// the coding path and whose description names it, for example `tasks[2].priority`.
 public struct RecordDecoder: Sendable {
+  /// A decoder. It holds no state, so one instance serves any number of decodes, concurrently.
   public init() {}
 
   /// Decodes `type` from a parsed value. Object key order is preserved.
   ///
-  /// - Throws: `DecodingError` when the value does not fit the type.
+  /// - Throws: `DecodingError` when the value does not fit the type;
+  ///   ``OpsLogError/invalidJSON(reason:offset:)`` when it nests deeper than
+  ///   ``JSONValue/maximumDepth`` (a value built in memory can; a parsed one cannot), the
+  ///   offset counting in its compact serialization. A `type` of ``JSONValue`` never throws.
   public func decode<T: Decodable>(_ type: T.Type, from value: JSONValue) throws -> T {
     if T.self == JSONValue.self { return value as! T }
     // The value's compact text decodes exactly as the value would, through the one fast path.

@@ -21,6 +21,7 @@ import OpsLogTypes
 /// - Throws from every method: `EncodingError.invalidValue`, naming the coding path, for a
 ///   NaN or infinite `Double`/`Float` (JSON has no such numbers; nothing is written).
 public struct RecordEncoder: Sendable {
+  /// An encoder. It holds no state, so one instance serves any number of encodes, concurrently.
   public init() {}
 
   /// Encodes `value` as a ``JSONValue``; object key order is preserved.

@@ -68,7 +68,12 @@ public final class SnapshotWriter {
     writer.writeRaw(SnapshotFormat.headerLine(header))
   }
 
-  /// Adds one record line; `data` is the record's compact JSON.
+  /// Adds one record line; `data` is the record's compact JSON, copied as it is (not checked).
+  /// Lines come out in the order they are appended.
+  ///
+  /// - Throws: for a gzip snapshot, ``OpsLogError/invalidArgument(_:)`` from the compressor
+  ///   when a full buffer is handed to it: zlib failed, or ``finish()`` was called already. A
+  ///   plain snapshot never throws.
   public func append(id: String, data: some Sequence<UInt8>) throws {
     SnapshotFormat.writeRecordLine(into: &writer, id: id, data: data)
     if writer.bytes.count >= flushThreshold { try drain() }

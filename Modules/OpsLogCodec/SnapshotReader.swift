@@ -77,8 +77,9 @@ public struct SnapshotReader {
   /// completes, in file order.
   ///
   /// - Throws: ``OpsLogError/corrupted(path:reason:)`` for a bad header, a record line that is
-  ///   not `{"id":<non-empty string>,"data":<value>}`, or damaged gzip data; whatever
-  ///   `onRecord` throws.
+  ///   not `{"id":<non-empty string>,"data":<value>}`, anything but blank lines after a
+  ///   single-line legacy document, damaged gzip data, or any chunk after ``finish(_:)``
+  ///   ("data after the end of the snapshot"); whatever `onRecord` throws.
   public mutating func consume(_ chunk: some Collection<UInt8>, _ onRecord: (SnapshotRecord) throws -> Void) throws {
     guard !isFinished else { throw corrupted("data after the end of the snapshot") }
     if !isDetected {
@@ -180,13 +181,12 @@ public struct SnapshotReader {
   }
 
   static func isBlank(_ bytes: [UInt8]) -> Bool {
-    bytes.allSatisfy { $0 == 0x20 || $0 == 0x09 || $0 == 0x0D || $0 == 0x0A }
+    bytes.allSatisfy(JSONParser.isWhitespace)
   }
 
   mutating func readFirstLine(_ onRecord: (SnapshotRecord) throws -> Void) throws {
-    let isBlankByte: (UInt8) -> Bool = { $0 == 0x20 || $0 == 0x09 || $0 == 0x0D || $0 == 0x0A }
-    if let first = line.firstIndex(where: { !isBlankByte($0) }), line[first] == UInt8(ascii: "{"),
-      line.lastIndex(where: { !isBlankByte($0) }) == first
+    if let first = line.firstIndex(where: { !JSONParser.isWhitespace($0) }), line[first] == UInt8(ascii: "{"),
+      line.lastIndex(where: { !JSONParser.isWhitespace($0) }) == first
     {
       layout = .legacyDocument
       document = line
@@ -296,11 +296,14 @@ public struct SnapshotReader {
       let dataStart = infixEnd
       if !validatingData {
         var end = raw.count
-        while end > dataStart, [0x20, 0x09, 0x0A, 0x0D].contains(raw[end - 1]) { end -= 1 }
+        while end > dataStart, JSONParser.isWhitespace(raw[end - 1]) { end -= 1 }
         guard end > dataStart + 1, raw[end - 1] == UInt8(ascii: "}") else { return nil }
         return (id, dataStart..<(end - 1))
       }
-      guard (try? skipValue(&parser, raw, depth: 1)) != nil else { return nil }
+      // Inside the line's object, so that the depth limit counts from the line's root as the
+      // full parse's does.
+      parser.depth = 1
+      guard (try? parser.skipValue()) != nil else { return nil }
       let dataEnd = parser.position
       parser.skipWhitespace()
       guard parser.position < raw.count, raw[parser.position] == UInt8(ascii: "}") else { return nil }
@@ -308,56 +311,6 @@ public struct SnapshotReader {
       parser.skipWhitespace()
       guard parser.position == raw.count else { return nil }
       return (id, dataStart..<dataEnd)
-    }
-  }
-
-  /// Moves past one JSON value, validating it as strictly as ``JSONParser`` does, without
-  /// building containers. `depth` is the nesting level around the value.
-  static func skipValue(_ parser: inout JSONParser, _ raw: UnsafeRawBufferPointer, depth: Int) throws {
-    guard parser.position < raw.count else { throw parser.error("unexpected end of input, expected a value") }
-    let opening = raw[parser.position]
-    let closing: UInt8
-    switch opening {
-    case UInt8(ascii: "{"): closing = UInt8(ascii: "}")
-    case UInt8(ascii: "["): closing = UInt8(ascii: "]")
-    default:
-      // Strings, numbers and literals build no tree.
-      _ = try parser.parseValue()
-      return
-    }
-    guard depth + 1 <= JSONValue.maximumDepth else {
-      throw parser.error("nesting deeper than \(JSONValue.maximumDepth) levels")
-    }
-    parser.position += 1
-    parser.skipWhitespace()
-    if parser.position < raw.count, raw[parser.position] == closing {
-      parser.position += 1
-      return
-    }
-    while true {
-      if opening == UInt8(ascii: "{") {
-        guard parser.position < raw.count, raw[parser.position] == UInt8(ascii: "\"") else {
-          throw parser.error("expected a string key in an object")
-        }
-        _ = try parser.parseString()
-        parser.skipWhitespace()
-        guard parser.position < raw.count, raw[parser.position] == UInt8(ascii: ":") else {
-          throw parser.error("expected ':' after an object key")
-        }
-        parser.position += 1
-        parser.skipWhitespace()
-      }
-      try skipValue(&parser, raw, depth: depth + 1)
-      parser.skipWhitespace()
-      guard parser.position < raw.count else { throw parser.error("unexpected end of input") }
-      let next = raw[parser.position]
-      parser.position += 1
-      if next == UInt8(ascii: ",") {
-        parser.skipWhitespace()
-        continue
-      }
-      if next == closing { return }
-      throw parser.error("expected ',' or a closing bracket", at: parser.position - 1)
     }
   }
 }

@@ -1,49 +1,16 @@
+import OpsLogCodec
 import OpsLogTypes
 
 /// The path rules every bundled backend applies before touching its medium, so that the file
 /// and memory backends reject exactly the same paths.
 enum StoragePath {
   /// Throws ``OpsLogError/invalidArgument(_:)`` unless `path` is a relative path of non-empty
-  /// components, none of them `.` or `..`, without NUL bytes. `""` (the location itself) passes
-  /// only when `allowingLocation` is set.
-  ///
-  /// Scans the UTF-8 bytes once without allocating: it runs on every append.
+  /// components, none of them `.` or `..`, without NUL bytes (``PathRules`` holds the rule, which
+  /// the manifest decoder applies too). `""` (the location itself) passes only when
+  /// `allowingLocation` is set.
   static func validate(_ path: String, allowingLocation: Bool = false) throws {
-    let slash = UInt8(ascii: "/")
-    let dot = UInt8(ascii: ".")
-    if path.isEmpty {
-      if allowingLocation { return }
-      throw OpsLogError.invalidArgument("a path may not be empty")
-    }
-    if path.utf8.first == slash {
-      throw OpsLogError.invalidArgument("path \"\(path)\" is absolute; paths are relative to the location")
-    }
-    var componentLength = 0
-    var dotsOnly = true
-    var problem: String?
-    func endComponent() {
-      if componentLength == 0 {
-        problem = "path \"\(path)\" has an empty component"
-      } else if dotsOnly && componentLength <= 2 {
-        problem = "path \"\(path)\" may not contain \".\" or \"..\" components"
-      }
-      componentLength = 0
-      dotsOnly = true
-    }
-    for byte in path.utf8 {
-      if byte == 0 {
-        throw OpsLogError.invalidArgument("a path may not contain NUL bytes")
-      }
-      if byte == slash {
-        endComponent()
-        if let problem { throw OpsLogError.invalidArgument(problem) }
-      } else {
-        componentLength += 1
-        if byte != dot { dotsOnly = false }
-      }
-    }
-    endComponent()
-    if let problem { throw OpsLogError.invalidArgument(problem) }
+    if path.isEmpty && allowingLocation { return }
+    if let problem = PathRules.storePathProblem(path) { throw OpsLogError.invalidArgument(problem) }
   }
 
   /// Validates a lock name: a single component, such as `.lock` or `.compact-lock`.

@@ -4,6 +4,7 @@
 /// handful of keys; from ``indexThreshold`` keys on, a hash index is kept beside the members.
 /// `==` ignores member order, as JSON does; serialization and iteration keep it.
 public struct JSONObject: Sendable, Hashable, Sequence, ExpressibleByDictionaryLiteral {
+  /// A member: its name and its value.
   public typealias Element = (key: String, value: JSONValue)
 
   /// Member count from which a hash index is maintained.
@@ -13,12 +14,14 @@ public struct JSONObject: Sendable, Hashable, Sequence, ExpressibleByDictionaryL
   @usableFromInline var storedValues: [JSONValue]
   @usableFromInline var index: [String: Int]?
 
+  /// An empty object.
   public init() {
     storedKeys = []
     storedValues = []
     index = nil
   }
 
+  /// An empty object with room for `minimumCapacity` members before its storage grows.
   public init(minimumCapacity: Int) {
     self.init()
     storedKeys.reserveCapacity(minimumCapacity)
@@ -27,13 +30,12 @@ public struct JSONObject: Sendable, Hashable, Sequence, ExpressibleByDictionaryL
 
   /// Keys keep the literal's order; a repeated key keeps its first place and its last value.
   public init(dictionaryLiteral elements: (String, JSONValue)...) {
-    self.init(minimumCapacity: elements.count)
-    for (key, value) in elements { self[key] = value }
+    self.init(elements)
   }
 
   /// Builds an object from members in order; a repeated key keeps its first place and its last value.
   public init(_ members: some Sequence<(String, JSONValue)>) {
-    self.init()
+    self.init(minimumCapacity: members.underestimatedCount)
     for (key, value) in members { self[key] = value }
   }
 
@@ -41,7 +43,9 @@ public struct JSONObject: Sendable, Hashable, Sequence, ExpressibleByDictionaryL
   public var keys: [String] { storedKeys }
   /// The member values, in the order of ``keys``.
   public var values: [JSONValue] { storedValues }
+  /// The number of members (each key counts once).
   public var count: Int { storedKeys.count }
+  /// Whether the object has no members.
   public var isEmpty: Bool { storedKeys.isEmpty }
 
   @inlinable
@@ -102,9 +106,11 @@ public struct JSONObject: Sendable, Hashable, Sequence, ExpressibleByDictionaryL
     index = rebuilt
   }
 
+  /// Iterates over the members in insertion order.
   public struct Iterator: IteratorProtocol {
     let object: JSONObject
     var position = 0
+    /// The next member in insertion order, or `nil` after the last.
     public mutating func next() -> Element? {
       guard position < object.storedKeys.count else { return nil }
       defer { position += 1 }
@@ -112,10 +118,15 @@ public struct JSONObject: Sendable, Hashable, Sequence, ExpressibleByDictionaryL
     }
   }
 
+  /// An iterator over the members in insertion order (a replaced value keeps its key's place),
+  /// the order in which they are serialized.
   public func makeIterator() -> Iterator { Iterator(object: self) }
 
+  /// The exact member count.
   public var underestimatedCount: Int { count }
 
+  /// Whether both objects have the same keys with equal values (``JSONValue``'s `==`, so
+  /// `1` equals `1.0`), in any order.
   public static func == (lhs: JSONObject, rhs: JSONObject) -> Bool {
     guard lhs.count == rhs.count else { return false }
     for position in lhs.storedKeys.indices {
@@ -126,6 +137,7 @@ public struct JSONObject: Sendable, Hashable, Sequence, ExpressibleByDictionaryL
     return true
   }
 
+  /// Hashes the members without regard to their order, so that objects equal by `==` hash alike.
   public func hash(into hasher: inout Hasher) {
     // Order-independent, to agree with ==: members are hashed one by one and combined
     // commutatively.

@@ -6,17 +6,25 @@
 /// `.int(1) == .double(1.0)`, and both hash alike. Objects compare without regard to key
 /// order (see ``JSONObject``) but keep that order for serialization.
 public enum JSONValue: Sendable, Hashable {
+  /// `null`.
   case null
+  /// `true` or `false`.
   case bool(Bool)
   /// An integer literal that fits `Int64`.
   case int(Int64)
   /// Every other number. Never NaN or infinite when parsed; such values are written as `null`,
   /// as `JSON.stringify` does.
   case double(Double)
+  /// A string.
   case string(String)
+  /// An array, elements in order.
   case array([JSONValue])
+  /// An object, members in insertion order.
   case object(JSONObject)
 
+  /// Structural equality, numeric for numbers: an ``int(_:)`` equals a ``double(_:)`` holding
+  /// exactly that integer, and NaN equals nothing. Objects compare without regard to member
+  /// order; arrays element by element. See ``isIdentical(to:)`` for byte-level sameness.
   public static func == (lhs: JSONValue, rhs: JSONValue) -> Bool {
     switch (lhs, rhs) {
     case (.null, .null): return true
@@ -32,6 +40,8 @@ public enum JSONValue: Sendable, Hashable {
     }
   }
 
+  /// Hashes consistently with `==`: equal numbers hash alike whichever case holds them, and
+  /// objects hash without regard to member order.
   public func hash(into hasher: inout Hasher) {
     switch self {
     case .null: hasher.combine(0 as UInt8)
@@ -87,14 +97,17 @@ extension JSONValue {
     return nil
   }
 
+  /// Whether this is ``null``.
   public var isNull: Bool {
     if case .null = self { return true }
     return false
   }
+  /// The Boolean, or `nil` when this is not ``bool(_:)``.
   public var boolValue: Bool? {
     if case .bool(let value) = self { return value }
     return nil
   }
+  /// The string, or `nil` when this is not ``string(_:)``.
   public var stringValue: String? {
     if case .string(let value) = self { return value }
     return nil
@@ -115,10 +128,12 @@ extension JSONValue {
     default: return nil
     }
   }
+  /// The elements, or `nil` when this is not ``array(_:)``.
   public var arrayValue: [JSONValue]? {
     if case .array(let value) = self { return value }
     return nil
   }
+  /// The object, or `nil` when this is not ``object(_:)``.
   public var objectValue: JSONObject? {
     if case .object(let value) = self { return value }
     return nil
@@ -157,35 +172,49 @@ extension JSONValue {
 // MARK: - Literals
 
 extension JSONValue: ExpressibleByNilLiteral {
+  /// ``null``.
   public init(nilLiteral: ()) { self = .null }
 }
 extension JSONValue: ExpressibleByBooleanLiteral {
+  /// ``bool(_:)``.
   public init(booleanLiteral value: Bool) { self = .bool(value) }
 }
 extension JSONValue: ExpressibleByIntegerLiteral {
+  /// ``int(_:)``.
   public init(integerLiteral value: Int64) { self = .int(value) }
 }
 extension JSONValue: ExpressibleByFloatLiteral {
+  /// ``double(_:)``, even for a literal with an integer value such as `2.0`.
   public init(floatLiteral value: Double) { self = .double(value) }
 }
 extension JSONValue: ExpressibleByStringLiteral {
+  /// ``string(_:)``.
   public init(stringLiteral value: String) { self = .string(value) }
 }
 extension JSONValue: ExpressibleByArrayLiteral {
+  /// ``array(_:)``, elements in the literal's order.
   public init(arrayLiteral elements: JSONValue...) { self = .array(elements) }
 }
 extension JSONValue: ExpressibleByDictionaryLiteral {
   /// Keys keep the literal's order; a repeated key keeps its first place and its last value.
   public init(dictionaryLiteral elements: (String, JSONValue)...) {
-    var object = JSONObject(minimumCapacity: elements.count)
-    for (key, value) in elements { object[key] = value }
-    self = .object(object)
+    self = .object(JSONObject(elements))
   }
 }
 
 // MARK: - Codable
 
 extension JSONValue: Codable {
+  /// Decodes whatever JSON value the decoder holds, trying each kind in this order and taking
+  /// the first the decoder accepts: an array (an unkeyed container), an object (a keyed
+  /// container), `null`, `Bool`, `Int64`, `Double`, then `String`.
+  ///
+  /// An object's members follow the order of the container's `allKeys`, which is the
+  /// decoder's to choose: document order only from a decoder that keeps it. A key listed twice
+  /// keeps its first place. Members and elements are decoded recursively, in order.
+  ///
+  /// - Throws: what the decoder throws for a member or element, or, for a value that is none
+  ///   of the kinds above, the error of its last attempt, decoding a `String`.
   public init(from decoder: any Decoder) throws {
     if var array = try? decoder.unkeyedContainer() {
       var elements: [JSONValue] = []
@@ -195,8 +224,10 @@ extension JSONValue: Codable {
       return
     }
     if let keyed = try? decoder.container(keyedBy: JSONCodingKey.self) {
-      var object = JSONObject(minimumCapacity: keyed.allKeys.count)
-      for key in keyed.allKeys { object[key.stringValue] = try keyed.decode(JSONValue.self, forKey: key) }
+      // allKeys may be computed on every access (a table of the object's members).
+      let keys = keyed.allKeys
+      var object = JSONObject(minimumCapacity: keys.count)
+      for key in keys { object[key.stringValue] = try keyed.decode(JSONValue.self, forKey: key) }
       self = .object(object)
       return
     }
@@ -214,6 +245,13 @@ extension JSONValue: Codable {
     }
   }
 
+  /// Encodes the value through the encoder's containers: a single-value container for
+  /// ``null`` (`encodeNil`) and every scalar (``int(_:)`` as `Int64`, ``double(_:)`` as
+  /// `Double`, whatever its value), an unkeyed container for an array and a keyed container
+  /// (``JSONCodingKey``) for an object, members in insertion order.
+  ///
+  /// - Throws: whatever the encoder's containers throw (an encoder may reject a NaN or
+  ///   infinite ``double(_:)``, for example).
   public func encode(to encoder: any Encoder) throws {
     switch self {
     case .null:
@@ -243,13 +281,18 @@ extension JSONValue: Codable {
 
 /// A coding key for any JSON object member name.
 public struct JSONCodingKey: CodingKey, Hashable, Sendable {
+  /// The member name, any string (empty included).
   public var stringValue: String
+  /// The integer the key was made from with ``init(intValue:)``; `nil` for a key made from a name.
   public var intValue: Int?
+  /// The key for member `string`.
   public init(_ string: String) {
     self.stringValue = string
     self.intValue = nil
   }
+  /// The key for member `stringValue`; never fails, as every string names a JSON member.
   public init?(stringValue: String) { self.init(stringValue) }
+  /// The key named by `intValue`'s decimal digits (`"3"`), keeping the integer; never fails.
   public init?(intValue: Int) {
     self.stringValue = String(intValue)
     self.intValue = intValue

@@ -8,10 +8,14 @@ public struct ManifestInfo: Sendable, Hashable {
   public var activeOps: String
   /// Paths of the archive segments, relative to the store's location, each listed once.
   public var archiveSegments: [String]
+  /// The manifest's `stats` object.
   public var stats: ManifestStats
   /// Multi-writer stores only: each agent's active WAL path, in registration order.
   public var activeAgentOps: [(agent: String, path: String)]?
 
+  /// A manifest with these fields, taken as they are: the paths are not checked here (the
+  /// manifest codec checks them when it decodes a file). Single-writer stores leave
+  /// `activeAgentOps` `nil`.
   public init(
     version: Int, currentSnapshot: String, activeOps: String, archiveSegments: [String] = [],
     stats: ManifestStats, activeAgentOps: [(agent: String, path: String)]? = nil
@@ -29,6 +33,8 @@ public struct ManifestInfo: Sendable, Hashable {
     activeAgentOps?.first(where: { $0.agent == agent })?.path
   }
 
+  /// Whether every field is equal, `activeAgentOps` entry by entry in order (agent and path);
+  /// `nil` differs from an empty list.
   public static func == (lhs: ManifestInfo, rhs: ManifestInfo) -> Bool {
     lhs.version == rhs.version && lhs.currentSnapshot == rhs.currentSnapshot
       && lhs.activeOps == rhs.activeOps && lhs.archiveSegments == rhs.archiveSegments
@@ -37,6 +43,8 @@ public struct ManifestInfo: Sendable, Hashable {
       && lhs.activeAgentOps?.map(\.path) == rhs.activeAgentOps?.map(\.path)
   }
 
+  /// Hashes `currentSnapshot`, `activeOps` and `stats` only: enough to tell manifests apart in
+  /// practice, and consistent with `==`, which compares those fields among the rest.
   public func hash(into hasher: inout Hasher) {
     hasher.combine(currentSnapshot)
     hasher.combine(activeOps)
@@ -46,7 +54,9 @@ public struct ManifestInfo: Sendable, Hashable {
 
 /// The manifest's `stats` object.
 public struct ManifestStats: Sendable, Hashable {
+  /// Records in the active state, as of the last manifest write.
   public var activeRecords: Int
+  /// A running total of the records archiving has moved out of the active state.
   public var archivedRecords: Int
   /// WAL operations since the last checkpoint, as of the last manifest write.
   public var opsCount: Int
@@ -55,6 +65,8 @@ public struct ManifestStats: Sendable, Hashable {
   /// ISO-8601 time of the last checkpoint.
   public var lastCheckpoint: String
 
+  /// Stats with these values, taken as they are (the manifest codec rejects negative counts
+  /// and empty times when it decodes a file).
   public init(activeRecords: Int, archivedRecords: Int, opsCount: Int, created: String, lastCheckpoint: String) {
     self.activeRecords = activeRecords
     self.archivedRecords = archivedRecords
@@ -66,9 +78,12 @@ public struct ManifestStats: Sendable, Hashable {
 
 /// A snapshot's first line: `{"version":V,"timestamp":"<ISO>"}`.
 public struct SnapshotHeader: Sendable, Hashable {
+  /// The schema version of the records in the snapshot; a snapshot read from disk has one ≥ 1.
   public var version: Int
+  /// ISO-8601 time the snapshot was written.
   public var timestamp: String
 
+  /// A header with these fields, taken as they are.
   public init(version: Int, timestamp: String) {
     self.version = version
     self.timestamp = timestamp
@@ -77,13 +92,17 @@ public struct SnapshotHeader: Sendable, Hashable {
 
 /// An archive segment file, `archive/archive-<period>.json`.
 public struct ArchiveSegment: Sendable, Hashable {
+  /// The segment format's version; a segment read from disk has one ≥ 1.
   public var version: Int
   /// The period it holds, for example `2025-Q4` or `2024`.
   public var period: String
+  /// ISO-8601 time the segment was written.
   public var timestamp: String
   /// The archived records by ID, in the order they were archived.
   public var records: JSONObject
 
+  /// A segment with these fields, taken as they are: `period` is not checked here (the archive
+  /// codec checks it before it names a file after it).
   public init(version: Int = 1, period: String, timestamp: String, records: JSONObject) {
     self.version = version
     self.period = period
@@ -101,6 +120,7 @@ public struct StoreStats: Sendable, Hashable {
   /// Archive segments the manifest lists.
   public var archiveSegments: Int
 
+  /// Stats with these counts.
   public init(activeRecords: Int, opsCount: Int, archiveSegments: Int) {
     self.activeRecords = activeRecords
     self.opsCount = opsCount

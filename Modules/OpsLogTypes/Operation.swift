@@ -27,6 +27,8 @@ public struct DeltaPatch: Sendable, Hashable {
   /// `"$unset"`: every key that the update added.
   public var unset: [String]
 
+  /// A patch with these parts, as given: nothing is validated (a key may be in both parts,
+  /// and an empty patch is allowed). Use `DeltaPatch.make(from:to:)` to compute one.
   public init(set: JSONObject = JSONObject(), unset: [String] = []) {
     self.set = set
     self.unset = unset
@@ -50,6 +52,9 @@ public struct LogOperation<Record: Sendable>: Sendable {
   /// `"clock"`: the writing agent's Lamport clock in a multi-writer store.
   public var clock: Int?
 
+  /// An operation with these fields, as given. Nothing is validated: the WAL line rules (a
+  /// non-empty `timestamp` and `id`, `data` present exactly for a set, a delete's `previous`
+  /// a full record, a non-negative `clock`, …) are checked when a line is decoded, not here.
   @inlinable
   public init(
     timestamp: String, kind: OperationKind, id: String, data: Record?,

@@ -36,6 +36,7 @@ public enum OpsLogError: Error, Sendable, Hashable, CustomStringConvertible {
   /// A system call failed on this path.
   case io(path: String, errno: Int32, reason: String)
 
+  /// A sentence for a person reading a log: what went wrong and, where there is one, what to do.
   public var description: String {
     switch self {
     case .closed:

@@ -78,6 +78,14 @@ let brokenManifests: [BrokenManifest] = [
   BrokenManifest(name: "activeAgentOps path escaping", field: "activeAgentOps") {
     $0["activeAgentOps"] = ["A": "../ops/agent-A-1.jsonl"]
   },
+  // A combining mark after a `/` makes one character of both, which hid the `/` from a check
+  // by characters; the rule compares bytes, as the backends do.
+  BrokenManifest(name: "currentSnapshot absolute behind a combining mark", field: "currentSnapshot") {
+    $0["currentSnapshot"] = "/\u{301}etc/passwd"
+  },
+  BrokenManifest(name: "activeOps with a . component behind a combining mark", field: "activeOps") {
+    $0["activeOps"] = "ops/./\u{301}x.jsonl"
+  },
 ]
 
 @Test(arguments: brokenManifests)
@@ -173,7 +181,10 @@ func brokenManifestIsCorruptedNamingTheField(_ broken: BrokenManifest) throws {
   #expect(try ArchiveCodec.fileName(period: "v1.2_x") == "archive-v1.2_x.json")
   for period in ["", ".", "..", "../etc", "a/b", "a\\b", "Q 4", "2025\u{0}", "é"] {
     #expect(throws: OpsLogError.self, "\(period)") { try ArchiveCodec.fileName(period: period) }
+    #expect(!PathRules.isSafeFileNameComponent(period), "\(period)")
   }
+  #expect(PathRules.isSafeFileNameComponent("agent-A_1.x"))
+  #expect(PathRules.isSafeFileNameComponent("..."))
 }
 
 @Test func prettyJSONMatchesJavaScript() throws {

@@ -304,6 +304,21 @@ func describe(_ error: any Error) -> String { "\(error) \(String(describing: err
     }
   }
 
+  /// Past JavaScript's ±275760 a `Date` has no `toJSON` spelling; such a year keeps all its
+  /// digits, as ``ISOTime`` writes it, where the record encoder used to write a non-digit
+  /// (year 1,000,000 came out as `+:00000`) or trap (year 30,000,000).
+  @Test func datesBeyondSixDigitYearsKeepEveryDigit() throws {
+    for (year, text) in [
+      (1_000_000, "+1000000-01-01T00:00:00.000Z"), (-2_000_000, "-2000000-01-01T00:00:00.000Z"),
+      (30_000_000, "+30000000-01-01T00:00:00.000Z"), (275_760, "+275760-01-01T00:00:00.000Z"),
+    ] {
+      let seconds = RecordDateFormat.days(year: year, month: 1, day: 1) * 86_400
+      let bytes = try encoder.encodeBytes(Date(timeIntervalSince1970: Double(seconds)))
+      #expect(String(decoding: bytes, as: UTF8.self) == "\"\(text)\"")
+      #expect(ISOTime.string(millisecondsSince1970: Int64(seconds) * 1000) == text)
+    }
+  }
+
   @Test func dataIsBase64() throws {
     #expect(try encoder.encodeBytes(Data("hello".utf8)) == Array(#""aGVsbG8=""#.utf8))
     #expect(try decoder.decode(Data.self, from: Array(#""aGVsbG8=""#.utf8)) == Data("hello".utf8))

@@ -243,3 +243,16 @@ func damagedLineIsCorruptedNamingTheLine(_ damaged: DamagedSnapshot) throws {
     }
   }
 }
+
+@Test func fastPathKeepsTheParsersDepthLimit() throws {
+  // The line object is one level: data may nest maximumDepth - 1 levels, not one more, on the
+  // fast path exactly as in the full parse.
+  for levels in [JSONValue.maximumDepth - 1, JSONValue.maximumDepth] {
+    let data = String(repeating: "[", count: levels) + String(repeating: "]", count: levels)
+    let line = Array((#"{"id":"r","data":"# + data + "}").utf8)
+    let scanned = SnapshotReader.scanRecordLine(line)
+    let parses = (try? JSONValue(parsing: line)) != nil
+    #expect((scanned != nil) == (levels < JSONValue.maximumDepth), "\(levels)")
+    #expect(parses == (levels < JSONValue.maximumDepth), "\(levels)")
+  }
+}
