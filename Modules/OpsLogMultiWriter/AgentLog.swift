@@ -44,17 +44,13 @@ final class AgentLog: LogStrategy {
 
   /// Agent ids become part of a file name: only characters safe there.
   static func validate(agentId: String) throws {
-    guard !agentId.isEmpty else { throw OpsLogError.invalidArgument("an agent id must not be empty") }
-    guard agentId != "." && agentId != ".." else {
+    // The rule is the codec's, shared with archive periods; the branches only pick the message.
+    if PathRules.isSafeFileNameComponent(agentId) { return }
+    if agentId.isEmpty { throw OpsLogError.invalidArgument("an agent id must not be empty") }
+    if agentId == "." || agentId == ".." {
       throw OpsLogError.invalidArgument("an agent id must not be \"\(agentId)\"")
     }
-    let allowed = agentId.utf8.allSatisfy { byte in
-      (byte >= 0x30 && byte <= 0x39) || (byte >= 0x41 && byte <= 0x5A) || (byte >= 0x61 && byte <= 0x7A)
-        || byte == UInt8(ascii: ".") || byte == UInt8(ascii: "_") || byte == UInt8(ascii: "-")
-    }
-    guard allowed else {
-      throw OpsLogError.invalidArgument("an agent id may hold only A-Z a-z 0-9 . _ -, not \"\(agentId)\"")
-    }
+    throw OpsLogError.invalidArgument("an agent id may hold only A-Z a-z 0-9 . _ -, not \"\(agentId)\"")
   }
 
   var takesWriterLock: Bool { false }

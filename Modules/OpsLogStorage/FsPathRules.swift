@@ -34,10 +34,4 @@ enum StoragePath {
     while result.count > 1 && result.hasSuffix("/") { result = result.dropLast() }
     return String(result)
   }
-
-  /// The directory part of a relative path, `""` for a top-level name.
-  static func parent(of path: String) -> String {
-    guard let slash = path.utf8.lastIndex(of: UInt8(ascii: "/")) else { return "" }
-    return String(path[..<slash])
-  }
 }
