@@ -141,8 +141,6 @@ extension Store {
         state.manifest = manifest
         state.walPath = walPath
         state.walLength = carried.count
-        state.tailOffset = carried.count
-        state.manifestToken = token
         state.retiredGenerations.append([cut.manifest.currentSnapshot, cut.walPath])
         guard let keep = options.retainedGenerations, state.retiredGenerations.count > keep else { return [] }
         let expired = state.retiredGenerations.prefix(state.retiredGenerations.count - keep)

@@ -29,7 +29,7 @@ extension Store {
     guard options.readOnly else { return [] }
     var collected: [LogOperation<Record>] = []
     let (walPath, offset, token, archiveSegments) = state.withLock {
-      ($0.walPath, $0.tailOffset, $0.manifestToken, $0.manifest.archiveSegments)
+      ($0.walPath, $0.walLength, $0.manifestToken, $0.manifest.archiveSegments)
     }
     try await follow(walPath, from: offset, into: &collected)
     let currentToken = try await backend.manifestChangeToken()
@@ -46,7 +46,7 @@ extension Store {
     // The writer checkpointed: finish the old WAL, then continue in the new one, skipping
     // the lines the checkpoint carried over.
     if manifest.activeOps != walPath {
-      let rest = state.withLock { $0.tailOffset }
+      let rest = state.withLock { $0.walLength }
       if (try? await backend.size(of: walPath)) != nil {
         try await follow(walPath, from: rest, into: &collected)
       }
@@ -63,7 +63,7 @@ extension Store {
       collected += try applyMerged(Array(wal.lines.dropFirst(carried)), path: manifest.activeOps)
       state.withLock { state in
         state.walPath = manifest.activeOps
-        state.tailOffset = wal.consumedThrough
+        state.walLength = wal.consumedThrough
         state.tailLineHashes = newHashes
         state.operationsSinceCheckpoint = wal.lines.count
       }
@@ -138,29 +138,20 @@ extension Store {
 
   /// Replaces the whole state with a strategy's fresh load (a new base after another
   /// writer's compaction).
-  func reloadState(_ load: LogLoad) async throws {
-    let manifest = load.manifest
-    let loader = StateLoader<Record>(
-      decoder: decoder, migrating: manifest.version < options.version, storedVersion: manifest.version, options: options
-    )
-    try await loader.loadSnapshot(
-      manifest.currentSnapshot, backend: backend, expectedRecords: manifest.stats.activeRecords)
-    try await loader.replay(load.lines, walPath: load.appendPath)
-    let token = try? await backend.manifestChangeToken()
+  ///
+  /// `token` is the manifest's change token the load is based on; only a store that follows
+  /// a single writer (``tail()``) uses it.
+  func reloadState(_ load: LogLoad, token: FileChangeToken? = nil) async throws {
+    let loader = try await StateLoader<Record>.load(load, options: options, backend: backend)
+    let follows = followsSingleWriter
     try state.withLock { state in
-      let sequence = state.nextSequence - 1
       try loader.finish(into: &state)
-      // The commit pipeline keeps counting: sequences must never go back.
-      for index in state.journal.indices { state.journal[index].sequence = 0 }
-      state.nextSequence = sequence + 1
-      state.takenSequence = sequence
-      state.writtenSequence = sequence
-      state.manifest = manifest
+      state.manifest = load.manifest
       state.manifestToken = token
       state.walPath = load.appendPath
       state.walLength = load.appendLength
-      state.tailOffset = load.appendLength
-      state.tailLineHashes = load.lines.map(\.hash)
+      state.tailLineHashes = follows ? load.lines.map(\.hash) : []
+      // Anything that read the state before an `await` must not act on the one replaced.
       state.generation += 1
     }
   }
@@ -216,29 +207,18 @@ extension Store {
     let wal = try await backend.readWAL(path, from: offset, logger: logger)
     collected += try applyMerged(wal.lines, path: path)
     state.withLock { state in
-      state.tailOffset = wal.consumedThrough
+      state.walLength = wal.consumedThrough
       state.tailLineHashes.append(contentsOf: wal.lines.map(\.hash))
     }
   }
 
   /// Loads the state afresh from `manifest`'s snapshot and WAL.
   func reload(_ manifest: ManifestInfo, token: FileChangeToken?) async throws {
-    let loader = StateLoader<Record>(
-      decoder: decoder, migrating: manifest.version < options.version, storedVersion: manifest.version, options: options
-    )
-    try await loader.loadSnapshot(
-      manifest.currentSnapshot, backend: backend, expectedRecords: manifest.stats.activeRecords)
     let wal = try await backend.readWAL(manifest.activeOps, logger: logger)
-    try await loader.replay(wal.lines, walPath: manifest.activeOps)
-    try state.withLock { state in
-      try loader.finish(into: &state)
-      state.manifest = manifest
-      state.manifestToken = token
-      state.walPath = manifest.activeOps
-      state.walLength = wal.consumedThrough
-      state.tailOffset = wal.consumedThrough
-      state.tailLineHashes = wal.lines.map(\.hash)
-    }
+    let load = LogLoad(
+      manifest: manifest, lines: wal.lines, appendPath: manifest.activeOps, appendLength: wal.consumedThrough,
+      malformedLines: wal.malformedLines)
+    try await reloadState(load, token: token)
   }
 
   // MARK: - Streaming reads

@@ -101,9 +101,7 @@ extension Store {
     _ location: String, manifest: ManifestInfo, options: StoreOptions, backend: any StorageBackend,
     strategy: any LogStrategy
   ) async throws -> Store<Record> {
-    // Only a read-only single-writer store follows another process through the manifest's
-    // change token and the WAL lines' hashes (tail()); others never look at them.
-    let follows = options.readOnly && strategy is SingleWriterLog
+    let follows = followsSingleWriter(options: options, strategy: strategy)
     let token = follows ? try await backend.manifestChangeToken() : nil
     let walPath = manifest.activeOps
     if options.skipLoad {
@@ -125,20 +123,8 @@ extension Store {
 
     let logger = Logger(label: "OpsLog")
     let load = try await strategy.load(manifest: manifest, backend: backend, options: options, logger: logger)
-    let manifest = load.manifest
-    let migrating = manifest.version < options.version
-    let decoder = RecordDecoder()
-    let loader = StateLoader<Record>(
-      decoder: decoder, migrating: migrating, storedVersion: manifest.version, options: options)
-    // The WAL's records are decoded while the snapshot loads, on whatever the snapshot's
-    // sequential steps leave of the two cores. A damaged snapshot still fails the open
-    // first, as it did when the WAL was decoded after it.
-    async let decoded =
-      migrating ? nil : StateLoader<Record>.decodeOperations(load.lines, path: load.appendPath, decoder: decoder)
-    try await loader.loadSnapshot(
-      manifest.currentSnapshot, backend: backend, expectedRecords: manifest.stats.activeRecords)
-    try await loader.replay(load.lines, walPath: load.appendPath, decoded: try await decoded)
-    var state = StoreState<Record>(manifest: manifest, walPath: load.appendPath, walLength: load.appendLength)
+    let loader = try await StateLoader<Record>.load(load, options: options, backend: backend)
+    var state = StoreState<Record>(manifest: load.manifest, walPath: load.appendPath, walLength: load.appendLength)
     try loader.finish(into: &state)
     state.manifestToken = token
     if follows { state.tailLineHashes = load.lines.map(\.hash) }
@@ -165,11 +151,26 @@ final class StateLoader<Record: Codable & Sendable> {
   var journal = ChunkedArray<JournalEntry<Record>>()
   var snapshotPath = ""
 
-  init(decoder: RecordDecoder, migrating: Bool, storedVersion: Int, options: StoreOptions) {
-    self.decoder = decoder
-    self.migrating = migrating
+  init(storedVersion: Int, options: StoreOptions) {
+    self.decoder = RecordDecoder()
+    self.migrating = storedVersion < options.version
     self.storedVersion = storedVersion
     self.options = options
+  }
+
+  /// Loads `load.manifest`'s snapshot and replays `load.lines` over it, ready for
+  /// ``finish(into:)``: the one way a store's state is built from disk, on open and on reload.
+  static func load(_ load: LogLoad, options: StoreOptions, backend: any StorageBackend) async throws -> StateLoader {
+    let loader = StateLoader(storedVersion: load.manifest.version, options: options)
+    // The WAL's records are decoded while the snapshot loads, on whatever the snapshot's
+    // sequential steps leave of the two cores. A damaged snapshot still fails the load
+    // first, as it did when the WAL was decoded after it.
+    let (migrating, decoder) = (loader.migrating, loader.decoder)
+    async let decoded = migrating ? nil : decodeOperations(load.lines, path: load.appendPath, decoder: decoder)
+    try await loader.loadSnapshot(
+      load.manifest.currentSnapshot, backend: backend, expectedRecords: load.manifest.stats.activeRecords)
+    try await loader.replay(load.lines, walPath: load.appendPath, decoded: try await decoded)
+    return loader
   }
 
   /// - Parameter expectedRecords: the manifest's record count, a hint to size the table
@@ -340,17 +341,18 @@ final class StateLoader<Record: Codable & Sendable> {
     } else {
       parts = try await Self.decodeOperations(lines, path: walPath, decoder: decoder)
     }
-    var sequence: UInt64 = 0
+    var lineIndex = 0
     for operations in parts {
       for operation in operations {
-        let lineLength = lines[Int(sequence)].length
-        sequence += 1
+        let lineLength = lines[lineIndex].length
+        lineIndex += 1
         // A delete of a record the state does not hold changes nothing, but it stays in the
         // history so that undo and the WAL line up.
         guard let (previous, slot) = table.apply(operation) else { continue }
+        // Sequence 0: the line is in the WAL already, below every sequence the commit
+        // pipeline hands out, so a reload never has to renumber anything.
         journal.append(
-          JournalEntry(
-            operation: operation, previousRecord: previous, slot: slot, lineLength: lineLength, sequence: sequence))
+          JournalEntry(operation: operation, previousRecord: previous, slot: slot, lineLength: lineLength, sequence: 0))
       }
     }
   }
@@ -420,10 +422,6 @@ final class StateLoader<Record: Codable & Sendable> {
       state.recordWinningStamp(of: entry.operation)
     }
     state.operationsSinceCheckpoint = journal.count
-    let sequence = UInt64(journal.count)
-    state.nextSequence = sequence + 1
-    state.takenSequence = sequence
-    state.writtenSequence = sequence
   }
 }
 

@@ -58,6 +58,14 @@ public final class Store<Record: Codable & Sendable>: Sendable {
   /// Whether this store writes (not read-only).
   var isWritable: Bool { !options.readOnly }
 
+  /// Whether ``tail()`` follows a single writer in another process, through the manifest's
+  /// change token and the hashes of the WAL lines read; other stores never look at them.
+  var followsSingleWriter: Bool { Self.followsSingleWriter(options: options, strategy: strategy) }
+
+  static func followsSingleWriter(options: StoreOptions, strategy: any LogStrategy) -> Bool {
+    options.readOnly && strategy is SingleWriterLog
+  }
+
   init(
     location: String, options: StoreOptions, backend: any StorageBackend, strategy: any LogStrategy,
     state: StoreState<Record>

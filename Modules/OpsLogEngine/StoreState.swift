@@ -60,8 +60,10 @@ struct StoreState<Record: Sendable>: Sendable {
   /// `close()` has begun: mutations are refused, reads still work.
   @usableFromInline var isClosing = false
 
-  // The WAL being appended to, and its length once every taken batch is written.
+  /// The WAL being appended to (or, for a reader, followed).
   var walPath: String
+  /// How much of `walPath` the state holds: for a writer, its length once every taken batch
+  /// is written; for a reader following another process, how far it has read complete lines.
   var walLength: Int
 
   // Commit pipeline: operations get increasing sequence numbers; their lines wait in
@@ -94,8 +96,7 @@ struct StoreState<Record: Sendable>: Sendable {
   @usableFromInline var checkpointRunning = false
   @usableFromInline var groupTimerArmed = false
 
-  // Following another writer (read-only and skipLoad readers).
-  var tailOffset: Int
+  // Following another writer (read-only single-writer stores).
   var manifestToken: FileChangeToken?
   /// Hashes of the lines read from the current WAL, to recognise the lines a checkpoint
   /// carries over into the next WAL.
@@ -111,7 +112,6 @@ struct StoreState<Record: Sendable>: Sendable {
     self.manifest = manifest
     self.walPath = walPath
     self.walLength = walLength
-    self.tailOffset = walLength
   }
 
   /// Resumes nothing itself: returns the waiters whose operations are now written.

@@ -264,6 +264,29 @@ struct MultiWriterTests {
     try await a.close()
     try await b.close()
   }
+
+  @Test func writesAndUndoAfterAnotherAgentsCompactionReloadedTheState() async throws {
+    let location = temporaryLocation()
+    let a = try await Store<Note>.open(location, agentId: "A", options: agentOptions())
+    let b = try await Store<Note>.open(location, agentId: "B", options: agentOptions())
+    try await b.set("one", Note(text: "1"))
+    try await b.set("two", Note(text: "2"))
+    try await a.compact()
+    // B's WAL was retired: this write first reloads B's state from the new snapshot, and
+    // its operation must still be the one that B's undo takes back.
+    try await b.set("three", Note(text: "3"))
+    try await b.set("four", Note(text: "4"))
+    #expect(try await b.undo())
+    #expect(try b.entries().map(\.id) == ["one", "two", "three"])
+    try await b.set("five", Note(text: "5"))
+    try await a.refresh()
+    #expect(try a.entries().map(\.id) == ["one", "two", "three", "five"])
+    try await a.close()
+    try await b.close()
+    let fresh = try await Store<Note>.open(location, agentId: "C", options: agentOptions { $0.readOnly = true })
+    #expect(try fresh.entries().map(\.id) == ["one", "two", "three", "five"])
+    try await fresh.close()
+  }
 }
 
 @Suite("Multi-writer agents: undo seen by others, crash recovery")
