@@ -142,15 +142,16 @@ extension Store {
   /// `token` is the manifest's change token the load is based on; only a store that follows
   /// a single writer (``tail()``) uses it.
   func reloadState(_ load: LogLoad, token: FileChangeToken? = nil) async throws {
-    let loader = try await StateLoader<Record>.load(load, options: options, backend: backend)
-    let follows = followsSingleWriter
+    var load = load
+    let lineHashes = followsSingleWriter ? load.lines.map(\.hash) : []
+    let loader = try await StateLoader<Record>.load(&load, options: options, backend: backend)
     try state.withLock { state in
       try loader.finish(into: &state)
       state.manifest = load.manifest
       state.manifestToken = token
       state.walPath = load.appendPath
       state.walLength = load.appendLength
-      state.tailLineHashes = follows ? load.lines.map(\.hash) : []
+      state.tailLineHashes = lineHashes
       // Anything that read the state before an `await` must not act on the one replaced.
       state.generation += 1
     }
