@@ -84,14 +84,21 @@ final class AgentLog: LogStrategy {
   func load(manifest: ManifestInfo, backend: any StorageBackend, options: StoreOptions, logger: Logger) async throws
     -> LogLoad
   {
-    if !readOnly { try await rescueStrandedLines(backend: backend, options: options, logger: logger) }
+    if !readOnly {
+      try await rescueStrandedLines(manifest: manifest, backend: backend, options: options, logger: logger)
+    }
     return try await loadAll(backend: backend, options: options, logger: logger, fallback: manifest)
   }
 
   /// A previous run of this agent that crashed may have left lines in a WAL that a
   /// compaction retired after its last check; they go into a new WAL before the load.
-  func rescueStrandedLines(backend: any StorageBackend, options: StoreOptions, logger: Logger) async throws {
-    guard let manifest = try await backend.readManifest() else { return }
+  ///
+  /// `manifest` is the one the open just read: reading it again here, without the lock, would
+  /// be no fresher in any way that counts, since a compaction may retire a WAL right after
+  /// either read. Registering re-reads it under the lock.
+  func rescueStrandedLines(manifest: ManifestInfo, backend: any StorageBackend, options: StoreOptions, logger: Logger)
+    async throws
+  {
     let registered = Set((manifest.activeAgentOps ?? []).map(\.path) + [manifest.activeOps])
     let prefix = "ops/agent-\(agentId)-"
     var carried: [UInt8] = []
