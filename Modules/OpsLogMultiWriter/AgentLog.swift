@@ -107,8 +107,8 @@ final class AgentLog: LogStrategy {
       // "agent-a-" is also the start of agent "a-b"'s files: only digits may follow.
       let rest = path.dropFirst(prefix.count).dropLast(".jsonl".count)
       guard !rest.isEmpty, rest.allSatisfy(\.isNumber) else { continue }
-      guard try await backend.read(path + ".through") != nil else { continue }
-      let stranded = try await strandedLines(of: path, backend: backend, logger: logger)
+      guard let marker = try await backend.read(path + ".through") else { continue }
+      let stranded = try await strandedLines(of: path, marker: marker, backend: backend, logger: logger)
       guard !stranded.lines.isEmpty else { continue }
       carried += stranded.lines
       accounted.append((path, stranded.size))
@@ -210,9 +210,18 @@ final class AgentLog: LogStrategy {
   func strandedLines(of path: String, backend: any StorageBackend, logger: Logger) async throws
     -> (lines: [UInt8], size: Int)
   {
+    let marker = try await backend.read(path + ".through")
+    return try await strandedLines(of: path, marker: marker, backend: backend, logger: logger)
+  }
+
+  /// ``strandedLines(of:backend:logger:)`` with the `.through` marker's bytes already read
+  /// (`nil`: there is none).
+  func strandedLines(of path: String, marker: [UInt8]?, backend: any StorageBackend, logger: Logger) async throws
+    -> (lines: [UInt8], size: Int)
+  {
     let size = try await backend.size(of: path) ?? 0
     var through = size
-    if let marker = try await backend.read(path + ".through"),
+    if let marker,
       let value = Int(String(decoding: marker.filter { $0 >= 0x30 && $0 <= 0x39 }, as: UTF8.self))
     {
       through = min(value, size)
