@@ -160,9 +160,7 @@ final class AgentLog: LogStrategy {
         ownLength = try await WALRepair.cutTornTail(path, read: wal, backend: backend, durability: options.durability)
       } else {
         offsets[path] = wal.consumedThrough
-        if let last = wal.lines.last {
-          lastLines[path] = try await backend.read(path, offset: last.offset, length: last.length)
-        }
+        if !wal.lines.isEmpty { lastLines[path] = wal.lastLineBytes }
       }
     }
     let merged = Self.merge(lines)
@@ -314,9 +312,7 @@ final class AgentLog: LogStrategy {
       let wal = try await backend.readWAL(path, from: offset, logger: logger)
       lines.append(contentsOf: wal.lines)
       advanced[path] = wal.consumedThrough
-      if let last = wal.lines.last {
-        newLastLines[path] = try await backend.read(path, offset: last.offset, length: last.length)
-      }
+      if !wal.lines.isEmpty { newLastLines[path] = wal.lastLineBytes }
     }
     let merged = Self.merge(lines)
     state.withLock { state in
