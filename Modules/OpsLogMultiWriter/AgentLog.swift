@@ -128,7 +128,8 @@ final class AgentLog: LogStrategy {
     var token: FileChangeToken?
     var manifest: ManifestInfo
     while true {
-      // The token first: a manifest replaced after it is noticed by the next poll.
+      // The token first: a manifest replaced after it is noticed by the next poll. The one
+      // the open read came before any token, so it is read again here.
       token = try await backend.manifestChangeToken()
       guard let current = try await backend.readManifest() ?? fallback else {
         throw OpsLogError.corrupted(path: ManifestCodec.fileName, reason: "the manifest disappeared")
@@ -186,10 +187,22 @@ final class AgentLog: LogStrategy {
     }
   }
 
-  func registerHoldingLock(backend: any StorageBackend, carrying: [UInt8], options: StoreOptions) async throws -> String
-  {
-    guard var manifest = try await backend.readManifest() else {
-      throw OpsLogError.corrupted(path: ManifestCodec.fileName, reason: "the manifest disappeared")
+  /// ``register(backend:carrying:options:)`` for a caller that holds `.compact-lock`;
+  /// `current` is the manifest if the caller read it during this same hold of the lock, when no
+  /// other agent can have rewritten it.
+  func registerHoldingLock(
+    backend: any StorageBackend, carrying: [UInt8], options: StoreOptions, current: ManifestInfo? = nil
+  ) async throws -> String {
+    var manifest: ManifestInfo
+    if let current {
+      manifest = current
+    } else {
+      // Read under the lock, not taken from before it: another agent may have registered or
+      // compacted meanwhile, and its change would be lost.
+      guard let read = try await backend.readManifest() else {
+        throw OpsLogError.corrupted(path: ManifestCodec.fileName, reason: "the manifest disappeared")
+      }
+      manifest = read
     }
     var milliseconds = ISOTime.nowMilliseconds()
     while try await backend.size(of: newWALPath(milliseconds: milliseconds)) != nil { milliseconds += 1 }
@@ -262,7 +275,8 @@ final class AgentLog: LogStrategy {
       guard let manifest = try await backend.readManifest(), manifest.agentWAL(agentId) != own else { return }
       let stranded = try await strandedLines(of: own, backend: backend, logger: logger)
       guard !stranded.lines.isEmpty else { return }
-      let path = try await registerHoldingLock(backend: backend, carrying: stranded.lines, options: options)
+      let path = try await registerHoldingLock(
+        backend: backend, carrying: stranded.lines, options: options, current: manifest)
       try await writeThroughMarker(own, through: stranded.size, backend: backend)
       state.withLock { $0.ownPath = path }
     }
