@@ -84,14 +84,21 @@ final class AgentLog: LogStrategy {
   func load(manifest: ManifestInfo, backend: any StorageBackend, options: StoreOptions, logger: Logger) async throws
     -> LogLoad
   {
-    if !readOnly { try await rescueStrandedLines(backend: backend, options: options, logger: logger) }
+    if !readOnly {
+      try await rescueStrandedLines(manifest: manifest, backend: backend, options: options, logger: logger)
+    }
     return try await loadAll(backend: backend, options: options, logger: logger, fallback: manifest)
   }
 
   /// A previous run of this agent that crashed may have left lines in a WAL that a
   /// compaction retired after its last check; they go into a new WAL before the load.
-  func rescueStrandedLines(backend: any StorageBackend, options: StoreOptions, logger: Logger) async throws {
-    guard let manifest = try await backend.readManifest() else { return }
+  ///
+  /// `manifest` is the one the open just read: reading it again here, without the lock, would
+  /// be no fresher in any way that counts, since a compaction may retire a WAL right after
+  /// either read. Registering re-reads it under the lock.
+  func rescueStrandedLines(manifest: ManifestInfo, backend: any StorageBackend, options: StoreOptions, logger: Logger)
+    async throws
+  {
     let registered = Set((manifest.activeAgentOps ?? []).map(\.path) + [manifest.activeOps])
     let prefix = "ops/agent-\(agentId)-"
     var carried: [UInt8] = []
@@ -100,8 +107,8 @@ final class AgentLog: LogStrategy {
       // "agent-a-" is also the start of agent "a-b"'s files: only digits may follow.
       let rest = path.dropFirst(prefix.count).dropLast(".jsonl".count)
       guard !rest.isEmpty, rest.allSatisfy(\.isNumber) else { continue }
-      guard try await backend.read(path + ".through") != nil else { continue }
-      let stranded = try await strandedLines(of: path, backend: backend, logger: logger)
+      guard let marker = try await backend.read(path + ".through") else { continue }
+      let stranded = try await strandedLines(of: path, marker: marker, backend: backend, logger: logger)
       guard !stranded.lines.isEmpty else { continue }
       carried += stranded.lines
       accounted.append((path, stranded.size))
@@ -121,7 +128,8 @@ final class AgentLog: LogStrategy {
     var token: FileChangeToken?
     var manifest: ManifestInfo
     while true {
-      // The token first: a manifest replaced after it is noticed by the next poll.
+      // The token first: a manifest replaced after it is noticed by the next poll. The one
+      // the open read came before any token, so it is read again here.
       token = try await backend.manifestChangeToken()
       guard let current = try await backend.readManifest() ?? fallback else {
         throw OpsLogError.corrupted(path: ManifestCodec.fileName, reason: "the manifest disappeared")
@@ -153,9 +161,7 @@ final class AgentLog: LogStrategy {
         ownLength = try await WALRepair.cutTornTail(path, read: wal, backend: backend, durability: options.durability)
       } else {
         offsets[path] = wal.consumedThrough
-        if let last = wal.lines.last {
-          lastLines[path] = try await backend.read(path, offset: last.offset, length: last.length)
-        }
+        if !wal.lines.isEmpty { lastLines[path] = wal.lastLineBytes }
       }
     }
     let merged = Self.merge(lines)
@@ -181,10 +187,22 @@ final class AgentLog: LogStrategy {
     }
   }
 
-  func registerHoldingLock(backend: any StorageBackend, carrying: [UInt8], options: StoreOptions) async throws -> String
-  {
-    guard var manifest = try await backend.readManifest() else {
-      throw OpsLogError.corrupted(path: ManifestCodec.fileName, reason: "the manifest disappeared")
+  /// ``register(backend:carrying:options:)`` for a caller that holds `.compact-lock`;
+  /// `current` is the manifest if the caller read it during this same hold of the lock, when no
+  /// other agent can have rewritten it.
+  func registerHoldingLock(
+    backend: any StorageBackend, carrying: [UInt8], options: StoreOptions, current: ManifestInfo? = nil
+  ) async throws -> String {
+    var manifest: ManifestInfo
+    if let current {
+      manifest = current
+    } else {
+      // Read under the lock, not taken from before it: another agent may have registered or
+      // compacted meanwhile, and its change would be lost.
+      guard let read = try await backend.readManifest() else {
+        throw OpsLogError.corrupted(path: ManifestCodec.fileName, reason: "the manifest disappeared")
+      }
+      manifest = read
     }
     var milliseconds = ISOTime.nowMilliseconds()
     while try await backend.size(of: newWALPath(milliseconds: milliseconds)) != nil { milliseconds += 1 }
@@ -203,9 +221,18 @@ final class AgentLog: LogStrategy {
   func strandedLines(of path: String, backend: any StorageBackend, logger: Logger) async throws
     -> (lines: [UInt8], size: Int)
   {
+    let marker = try await backend.read(path + ".through")
+    return try await strandedLines(of: path, marker: marker, backend: backend, logger: logger)
+  }
+
+  /// ``strandedLines(of:backend:logger:)`` with the `.through` marker's bytes already read
+  /// (`nil`: there is none).
+  func strandedLines(of path: String, marker: [UInt8]?, backend: any StorageBackend, logger: Logger) async throws
+    -> (lines: [UInt8], size: Int)
+  {
     let size = try await backend.size(of: path) ?? 0
     var through = size
-    if let marker = try await backend.read(path + ".through"),
+    if let marker,
       let value = Int(String(decoding: marker.filter { $0 >= 0x30 && $0 <= 0x39 }, as: UTF8.self))
     {
       through = min(value, size)
@@ -248,7 +275,8 @@ final class AgentLog: LogStrategy {
       guard let manifest = try await backend.readManifest(), manifest.agentWAL(agentId) != own else { return }
       let stranded = try await strandedLines(of: own, backend: backend, logger: logger)
       guard !stranded.lines.isEmpty else { return }
-      let path = try await registerHoldingLock(backend: backend, carrying: stranded.lines, options: options)
+      let path = try await registerHoldingLock(
+        backend: backend, carrying: stranded.lines, options: options, current: manifest)
       try await writeThroughMarker(own, through: stranded.size, backend: backend)
       state.withLock { $0.ownPath = path }
     }
@@ -298,9 +326,7 @@ final class AgentLog: LogStrategy {
       let wal = try await backend.readWAL(path, from: offset, logger: logger)
       lines.append(contentsOf: wal.lines)
       advanced[path] = wal.consumedThrough
-      if let last = wal.lines.last {
-        newLastLines[path] = try await backend.read(path, offset: last.offset, length: last.length)
-      }
+      if !wal.lines.isEmpty { newLastLines[path] = wal.lastLineBytes }
     }
     let merged = Self.merge(lines)
     state.withLock { state in

@@ -157,6 +157,10 @@ extension StorageBackend {
           metadata: ["path": "\(path)", "offset": "\(lineOffset)", "error": "\(error)"])
       }
     }
+    if let last = result.lines.last {
+      let start = last.offset - offset
+      result.lastLineBytes = Array(bytes[start..<(start + last.length)])
+    }
     let consumed = lines.last.map { $0.upperBound + 1 } ?? 0
     result.consumedThrough = offset + consumed
     result.partialTailLength = bytes.count - consumed
@@ -288,4 +292,8 @@ public struct WALReadResult: Sendable {
   public var consumedThrough: Int
   /// Bytes after the last newline: a line still being written, or torn by a crash.
   public var partialTailLength = 0
+  /// The bytes of the last of `lines`, newline included, as they were read; empty when
+  /// `lines` is. A follower compares them with the file later to notice that the writer cut
+  /// lines it had read, without reading the line a second time now.
+  public var lastLineBytes: [UInt8] = []
 }

@@ -336,6 +336,33 @@ struct MultiWriterRecoveryTests {
   }
 }
 
+extension MultiWriterRecoveryTests {
+  @Test func linesStrandedAfterTheLastWriteAreCarriedOnClose() async throws {
+    let location = temporaryLocation()
+    let a = try await Store<Note>.open(location, agentId: "A", options: agentOptions())
+    let b = try await Store<Note>.open(location, agentId: "B", options: agentOptions())
+    try await b.set("before", Note(text: "1"))
+    let oldWAL = location + "/" + (try b.manifest().agentWAL("B") ?? "")
+    try await a.compact()
+    // B appended this after A's compaction had read its WAL, and writes nothing more: its
+    // close is the last chance to carry the line out of the retired WAL.
+    let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: oldWAL))
+    try handle.seekToEnd()
+    try handle.write(
+      contentsOf: Data(
+        (#"{"ts":"2026-01-01T00:00:00.000Z","op":"set","id":"raced","prev":null,"data":{"text":"r"},"agent":"B","clock":2}"#
+          + "\n").utf8))
+    try handle.close()
+    try await b.close()
+    #expect(
+      try readText(oldWAL + ".through").trimmingCharacters(in: .whitespacesAndNewlines)
+        == "\(try readText(oldWAL).utf8.count)")
+    try await a.refresh()
+    #expect(try a.entries().map(\.id) == ["before", "raced"])
+    try await a.close()
+  }
+}
+
 @Suite("Multi-writer agents: watch")
 struct MultiWriterWatchTests {
   @Test func watchYieldsAnotherAgentsNewOperations() async throws {

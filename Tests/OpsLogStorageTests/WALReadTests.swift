@@ -95,6 +95,8 @@ struct WALReadTests {
       #expect(result.consumedThrough == wal.bytes.count - wal.tail)
       #expect(result.partialTailLength == wal.tail)
       try #require(result.lines.count == wal.valid.count)
+      let last = try #require(wal.valid.last)
+      #expect(result.lastLineBytes == Array(wal.bytes[last.offset..<(last.offset + last.length)]))
       for (line, expected) in zip(result.lines, wal.valid) {
         #expect(line.offset == expected.offset)
         #expect(line.length == expected.length)
@@ -124,6 +126,7 @@ struct WALReadTests {
       #expect(rest.lines.map(\.offset) == whole.lines.filter { $0.offset >= middle }.map(\.offset))
       #expect(rest.lines.map(\.hash) == whole.lines.filter { $0.offset >= middle }.map(\.hash))
       #expect(rest.consumedThrough == whole.consumedThrough)
+      #expect(rest.lastLineBytes == whole.lastLineBytes)
 
       // A window ends at its last complete line.
       let windowEnd = wal.valid[wal.valid.count / 2].offset + 5
@@ -133,6 +136,10 @@ struct WALReadTests {
           == whole.lines.filter { $0.offset >= middle && $0.offset < windowEnd - 5 }.map(\.offset))
       #expect(window.consumedThrough == wal.valid[wal.valid.count / 2].offset)
       #expect(window.partialTailLength == 5)
+      let windowLast = try #require(window.lines.last)
+      #expect(
+        window.lastLineBytes
+          == Array(wal.bytes[windowLast.offset..<(windowLast.offset + windowLast.length)]))
       try await backend.shutdown()
     }
   }
@@ -184,6 +191,7 @@ struct WALReadTests {
       try await backend.append("wal", bytes("\n  \n{\"ts\":1}\nnot json\n\r\n"), durability: .process)
       let result = try await backend.readWAL("wal")
       #expect(result.lines.isEmpty)
+      #expect(result.lastLineBytes.isEmpty)
       #expect(result.malformedLines == 2)
       #expect(result.consumedThrough == 24)
       #expect(result.partialTailLength == 0)
