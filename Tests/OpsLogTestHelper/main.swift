@@ -117,7 +117,17 @@ case "agent-write":
         try await store.set("\(prefix)-\(i)", value)
       }
       if i % 10 == 9 { try await store.refresh() }
-      if compactEvery > 0 && i % compactEvery == compactEvery - 1 { try await store.compact() }
+      if compactEvery > 0 && i % compactEvery == compactEvery - 1 {
+        // compact() returns without compacting while another agent holds .compact-lock (to
+        // register a new WAL, say); trying again shortly makes sure this run does compact
+        // while the others write, whatever the scheduling.
+        let before = try store.manifest().currentSnapshot
+        for _ in 0..<50 {
+          try await store.compact()
+          if try store.manifest().currentSnapshot != before { break }
+          try await Task.sleep(for: .milliseconds(5))
+        }
+      }
     }
     let clock = try store.operations().last?.clock ?? -1
     try await store.close()
