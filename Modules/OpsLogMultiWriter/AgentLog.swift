@@ -14,6 +14,14 @@ import Synchronization
 /// byte offset its snapshot includes. An agent that finds its WAL retired copies the lines
 /// after that offset, with their original clocks, into the new WAL it registers.
 final class AgentLog: LogStrategy {
+  /// The last valid line read from another agent's WAL, where it starts. Complete lines that
+  /// are not valid operations (skipped) may follow it, so its place is kept, not derived from
+  /// how far the WAL was read.
+  struct LastLine: Sendable {
+    var offset: Int
+    var bytes: [UInt8]
+  }
+
   struct State: Sendable {
     var clock = 0
     /// This agent's WAL; `nil` for a read-only agent, which registers none.
@@ -22,7 +30,7 @@ final class AgentLog: LogStrategy {
     var offsets: [String: Int] = [:]
     /// The last line read from each of those WALs: when it is no longer there, its writer
     /// undid operations already merged here, and only a full load is right.
-    var lastLines: [String: [UInt8]] = [:]
+    var lastLines: [String: LastLine] = [:]
     /// `offsets` at the last checkpoint cut: what the snapshot includes.
     var cutOffsets: [String: Int] = [:]
     var token: FileChangeToken? = nil
@@ -145,7 +153,7 @@ final class AgentLog: LogStrategy {
     if !paths.contains(manifest.activeOps) { paths.insert(manifest.activeOps, at: 0) }
     var lines: [WALLine] = []
     var offsets: [String: Int] = [:]
-    var lastLines: [String: [UInt8]] = [:]
+    var lastLines: [String: LastLine] = [:]
     var ownLength = 0
     var malformed = 0
     for path in paths {
@@ -161,7 +169,7 @@ final class AgentLog: LogStrategy {
         ownLength = try await WALRepair.cutTornTail(path, read: wal, backend: backend, durability: options.durability)
       } else {
         offsets[path] = wal.consumedThrough
-        if !wal.lines.isEmpty { lastLines[path] = wal.lastLineBytes }
+        if let last = wal.lines.last { lastLines[path] = LastLine(offset: last.offset, bytes: wal.lastLineBytes) }
       }
     }
     let merged = Self.merge(lines)
@@ -311,13 +319,13 @@ final class AgentLog: LogStrategy {
     let (offsets, lastLines) = state.withLock { ($0.offsets, $0.lastLines) }
     var lines: [WALLine] = []
     var advanced: [String: Int] = [:]
-    var newLastLines: [String: [UInt8]] = [:]
+    var newLastLines: [String: LastLine] = [:]
     for (path, offset) in offsets.sorted(by: { $0.key < $1.key }) {
       guard let size = try await backend.size(of: path) else { continue }
       // The writer undid (cut off) lines merged here already: only a full load is right.
       var rewritten = size < offset
-      if !rewritten, let last = lastLines[path], !last.isEmpty {
-        rewritten = try await backend.read(path, offset: offset - last.count, length: last.count) != last
+      if !rewritten, let last = lastLines[path] {
+        rewritten = try await backend.read(path, offset: last.offset, length: last.bytes.count) != last.bytes
       }
       if rewritten {
         logger.info("another agent took back operations already merged; reloading", metadata: ["path": "\(path)"])
@@ -326,7 +334,7 @@ final class AgentLog: LogStrategy {
       let wal = try await backend.readWAL(path, from: offset, logger: logger)
       lines.append(contentsOf: wal.lines)
       advanced[path] = wal.consumedThrough
-      if !wal.lines.isEmpty { newLastLines[path] = wal.lastLineBytes }
+      if let last = wal.lines.last { newLastLines[path] = LastLine(offset: last.offset, bytes: wal.lastLineBytes) }
     }
     let merged = Self.merge(lines)
     state.withLock { state in

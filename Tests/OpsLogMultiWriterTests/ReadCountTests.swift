@@ -85,6 +85,33 @@ struct MultiWriterReadCountTests {
     try await a.close()
   }
 
+  @Test func aMalformedLastLineDoesNotMakeEveryRefreshAReload() async throws {
+    let disk = MemoryDisk()
+    let location = "/store"
+    let writerBackend = MemoryBackend(disk: disk)
+    let a = try await Store<Note>.open(location, agentId: "A", options: agentOptions { $0.backend = writerBackend })
+    try await a.set("a1", Note(text: "1"))
+    let walA = try #require(try a.manifest().agentWAL("A"))
+    // A complete line that is no operation, after A's last valid one: skipped by readers.
+    try await writerBackend.append(walA, Array("not an operation\n".utf8), durability: .process)
+
+    let counting = ReadCountingBackend(disk: disk)
+    let b = try await Store<Note>.open(location, agentId: "B", options: agentOptions { $0.backend = counting })
+    #expect(try b.get("a1") == Note(text: "1"))
+    counting.reset()
+    for _ in 0..<3 { try await b.refresh() }
+    // Each idle refresh checks A's last valid line where it is, then reads what follows
+    // the lines it consumed: two reads. A wrong place would look like a cut and reload
+    // everything, reading the manifest and every WAL from the start each time.
+    #expect(counting.reads(of: "manifest.json") == 0)
+    #expect(counting.reads(of: walA) == 6)
+    try await a.set("a2", Note(text: "2"))
+    try await b.refresh()
+    #expect(try b.entries().map(\.id) == ["a1", "a2"])
+    try await b.close()
+    try await a.close()
+  }
+
   @Test func aRetiredWALsMarkerIsReadOnceWhenRescuing() async throws {
     let disk = MemoryDisk()
     let location = "/store"
