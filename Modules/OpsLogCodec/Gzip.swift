@@ -28,6 +28,28 @@ public enum Gzip {
     if let result = try chunk.withContiguousStorageIfAvailable(body) { return result }
     return try Array(chunk).withUnsafeBufferPointer(body)
   }
+
+  /// Runs one zlib step (`deflate` or `inflate`, in `body`) with `block` as its output space
+  /// and appends what it produced to `output`. Returns the step's status and the number of
+  /// bytes produced; a full block means zlib may have more to give.
+  static func step(
+    _ stream: UnsafeMutablePointer<z_stream>, block: inout [UInt8], into output: inout [UInt8],
+    _ body: (UnsafeMutablePointer<z_stream>) -> Int32
+  ) -> (status: Int32, produced: Int) {
+    let (status, produced) = block.withUnsafeMutableBufferPointer { buffer in
+      stream.pointee.next_out = buffer.baseAddress
+      stream.pointee.avail_out = UInt32(buffer.count)
+      // zlib must not keep a pointer into `block` past this call.
+      defer {
+        stream.pointee.next_out = nil
+        stream.pointee.avail_out = 0
+      }
+      let status = body(stream)
+      return (status, buffer.count - Int(stream.pointee.avail_out))
+    }
+    output.append(contentsOf: block[0..<produced])
+    return (status, produced)
+  }
 }
 
 /// Compresses a stream of bytes into one gzip member, as `gzip` writes it: `zcat` and
@@ -108,16 +130,7 @@ public final class GzipCompressor {
       stream.pointee.avail_in = 0
     }
     while true {
-      let (status, produced) = block.withUnsafeMutableBufferPointer { buffer in
-        stream.pointee.next_out = buffer.baseAddress
-        stream.pointee.avail_out = UInt32(buffer.count)
-        let status = deflate(stream, flush)
-        let produced = buffer.count - Int(stream.pointee.avail_out)
-        stream.pointee.next_out = nil
-        stream.pointee.avail_out = 0
-        return (status, produced)
-      }
-      output.append(contentsOf: block[0..<produced])
+      let (status, produced) = Gzip.step(stream, block: &block, into: &output) { deflate($0, flush) }
       switch status {
       case Z_STREAM_END:
         return
@@ -211,16 +224,7 @@ public final class GzipDecompressor {
         }
         isFinished = false
       }
-      let (status, produced) = block.withUnsafeMutableBufferPointer { buffer in
-        stream.pointee.next_out = buffer.baseAddress
-        stream.pointee.avail_out = UInt32(buffer.count)
-        let status = inflate(stream, Z_NO_FLUSH)
-        let produced = buffer.count - Int(stream.pointee.avail_out)
-        stream.pointee.next_out = nil
-        stream.pointee.avail_out = 0
-        return (status, produced)
-      }
-      output.append(contentsOf: block[0..<produced])
+      let (status, produced) = Gzip.step(stream, block: &block, into: &output) { inflate($0, Z_NO_FLUSH) }
       switch status {
       case Z_STREAM_END:
         isFinished = true
