@@ -124,12 +124,9 @@ struct MultiWriterTests {
     #expect(try a.entries().map(\.id) == ["b1", "b2", "b3"])
     // A line B is still writing is not consumed; it is read once complete.
     let path = location + "/" + (try b.manifest().agentWAL("B") ?? "")
-    let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: path))
-    try handle.seekToEnd()
-    try handle.write(contentsOf: Data(#"{"ts":"2026-01-01T00:00:00.000Z","op":"set","id":"half","prev":null,"#.utf8))
+    try appendRaw(#"{"ts":"2026-01-01T00:00:00.000Z","op":"set","id":"half","prev":null,"#, to: path)
     #expect(try await a.tail().isEmpty)
-    try handle.write(contentsOf: Data(#""data":{"text":"h"},"agent":"B","clock":99}"#.utf8) + Data("\n".utf8))
-    try handle.close()
+    try appendRaw(#""data":{"text":"h"},"agent":"B","clock":99}"# + "\n", to: path)
     #expect(try await a.tail().map(\.id) == ["half"])
     try await a.close()
     try await b.close()
@@ -244,13 +241,9 @@ struct MultiWriterTests {
     let lengthAtCompaction = try readText(oldWAL).utf8.count
     // B appended this after A's compaction had read B's WAL, before B noticed the switch:
     // the snapshot does not hold it, and B's WAL is no longer in the manifest.
-    let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: oldWAL))
-    try handle.seekToEnd()
-    try handle.write(
-      contentsOf: Data(
-        (#"{"ts":"2026-01-01T00:00:00.000Z","op":"set","id":"raced","prev":null,"data":{"text":"r"},"agent":"B","clock":2}"#
-          + "\n").utf8))
-    try handle.close()
+    try appendRaw(
+      #"{"ts":"2026-01-01T00:00:00.000Z","op":"set","id":"raced","prev":null,"data":{"text":"r"},"agent":"B","clock":2}"#
+        + "\n", to: oldWAL)
     #expect(
       try readText(oldWAL + ".through").trimmingCharacters(in: .whitespacesAndNewlines) == "\(lengthAtCompaction)")
     try await b.set("after", Note(text: "3"))
@@ -316,13 +309,9 @@ struct MultiWriterRecoveryTests {
     let oldWAL = location + "/" + (try b.manifest().agentWAL("B") ?? "")
     try await a.compact()
     // B wrote after A's compaction read its WAL, then crashed before noticing the switch.
-    let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: oldWAL))
-    try handle.seekToEnd()
-    try handle.write(
-      contentsOf: Data(
-        (#"{"ts":"2026-01-01T00:00:00.000Z","op":"set","id":"stranded","prev":null,"data":{"text":"s"},"agent":"B","clock":2}"#
-          + "\n").utf8))
-    try handle.close()
+    try appendRaw(
+      #"{"ts":"2026-01-01T00:00:00.000Z","op":"set","id":"stranded","prev":null,"data":{"text":"s"},"agent":"B","clock":2}"#
+        + "\n", to: oldWAL)
     let reopened = try await Store<Note>.open(location, agentId: "B", options: agentOptions())
     #expect(try reopened.get("stranded") == Note(text: "s"))
     try await a.refresh()
@@ -346,13 +335,9 @@ extension MultiWriterRecoveryTests {
     try await a.compact()
     // B appended this after A's compaction had read its WAL, and writes nothing more: its
     // close is the last chance to carry the line out of the retired WAL.
-    let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: oldWAL))
-    try handle.seekToEnd()
-    try handle.write(
-      contentsOf: Data(
-        (#"{"ts":"2026-01-01T00:00:00.000Z","op":"set","id":"raced","prev":null,"data":{"text":"r"},"agent":"B","clock":2}"#
-          + "\n").utf8))
-    try handle.close()
+    try appendRaw(
+      #"{"ts":"2026-01-01T00:00:00.000Z","op":"set","id":"raced","prev":null,"data":{"text":"r"},"agent":"B","clock":2}"#
+        + "\n", to: oldWAL)
     try await b.close()
     #expect(
       try readText(oldWAL + ".through").trimmingCharacters(in: .whitespacesAndNewlines)

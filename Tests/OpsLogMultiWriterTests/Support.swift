@@ -44,6 +44,15 @@ func fileTree(_ location: String) throws -> [String: Data] {
   return files
 }
 
+/// Appends `text` to the file at `path` as another process would, bypassing every store (a
+/// write that raced a compaction, a crash's leftovers, a line still being written).
+func appendRaw(_ text: String, to path: String) throws {
+  let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: path))
+  defer { try? handle.close() }
+  try handle.seekToEnd()
+  try handle.write(contentsOf: Data(text.utf8))
+}
+
 func readText(_ path: String) throws -> String {
   String(decoding: try Data(contentsOf: URL(fileURLWithPath: path)), as: UTF8.self)
 }
