@@ -46,7 +46,7 @@ func describeCodingPath(_ path: [any CodingKey]) -> String {
 /// checked by a validating skip when its value ends (``finish()``), so the input is strict
 /// JSON even where the type ignores it. The decoder must not outlive the call that created it:
 /// it points into the caller's buffer.
-final class RecordValueDecoder: Decoder, SingleValueDecodingContainer {
+final class RecordValueDecoder: CodingPathNode, Decoder, SingleValueDecodingContainer {
   struct Member {
     let key: String
     let valueOffset: Int
@@ -177,22 +177,6 @@ final class RecordValueDecoder: Decoder, SingleValueDecodingContainer {
   }
 
   var userInfo: [CodingUserInfoKey: Any] { [:] }
-
-  var codingPath: [any CodingKey] {
-    var path: [any CodingKey] = []
-    var node: RecordValueDecoder? = self
-    while let current = node, let key = current.key {
-      path.append(key)
-      node = current.parent
-    }
-    return path.reversed()
-  }
-
-  @inline(__always)
-  func path(appending component: (any CodingKey)?) -> [any CodingKey] {
-    guard let component else { return codingPath }
-    return codingPath + [component]
-  }
 
   @inline(__always)
   func parser(at offset: Int, depth: Int) -> JSONParser {

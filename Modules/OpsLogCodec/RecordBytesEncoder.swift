@@ -192,7 +192,7 @@ func recordSpecialValue<T: Encodable>(_ value: T) -> JSONValue? {
 /// back, so each container is written as it is filled and closed when its value is complete
 /// or when an enclosing container is written to again. A write to a closed container sets
 /// ``RecordEncodingState/isOutOfOrder``, and the value is encoded again through a tree.
-final class RecordValueEncoder: Encoder, SingleValueEncodingContainer {
+final class RecordValueEncoder: CodingPathNode, Encoder, SingleValueEncodingContainer {
   enum Kind {
     case pending
     case object
@@ -264,21 +264,6 @@ final class RecordValueEncoder: Encoder, SingleValueEncodingContainer {
   }
 
   var userInfo: [CodingUserInfoKey: Any] { [:] }
-
-  var codingPath: [any CodingKey] {
-    var path: [any CodingKey] = []
-    var node: RecordValueEncoder? = self
-    while let current = node, let key = current.key {
-      path.append(key)
-      node = current.parent
-    }
-    return path.reversed()
-  }
-
-  func path(appending component: (any CodingKey)?) -> [any CodingKey] {
-    guard let component else { return codingPath }
-    return codingPath + [component]
-  }
 
   // MARK: Values
 

@@ -2,7 +2,7 @@ import OpsLogTypes
 
 /// Encodes a value into a tree of reference-typed nodes, so that containers can be filled in
 /// any order; the slow path for the rare type that ``RecordValueEncoder`` cannot stream.
-final class RecordTreeEncoder: Encoder, SingleValueEncodingContainer {
+final class RecordTreeEncoder: CodingPathNode, Encoder, SingleValueEncodingContainer {
   enum Storage {
     case empty
     case value(JSONValue)
@@ -20,16 +20,6 @@ final class RecordTreeEncoder: Encoder, SingleValueEncodingContainer {
   }
 
   var userInfo: [CodingUserInfoKey: Any] { [:] }
-
-  var codingPath: [any CodingKey] {
-    var path: [any CodingKey] = []
-    var node: RecordTreeEncoder? = self
-    while let current = node, let key = current.key {
-      path.append(key)
-      node = current.parent
-    }
-    return path.reversed()
-  }
 
   /// The encoded value; a type that encoded nothing is an empty object, as in the streaming encoder.
   var jsonValue: JSONValue {
