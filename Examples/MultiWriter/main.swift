@@ -3,7 +3,8 @@
 //
 //   swift run MultiWriter [location]
 //
-// The first process is agent A; it starts a second copy of itself as agent B.
+// The first process is agent A; it starts a second copy of itself as agent B. Without a
+// location, the store goes in a temporary directory that A removes at the end.
 
 import Foundation
 import OpsLog
@@ -22,6 +23,15 @@ let location =
     ? arguments[1]
     : FileManager.default.temporaryDirectory.appendingPathComponent("opslog-multiwriter-\(UUID().uuidString)").path)
 let agentId = isAgentB ? "agent-B" : "agent-A"
+
+// When done, A removes what the run made: the marker file beside the store (see below) and,
+// unless a location was given, the temporary store.
+defer {
+  if !isAgentB {
+    try? FileManager.default.removeItem(atPath: location + "-a-done")
+    if arguments.count < 2 { try? FileManager.default.removeItem(atPath: location) }
+  }
+}
 
 var options = StoreOptions()
 options.checkpointOnClose = false

@@ -64,11 +64,17 @@ struct TestLocation: Sendable {
 let fixturesDirectory = URL(fileURLWithPath: #filePath)
   .deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("Fixtures")
 
-/// Copies a fixture's store to a fresh temporary directory (tests never write into fixtures).
+/// Copies a fixture's store to a fresh temporary directory (tests never write into fixtures)
+/// that the caller removes. A copy that fails part way is removed here.
 func copyFixture(_ name: String) throws -> String {
   let destination = FileManager.default.temporaryDirectory.appendingPathComponent("opslog-fixture-\(UUID().uuidString)")
-  try FileManager.default.copyItem(
-    at: fixturesDirectory.appendingPathComponent(name).appendingPathComponent("store"), to: destination)
+  do {
+    try FileManager.default.copyItem(
+      at: fixturesDirectory.appendingPathComponent(name).appendingPathComponent("store"), to: destination)
+  } catch {
+    try? FileManager.default.removeItem(at: destination)
+    throw error
+  }
   return destination.path
 }
 

@@ -13,6 +13,7 @@ struct MultiWriterTests {
       parsing: Array(try Data(contentsOf: fixturesDirectory.appendingPathComponent("multi-writer/expected.json"))))
     guard case .object(let records)? = expected["records"] else { Issue.record("no records"); return }
     let location = temporaryLocation()
+    defer { removeTemporaryLocation(location) }
     try FileManager.default.copyItem(
       at: fixturesDirectory.appendingPathComponent("multi-writer/store"), to: URL(fileURLWithPath: location))
     let before = try fileTree(location)
@@ -40,6 +41,7 @@ struct MultiWriterTests {
 
   @Test func clocksTickPerOperationAndMergeOnRefresh() async throws {
     let location = temporaryLocation()
+    defer { removeTemporaryLocation(location) }
     let a = try await Store<Note>.open(location, agentId: "A", options: agentOptions())
     let b = try await Store<Note>.open(location, agentId: "B", options: agentOptions())
     for i in 0..<3 { try await a.set("a\(i)", Note(text: "\(i)")) }
@@ -58,6 +60,7 @@ struct MultiWriterTests {
 
   @Test func lastWriterWinsByClockThenAgentId() async throws {
     let location = temporaryLocation()
+    defer { removeTemporaryLocation(location) }
     let a = try await Store<Note>.open(location, agentId: "agent-A", options: agentOptions())
     let b = try await Store<Note>.open(location, agentId: "agent-B", options: agentOptions())
     // Same clock (1): the tie goes to the larger agent id.
@@ -83,6 +86,7 @@ struct MultiWriterTests {
 
   @Test func undoTakesBackOwnLastOperationAndRederivesItsKey() async throws {
     let location = temporaryLocation()
+    defer { removeTemporaryLocation(location) }
     let a = try await Store<Note>.open(location, agentId: "A", options: agentOptions())
     let b = try await Store<Note>.open(location, agentId: "B", options: agentOptions())
     for i in 0..<4 { try await a.set("y", Note(text: "y\(i)")) }
@@ -113,6 +117,7 @@ struct MultiWriterTests {
 
   @Test func refreshReadsOnlyWhatWasAppended() async throws {
     let location = temporaryLocation()
+    defer { removeTemporaryLocation(location) }
     let a = try await Store<Note>.open(location, agentId: "A", options: agentOptions())
     let b = try await Store<Note>.open(location, agentId: "B", options: agentOptions())
     for i in 0..<3 { try await b.set("b\(i)", Note(text: "\(i)")) }
@@ -134,6 +139,7 @@ struct MultiWriterTests {
 
   @Test func readOnlyAgentWritesNothing() async throws {
     let location = temporaryLocation()
+    defer { removeTemporaryLocation(location) }
     let a = try await Store<Note>.open(location, agentId: "A", options: agentOptions())
     try await a.set("x", Note(text: "x"))
     let before = try fileTree(location)
@@ -153,6 +159,7 @@ struct MultiWriterTests {
   @Test(arguments: ["", ".", "..", "a/b", "a b", "é", "x\u{0}"])
   func invalidAgentIdsAreRefused(agentId: String) async throws {
     let location = temporaryLocation()
+    defer { removeTemporaryLocation(location) }
     await #expect(throws: OpsLogError.self) {
       _ = try await Store<Note>.open(location, agentId: agentId, options: agentOptions())
     }
@@ -160,7 +167,9 @@ struct MultiWriterTests {
   }
 
   @Test func safeAgentIdsAreAccepted() async throws {
-    let store = try await Store<Note>.open(temporaryLocation(), agentId: "Agent_1.x-2", options: agentOptions())
+    let location = temporaryLocation()
+    defer { removeTemporaryLocation(location) }
+    let store = try await Store<Note>.open(location, agentId: "Agent_1.x-2", options: agentOptions())
     try await store.set("k", Note(text: "k"))
     #expect(try store.manifest().agentWAL("Agent_1.x-2")?.hasPrefix("ops/agent-Agent_1.x-2-") == true)
     try await store.close()
@@ -169,6 +178,7 @@ struct MultiWriterTests {
   @Test(arguments: [WriteMode.group, .async])
   func groupAndAsyncFallBackToImmediate(mode: WriteMode) async throws {
     let location = temporaryLocation()
+    defer { removeTemporaryLocation(location) }
     let store = try await Store<Note>.open(
       location, agentId: "A",
       options: agentOptions {
@@ -219,6 +229,7 @@ struct MultiWriterTests {
 
   @Test func staleCompactLockFileOfADeadProcessIsTakenOver() async throws {
     let location = temporaryLocation()
+    defer { removeTemporaryLocation(location) }
     let a = try await Store<Note>.open(location, agentId: "A", options: agentOptions())
     try await a.set("a", Note(text: "a"))
     // A process that died holding the lock leaves its PID behind (the reference: forever).
@@ -233,6 +244,7 @@ struct MultiWriterTests {
 
   @Test func writeThatRacedACompactionIsCarriedIntoTheNewWAL() async throws {
     let location = temporaryLocation()
+    defer { removeTemporaryLocation(location) }
     let a = try await Store<Note>.open(location, agentId: "A", options: agentOptions())
     let b = try await Store<Note>.open(location, agentId: "B", options: agentOptions())
     try await b.set("before", Note(text: "1"))
@@ -260,6 +272,7 @@ struct MultiWriterTests {
 
   @Test func writesAndUndoAfterAnotherAgentsCompactionReloadedTheState() async throws {
     let location = temporaryLocation()
+    defer { removeTemporaryLocation(location) }
     let a = try await Store<Note>.open(location, agentId: "A", options: agentOptions())
     let b = try await Store<Note>.open(location, agentId: "B", options: agentOptions())
     try await b.set("one", Note(text: "1"))
@@ -286,6 +299,7 @@ struct MultiWriterTests {
 struct MultiWriterRecoveryTests {
   @Test func refreshNoticesAnotherAgentUndoingWhatWasMerged() async throws {
     let location = temporaryLocation()
+    defer { removeTemporaryLocation(location) }
     let a = try await Store<Note>.open(location, agentId: "A", options: agentOptions())
     let b = try await Store<Note>.open(location, agentId: "B", options: agentOptions())
     try await b.set("k", Note(text: "1"))
@@ -303,6 +317,7 @@ struct MultiWriterRecoveryTests {
 
   @Test func linesStrandedByACrashAfterACompactionAreRescuedOnReopen() async throws {
     let location = temporaryLocation()
+    defer { removeTemporaryLocation(location) }
     let a = try await Store<Note>.open(location, agentId: "A", options: agentOptions())
     let b = try await Store<Note>.open(location, agentId: "B", options: agentOptions())
     try await b.set("before", Note(text: "1"))
@@ -328,6 +343,7 @@ struct MultiWriterRecoveryTests {
 extension MultiWriterRecoveryTests {
   @Test func linesStrandedAfterTheLastWriteAreCarriedOnClose() async throws {
     let location = temporaryLocation()
+    defer { removeTemporaryLocation(location) }
     let a = try await Store<Note>.open(location, agentId: "A", options: agentOptions())
     let b = try await Store<Note>.open(location, agentId: "B", options: agentOptions())
     try await b.set("before", Note(text: "1"))
@@ -352,6 +368,7 @@ extension MultiWriterRecoveryTests {
 struct MultiWriterWatchTests {
   @Test func watchYieldsAnotherAgentsNewOperations() async throws {
     let location = temporaryLocation()
+    defer { removeTemporaryLocation(location) }
     let a = try await Store<Note>.open(location, agentId: "A", options: agentOptions())
     let b = try await Store<Note>.open(location, agentId: "B", options: agentOptions())
     let stream = a.watch(interval: .milliseconds(20))

@@ -12,10 +12,12 @@ struct ProcessTests {
   @Test(arguments: [2, 4])
   func concurrentAgentsConvergeOnTheDeterministicMerge(agents: Int) async throws {
     let location = temporaryLocation()
+    defer { removeTemporaryLocation(location) }
     let count = 150
     // A reader follows the writers incrementally while they write.
     let ids = (0..<agents).map { "agent-\($0)" }
-    let runs = try ids.map { try HelperRun(["agent-write", location, $0, "\(count)", "own-\($0)", "0"]) }
+    let runs = try HelperRun.start(ids.map { ["agent-write", location, $0, "\(count)", "own-\($0)", "0"] })
+    defer { for run in runs { run.stop() } }
     var follower: Store<JSONValue>? = nil
     for run in runs where run.process.isRunning {
       if follower == nil, FileManager.default.fileExists(atPath: location + "/manifest.json") {
@@ -61,11 +63,14 @@ struct ProcessTests {
 
   @Test func compactionByOneAgentWhileOthersWriteLosesNothing() async throws {
     let location = temporaryLocation()
+    defer { removeTemporaryLocation(location) }
     let count = 200
     let ids = ["agent-0", "agent-1", "agent-2"]
-    let runs = try ids.enumerated().map { index, id in
-      try HelperRun(["agent-write", location, id, "\(count)", "own-\(id)", index == 0 ? "20" : "0"])
-    }
+    let runs = try HelperRun.start(
+      ids.enumerated().map { index, id in
+        ["agent-write", location, id, "\(count)", "own-\(id)", index == 0 ? "20" : "0"]
+      })
+    defer { for run in runs { run.stop() } }
     for run in runs {
       let (status, _) = try await run.finish()
       #expect(status == 0)

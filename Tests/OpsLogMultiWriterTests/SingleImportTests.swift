@@ -4,6 +4,7 @@ import Testing
 
 @Test func oneImportOpensTheReferenceFixtureWithItsOperations() async throws {
   let location = temporaryLocation()
+  defer { removeTemporaryLocation(location) }
   try FileManager.default.copyItem(
     at: fixturesDirectory.appendingPathComponent("multi-writer/store"), to: URL(fileURLWithPath: location))
   let expected = try JSONValue(

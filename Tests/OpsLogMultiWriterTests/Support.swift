@@ -15,8 +15,15 @@ struct Note: Codable, Sendable, Equatable {
   var text: String
 }
 
+/// A fresh store location in the temporary directory, not created yet. Follow it with
+/// `defer { removeTemporaryLocation(location) }` so that the test leaves nothing behind.
 func temporaryLocation() -> String {
   FileManager.default.temporaryDirectory.appendingPathComponent("opslog-multi-\(UUID().uuidString)").path
+}
+
+/// Removes a location made by ``temporaryLocation()`` with everything in it, if it exists.
+func removeTemporaryLocation(_ location: String) {
+  try? FileManager.default.removeItem(atPath: location)
 }
 
 /// Options for an agent that never compacts unless asked.
@@ -127,6 +134,25 @@ final class HelperRun: Sendable {
     }
     let data = pipe.fileHandleForReading.readDataToEndOfFile()
     return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+  }
+
+  /// Kills the helper if it still runs and waits for it to exit: a test that throws before
+  /// ``finish(timeout:)`` stops it this way before removing the store the helper writes to.
+  func stop() {
+    if process.isRunning { process.terminate() }
+    process.waitUntilExit()
+  }
+
+  /// Starts one helper per argument list; if one fails to start, stops those already started.
+  static func start(_ argumentLists: [[String]]) throws -> [HelperRun] {
+    var runs: [HelperRun] = []
+    do {
+      for arguments in argumentLists { runs.append(try HelperRun(arguments)) }
+    } catch {
+      for run in runs { run.stop() }
+      throw error
+    }
+    return runs
   }
 
   struct TimeoutError: Error {}

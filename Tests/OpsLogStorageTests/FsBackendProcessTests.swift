@@ -120,7 +120,7 @@ struct FsBackendProcessTests {
         _ = try await finished.exitStatus()
         try String(finished.pid).write(toFile: root + "/.lock", atomically: false, encoding: .utf8)
       }
-      let contenders = try (0..<8).map { _ in try HelperProcess(["hold-lock", root, ".lock", "120"]) }
+      let contenders = try HelperProcess.start(8, ["hold-lock", root, ".lock", "120"])
       defer { for contender in contenders { contender.kill() } }
       var answers: [String] = []
       for contender in contenders {
@@ -178,6 +178,19 @@ final class HelperProcess: Sendable {
     try process.run()
     self.process = process
     self.pid = process.processIdentifier
+  }
+
+  /// Starts `count` test helpers with `arguments`. If one fails to start, kills those already
+  /// started, so that none outlives the test and writes to its directory after the removal.
+  static func start(_ count: Int, _ arguments: [String]) throws -> [HelperProcess] {
+    var started: [HelperProcess] = []
+    do {
+      for _ in 0..<count { started.append(try HelperProcess(arguments)) }
+    } catch {
+      for helper in started { helper.kill() }
+      throw error
+    }
+    return started
   }
 
   /// The complete lines printed so far.
