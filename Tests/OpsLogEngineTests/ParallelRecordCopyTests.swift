@@ -1,0 +1,148 @@
+import Foundation
+import Synchronization
+import Testing
+
+@testable import OpsLogEngine
+
+/// `RecordTable.records(where:)` on tables large enough that the matches are copied on a
+/// second thread (``ParallelRecordCopy``), against a plain serial filter of a model.
+@Suite("Parallel record copy")
+struct ParallelRecordCopyTests {
+  /// How many ``Tracked`` objects are alive: a copy lost or released twice shows up here
+  /// (or as a crash), a copy leaked keeps it above zero.
+  final class LiveCount: Sendable {
+    let value = Atomic<Int>(0)
+    var current: Int { value.load(ordering: .acquiring) }
+  }
+
+  final class Tracked: Sendable {
+    let live: LiveCount
+    init(_ live: LiveCount) {
+      self.live = live
+      live.value.add(1, ordering: .relaxed)
+    }
+    deinit { live.value.subtract(1, ordering: .releasing) }
+  }
+
+  /// A record holding references, so that every copy retains.
+  struct Item: Sendable {
+    var number: Int
+    var name: String
+    var tracked: Tracked
+  }
+
+  struct PredicateFailed: Error {}
+
+  /// Numbers 0..<count in slots 0..<count, then every seventh deleted (holes) and every
+  /// eleventh updated in place.
+  static func makeTable(count: Int, live: LiveCount) -> (RecordTable<Item>, model: [Int]) {
+    var table = RecordTable<Item>()
+    for number in 0..<count {
+      table.set(
+        "item-\(number)",
+        Item(number: number, name: "a name long enough to be allocated \(number)", tracked: Tracked(live)))
+    }
+    for number in stride(from: 0, to: count, by: 7) { table.remove("item-\(number)") }
+    for number in stride(from: 3, to: count, by: 11) where number % 7 != 0 {
+      table.set("item-\(number)", Item(number: number, name: "updated \(number)", tracked: Tracked(live)))
+    }
+    return (table, (0..<count).filter { $0 % 7 != 0 })
+  }
+
+  /// Predicates over the number, chosen so that the worker starts early, late or never, and
+  /// the caller finds chunks left to copy or none.
+  static let predicates: [(name: String, isIncluded: @Sendable (Int) -> Bool)] = [
+    ("every record", { _ in true }),
+    ("none", { _ in false }),
+    ("every third", { $0 % 3 == 0 }),
+    ("too few for a second thread", { $0 % 200 == 0 }),
+    ("only the first few", { $0 < 10 }),
+    ("only the last chunk", { $0 >= 45_000 }),
+    ("only the first chunk", { $0 < 8_000 }),
+  ]
+
+  @Test(arguments: predicates.indices, [false, true])
+  func matchesASerialFilterInOrder(predicate: Int, waitingForWorker: Bool) {
+    let (name, isIncluded) = Self.predicates[predicate]
+    let live = LiveCount()
+    do {
+      let (table, model) = Self.makeTable(count: 50_000, live: live)
+      let expected = model.filter(isIncluded)
+      // Several times: which thread copies which chunk depends on timing. Waiting for the
+      // worker makes the caller and the worker share every large result.
+      for round in 0..<5 {
+        let found = table.records(waitingForWorker: waitingForWorker) { id, item in
+          #expect(id == "item-\(item.number)")
+          return isIncluded(item.number)
+        }
+        let comment: Comment = "\(name), waiting for the worker: \(waitingForWorker), round \(round)"
+        #expect(Self.firstDifference(found.map(\.number), expected) == nil, comment)
+        #expect(found.allSatisfy { $0.name.hasSuffix(" \($0.number)") }, comment)
+      }
+      // Copies share the table's objects: one alive per record.
+      #expect(live.current == table.count)
+    }
+    // Every copy is released with the results and the table (the worker may let go of its
+    // last reference a moment after the call returned).
+    #expect(eventually { live.current == 0 }, "\(name): \(live.current) records still alive")
+  }
+
+  @Test func theRecordsStayIntactAfterTheTableChanges() {
+    let live = LiveCount()
+    do {
+      var (table, model) = Self.makeTable(count: 40_000, live: live)
+      let before = table.records { _, item in item.number % 2 == 1 }
+      for number in model where number % 2 == 1 { table.remove("item-\(number)") }
+      #expect(table.records { _, item in item.number % 2 == 1 }.isEmpty)
+      #expect(before.map(\.number) == model.filter { $0 % 2 == 1 })
+      #expect(before.allSatisfy { $0.name.hasSuffix(" \($0.number)") })
+    }
+    #expect(eventually { live.current == 0 })
+  }
+
+  @Test(arguments: [10, 9_000, 30_000])
+  func aThrowingPredicateStopsTheCopyAndLosesNothing(throwingAt number: Int) {
+    let live = LiveCount()
+    do {
+      let (table, model) = Self.makeTable(count: 50_000, live: live)
+      #expect(throws: PredicateFailed.self) {
+        try table.records(waitingForWorker: true) { _, item in
+          if item.number == number + 1 { throw PredicateFailed() }
+          return item.number % 2 == 0
+        }
+      }
+      // The table is untouched and the next filter runs as usual.
+      #expect(table.count == model.count)
+      #expect(table.records { _, item in item.number % 2 == 0 }.map(\.number) == model.filter { $0 % 2 == 0 })
+    }
+    #expect(eventually { live.current == 0 })
+  }
+
+  @Test func smallTablesAndEmptyTables() {
+    let live = LiveCount()
+    do {
+      let empty = RecordTable<Item>()
+      #expect(empty.records { _, _ in true }.isEmpty)
+      let (table, model) = Self.makeTable(count: 2 * ParallelRecordCopy<Item>.chunkSize - 1, live: live)
+      #expect(table.records { _, _ in true }.map(\.number) == model)
+    }
+    #expect(eventually { live.current == 0 })
+  }
+
+  /// Where two lists first differ, or nil; a short message instead of two 40,000-number lists.
+  static func firstDifference(_ found: [Int], _ expected: [Int]) -> String? {
+    if let index = (0..<min(found.count, expected.count)).first(where: { found[$0] != expected[$0] }) {
+      return "at \(index): \(found[index]) instead of \(expected[index])"
+    }
+    return found.count == expected.count ? nil : "\(found.count) records instead of \(expected.count)"
+  }
+
+  /// Polls `condition` for up to five seconds.
+  func eventually(_ condition: () -> Bool) -> Bool {
+    for _ in 0..<5_000 {
+      if condition() { return true }
+      Thread.sleep(forTimeInterval: 0.001)
+    }
+    return condition()
+  }
+}
