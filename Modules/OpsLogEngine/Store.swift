@@ -50,9 +50,10 @@ public final class Store<Record: Codable & Sendable>: Sendable {
   /// ```
   ///
   /// The task's code then runs on the I/O thread, so each write's system call happens where
-  /// the task already is; on the default executor every ``WriteMode/immediate`` write switches
-  /// to the I/O thread and back. Semantics are unchanged. Keep heavy computation out of such a
-  /// task: while it runs, the store's other I/O waits.
+  /// the task already is; on the default executor every ``WriteMode/immediate`` write hands
+  /// its system call to the I/O thread and watches for the result (a few microseconds), and
+  /// suspends only when the call is slow. Semantics are unchanged. Keep heavy computation out
+  /// of such a task: while it runs, the store's other I/O waits.
   public var taskExecutor: (any TaskExecutor)? { backend.taskExecutor }
 
   /// Whether this store writes (not read-only).

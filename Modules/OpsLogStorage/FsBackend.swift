@@ -18,11 +18,15 @@ import Synchronization
 
 /// Stores files in a directory of the local filesystem, in the layout opslog for Node uses.
 ///
-/// Every blocking system call runs on a serial dispatch queue owned by the backend, never on
-/// Swift's cooperative thread pool, so a slow disk stalls only this backend's calls. Calls are
-/// carried out one at a time, in the order they reach that queue; the one exception is the
-/// temporary file of ``replace(_:chunks:)`` (a whole snapshot), written on a second queue so
-/// that WAL appends never wait for a checkpoint. Its rename takes its turn on the first.
+/// Every blocking system call runs on a thread owned by the backend, never on Swift's
+/// cooperative thread pool, so a slow disk stalls only this backend's calls. Calls are carried
+/// out one at a time, in the order they reach that thread; the one exception is the temporary
+/// file of ``replace(_:chunks:)`` (a whole snapshot), written on a dispatch queue so that WAL
+/// appends never wait for a checkpoint. Its rename takes its turn on the I/O thread.
+///
+/// The I/O thread stays awake for a moment after each call, and a caller of an append
+/// without fsync watches for its result for a moment before suspending (see ``IOThread``):
+/// an append then costs a few microseconds instead of two thread wake-ups.
 ///
 /// Appends keep the file open between calls, so a WAL append costs one `write` (and one
 /// `fdatasync` with ``Durability/disk``). The handle is dropped when this backend replaces,
@@ -36,7 +40,7 @@ import Synchronization
 /// Errors of system calls are ``OpsLogError/io(path:errno:reason:)`` naming the full path
 /// (the location joined with the relative path) and the `errno` of the failed call.
 public final class FsBackend: StorageBackend {
-  /// What the backend knows between calls. Only the I/O queue changes it after
+  /// What the backend knows between calls. Only the I/O thread changes it after
   /// initialization; the mutex makes that visible to the compiler, and is never contended
   /// except by `deinit`.
   struct State: ~Copyable {
@@ -102,19 +106,19 @@ public final class FsBackend: StorageBackend {
   static let lockAttempts = 16
 
   let state = Mutex(State())
-  let queue = DispatchQueue(label: "OpsLog.FsBackend.io", qos: .userInitiated)
+  let ioThread = IOThread()
   /// Writes the temporary files of ``replace(_:chunks:)``: a snapshot takes a while to encode
-  /// and write, and WAL appends on ``queue`` must not wait for it.
+  /// and write, and WAL appends on ``ioThread`` must not wait for it.
   let bulkQueue = DispatchQueue(label: "OpsLog.FsBackend.bulk", qos: .userInitiated)
-  let ioExecutor: QueueTaskExecutor
+  let ioExecutor: IOTaskExecutor
 
   /// A backend serving no store yet: every call but ``initialize(location:readOnly:)`` and
   /// ``shutdown()`` throws ``OpsLogError/closed`` until it is initialized. Touches no file.
   public init() {
-    ioExecutor = QueueTaskExecutor(queue: queue)
+    ioExecutor = IOTaskExecutor(thread: ioThread)
   }
 
-  /// The I/O queue as a task executor; see ``StorageBackend/taskExecutor``.
+  /// The I/O thread as a task executor; see ``StorageBackend/taskExecutor``.
   public var taskExecutor: (any TaskExecutor)? { ioExecutor }
 
   deinit {
@@ -123,36 +127,32 @@ public final class FsBackend: StorageBackend {
     state.withLock { $0.releaseAll() }
   }
 
-  // MARK: The I/O queue
+  // MARK: The I/O thread
 
-  /// Runs `body` on the I/O queue with the serving state and location, after the closed and
-  /// read-only checks.
+  /// Runs `body` on the I/O thread with the serving state and location, after the closed and
+  /// read-only checks. `quick` is for calls that are done in microseconds (an append without
+  /// fsync), whose caller watches for the result before suspending.
   private func perform<Result: Sendable>(
-    writing: Bool, _ body: @escaping @Sendable (inout State, String) throws -> Result
+    writing: Bool, quick: Bool = false, _ body: @escaping @Sendable (inout State, String) throws -> Result
   ) async throws -> Result {
-    try await performAnyState { state in
+    try await performAnyState(quick: quick) { state in
       let location = try state.servingLocation(writing: writing)
       return try body(&state, location)
     }
   }
 
-  /// Runs `body` on the I/O queue with the state, serving or not. Resuming a continuation
-  /// from a dispatch queue is the cheapest hop off the cooperative pool; the unsafe
-  /// continuation skips the checked one's bookkeeping, and is resumed exactly once on every
-  /// path below.
+  /// Runs `body` on the I/O thread with the state, serving or not.
   private func performAnyState<Result: Sendable>(
-    _ body: @escaping @Sendable (inout State) throws -> Result
+    quick: Bool = false, _ body: @escaping @Sendable (inout State) throws -> Result
   ) async throws -> Result {
-    // A task that prefers the I/O executor is on the I/O queue already: this method is
+    // A task that prefers the I/O executor is on the I/O thread already: this method is
     // nonisolated, so it runs on the task's preferred executor.
     if ioExecutor.isCurrent {
-      dispatchPrecondition(condition: .onQueue(queue))
+      precondition(ioThread.isCurrent, "a task preferring the I/O executor runs on the I/O thread")
       return try state.withLock { state in try body(&state) }
     }
-    return try await withUnsafeThrowingContinuation { continuation in
-      queue.async {
-        continuation.resume(with: Swift.Result { try self.state.withLock { state in try body(&state) } })
-      }
+    return try await ioThread.run(expectingQuickWork: quick) {
+      try self.state.withLock { state in try body(&state) }
     }
   }
 
@@ -272,7 +272,7 @@ public final class FsBackend: StorageBackend {
           })
       }
     }
-    // 2. The rename, in order with every other call on the I/O queue.
+    // 2. The rename, in order with every other call on the I/O thread.
     do {
       try await perform(writing: true) { state, _ in
         // The cached handle points at the inode the rename is about to unlink.
@@ -309,7 +309,7 @@ public final class FsBackend: StorageBackend {
   /// previous length, so no partial line stays behind.
   public func append(_ path: String, _ bytes: [UInt8], durability: Durability) async throws {
     try StoragePath.validate(path)
-    try await perform(writing: true) { state, location in
+    try await perform(writing: true, quick: durability == .process) { state, location in
       let full = StoragePath.join(location, path)
       let descriptor = try Self.appendHandle(&state, path: path, full: full)
       do {
@@ -332,7 +332,7 @@ public final class FsBackend: StorageBackend {
   public func truncate(_ path: String, toLength length: Int, durability: Durability) async throws {
     try StoragePath.validate(path)
     try BackendArguments.checkTruncateLength(length)
-    try await perform(writing: true) { _, location in
+    try await perform(writing: true, quick: durability == .process) { _, location in
       let full = StoragePath.join(location, path)
       // A descriptor of its own rather than the append handle: the append handle stays valid,
       // since O_APPEND writes go to the new end.
@@ -625,7 +625,7 @@ public final class FsBackend: StorageBackend {
   }
 }
 
-/// Hands the `sending` chunk closure of ``FsBackend/replace(_:chunks:)`` to the I/O queue: the
+/// Hands the `sending` chunk closure of ``FsBackend/replace(_:chunks:)`` to the bulk queue: the
 /// closure is not `Sendable`, but it was sent to the backend, so moving it once through a
 /// mutex to the one thread that calls it is safe, and checked by the compiler.
 final class ChunkSource: Sendable {
