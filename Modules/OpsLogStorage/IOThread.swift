@@ -14,8 +14,8 @@ import Synchronization
 ///
 /// It exists for latency. A WAL append is a system call of about a microsecond, but handing it
 /// to a sleeping thread and back costs two wake-ups of tens of microseconds each on a virtual
-/// machine. So the thread stays awake a little after its last job (``idleSpin``), yielding
-/// the processor between looks, and a caller that expects quick work
+/// machine. So the thread stays awake a little after its last job (``idleSpin(afterGap:)``),
+/// and a caller that expects quick work
 /// (``run(expectingQuickWork:_:)``) watches for the result a little before it suspends. Both
 /// waits are bounded, so an idle backend costs nothing and a slow job costs a suspension as
 /// before; the blocking call itself never runs on the caller's thread.
@@ -39,8 +39,14 @@ final class IOThread: Sendable {
   /// The running thread's identity (see ``currentThreadIdentity``), 0 while none runs.
   let threadIdentity = Atomic<UInt>(0)
 
-  /// How long the thread stays awake after its last job, waiting for the next one.
-  static let idleSpin: Duration = .microseconds(50)
+  /// How long the thread stays awake after its last job, waiting for the next one, when jobs
+  /// came `gap` apart: twice the gap when they come in a steady stream (a group commit's
+  /// leader every 50 buffered writes, ~100 µs), so the next one finds it awake, but never
+  /// long when they are sparse, where staying awake would only burn a processor.
+  static func idleSpin(afterGap gap: Duration) -> Duration {
+    guard gap < .microseconds(250) else { return .microseconds(50) }
+    return min(max(gap * 2, .microseconds(50)), .microseconds(250))
+  }
   /// How long a caller of quick work watches for its result before suspending: about what a
   /// suspension and a resumption cost here, so watching never costs more than it may save.
   static let callerSpin: Duration = .microseconds(30)
@@ -98,20 +104,27 @@ final class IOThread: Sendable {
     pthread_detach(thread)
   }
 
-  /// The thread's life: run what is queued; with nothing queued, stay awake for ``idleSpin``,
-  /// then sleep; after ``idleExit`` asleep with nothing to do, end.
+  /// The thread's life: run what is queued; with nothing queued, stay awake a while
+  /// (``idleSpin(afterGap:)``), then sleep; after ``idleExit`` asleep with nothing to do, end.
   fileprivate func runLoop() {
     threadIdentity.store(Self.currentThreadIdentity(), ordering: .releasing)
     var jobs: [@Sendable () -> Void] = []
+    let clock = ContinuousClock()
+    var lastArrival = clock.now
+    var gap = Duration.seconds(1)
     while true {
       let seen = submissions.load(ordering: .acquiring)
       state.withLock { state in swap(&jobs, &state.jobs) }
       if !jobs.isEmpty {
+        let now = clock.now
+        gap = now - lastArrival
+        lastArrival = now
         for job in jobs { job() }
         jobs.removeAll(keepingCapacity: true)
         continue
       }
-      if Self.spin(for: Self.idleSpin, until: { submissions.load(ordering: .acquiring) != seen }) { continue }
+      let spin = Self.idleSpin(afterGap: gap)
+      if Self.spin(for: spin, until: { submissions.load(ordering: .acquiring) != seen }) { continue }
       let sleeps = state.withLock { state -> Bool in
         guard state.jobs.isEmpty else { return false }
         state.sleeping = true
@@ -133,18 +146,19 @@ final class IOThread: Sendable {
     }
   }
 
-  /// Yields the processor until `condition` holds or `duration` has passed; whether it holds.
+  /// Spins until `condition` holds or `duration` has passed; whether it holds.
   ///
-  /// Gives up early when a yield took long, which means other threads want this processor:
-  /// then sleeping is better than spinning, since the scheduler lets a thread that slept cut
-  /// in when it wakes, where a spinning one waits for its turn.
+  /// It never yields the processor: under contention a yield returns only when the scheduler
+  /// comes back to this thread, a whole time slice later, where a thread that sleeps is let in
+  /// as soon as it is woken. For the same reason it gives up early when the thread was
+  /// preempted (the clock jumped): then sleeping is the better way to wait.
   static func spin(for duration: Duration, until condition: () -> Bool) -> Bool {
     let clock = ContinuousClock()
     var last = clock.now
     let deadline = last.advanced(by: duration)
     while true {
-      if condition() { return true }
-      sched_yield()
+      // A few looks per clock reading: reading the clock costs more than a look.
+      for _ in 0..<16 where condition() { return true }
       let now = clock.now
       if now >= deadline || now - last > .microseconds(10) { return condition() }
       last = now
