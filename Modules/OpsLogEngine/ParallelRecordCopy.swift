@@ -1,13 +1,6 @@
 import Dispatch
+import OpsLogStorage
 import Synchronization
-
-#if canImport(Glibc)
-  import Glibc
-#elseif canImport(Musl)
-  import Musl
-#elseif canImport(Darwin)
-  import Darwin
-#endif
 
 /// Copies a table's matching records out on a second thread while the caller is still
 /// finding them.
@@ -110,11 +103,10 @@ final class ParallelRecordCopy<Record: Sendable>: Sendable {
   @inlinable
   static var chunkSize: Int { 8_192 }
 
-  /// Looks at ``handOvers`` before the worker sleeps, with a yield of the processor between
-  /// them (should the caller's thread be waiting for this one): on the order of a hundred
-  /// microseconds, a few chunks' worth of scanning.
-  @inlinable
-  static var spinLimit: Int { 400 }
+  /// How long the worker watches for the next chunk before it sleeps: a few chunks' worth of
+  /// scanning.
+  @usableFromInline
+  static var handOverSpin: Duration { .microseconds(100) }
 
   @inlinable
   init(slots: [RecordTable<Record>.Entry?], waitsForWorker: Bool = false) {
@@ -173,10 +165,7 @@ final class ParallelRecordCopy<Record: Sendable>: Sendable {
     // Newest first; optional so that the records can be moved out below, leaving nil.
     var taken: [[Record?]] = []
     while let matches = state.withLock({ $0.takeLast() }) {
-      var records: [Record?] = []
-      records.reserveCapacity(matches.count)
-      for slot in matches { records.append(slots[Int(slot)].unsafelyUnwrapped.record) }
-      taken.append(records)
+      taken.append(matches.map { slots[Int($0)].unsafelyUnwrapped.record })
     }
     workerDone.wait()
     var result = state.withLock { state in
@@ -256,12 +245,9 @@ final class ParallelRecordCopy<Record: Sendable>: Sendable {
 
   /// Waits until the caller hands over more than `seen`: spinning first, since the next chunk
   /// is usually tens of microseconds away, then asleep on ``chunkReady``.
-  @inlinable
+  @usableFromInline
   func waitForHandOver(after seen: Int) {
-    for _ in 0..<Self.spinLimit {
-      if handOvers.load(ordering: .acquiring) != seen { return }
-      sched_yield()
-    }
+    if SpinWait.until({ handOvers.load(ordering: .acquiring) != seen }, atMost: Self.handOverSpin) { return }
     let sleeps = state.withLock { state -> Bool in
       guard !state.scanDone, state.nextPending == state.pending.count else { return false }
       state.workerSleeps = true

@@ -124,7 +124,7 @@ final class IOThread: Sendable {
         continue
       }
       let spin = Self.idleSpin(afterGap: gap)
-      if Self.spin(for: spin, until: { submissions.load(ordering: .acquiring) != seen }) { continue }
+      if SpinWait.until({ submissions.load(ordering: .acquiring) != seen }, atMost: spin) { continue }
       let sleeps = state.withLock { state -> Bool in
         guard state.jobs.isEmpty else { return false }
         state.sleeping = true
@@ -143,25 +143,6 @@ final class IOThread: Sendable {
         return true
       }
       if ends { return }
-    }
-  }
-
-  /// Spins until `condition` holds or `duration` has passed; whether it holds.
-  ///
-  /// It never yields the processor: under contention a yield returns only when the scheduler
-  /// comes back to this thread, a whole time slice later, where a thread that sleeps is let in
-  /// as soon as it is woken. For the same reason it gives up early when the thread was
-  /// preempted (the clock jumped): then sleeping is the better way to wait.
-  static func spin(for duration: Duration, until condition: () -> Bool) -> Bool {
-    let clock = ContinuousClock()
-    var last = clock.now
-    let deadline = last.advanced(by: duration)
-    while true {
-      // A few looks per clock reading: reading the clock costs more than a look.
-      for _ in 0..<16 where condition() { return true }
-      let now = clock.now
-      if now >= deadline || now - last > .microseconds(10) { return condition() }
-      last = now
     }
   }
 
@@ -215,7 +196,7 @@ final class Completion<Value: Sendable>: Sendable {
 
   /// The result if it comes within `duration`, watching for it on the calling thread.
   func watch(for duration: Duration) -> Result<Value, any Error>? {
-    guard IOThread.spin(for: duration, until: { isComplete.load(ordering: .acquiring) }) else { return nil }
+    guard SpinWait.until({ isComplete.load(ordering: .acquiring) }, atMost: duration) else { return nil }
     return state.withLock { $0.result.take() }
   }
 

@@ -100,9 +100,9 @@ public protocol StorageBackend: AnyObject, Sendable {
   /// The executor the backend does its blocking work on, when it has one a task may prefer.
   ///
   /// A task running with `withTaskExecutorPreference(backend.taskExecutor)` (or
-  /// `Store.taskExecutor` in OpsLogEngine) executes on that thread, and the backend's calls then skip the two
-  /// thread switches each would otherwise make. `nil` (the default) when there is nothing to
-  /// gain, as for ``MemoryBackend``.
+  /// `Store.taskExecutor` in OpsLogEngine) executes on that thread, and the backend's calls
+  /// then run in place instead of being handed over to it and waited for. `nil` (the default)
+  /// when there is nothing to gain, as for ``MemoryBackend``.
   var taskExecutor: (any TaskExecutor)? { get }
 }
 
