@@ -1,4 +1,5 @@
 import OpsLogCodec
+import OpsLogTypes
 
 #if canImport(FoundationEssentials)
   import FoundationEssentials
@@ -58,15 +59,16 @@ func runCodecWorkload(_ options: BenchmarkOptions) throws -> BenchmarkResult {
 
   // OPSLOG_BENCH_SKIP_FOUNDATION=1 leaves Foundation out (its figures become null), for
   // profiling our codec alone; the flag lives here because the command-line options are shared.
-  if ProcessInfo.processInfo.environment["OPSLOG_BENCH_SKIP_FOUNDATION"] == "1" {
-    func rounded(_ value: Double) -> Double { (value * 10).rounded() / 10 }
-    return BenchmarkResult(
+  func rounded(_ value: Double) -> Double { (value * 10).rounded() / 10 }
+  func result(_ foundation: [(String, JSONValue)]) -> BenchmarkResult {
+    BenchmarkResult(
       workload: "codec", records: count, ops: options.ops, seconds: decodeSeconds + encodeSeconds, opsPerSecond: nil,
       extra: [
         ("parseMBps", .double(rounded(megabytes / decodeSeconds))),
         ("serializeMBps", .double(rounded(megabytes / encodeSeconds))),
-      ])
+      ] + foundation)
   }
+  if ProcessInfo.processInfo.environment["OPSLOG_BENCH_SKIP_FOUNDATION"] == "1" { return result([]) }
 
   let foundationDecoder = JSONDecoder()
   var foundationDecoded: [SnapshotLine<Task>] = []
@@ -87,15 +89,13 @@ func runCodecWorkload(_ options: BenchmarkOptions) throws -> BenchmarkResult {
   }
   progress("codec: Foundation encode \(decimal(foundationEncodeSeconds, digits: 3)) s")
 
-  func rounded(_ value: Double) -> Double { (value * 10).rounded() / 10 }
-  return BenchmarkResult(
-    workload: "codec", records: count, ops: options.ops, seconds: decodeSeconds + encodeSeconds, opsPerSecond: nil,
-    extra: [
-      ("parseMBps", .double(rounded(megabytes / decodeSeconds))),
-      ("serializeMBps", .double(rounded(megabytes / encodeSeconds))),
-      ("foundationParseMBps", .double(rounded(megabytes / foundationDecodeSeconds))),
-      ("foundationSerializeMBps", .double(rounded(Double(foundationBytes) / 1_000_000 / foundationEncodeSeconds))),
-    ])
+  return result([
+    ("foundationParseMBps", JSONValue.double(rounded(megabytes / foundationDecodeSeconds))),
+    (
+      "foundationSerializeMBps",
+      JSONValue.double(rounded(Double(foundationBytes) / 1_000_000 / foundationEncodeSeconds))
+    ),
+  ])
 }
 
 enum CodecBenchmarkError: Error, CustomStringConvertible {
