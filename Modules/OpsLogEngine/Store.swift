@@ -234,11 +234,8 @@ public final class Store<Record: Codable & Sendable>: Sendable {
     } catch let error as OpsLogError {
       throw OpsLogError.corrupted(path: path, reason: "record \"\(id)\": \(error)")
     } catch {
-      throw OpsLogError.corrupted(
-        path: path,
-        reason:
-          "record \"\(id)\" does not decode as \(T.self) (\(error)); open it with the matching record type, a migration, or Store<JSONValue>"
-      )
+      // The bytes are valid JSON: the data is intact and only the type does not fit it.
+      throw OpsLogError.recordTypeMismatch(id: id, type: "\(T.self)", reason: "\(error)")
     }
   }
 

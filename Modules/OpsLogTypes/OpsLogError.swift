@@ -35,6 +35,13 @@ public enum OpsLogError: Error, Sendable, Hashable, CustomStringConvertible {
   case migrationFailed(id: String, reason: String)
   /// A system call failed on this path.
   case io(path: String, errno: Int32, reason: String)
+  /// The store holds records of a newer schema version than this application supports:
+  /// opening it could misread or drop what the newer application wrote, so nothing is opened
+  /// and nothing is written.
+  case versionTooNew(stored: Int, supported: Int)
+  /// A stored record does not decode as the store's record type. The data is intact; open the
+  /// store with the matching type, a migration, or `Store<JSONValue>`.
+  case recordTypeMismatch(id: String, type: String, reason: String)
 
   /// A sentence for a person reading a log: what went wrong and, where there is one, what to do.
   public var description: String {
@@ -69,6 +76,12 @@ public enum OpsLogError: Error, Sendable, Hashable, CustomStringConvertible {
         "Migrating record \"\(id)\" failed: \(reason). Nothing was written; fix the migration and open again."
     case .io(let path, let errno, let reason):
       return "I/O error on \(path): \(reason) (errno \(errno) \(Self.errnoName(errno)))."
+    case .versionTooNew(let stored, let supported):
+      return
+        "The store holds version \(stored) records, newer than version \(supported) that this application supports; it was not opened and nothing was written. Open it with a newer version of the application."
+    case .recordTypeMismatch(let id, let type, let reason):
+      return
+        "The stored record \"\(id)\" does not decode as \(type): \(reason). The data is intact; open the store with the matching record type, a migration, or Store<JSONValue>."
     }
   }
 
