@@ -108,6 +108,11 @@ public protocol LogStrategy: Sendable {
   func didCheckpoint(newWALPath: String, snapshot: String, token: FileChangeToken?)
   /// Releases what ``beginCheckpoint(backend:logger:)`` took; called whatever happened.
   func endCheckpoint(backend: any StorageBackend) async
+  /// Runs an undo (its check before the mutation and the cut of its lines off the WAL) so
+  /// that no other writer can take the lines being cut into a snapshot meanwhile; a cut
+  /// after another writer's compaction read them would leave them in its snapshot, and its
+  /// `.through` marker pointing into whatever this store appends next.
+  func guardingUndo<T: Sendable>(backend: any StorageBackend, _ body: () async throws -> T) async throws -> T
   /// `close()` wrote everything this store will ever write: the last chance to make sure
   /// none of it is stranded (e.g. in a WAL another writer retired).
   func willClose(backend: any StorageBackend, options: StoreOptions, logger: Logger) async throws
@@ -163,6 +168,10 @@ public struct SingleWriterLog: LogStrategy {
   { manifest }
   public func didCheckpoint(newWALPath: String, snapshot: String, token: FileChangeToken?) {}
   public func endCheckpoint(backend: any StorageBackend) async {}
+  /// Runs `body`: the `.lock` keeps every other writer out already.
+  public func guardingUndo<T: Sendable>(backend: any StorageBackend, _ body: () async throws -> T) async throws -> T {
+    try await body()
+  }
   public func willClose(backend: any StorageBackend, options: StoreOptions, logger: Logger) async throws {}
 }
 
