@@ -31,6 +31,24 @@ public struct OperationStamp: Sendable, Hashable, Comparable {
   }
 }
 
+/// What a log strategy promises about the writers of a store, so that the engine acts on
+/// declared properties instead of on which strategy it holds.
+@_spi(LogStrategy)
+public struct LogCapabilities: OptionSet, Sendable, Hashable {
+  public let rawValue: Int
+  public init(rawValue: Int) { self.rawValue = rawValue }
+
+  /// A writable open takes the exclusive `.lock`, so this store is the only writer; a
+  /// read-only open follows that one writer with the engine's own ``Store/tail()`` (its WAL
+  /// by byte offset, its checkpoints by the manifest's change token).
+  public static let exclusiveWriter = LogCapabilities(rawValue: 1 << 0)
+  /// Other writers append at the same time: every mutation first asks the strategy
+  /// (``LogStrategy/checkBeforeMutation(backend:options:logger:)``), every operation is
+  /// stamped (``LogStrategy/stamp()``), and following goes through
+  /// ``LogStrategy/poll(backend:options:logger:)``.
+  public static let concurrentWriters = LogCapabilities(rawValue: 1 << 1)
+}
+
 /// What a strategy found when it loaded the log: the lines to replay over the snapshot, in
 /// replay order, and where this store appends.
 @_spi(LogStrategy)
@@ -75,8 +93,8 @@ public enum LogPoll: Sendable {
 /// them while it holds the store's state lock, so they must never call back into the store.
 @_spi(LogStrategy)
 public protocol LogStrategy: Sendable {
-  /// Whether a writable open takes the exclusive `.lock`.
-  var takesWriterLock: Bool { get }
+  /// What the engine may rely on; see ``LogCapabilities``.
+  var capabilities: LogCapabilities { get }
   /// Runs after the backend is initialized and before the manifest is read; may create a
   /// fresh store (a writable open only).
   func prepare(backend: any StorageBackend, options: StoreOptions) async throws
@@ -124,7 +142,7 @@ public struct SingleWriterLog: LogStrategy {
   /// The layout every plain ``Store/open(_:options:)`` uses.
   public init() {}
 
-  public var takesWriterLock: Bool { true }
+  public var capabilities: LogCapabilities { .exclusiveWriter }
 
   public func prepare(backend: any StorageBackend, options: StoreOptions) async throws {}
 

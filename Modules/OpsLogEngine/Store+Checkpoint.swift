@@ -254,7 +254,7 @@ extension Store {
     }
     checkpointLock.unlock()
     for watcher in watchers { watcher.finish() }
-    if isWritable && strategy.takesWriterLock {
+    if isWritable && strategy.capabilities.contains(.exclusiveWriter) {
       do { try await backend.releaseLock(".lock") } catch { firstError = firstError ?? error }
     }
     do { try await backend.shutdown() } catch { firstError = firstError ?? error }

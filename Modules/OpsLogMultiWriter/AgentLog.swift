@@ -76,7 +76,8 @@ final class AgentLog: LogStrategy {
     throw OpsLogError.invalidArgument("an agent id may hold only A-Z a-z 0-9 . _ -, not \"\(agentId)\"")
   }
 
-  var takesWriterLock: Bool { false }
+  /// Agents write at once, each to its own WAL, and take no `.lock`.
+  var capabilities: LogCapabilities { .concurrentWriters }
 
   /// A WAL name later than every one this agent made: a compaction's WAL and one that a
   /// write registered inside the same millisecond must not collide.
