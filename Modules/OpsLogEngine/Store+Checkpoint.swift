@@ -55,17 +55,17 @@ extension Store {
   /// ``checkpoint(reason:)`` for a caller that holds `checkpointLock` already.
   func checkpointHoldingLock(reason: CheckpointReason) async throws {
     // Another writer compacting at the same time makes this one unnecessary.
-    guard try await strategy.beginCheckpoint(backend: backend, logger: logger) else { return }
+    guard let session = try await strategy.beginCheckpoint(backend: backend, logger: logger) else { return }
     do {
-      try await checkpointAsSoleCompactor(reason: reason)
+      try await checkpointAsSoleCompactor(reason: reason, session: session)
     } catch {
-      await strategy.endCheckpoint(backend: backend)
+      await session.finish(backend: backend)
       throw error
     }
-    await strategy.endCheckpoint(backend: backend)
+    await session.finish(backend: backend)
   }
 
-  func checkpointAsSoleCompactor(reason: CheckpointReason) async throws {
+  func checkpointAsSoleCompactor(reason: CheckpointReason, session: any CheckpointSession) async throws {
     // 1. The cut.
     await mutationLock.lock()
     let cut: Cut?
@@ -75,7 +75,7 @@ extension Store {
       try await writeQueued()
       // Other writers' operations not seen yet belong in the snapshot too.
       _ = try await followOtherWriters()
-      strategy.markCut()
+      session.cut()
       cut = try state.withLock { state -> Cut? in
         if state.isClosed { throw OpsLogError.closed }
         if case .threshold = reason, state.operationsSinceCheckpoint < options.checkpointThreshold { return nil }
@@ -133,10 +133,7 @@ extension Store {
       manifest.stats.archivedRecords = archived
       manifest.stats.opsCount = carriedCount
       manifest.stats.lastCheckpoint = timestamp
-      manifest = try await strategy.checkpointManifest(manifest, newWALPath: walPath, backend: backend)
-      try await backend.writeManifest(manifest)
-      let token = try? await backend.manifestChangeToken()
-      strategy.didCheckpoint(newWALPath: walPath, snapshot: manifest.currentSnapshot, token: token)
+      manifest = try await session.writeManifest(manifest, newWALPath: walPath, backend: backend)
       let retired = state.withLock { state -> [String] in
         state.manifest = manifest
         state.walPath = walPath

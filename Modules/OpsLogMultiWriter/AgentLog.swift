@@ -41,13 +41,6 @@ final class AgentLog: LogStrategy {
     /// The last line read from each of those WALs: when it is no longer there, its writer
     /// undid operations already merged here, and only a full load is right.
     var lastLines: [String: LastLine] = [:]
-    /// `offsets` at the last checkpoint cut: what the snapshot includes.
-    var cutOffsets: [String: Int] = [:]
-    /// `markers` at the last checkpoint cut.
-    var cutMarkers: [String: Int] = [:]
-    /// Retired WALs whose stranded lines the checkpoint folded in, with the offset its
-    /// snapshot includes: their markers move once the manifest has switched.
-    var pendingFolds: [String: Int] = [:]
     var token: FileChangeToken? = nil
     var snapshot = ""
     /// The milliseconds in the name of the newest WAL this agent made.
@@ -366,7 +359,11 @@ final class AgentLog: LogStrategy {
   /// the marker would land in the middle of one of those.
   func guardingUndo<T: Sendable>(backend: any StorageBackend, _ body: () async throws -> T) async throws -> T {
     if readOnly { return try await body() }
-    return try await compactLock.withLock(backend, body)
+    return try await compactLock.withLock(backend) {
+      // The check reads the manifest itself, not only its change token.
+      state.withLock { $0.token = nil }
+      return try await body()
+    }
   }
 
   // MARK: - Following the other agents
@@ -501,71 +498,19 @@ final class AgentLog: LogStrategy {
 
   // MARK: - Compaction
 
-  func beginCheckpoint(backend: any StorageBackend, logger: Logger) async throws -> Bool {
-    if readOnly { return false }
+  func beginCheckpoint(backend: any StorageBackend, logger: Logger) async throws -> (any CheckpointSession)? {
+    if readOnly { return nil }
     // Tried once: compact() returns at once, without compacting, while another agent holds
     // the lock. Entered again when this store holds it (a write registering its WAL).
     if case .failure(.locked(let holder)) = try await compactLock.acquire(backend, waitingUpTo: nil) {
       logger.info("another agent is compacting; skipping", metadata: ["holder": "\(holder)"])
-      return false
+      return nil
     }
-    return true
-  }
-
-  func markCut() {
-    state.withLock { state in
-      state.cutOffsets = state.offsets
-      state.cutMarkers = state.markers
-    }
-  }
-
-  func checkpointManifest(_ manifest: ManifestInfo, newWALPath: String, backend: any StorageBackend) async throws
-    -> ManifestInfo
-  {
-    let (cut, retired) = state.withLock { ($0.cutOffsets, $0.cutMarkers) }
-    // Written before the switch: an agent that finds its WAL retired must find its marker.
-    // (A marker of a WAL the manifest still names, should the switch not happen, means
-    // nothing.) The markers of WALs retired already move only after the switch.
-    for (path, through) in cut where retired[path] == nil {
-      try await writeThroughMarker(path, through: through, backend: backend)
-    }
-    var manifest = manifest
-    manifest.activeOps = newWALPath
-    manifest.activeAgentOps = [(agent: agentId, path: newWALPath)]
-    return manifest
-  }
-
-  func didCheckpoint(newWALPath: String, snapshot: String, token: FileChangeToken?) {
-    let newest = AgentWALName(path: newWALPath)?.milliseconds
-    state.withLock { state in
-      state.ownPath = newWALPath
-      // Every WAL followed so far is retired now, its marker at what the snapshot includes;
-      // its agent may still append before it notices, so it is followed on from where it
-      // was read, and lines after the marker count as stranded.
-      var markers: [String: Int] = [:]
-      var folds: [String: Int] = [:]
-      for path in state.offsets.keys {
-        let through = state.cutOffsets[path] ?? state.cutMarkers[path] ?? 0
-        markers[path] = through
-        if let marker = state.cutMarkers[path], through > marker { folds[path] = through }
-      }
-      state.markers = markers
-      state.pendingFolds = folds
-      state.registeredNewest = newest.map { [agentId: $0] } ?? [:]
-      state.cutOffsets = [:]
-      state.cutMarkers = [:]
-      state.token = token
-      state.snapshot = snapshot
-    }
-  }
-
-  func endCheckpoint(backend: any StorageBackend) async {
-    let folds = state.withLock { state -> [String: Int] in
-      defer { state.pendingFolds = [:] }
-      return state.pendingFolds
-    }
-    if !folds.isEmpty { await writeFoldMarkers(folds, backend: backend, logger: Logger(label: "OpsLog")) }
-    await compactLock.release(backend)
+    // Under the lock the manifest can change no more, and the cut must see it as it is:
+    // the cut's poll reads it rather than trust a change token (a replaced file's inode may
+    // be reused).
+    state.withLock { $0.token = nil }
+    return AgentCheckpoint(log: self, logger: logger)
   }
 
   // MARK: - Helpers
