@@ -50,6 +50,8 @@ final class RecordValueDecoder: CodingPathNode, Decoder, SingleValueDecodingCont
   struct Member {
     let key: String
     let valueOffset: Int
+    /// Whether the type asked for this member (for ``UnknownKeys``).
+    var isAsked = false
   }
 
   enum State {
@@ -91,6 +93,13 @@ final class RecordValueDecoder: CodingPathNode, Decoder, SingleValueDecodingCont
     var matchedKeys = MatchedKeyList()
     /// Object: the length of the key last matched at the cursor.
     var matchedLength = 0
+    /// Object: the member at the cursor was asked for (`contains`, `decodeNil`) but not read.
+    var isCursorMemberAsked = false
+    /// What this value left unread has been reported to the context (``UnknownKeys``).
+    var hasReported = false
+    /// Object: the cursor reached the end, every member read there (so each key is in
+    /// `matchedKeys`).
+    var isReadThroughAtCursor = false
   }
 
   let fields: UnsafeMutablePointer<Fields>
@@ -134,6 +143,9 @@ final class RecordValueDecoder: CodingPathNode, Decoder, SingleValueDecodingCont
     f.pointee.elementIndex = 0
     f.pointee.cachedCount = nil
     f.pointee.matchedKeys.removeAll()
+    f.pointee.isCursorMemberAsked = false
+    f.pointee.hasReported = false
+    f.pointee.isReadThroughAtCursor = false
   }
 
   /// A decoder for a value at `depth + 1` (a member or element of this one), read completely
@@ -432,9 +444,14 @@ final class RecordValueDecoder: CodingPathNode, Decoder, SingleValueDecodingCont
   /// The offset just after this value. Whatever the type left unread is skipped here, and
   /// checked as strictly as if it had been read.
   func finish() throws -> Int {
-    if valueEnd >= 0 { return valueEnd }
+    let isTracking = context.document.pointee.isTrackingUnknownKeys
+    if valueEnd >= 0 {
+      if isTracking && !fields.pointee.hasReported { try reportReadValue() }
+      return valueEnd
+    }
     switch state {
     case .untouched, .done:
+      if isTracking && state == .untouched { try reportUntouchedValue() }
       var parser = self.parser(at: start, depth: depth)
       try parser.skipValue()
       valueEnd = parser.position
@@ -442,17 +459,25 @@ final class RecordValueDecoder: CodingPathNode, Decoder, SingleValueDecodingCont
       // The members the type did not read; one that repeats a key it read means the type
       // read the wrong (first) value.
       var parser = self.parser(at: cursor, depth: depth + 1)
+      var unread: [String] = []
+      var isFirst = true
       repeat {
-        _ = try checkSkippedKey(&parser, decoded: false)
+        let isAsked = isFirst && fields.pointee.isCursorMemberAsked
+        let name = try checkSkippedKey(&parser, decoded: isTracking && depth == 0)
+        if isTracking && !isAsked { unread.append(name ?? "") }
+        isFirst = false
         try parser.skipValue()
       } while try parser.endOfEntry(closing: UInt8(ascii: "}"))
       valueEnd = parser.position
+      if isTracking { try reportObject(unreadAfterCursor: unread) }
     case .array:
       var parser = self.parser(at: cursor, depth: depth + 1)
       repeat {
         try parser.skipValue()
       } while try parser.endOfEntry(closing: UInt8(ascii: "]"))
       valueEnd = parser.position
+      // Elements the type stopped before.
+      if isTracking { reportNested() }
     }
     isFinished = true
     return valueEnd
@@ -471,6 +496,7 @@ final class RecordValueDecoder: CodingPathNode, Decoder, SingleValueDecodingCont
     parser.skipWhitespace()
     if parser.peek() == UInt8(ascii: "}") {
       isFinished = true
+      fields.pointee.isReadThroughAtCursor = true
       valueEnd = parser.position + 1
     } else {
       try parser.expectMemberKey()
@@ -484,8 +510,19 @@ final class RecordValueDecoder: CodingPathNode, Decoder, SingleValueDecodingCont
   @inline(__always)
   func locate(_ key: String) throws -> (offset: Int, atCursor: Bool)? {
     if members == nil && !isFinished, let offset = matchAtCursor(key) { return (offset, true) }
-    if members == nil { try buildMemberTable() }
+    if members == nil {
+      // Every member was read at the cursor, so their keys are all in the matched list: a key
+      // not there is absent (a trailing optional), and no member table is needed.
+      if fields.pointee.isReadThroughAtCursor && !isMatched(key) { return nil }
+      try buildMemberTable()
+    }
     return lookUp(key).map { ($0, false) }
+  }
+
+  /// Whether `key` is one of the keys read at the cursor.
+  func isMatched(_ key: String) -> Bool {
+    var key = key
+    return key.withUTF8 { fields.pointee.matchedKeys.contains($0, in: base) }
   }
 
   /// Compares the raw key at the cursor with `key`; a key with escapes never matches here
@@ -519,6 +556,7 @@ final class RecordValueDecoder: CodingPathNode, Decoder, SingleValueDecodingCont
   /// read at the cursor (its key matched by ``matchAtCursor(_:)``). The key is recorded, and a
   /// key read before in this object is a repeated key (``RecordRepeatedKey``).
   func advanceObject(after: Int) throws {
+    fields.pointee.isCursorMemberAsked = false
     let keyStart = cursor + 1
     let key = UnsafeBufferPointer(start: base + keyStart, count: fields.pointee.matchedLength)
     if fields.pointee.matchedKeys.note(key, at: keyStart, in: base) { throw repeatedKeyFound() }
@@ -528,6 +566,7 @@ final class RecordValueDecoder: CodingPathNode, Decoder, SingleValueDecodingCont
       cursor = parser.position
     } else {
       isFinished = true
+      fields.pointee.isReadThroughAtCursor = true
       valueEnd = parser.position
       cursor = parser.position - 1
     }
@@ -542,9 +581,18 @@ final class RecordValueDecoder: CodingPathNode, Decoder, SingleValueDecodingCont
     if parser.peek() == UInt8(ascii: "}") {
       parser.position += 1
     } else {
+      // Members before the cursor were read there; the one at it may have been asked for.
+      let readBefore = state == .object ? cursor : start
+      var cursorMemberPending = state == .object && fields.pointee.isCursorMemberAsked
       repeat {
+        let keyStart = parser.position
         let key = try parser.parseMemberKey()
-        table.append(Member(key: key, valueOffset: parser.position))
+        var isAsked = keyStart < readBefore
+        if !isAsked && cursorMemberPending {
+          isAsked = true
+          cursorMemberPending = false
+        }
+        table.append(Member(key: key, valueOffset: parser.position, isAsked: isAsked))
         try parser.skipValue()
       } while try parser.endOfEntry(closing: UInt8(ascii: "}"))
     }
@@ -557,14 +605,20 @@ final class RecordValueDecoder: CodingPathNode, Decoder, SingleValueDecodingCont
   /// Looks a key up in the member table, starting after the last hit so that keys requested
   /// in document order (a dictionary's) cost O(1) each.
   func lookUp(_ key: String) -> Int? {
+    guard let found = findMember(key) else { return nil }
+    lastFoundMember = found
+    // In place: no copy of the table is alive here, so this does not copy it.
+    fields.pointee.members![found].isAsked = true
+    return fields.pointee.members![found].valueOffset
+  }
+
+  /// The index of member `key` in the table, starting after the last hit.
+  func findMember(_ key: String) -> Int? {
     guard let members, !members.isEmpty else { return nil }
     var index = lastFoundMember + 1
     for _ in 0..<members.count {
       if index >= members.count { index = 0 }
-      if ExactString.areIdentical(members[index].key, key) {
-        lastFoundMember = index
-        return members[index].valueOffset
-      }
+      if ExactString.areIdentical(members[index].key, key) { return index }
       index += 1
     }
     return nil
@@ -687,6 +741,9 @@ final class RecordValueDecoder: CodingPathNode, Decoder, SingleValueDecodingCont
       state = .done
       return special
     }
+    // What this decoder's own container left unread so far counts too: a key is unknown
+    // only if no view of the object asked for it.
+    if state == .object && context.document.pointee.isTrackingUnknownKeys { try reportPartialObject() }
     // The same value, seen through a fresh decoder so that its containers start clean.
     let inner = RecordValueDecoder(
       base: base, end: end, start: start, depth: depth, parent: parent, key: key, context: context)
@@ -705,7 +762,12 @@ struct RecordKeyedDecodingContainer<Key: CodingKey>: KeyedDecodingContainerProto
 
   var allKeys: [Key] { ((try? decoder.memberKeys()) ?? []).compactMap { Key(stringValue: $0) } }
 
-  func contains(_ key: Key) -> Bool { ((try? decoder.locate(key.stringValue)) ?? nil) != nil }
+  func contains(_ key: Key) -> Bool {
+    guard let (_, atCursor) = (try? decoder.locate(key.stringValue)) ?? nil else { return false }
+    // Asked for, though not read: not an unknown key.
+    if atCursor { decoder.fields.pointee.isCursorMemberAsked = true }
+    return true
+  }
 
   @inline(__always)
   func read<T>(_ key: Key, _ read: (Int) throws -> (T, Int)) throws -> T {
@@ -729,7 +791,10 @@ struct RecordKeyedDecodingContainer<Key: CodingKey>: KeyedDecodingContainerProto
 
   func decodeNil(forKey key: Key) throws -> Bool {
     guard let (offset, atCursor) = try decoder.locate(key.stringValue) else { throw decoder.keyNotFound(key) }
-    guard let after = try decoder.readNull(at: offset) else { return false }
+    guard let after = try decoder.readNull(at: offset) else {
+      if atCursor { decoder.fields.pointee.isCursorMemberAsked = true }
+      return false
+    }
     if atCursor { try decoder.advanceObject(after: after) }
     return true
   }
@@ -1031,6 +1096,15 @@ final class RecordDecodingContext {
     /// Decoders handed to the type for it to read whenever it likes (nested containers, super
     /// decoders), which no parent finishes: ``finishLooseDecoders()`` checks what they left.
     var looseDecoders: [RecordValueDecoder] = []
+    /// Set for ``RecordDecoder/decodeNotingUnknownKeys(_:from:)-(_,UnsafeRawBufferPointer)``:
+    /// every decoder then reports, as it finishes, the members it was never asked for.
+    var isTrackingUnknownKeys = false
+    /// The top-level keys never asked for, in file order: the intersection of the reports of
+    /// every top-level decoder (a type may read its value through more than one); nil before
+    /// the first report.
+    var unknownTopLevelKeys: [String]? = nil
+    /// Some value below the top level had members (or elements) the type never read.
+    var hasUnknownNestedContent = false
   }
   let document: UnsafeMutablePointer<DocumentState>
 
@@ -1118,6 +1192,11 @@ final class RecordDecodingContext {
   func release() {
     isActive = false
     document.pointee.sawRepeatedKey = false
+    if document.pointee.isTrackingUnknownKeys {
+      document.pointee.isTrackingUnknownKeys = false
+      document.pointee.unknownTopLevelKeys = nil
+      document.pointee.hasUnknownNestedContent = false
+    }
     if !document.pointee.looseDecoders.isEmpty { document.pointee.looseDecoders.removeAll() }
     // A temporary context (not the thread's) is freed now.
     if pthread_getspecific(recordDecodingContextKey) != Unmanaged.passUnretained(self).toOpaque() { tearDown() }

@@ -66,8 +66,9 @@ public struct RecordDecoder: Sendable {
   ///   it), `DecodingError` when the JSON does not fit the type.
   public func decode<T: Decodable>(_ type: T.Type, from bytes: UnsafeRawBufferPointer) throws -> T {
     if T.self == JSONValue.self { return try JSONParser.parseDocument(bytes) as! T }
+    var unknownKeys: UnknownKeys? = nil
     do {
-      return try decodeStreaming(type, from: bytes)
+      return try decodeStreaming(type, from: bytes, trackingUnknownKeys: false, unknownKeys: &unknownKeys)
     } catch is RecordRepeatedKey {
       // An object repeats a key: decode the parsed tree, in which the last value of each key won.
       return try decode(type, from: JSONParser.parseDocument(bytes))
@@ -78,7 +79,12 @@ public struct RecordDecoder: Sendable {
   /// repeats a key (the type may have read the first value, and the last one must win),
   /// whatever the type did with that error. (Not an optional result: building `Optional<T>`
   /// is a run-time metadata lookup on every call.)
-  func decodeStreaming<T: Decodable>(_ type: T.Type, from bytes: UnsafeRawBufferPointer) throws -> T {
+  ///
+  /// With `trackingUnknownKeys`, sets `unknownKeys` to what the type did not read (nil when
+  /// it read everything).
+  func decodeStreaming<T: Decodable>(
+    _ type: T.Type, from bytes: UnsafeRawBufferPointer, trackingUnknownKeys: Bool, unknownKeys: inout UnknownKeys?
+  ) throws -> T {
     var parser = JSONParser(bytes)
     parser.skipWhitespace()
     guard let base = parser.base, parser.position < parser.end else {
@@ -86,6 +92,7 @@ public struct RecordDecoder: Sendable {
     }
     let context = RecordDecodingContext.acquire()
     defer { context.release() }
+    if trackingUnknownKeys { context.document.pointee.isTrackingUnknownKeys = true }
     do {
       let root = context.decoder(depth: 0, base: base, end: parser.end, start: parser.position, parent: nil, key: nil)
       let value = try root.decodeRoot(type)
@@ -94,6 +101,13 @@ public struct RecordDecoder: Sendable {
       if context.sawRepeatedKey { throw RecordRepeatedKey() }
       parser.skipWhitespace()
       if parser.position != parser.end { throw parser.error("unexpected data after the JSON value") }
+      if trackingUnknownKeys {
+        let document = context.document.pointee
+        let topLevel = document.unknownTopLevelKeys ?? []
+        if !topLevel.isEmpty || document.hasUnknownNestedContent {
+          unknownKeys = UnknownKeys(topLevel: topLevel, nested: document.hasUnknownNestedContent)
+        }
+      }
       return value
     } catch {
       if context.sawRepeatedKey { throw RecordRepeatedKey() }

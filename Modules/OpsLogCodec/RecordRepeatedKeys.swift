@@ -57,6 +57,14 @@ struct MatchedKeyList {
     return searchRepeat(key, at: start, in: base) == .repeated
   }
 
+  /// Whether the list holds `key`.
+  @inline(__always)
+  func contains(_ key: UnsafeBufferPointer<UInt8>, in base: UnsafePointer<UInt8>) -> Bool {
+    guard filter & Self.filterBit(key) != 0 else { return false }
+    // No member starts at offset -1, so any entry with the same bytes counts.
+    return searchRepeat(key, at: -1, in: base) == .repeated
+  }
+
   enum SearchResult {
     case absent
     case sameMember
