@@ -46,7 +46,7 @@ struct RecordTable<Record> {
   var holeCount: Int { slots.count - count }
 
   @inlinable
-  static func hash(_ id: String) -> UInt32 { UInt32(truncatingIfNeeded: id.hashValue) }
+  static func hash(_ id: String) -> UInt32 { UInt32(truncatingIfNeeded: ExactID.hash(id)) }
 
   /// The bucket that holds `id`, with its slot, or the empty bucket where it would go.
   @inlinable
@@ -58,7 +58,7 @@ struct RecordTable<Record> {
       if entry == 0 { return (bucket, nil) }
       if UInt32(truncatingIfNeeded: entry) == hash {
         let slot = Int(truncatingIfNeeded: entry >> 32) - 1
-        if slots[slot].unsafelyUnwrapped.id == id { return (bucket, slot) }
+        if ExactID.same(slots[slot].unsafelyUnwrapped.id, id) { return (bucket, slot) }
       }
       bucket = (bucket + 1) & mask
     }

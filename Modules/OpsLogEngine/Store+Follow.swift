@@ -38,7 +38,10 @@ extension Store {
       state.withLock { $0.manifestToken = currentToken }
       return collected
     }
-    if manifest.archiveSegments != archiveSegments || manifest.version != state.withLock({ $0.manifest.version }) {
+    let (version, archivedRecords) = state.withLock { ($0.manifest.version, $0.manifest.stats.archivedRecords) }
+    if manifest.archiveSegments != archiveSegments || manifest.stats.archivedRecords != archivedRecords
+      || manifest.version != version
+    {
       // Archived records left the state without WAL operations: only the snapshot knows.
       try await reload(manifest, token: currentToken)
       return collected
@@ -117,19 +120,27 @@ extension Store {
       for (operation, line) in zip(operations, lines) {
         let stamp = OperationStamp(of: operation)
         let current = state.table.get(operation.id)
-        if let stamp, let winner = state.winningStamps[operation.id], stamp < winner {
+        if let stamp, let winner = state.winningStamps[ExactKey(operation.id)], stamp < winner {
           state.journal.append(
             JournalEntry(
-              operation: operation, previousRecord: current, slot: -1, lineLength: line.length, sequence: 0,
-              applied: false))
+              operation: operation, previousRecord: current, slot: -1, lineLength: line.length, offset: line.offset,
+              unitSize: line.unitSize, sequence: 0, applied: false))
           state.operationsSinceCheckpoint += 1
           continue
         }
-        guard let (previous, slot) = state.table.apply(operation) else { continue }
-        if let stamp { state.winningStamps[operation.id] = stamp }
+        guard let (previous, slot) = state.table.apply(operation) else {
+          state.journal.append(
+            JournalEntry(
+              operation: operation, previousRecord: nil, slot: -1, lineLength: line.length, offset: line.offset,
+              unitSize: line.unitSize, sequence: 0, applied: false))
+          state.operationsSinceCheckpoint += 1
+          continue
+        }
+        if let stamp { state.winningStamps[ExactKey(operation.id)] = stamp }
         state.journal.append(
-          JournalEntry(operation: operation, previousRecord: previous, slot: slot, lineLength: line.length, sequence: 0)
-        )
+          JournalEntry(
+            operation: operation, previousRecord: previous, slot: slot, lineLength: line.length, offset: line.offset,
+            unitSize: line.unitSize, sequence: 0))
         state.operationsSinceCheckpoint += 1
       }
     }
@@ -152,6 +163,7 @@ extension Store {
       state.walPath = load.appendPath
       state.walLength = load.appendLength
       state.tailLineHashes = lineHashes
+      state.journalFloor = 0
       // Anything that read the state before an `await` must not act on the one replaced.
       state.generation += 1
     }

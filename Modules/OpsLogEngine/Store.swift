@@ -158,7 +158,7 @@ public final class Store<Record: Codable & Sendable>: Sendable {
 
   /// The operations on `id` since the last checkpoint, oldest first.
   public func history(of id: String) throws -> [LogOperation<Record>] {
-    try read { state in state.journal.lazy.filter { $0.operation.id == id }.map(\.operation) }
+    try read { state in state.journal.lazy.filter { ExactID.same($0.operation.id, id) }.map(\.operation) }
   }
 
   /// The operations since the last checkpoint, oldest first; with `timestamp`, only those

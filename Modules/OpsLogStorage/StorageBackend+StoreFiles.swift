@@ -126,7 +126,6 @@ extension StorageBackend {
   ) async throws -> WALReadResult {
     let bytes = try await readNamedFile(
       path, offset: offset, length: maximumBytes ?? Int.max, missing: "the WAL the manifest names does not exist")
-    var result = WALReadResult(startOffset: offset, consumedThrough: offset)
     let lines = WALScanner.completeLines(bytes)
     // A large WAL (the one replayed on open) is decoded on both cores; each line is decoded on
     // its own, and the halves are put back in file order.
@@ -147,23 +146,15 @@ extension StorageBackend {
         return halves
       }
     }
-    result.lines.reserveCapacity(scanned.reduce(0) { $0 + $1.lines.count })
-    for part in scanned {
-      result.lines.append(contentsOf: part.lines)
-      for (lineOffset, error) in part.malformed {
-        result.malformedLines += 1
-        (logger ?? storageLogger).warning(
-          "skipping a malformed WAL line",
-          metadata: ["path": "\(path)", "offset": "\(lineOffset)", "error": "\(error)"])
-      }
-    }
+    let endOfCompleteLines = offset + (lines.last.map { $0.upperBound + 1 } ?? 0)
+    var result = WALScanner.assemble(
+      scanned, startOffset: offset, endOfCompleteLines: endOfCompleteLines, path: path,
+      logger: logger ?? storageLogger)
     if let last = result.lines.last {
       let start = last.offset - offset
       result.lastLineBytes = Array(bytes[start..<(start + last.length)])
     }
-    let consumed = lines.last.map { $0.upperBound + 1 } ?? 0
-    result.consumedThrough = offset + consumed
-    result.partialTailLength = bytes.count - consumed
+    result.partialTailLength = offset + bytes.count - result.consumedThrough
     return result
   }
 
@@ -224,19 +215,42 @@ public struct WALLine: Sendable {
   public var length: Int
   /// A hash of the line's bytes, to recognise a line seen before in the same process.
   public var hash: Int
+  /// How many operations the unit this line starts holds: 1 for a plain line, N for the
+  /// first line of a batch of N, 0 for the later lines of a batch. A unit is written, read,
+  /// and undone whole (FORMAT.md, "Batches").
+  public var unitSize: Int = 1
+
+  /// Whether this line is a later line of a batch, not the start of a unit.
+  public var continuesBatch: Bool { unitSize == 0 }
 
   /// The operation with its records parsed into ``JSONValue`` trees; parsed again on every
   /// access, so a caller that needs only some fields reads ``encoded``.
   public var operation: LogOperation<JSONValue> { encoded.mapRecords(\.value) }
 }
 
-/// Splits a WAL read into lines and decodes them.
+/// Splits a WAL read into lines, decodes them, and groups them into units: the one place
+/// where WAL lines are decoded and FORMAT.md's batch rule is applied.
 enum WALScanner {
+  /// One complete line of a read, in file order.
+  enum Item: Sendable {
+    /// A valid operation; `batch` is the count its line carries, if any.
+    case operation(WALLine, batch: Int?)
+    /// A line that is not a valid operation.
+    case malformed(offset: Int, error: any Error)
+    /// A line of white space only: it carries nothing and is neither an operation nor damage.
+    case blank(offset: Int)
+
+    var offset: Int {
+      switch self {
+      case .operation(let line, _): line.offset
+      case .malformed(let offset, _), .blank(let offset): offset
+      }
+    }
+  }
+
   /// What one share of the lines decoded to.
   struct Part: Sendable {
-    var lines: [WALLine] = []
-    /// File offset and error of each line that is not a valid operation, in file order.
-    var malformed: [(offset: Int, error: any Error)] = []
+    var items: [Item] = []
   }
 
   /// The byte ranges of the complete lines in `bytes`, newline excluded, in order. A last line
@@ -255,27 +269,92 @@ enum WALScanner {
     }
   }
 
-  /// Decodes `lines` of `bytes`, which was read from `fileOffset` on. Blank lines carry
-  /// nothing and are neither operations nor damage.
+  /// Decodes `lines` of `bytes`, which was read from `fileOffset` on.
   static func decode(_ lines: ArraySlice<Range<Int>>, in bytes: [UInt8], fileOffset: Int) -> Part {
     var part = Part()
-    part.lines.reserveCapacity(lines.count)
+    part.items.reserveCapacity(lines.count)
     for range in lines {
       let line = bytes[range]
-      if line.allSatisfy({ $0 == 0x20 || $0 == 0x09 || $0 == 0x0D }) { continue }
+      let lineOffset = fileOffset + range.lowerBound
+      if line.allSatisfy({ $0 == 0x20 || $0 == 0x09 || $0 == 0x0D }) {
+        part.items.append(.blank(offset: lineOffset))
+        continue
+      }
       do {
-        let operation = try OperationLine.decodeEncoded(line)
+        let decoded = try OperationLine.decodeEncodedLine(line)
         var hasher = Hasher()
         line.withUnsafeBytes { hasher.combine(bytes: $0) }
-        part.lines.append(
-          WALLine(
-            encoded: operation, offset: fileOffset + range.lowerBound, length: range.count + 1,
-            hash: hasher.finalize()))
+        let walLine = WALLine(
+          encoded: decoded.operation, offset: lineOffset, length: range.count + 1, hash: hasher.finalize())
+        part.items.append(.operation(walLine, batch: decoded.batch))
       } catch {
-        part.malformed.append((fileOffset + range.lowerBound, error))
+        part.items.append(.malformed(offset: lineOffset, error: error))
       }
     }
     return part
+  }
+
+  /// Applies FORMAT.md's batch rule to the decoded lines, in file order:
+  /// - a plain valid line is an operation of its own;
+  /// - a line carrying `"batch": N` starts a unit of itself and the next N - 1 lines, applied
+  ///   only when all of them are valid operations; a damaged unit is skipped whole, with a
+  ///   warning;
+  /// - a unit that the read ends inside (a batch torn by a crash, or still being written) is
+  ///   not consumed: the read stops before its first line, so that a follower reads it again
+  ///   once it is complete and a writable open cuts it off as it cuts a torn line.
+  static func assemble(
+    _ parts: [Part], startOffset: Int, endOfCompleteLines: Int, path: String, logger: Logger
+  ) -> WALReadResult {
+    var result = WALReadResult(startOffset: startOffset, consumedThrough: endOfCompleteLines)
+    var items: [Item] = []
+    if parts.count == 1 {
+      items = parts[0].items
+    } else {
+      items.reserveCapacity(parts.reduce(0) { $0 + $1.items.count })
+      for part in parts { items.append(contentsOf: part.items) }
+    }
+    result.lines.reserveCapacity(items.count)
+    var index = 0
+    while index < items.count {
+      switch items[index] {
+      case .blank:
+        index += 1
+      case .malformed(let offset, let error):
+        result.malformedLines += 1
+        logger.warning(
+          "skipping a malformed WAL line", metadata: ["path": "\(path)", "offset": "\(offset)", "error": "\(error)"])
+        index += 1
+      case .operation(let line, nil):
+        result.lines.append(line)
+        index += 1
+      case .operation(var first, let size?):
+        guard index + size <= items.count else {
+          // The read ends inside this batch: nothing of it counts yet.
+          result.consumedThrough = first.offset
+          result.incompleteBatch = true
+          return result
+        }
+        var members: [WALLine] = []
+        members.reserveCapacity(size - 1)
+        for item in items[(index + 1)..<(index + size)] {
+          guard case .operation(var member, nil) = item else { break }
+          member.unitSize = 0
+          members.append(member)
+        }
+        if members.count == size - 1 {
+          first.unitSize = size
+          result.lines.append(first)
+          result.lines.append(contentsOf: members)
+        } else {
+          result.malformedLines += size
+          logger.warning(
+            "skipping a damaged batch: one of its lines is not a valid operation",
+            metadata: ["path": "\(path)", "offset": "\(first.offset)", "operations": "\(size)"])
+        }
+        index += size
+      }
+    }
+    return result
   }
 }
 
@@ -288,10 +367,15 @@ public struct WALReadResult: Sendable {
   public var malformedLines = 0
   /// The offset the read started from, as the caller gave it.
   public var startOffset: Int
-  /// The offset just past the last complete line: where the next read starts.
+  /// The offset just past the last complete unit (a line, or a batch with all its lines):
+  /// where the next read starts.
   public var consumedThrough: Int
-  /// Bytes after the last newline: a line still being written, or torn by a crash.
+  /// Bytes after ``consumedThrough``: a line still being written or torn by a crash, and a
+  /// batch whose lines are not all there yet (``incompleteBatch``).
   public var partialTailLength = 0
+  /// Whether the read ended inside a batch: its lines, from ``consumedThrough`` on, are not
+  /// among ``lines`` (FORMAT.md, "Batches").
+  public var incompleteBatch = false
   /// The bytes of the last of `lines`, newline included, as they were read; empty when
   /// `lines` is. A follower compares them with the file later to notice that the writer cut
   /// lines it had read, without reading the line a second time now.
