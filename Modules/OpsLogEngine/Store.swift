@@ -4,6 +4,12 @@ import OpsLogStorage
 import OpsLogTypes
 import Synchronization
 
+#if canImport(FoundationEssentials)
+  import FoundationEssentials
+#else
+  import Foundation
+#endif
+
 /// An embedded, event-sourced document store: every mutation is an operation appended to a
 /// JSONL write-ahead log, and the state is the latest snapshot plus a replay of that log.
 ///
@@ -161,14 +167,38 @@ public final class Store<Record: Codable & Sendable>: Sendable {
     try read { state in state.journal.lazy.filter { ExactID.same($0.operation.id, id) }.map(\.operation) }
   }
 
-  /// The operations since the last checkpoint, oldest first; with `timestamp`, only those
-  /// whose timestamp is later than it (ISO-8601 strings compare in time order).
-  public func operations(since timestamp: String? = nil) throws -> [LogOperation<Record>] {
+  /// The operations since the last checkpoint, oldest first; with `date`, only those whose
+  /// timestamp is later than it, compared as instants (a `ts` of `…T06:03:22.925Z` is later
+  /// than `…T06:03:22Z`). History starts afresh at every checkpoint.
+  ///
+  /// - Complexity: O(operations since the last checkpoint).
+  public func operations(since date: Date? = nil) throws -> [LogOperation<Record>] {
     try read { state in
-      guard let timestamp else { return state.journal.map(\.operation) }
-      return state.journal.lazy.filter { $0.operation.timestamp > timestamp }.map(\.operation)
+      guard let date else { return state.journal.map(\.operation) }
+      return state.journal.lazy.filter { entry in
+        // A timestamp that does not parse (another writer's) is kept: it cannot be placed.
+        guard let time = ISOTime.date(parsing: entry.operation.timestamp) else { return true }
+        return time > date
+      }.map(\.operation)
     }
   }
+
+  /// ``operations(since:)-(Date?)`` with the time as ISO-8601 text, with or without fractional
+  /// seconds, in UTC or with an offset (`2026-04-01T10:00:01Z`, `2026-04-01T12:00:01.5+02:00`).
+  ///
+  /// - Throws: ``OpsLogError/invalidArgument(_:)`` when `timestamp` is not ISO-8601 (for
+  ///   example `"yesterday"`), rather than comparing text and returning nothing.
+  public func operations(since timestamp: String) throws -> [LogOperation<Record>] {
+    guard let date = ISOTime.date(parsing: timestamp) else {
+      throw OpsLogError.invalidArgument(
+        "\"\(timestamp)\" is not an ISO-8601 time such as 2026-04-01T10:00:01.000Z; pass a Date or an ISO-8601 string")
+    }
+    return try operations(since: date)
+  }
+
+  /// Whether a record has this ID; the same as ``has(_:)``, the reference's name.
+  @inlinable
+  public func contains(_ id: String) throws -> Bool { try read { $0.table.contains(id) } }
 
   // MARK: - Stats
 
