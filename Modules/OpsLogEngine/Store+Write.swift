@@ -95,6 +95,19 @@ extension StoreState {
     return followUp
   }
 
+  /// A background write's failure as the next call reports it: the same error, its reason
+  /// saying that the buffered operations it carried were rolled back.
+  static func deferred(_ error: any Error, lostOperations count: Int) -> any Error {
+    let loss =
+      "a background WAL write failed, and the \(count) buffered operation\(count == 1 ? "" : "s") it carried (acknowledged in group or async mode) were rolled back: neither memory nor the WAL holds them"
+    switch error {
+    case OpsLogError.io(let path, let errno, let reason):
+      return OpsLogError.io(path: path, errno: errno, reason: "\(reason); \(loss)")
+    default:
+      return error
+    }
+  }
+
   /// Whether the operations since the last checkpoint reached the threshold with no
   /// checkpoint running; if so, marks one as running, for the caller to start.
   @inlinable
@@ -138,14 +151,17 @@ extension StoreState {
   /// back out of memory, newest first, so that memory equals the WAL again. Returns the
   /// waiters to tell, and whether acknowledged operations were lost (group and async modes).
   mutating func rollBack(from firstSequence: UInt64, error: any Error, writeMode: WriteMode) -> [CommitWaiter] {
-    var lostAcknowledged = false
+    var lost = 0
     while let last = journal.last, last.sequence >= firstSequence {
       takeBackLast()
-      lostAcknowledged = lostAcknowledged || writeMode != .immediate
+      lost += 1
     }
     let waiters = pipeline.fail(from: firstSequence, error: error)
     generation += 1
-    if lostAcknowledged { pipeline.backgroundError = error }
+    if lost > 0 && writeMode != .immediate {
+      // Their callers were told they succeeded: the deferred error says what was lost.
+      pipeline.backgroundError = Self.deferred(error, lostOperations: lost)
+    }
     return waiters
   }
 }

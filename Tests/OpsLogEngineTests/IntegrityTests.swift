@@ -228,6 +228,32 @@ struct IntegrityTests {
     }
   }
 
+  @Test(arguments: [WriteMode.group, .async])
+  func aDeferredWriteFailureSaysWhatWasRolledBack(mode: WriteMode) async throws {
+    let location = TestLocation(.memory)
+    let store = try await location.open(Todo.self) {
+      $0.writeMode = mode
+      $0.groupCommitSize = 1_000
+      $0.checkpointOnClose = false
+    }
+    try await store.set("kept", Todo(title: "K", status: "s"))
+    try await store.flush()
+    location.disk.failWrite(.diskFull)
+    try await store.set("a", Todo(title: "A", status: "s"))
+    try await store.set("b", Todo(title: "B", status: "s"))
+    await #expect {
+      try await store.flush()
+    } throws: { error in
+      guard case OpsLogError.io(_, let errno, let reason) = error else { return false }
+      return errno == ENOSPC && reason.contains("2 buffered operations") && reason.contains("rolled back")
+    }
+    #expect(try ids(store) == ["kept"])
+    let reader = try await location.open(Todo.self) { $0.readOnly = true }
+    #expect(try ids(reader) == ["kept"])
+    try await reader.close()
+    try await store.close()
+  }
+
   /// Writes that pass the threshold while a background checkpoint runs get the next one.
   @Test func aCheckpointFollowsWhenTheThresholdWasReachedAgainMeanwhile() async throws {
     let location = TestLocation(.filesystem)
