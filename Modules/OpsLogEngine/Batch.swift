@@ -49,6 +49,7 @@ extension Store {
         for (index, operation) in prepared.enumerated() {
           last = state.apply(operation, unitSize: index == 0 ? prepared.count : 0)
         }
+        if !state.feed.isEmpty { state.publishLast(prepared.count) }
         return (last, state.followUp(options: options))
       }
       if followUp.startsWork { startBackgroundWork(followUp) }

@@ -268,6 +268,8 @@ extension StoreState where Record: Codable {
     plan: Store<Record>.CheckpointPlan
   ) {
     for id in plan.removing { table.remove(id) }
+    // Records that left with an archive left without operations.
+    if !plan.removing.isEmpty { feed.publish(.reloaded) }
     if journalFloor == cut.journalCount && !plan.holdsMutationLock {
       journal.removeFirst(cut.journalCount)
       for index in journal.indices where journal[index].offset >= 0 {

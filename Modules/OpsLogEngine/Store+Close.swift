@@ -34,14 +34,11 @@ extension Store {
       firstError = firstError ?? error
     }
     await checkpointLock.lock()
-    let watchers = state.withLock { state in
+    state.withLock { state in
       state.isClosed = true
-      let watchers = Array(state.watchers.values)
-      state.watchers = [:]
-      return watchers
+      state.feed.finishAll()
     }
     checkpointLock.unlock()
-    for watcher in watchers { watcher.finish() }
     if isWritable && strategy.takesWriterLock {
       do { try await backend.releaseLock(".lock") } catch { firstError = firstError ?? error }
     }

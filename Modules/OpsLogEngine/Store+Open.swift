@@ -130,11 +130,13 @@ extension Store {
     let logger = Logger(label: "OpsLog")
     var load = try await strategy.load(manifest: manifest, backend: backend, options: options, logger: logger)
     let lineHashes = follows ? load.lines.map(\.hash) : []
+    let lastLine = follows ? load.lines.last.map { FollowedLine($0) } : nil
     let loader = try await StateLoader<Record>.load(&load, options: options, backend: backend)
     var state = StoreState<Record>(manifest: load.manifest, walPath: load.appendPath, walLength: load.appendLength)
     try loader.finish(into: &state)
     state.manifestToken = token
     state.tailLineHashes = lineHashes
+    state.lastFollowedLine = lastLine
     if load.malformedLines > 0 {
       logger.warning(
         "skipped malformed WAL lines on open",

@@ -98,13 +98,21 @@ extension StoreState {
   /// Takes a unit back out of memory, newest first: each operation reverted and its journal
   /// entry dropped. Entries that merged operations followed are re-derived for their key.
   mutating func takeBack(_ unit: [Int]) {
+    var undone: [LogOperation<Record>] = []
+    var rederived = false
     for index in unit.reversed() {
+      if journal[index].applied { undone.append(journal[index].operation) }
       if index == journal.count - 1 {
         takeBackLast()
       } else {
         removeAndRederive(at: index)
+        rederived = true
       }
     }
+    guard !feed.isEmpty else { return }
+    // A key re-derived from other agents' operations is not the undone operation's previous
+    // value: consumers read it afresh.
+    feed.publish(rederived ? .reloaded : .undone(undone))
   }
 }
 

@@ -63,6 +63,12 @@ extension StoreState {
     return sequence
   }
 
+  /// Tells the change feed about the last `count` operations applied, as one change.
+  @usableFromInline
+  mutating func publishLast(_ count: Int) {
+    feed.publish(.applied(journal.suffix(count).map(\.operation)))
+  }
+
   /// Remembers an agent operation's stamp as its key's winner (multi-writer merges).
   @usableFromInline
   mutating func recordWinningStamp(of operation: LogOperation<Record>) {
@@ -152,10 +158,13 @@ extension StoreState {
   /// waiters to tell, and whether acknowledged operations were lost (group and async modes).
   mutating func rollBack(from firstSequence: UInt64, error: any Error, writeMode: WriteMode) -> [CommitWaiter] {
     var lost = 0
+    var undone: [LogOperation<Record>] = []
     while let last = journal.last, last.sequence >= firstSequence {
+      if !feed.isEmpty && last.applied { undone.append(last.operation) }
       takeBackLast()
       lost += 1
     }
+    if !undone.isEmpty { feed.publish(.undone(undone)) }
     let waiters = pipeline.fail(from: firstSequence, error: error)
     generation += 1
     if lost > 0 && writeMode != .immediate {
@@ -248,6 +257,7 @@ extension Store {
     let (sequence, followUp) = try state.withLock { state in
       try state.checkMutable(readOnly: options.readOnly)
       let sequence = state.apply(try prepare(state))
+      if !state.feed.isEmpty { state.publishLast(1) }
       return (sequence, state.followUp(options: options))
     }
     if followUp.startsWork { startBackgroundWork(followUp) }

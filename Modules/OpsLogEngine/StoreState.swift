@@ -86,8 +86,11 @@ struct StoreState<Record: Sendable>: Sendable {
   /// Hashes of the lines read from the current WAL, to recognise the lines a checkpoint
   /// carries over into the next WAL.
   var tailLineHashes: [Int] = []
-  var watchers: [Int: AsyncThrowingStream<[LogOperation<Record>], any Error>.Continuation] = [:]
-  var nextWatcherID = 0
+  /// The last line applied from `walPath`: a follower checks that it is still there, which
+  /// is how it notices that the writer undid lines it applied.
+  var lastFollowedLine: FollowedLine?
+  /// The consumers of ``Store/changes(pollInterval:)`` and ``Store/watch(interval:)``.
+  @usableFromInline var feed = ChangeFeed<Record>()
 
   // MARK: Lifecycle
   @usableFromInline var isClosed = false
@@ -99,5 +102,26 @@ struct StoreState<Record: Sendable>: Sendable {
     self.manifest = manifest
     self.walPath = walPath
     self.pipeline = CommitPipeline(committedLength: walLength)
+  }
+}
+
+/// Where a line a follower applied is, and a hash of its bytes (newline excluded), to find it
+/// again unchanged.
+struct FollowedLine: Sendable {
+  var offset: Int
+  var length: Int
+  var hash: Int
+
+  init(_ line: WALLine) {
+    offset = line.offset
+    length = line.length
+    hash = line.hash
+  }
+
+  /// The hash ``WALLine/hash`` is: of the line's bytes in this process.
+  static func hash(_ bytes: [UInt8]) -> Int {
+    var hasher = Hasher()
+    bytes.withUnsafeBytes { hasher.combine(bytes: $0) }
+    return hasher.finalize()
   }
 }
