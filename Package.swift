@@ -58,6 +58,7 @@ let package = Package(
     ),
     .executableTarget(name: "Quickstart", dependencies: ["OpsLog"], path: "Examples/Quickstart"),
     .executableTarget(name: "MultiWriter", dependencies: ["OpsLog"], path: "Examples/MultiWriter"),
+    .executableTarget(name: "Observe", dependencies: ["OpsLog"], path: "Examples/Observe"),
     // Child processes for the tests that need more than one process (locks, crashes).
     .executableTarget(name: "OpsLogTestHelper", dependencies: ["OpsLog"], path: "Tests/OpsLogTestHelper"),
     .target(name: "OpsLogTestSupport", path: "Tests/OpsLogTestSupport"),

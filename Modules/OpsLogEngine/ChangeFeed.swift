@@ -8,7 +8,9 @@ public enum StoreChange<Record: Sendable>: Sendable {
   /// Operations now in the state, in the order they were applied (a batch arrives whole).
   case applied([LogOperation<Record>])
   /// Operations taken back (an undo, this store's or the followed writer's, or a write that
-  /// failed and was rolled back), newest first: the order in which to revert them.
+  /// failed and was rolled back), newest first: the order in which to revert them. Each
+  /// carries its full previous record (``PreviousValue/record(_:)``, or ``PreviousValue/none``
+  /// for a create), never a delta patch, so that reverting needs no JSON.
   case undone([LogOperation<Record>])
   /// The state was rebuilt (an archive, another agent's compaction, a follower that could not
   /// prove what happened between two polls, or a consumer that fell too far behind): read
@@ -79,6 +81,17 @@ final class ChangeSubscription<Record: Sendable>: Sendable {
       return nil
     }
     waiter?.resume(returning: change)
+  }
+
+  /// What is queued now, without waiting (for tests that step a store and look).
+  func takeQueued() -> [StoreChange<Record>] {
+    state.withLock { state in
+      let queued = Array(state.queue[state.head...])
+      state.queue.removeAll(keepingCapacity: true)
+      state.head = 0
+      state.coalesced = false
+      return queued
+    }
   }
 
   /// Ends the stream after what is queued: without an error when `error` is `nil`.

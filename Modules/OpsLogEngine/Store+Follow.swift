@@ -150,7 +150,7 @@ extension Store {
       var undone: [LogOperation<Record>] = []
       while state.journal.count > common {
         let entry = state.journal.last!
-        if entry.applied { undone.append(entry.operation) }
+        if entry.applied { undone.append(entry.undoneOperation) }
         state.takeBackLast()
       }
       state.tailLineHashes.removeLast(state.tailLineHashes.count - common)
@@ -344,6 +344,14 @@ extension Store {
     return stream
   }
 
+  /// A subscription to the change feed with no stream and no polling, for tests that step the
+  /// store and look at what was published (``ChangeSubscription/takeQueued()``).
+  func subscribeToChanges() -> ChangeSubscription<Record> {
+    let subscription = ChangeSubscription<Record>()
+    _ = state.withLock { $0.feed.subscribe(subscription) }
+    return subscription
+  }
+
   /// Reads complete lines of `path` from `offset`, applies them, and advances the tail.
   func follow(_ path: String, from offset: Int, into collected: inout [LogOperation<Record>]) async throws {
     let wal = try await backend.readWAL(path, from: offset, logger: logger)
@@ -390,4 +398,3 @@ extension Store {
     return AsyncThrowingStream { try await cursor.next() }
   }
 }
-

@@ -101,7 +101,7 @@ extension StoreState {
     var undone: [LogOperation<Record>] = []
     var rederived = false
     for index in unit.reversed() {
-      if journal[index].applied { undone.append(journal[index].operation) }
+      if journal[index].applied { undone.append(journal[index].undoneOperation) }
       if index == journal.count - 1 {
         takeBackLast()
       } else {

@@ -160,7 +160,7 @@ extension StoreState {
     var lost = 0
     var undone: [LogOperation<Record>] = []
     while let last = journal.last, last.sequence >= firstSequence {
-      if !feed.isEmpty && last.applied { undone.append(last.operation) }
+      if !feed.isEmpty && last.applied { undone.append(last.undoneOperation) }
       takeBackLast()
       lost += 1
     }

@@ -41,6 +41,20 @@ struct JournalEntry<Record: Sendable>: Sendable {
   }
 }
 
+extension JournalEntry {
+  /// The operation as a change feed reports it taken back: with its full previous record,
+  /// never a delta patch, so that a consumer can revert it without the record's JSON.
+  var undoneOperation: LogOperation<Record> {
+    var undone = operation
+    if let previousRecord {
+      undone.previous = .record(previousRecord)
+    } else if operation.kind == .set {
+      undone.previous = .none
+    }
+    return undone
+  }
+}
+
 /// Everything mutable about an open store, behind the store's `Mutex`, by concern: the
 /// records (table and journal), the commit pipeline, the log files, following, lifecycle.
 @usableFromInline
