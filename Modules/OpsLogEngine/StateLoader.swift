@@ -87,29 +87,19 @@ final class StateLoader<Record: Codable & Sendable> {
     // are parsed once, by the strict decoder, not validated beforehand. Reading and splitting
     // a chunk and inserting records are sequential: they run while the chunk before is being
     // decoded, so that neither core waits for them.
-    var reader = SnapshotReader(path: path)
-    reader.validatesRecordData = false
-    let chunkSize = 1 << 18
+    var chunks = SnapshotChunks(path: path, chunkSize: 1 << 18, validatingRecordData: false)
     try await withThrowingTaskGroup(of: DecodedPart.self) { group in
       var batches = Batches()
-      var offset = 0
       // A reading error comes after the decoding errors of the records before it, as it did
       // when each chunk was decoded before the next was read.
       var readingError: (any Error)? = nil
       do {
-        while true {
-          let chunk = try await backend.read(path, offset: offset, length: chunkSize)
-          if chunk.isEmpty { break }
-          offset += chunk.count
+        while let records = try await chunks.next(from: backend) {
           var pending = PendingRecords()
-          try reader.consume(chunk) { pending.append($0) }
+          for record in records { pending.append(record) }
           submit(pending, path: path, to: &batches, group: &group)
           while batches.count > 1 { try await insertOldest(&batches, group: &group) }
-          if chunk.count < chunkSize { break }
         }
-        var pending = PendingRecords()
-        _ = try reader.finish { pending.append($0) }
-        submit(pending, path: path, to: &batches, group: &group)
       } catch {
         readingError = error
       }

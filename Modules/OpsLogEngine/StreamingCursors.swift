@@ -6,61 +6,48 @@ import Synchronization
 /// Pulls snapshot records chunk by chunk for ``Store/streamSnapshot()``.
 final class SnapshotCursor<Record: Codable & Sendable>: Sendable {
   struct State {
-    var path: String? = nil
-    var reader: SnapshotReader? = nil
-    var offset = 0
+    var chunks: SnapshotChunks? = nil
     var buffered: [(id: String, record: Record)] = []
     var position = 0
-    var finished = false
   }
   let store: Store<Record>
   let state = Mutex(State())
+
   static var chunkSize: Int { 1 << 20 }
 
   init(store: Store<Record>) { self.store = store }
 
   func next() async throws -> (id: String, record: Record)? {
     while true {
-      let (element, done, start) = try state.withLock {
-        state -> ((id: String, record: Record)?, Bool, (String, Int)?) in
+      let (element, read) = try state.withLock { state -> ((id: String, record: Record)?, (String, Int)?) in
         if state.position < state.buffered.count {
           defer { state.position += 1 }
-          return (state.buffered[state.position], false, nil)
+          return (state.buffered[state.position], nil)
         }
-        if state.finished { return (nil, true, nil) }
-        if state.path == nil {
-          let path = try store.read { $0.manifest.currentSnapshot }
-          state.path = path
-          var reader = SnapshotReader(path: path)
-          reader.validatesRecordData = false  // the strict decoder below validates each record
-          state.reader = reader
+        if state.chunks == nil {
+          // The strict decoder below validates each record.
+          state.chunks = SnapshotChunks(
+            path: try store.read { $0.manifest.currentSnapshot }, chunkSize: Self.chunkSize, validatingRecordData: false
+          )
         }
-        return (nil, false, (state.path!, state.offset))
+        guard let chunks = state.chunks, let offset = chunks.nextOffset else { return (nil, nil) }
+        return (nil, (chunks.path, offset))
       }
       if let element { return element }
-      if done { return nil }
-      guard let (path, offset) = start else { return nil }
+      guard let (path, offset) = read else { return nil }
       let chunk = try await store.backend.read(path, offset: offset, length: Self.chunkSize)
       let decoder = store.decoder
       try state.withLock { state in
-        var records: [(id: String, record: Record)] = []
-        var reader = state.reader!
-        // Damage and type mismatches are reported as on open: `corrupted`, naming the record.
-        let onRecord: (SnapshotRecord) throws -> Void = { record in
-          let decoded = try Store<Record>.decodeStored(Record.self, id: record.id, path: path) {
-            try decoder.decode(Record.self, from: record.data)
-          }
-          records.append((record.id, decoded))
+        // Damage is reported as on open (`corrupted`), a type mismatch as `recordTypeMismatch`.
+        let records = try state.chunks!.consume(chunk)
+        state.buffered = try records.map { record in
+          (
+            record.id,
+            try Store<Record>.decodeStored(Record.self, id: record.id, path: path) {
+              try decoder.decode(Record.self, from: record.data)
+            }
+          )
         }
-        if chunk.isEmpty {
-          _ = try reader.finish(onRecord)
-          state.finished = true
-        } else {
-          try reader.consume(chunk, onRecord)
-          state.offset += chunk.count
-        }
-        state.reader = reader
-        state.buffered = records
         state.position = 0
       }
     }

@@ -57,20 +57,14 @@ extension StorageBackend {
     _ path: String, chunkSize: Int = 1 << 22, validatingRecordData: Bool = true,
     _ onRecord: (SnapshotRecord) throws -> Void
   ) async throws -> SnapshotHeader {
-    var reader = SnapshotReader(path: path)
-    reader.validatesRecordData = validatingRecordData
-    var offset = 0
-    while true {
-      let chunk =
-        offset == 0
-        ? try await readNamedFile(path, length: chunkSize, missing: "the snapshot the manifest names does not exist")
-        : try await read(path, offset: offset, length: chunkSize)
-      if chunk.isEmpty { break }
-      offset += chunk.count
-      try reader.consume(chunk, onRecord)
-      if chunk.count < chunkSize { break }
+    var chunks = SnapshotChunks(path: path, chunkSize: chunkSize, validatingRecordData: validatingRecordData)
+    while let records = try await chunks.next(from: self) {
+      for record in records { try onRecord(record) }
     }
-    return try reader.finish(onRecord)
+    guard let header = chunks.header else {
+      throw OpsLogError.corrupted(path: path, reason: "the snapshot has no header")
+    }
+    return header
   }
 
   /// Writes a snapshot atomically from plain JSONL chunks (header line first), compressing
