@@ -171,12 +171,13 @@ public enum OperationLine {
         repeat {
           let key = try parser.parseMemberKey()
           let valueStart = parser.position
-          switch key {
+          // Exact comparison (ExactString), as the tree path's JSONObject lookups compare.
+          switch ExactString(key) {
           case "data", "prev":
             try parser.skipValue()
             let bytes = JSONBytes(
               unchecked: line[(line.startIndex + valueStart)..<(line.startIndex + parser.position)])
-            if key == "data" { fields.data = bytes } else { fields.previous = bytes }
+            if ExactString.areIdentical(key, "data") { fields.data = bytes } else { fields.previous = bytes }
           case "ts": fields.timestamp = try parser.parseValue()
           case "op": fields.kind = try parser.parseValue()
           case "id": fields.id = try parser.parseValue()
