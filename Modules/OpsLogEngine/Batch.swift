@@ -91,7 +91,7 @@ public struct Batch<Record: Sendable> {
 
   let base: RecordTable<Record>
   /// The batch's own changes by ID, compared by exact code points as the table compares them.
-  var overlay: [ExactKey: Record?] = [:]
+  var overlay: [ExactString: Record?] = [:]
   var changes: [Change] = []
 
   init(base: RecordTable<Record>) { self.base = base }
@@ -100,7 +100,7 @@ public struct Batch<Record: Sendable> {
   /// throw ``OpsLogError/invalidArgument(_:)`` and write nothing.
   public mutating func set(_ id: String, _ value: Record) {
     changes.append(Change(id: id, record: value, previous: get(id)))
-    overlay[ExactKey(id)] = .some(value)
+    overlay[ExactString(id)] = .some(value)
   }
 
   /// Deletes `id`.
@@ -108,12 +108,12 @@ public struct Batch<Record: Sendable> {
   public mutating func delete(_ id: String) throws {
     guard let previous = get(id) else { throw OpsLogError.notFound(id: id) }
     changes.append(Change(id: id, record: nil, previous: previous))
-    overlay[ExactKey(id)] = .some(nil)
+    overlay[ExactString(id)] = .some(nil)
   }
 
   /// The record `id` as the batch sees it: the store with the batch's own changes applied.
   public func get(_ id: String) -> Record? {
-    if let changed = overlay[ExactKey(id)] { return changed }
+    if let changed = overlay[ExactString(id)] { return changed }
     return base.get(id)
   }
 

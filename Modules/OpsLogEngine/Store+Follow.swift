@@ -211,7 +211,7 @@ extension Store {
       for (operation, line) in zip(operations, lines) {
         let stamp = OperationStamp(of: operation)
         let current = state.table.get(operation.id)
-        if let stamp, let winner = state.winningStamps[ExactKey(operation.id)], stamp < winner {
+        if let stamp, let winner = state.winningStamps[ExactString(operation.id)], stamp < winner {
           state.journal.append(
             JournalEntry(
               operation: operation, previousRecord: current, slot: -1, lineLength: line.length, offset: line.offset,
@@ -227,7 +227,7 @@ extension Store {
           state.operationsSinceCheckpoint += 1
           continue
         }
-        if let stamp { state.winningStamps[ExactKey(operation.id)] = stamp }
+        if let stamp { state.winningStamps[ExactString(operation.id)] = stamp }
         state.journal.append(
           JournalEntry(
             operation: operation, previousRecord: previous, slot: slot, lineLength: line.length, offset: line.offset,

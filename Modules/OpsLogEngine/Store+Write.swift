@@ -72,7 +72,7 @@ extension StoreState {
   /// Remembers an agent operation's stamp as its key's winner (multi-writer merges).
   @usableFromInline
   mutating func recordWinningStamp(of operation: LogOperation<Record>) {
-    if let stamp = OperationStamp(of: operation) { winningStamps[ExactKey(operation.id)] = stamp }
+    if let stamp = OperationStamp(of: operation) { winningStamps[ExactString(operation.id)] = stamp }
   }
 
   /// What has to happen after operations were queued, decided under the same lock that queued
@@ -133,22 +133,22 @@ extension StoreState {
     let removed = journal.remove(at: index)
     operationsSinceCheckpoint -= 1
     let id = removed.operation.id
-    let firstIndex = journal.firstIndex { ExactID.same($0.operation.id, id) }
+    let firstIndex = journal.firstIndex { ExactString.areIdentical($0.operation.id, id) }
     var value: Record? =
       if let firstIndex, firstIndex < index { journal[firstIndex].previousRecord } else { removed.previousRecord }
-    var remaining = journal.indices.filter { ExactID.same(journal[$0].operation.id, id) }
+    var remaining = journal.indices.filter { ExactString.areIdentical(journal[$0].operation.id, id) }
     remaining.sort { left, right in
       let a = OperationStamp(of: journal[left].operation)
       let b = OperationStamp(of: journal[right].operation)
       if let a, let b, a != b { return a < b }
       return left < right
     }
-    winningStamps[ExactKey(id)] = nil
+    winningStamps[ExactString(id)] = nil
     for position in remaining {
       let operation = journal[position].operation
       value = operation.kind == .set ? operation.data : nil
       journal[position].applied = position == remaining.last
-      winningStamps[ExactKey(id)] = OperationStamp(of: operation)
+      winningStamps[ExactString(id)] = OperationStamp(of: operation)
     }
     if let value { table.set(id, value) } else { table.remove(id) }
   }

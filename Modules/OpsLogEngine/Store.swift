@@ -164,7 +164,7 @@ public final class Store<Record: Codable & Sendable>: Sendable {
 
   /// The operations on `id` since the last checkpoint, oldest first.
   public func history(of id: String) throws -> [LogOperation<Record>] {
-    try read { state in state.journal.lazy.filter { ExactID.same($0.operation.id, id) }.map(\.operation) }
+    try read { state in state.journal.lazy.filter { ExactString.areIdentical($0.operation.id, id) }.map(\.operation) }
   }
 
   /// The operations since the last checkpoint, oldest first; with `date`, only those whose

@@ -69,7 +69,7 @@ struct StoreState<Record: Sendable>: Sendable {
   var journalFloor = 0
   /// Per key, the stamp of the operation whose effect the table holds (multi-writer merges);
   /// empty for unstamped operations, and reset by every new base (checkpoint, reload).
-  var winningStamps: [ExactKey: OperationStamp] = [:]
+  var winningStamps: [ExactString: OperationStamp] = [:]
   /// Operations written or buffered since the last checkpoint cut.
   @usableFromInline var operationsSinceCheckpoint = 0
 
