@@ -85,6 +85,14 @@ let package = Package(
       dependencies: ["OpsLogMultiWriter", "OpsLogTestHelper", "OpsLogTestSupport"],
       path: "Tests/OpsLogMultiWriterTests"
     ),
+    // Compiled as new app targets are, under default main-actor isolation: the store's
+    // closures must be callable inline from such code with no annotation.
+    .testTarget(
+      name: "OpsLogIsolationTests",
+      dependencies: ["OpsLog"],
+      path: "Tests/OpsLogIsolationTests",
+      swiftSettings: [.unsafeFlags(["-default-isolation", "MainActor"])]
+    ),
   ],
   swiftLanguageModes: [.v6]
 )
