@@ -225,26 +225,17 @@ public struct WALLine: Sendable {
 /// Splits a WAL read into lines, decodes them, and groups them into units: the one place
 /// where WAL lines are decoded and FORMAT.md's batch rule is applied.
 enum WALScanner {
-  /// One complete line of a read, in file order.
-  enum Item: Sendable {
-    /// A valid operation; `batch` is the count its line carries, if any.
-    case operation(WALLine, batch: Int?)
-    /// A line that is not a valid operation.
-    case malformed(offset: Int, error: any Error)
-    /// A line of white space only: it carries nothing and is neither an operation nor damage.
-    case blank(offset: Int)
-
-    var offset: Int {
-      switch self {
-      case .operation(let line, _): line.offset
-      case .malformed(let offset, _), .blank(let offset): offset
-      }
-    }
-  }
-
   /// What one share of the lines decoded to.
   struct Part: Sendable {
-    var items: [Item] = []
+    /// The valid operations, in file order; a batch's first line holds its size in
+    /// `unitSize` until ``assemble(_:startOffset:endOfCompleteLines:path:logger:)`` checks it.
+    var lines: [WALLine] = []
+    /// File offset and error of each line that is not a valid operation, in file order.
+    var malformed: [(offset: Int, error: any Error)] = []
+    /// File offsets of lines of white space only: they carry nothing and are not damage.
+    var blanks: [Int] = []
+    /// Whether any line carries a `batch` count.
+    var hasBatch = false
   }
 
   /// The byte ranges of the complete lines in `bytes`, newline excluded, in order. A last line
@@ -266,23 +257,27 @@ enum WALScanner {
   /// Decodes `lines` of `bytes`, which was read from `fileOffset` on.
   static func decode(_ lines: ArraySlice<Range<Int>>, in bytes: [UInt8], fileOffset: Int) -> Part {
     var part = Part()
-    part.items.reserveCapacity(lines.count)
+    part.lines.reserveCapacity(lines.count)
     for range in lines {
       let line = bytes[range]
       let lineOffset = fileOffset + range.lowerBound
       if line.allSatisfy({ $0 == 0x20 || $0 == 0x09 || $0 == 0x0D }) {
-        part.items.append(.blank(offset: lineOffset))
+        part.blanks.append(lineOffset)
         continue
       }
       do {
         let decoded = try OperationLine.decodeEncodedLine(line)
         var hasher = Hasher()
         line.withUnsafeBytes { hasher.combine(bytes: $0) }
-        let walLine = WALLine(
+        var walLine = WALLine(
           encoded: decoded.operation, offset: lineOffset, length: range.count + 1, hash: hasher.finalize())
-        part.items.append(.operation(walLine, batch: decoded.batch))
+        if let batch = decoded.batch {
+          walLine.unitSize = batch
+          part.hasBatch = true
+        }
+        part.lines.append(walLine)
       } catch {
-        part.items.append(.malformed(offset: lineOffset, error: error))
+        part.malformed.append((lineOffset, error))
       }
     }
     return part
@@ -290,64 +285,84 @@ enum WALScanner {
 
   /// Applies FORMAT.md's batch rule to the decoded lines, in file order:
   /// - a plain valid line is an operation of its own;
-  /// - a line carrying `"batch": N` starts a unit of itself and the next N - 1 lines, applied
-  ///   only when all of them are valid operations; a damaged unit is skipped whole, with a
-  ///   warning;
+  /// - a line carrying `"batch": N` starts a unit of itself and the next N - 1 complete
+  ///   lines, applied only when all of them are valid operations that start no unit of their
+  ///   own; a damaged unit is skipped whole, with a warning;
   /// - a unit that the read ends inside (a batch torn by a crash, or still being written) is
   ///   not consumed: the read stops before its first line, so that a follower reads it again
   ///   once it is complete and a writable open cuts it off as it cuts a torn line.
+  /// A WAL without batches costs nothing beyond joining the parts.
   static func assemble(
     _ parts: [Part], startOffset: Int, endOfCompleteLines: Int, path: String, logger: Logger
   ) -> WALReadResult {
     var result = WALReadResult(startOffset: startOffset, consumedThrough: endOfCompleteLines)
-    var items: [Item] = []
     if parts.count == 1 {
-      items = parts[0].items
+      result.lines = parts[0].lines
     } else {
-      items.reserveCapacity(parts.reduce(0) { $0 + $1.items.count })
-      for part in parts { items.append(contentsOf: part.items) }
+      result.lines.reserveCapacity(parts.reduce(0) { $0 + $1.lines.count })
+      for part in parts { result.lines.append(contentsOf: part.lines) }
     }
-    result.lines.reserveCapacity(items.count)
-    var index = 0
-    while index < items.count {
-      switch items[index] {
-      case .blank:
-        index += 1
-      case .malformed(let offset, let error):
+    for part in parts {
+      for (offset, error) in part.malformed {
         result.malformedLines += 1
         logger.warning(
           "skipping a malformed WAL line", metadata: ["path": "\(path)", "offset": "\(offset)", "error": "\(error)"])
-        index += 1
-      case .operation(let line, nil):
-        result.lines.append(line)
-        index += 1
-      case .operation(var first, let size?):
-        guard index + size <= items.count else {
-          // The read ends inside this batch: nothing of it counts yet.
-          result.consumedThrough = first.offset
-          result.incompleteBatch = true
-          return result
-        }
-        var members: [WALLine] = []
-        members.reserveCapacity(size - 1)
-        for item in items[(index + 1)..<(index + size)] {
-          guard case .operation(var member, nil) = item else { break }
-          member.unitSize = 0
-          members.append(member)
-        }
-        if members.count == size - 1 {
-          first.unitSize = size
-          result.lines.append(first)
-          result.lines.append(contentsOf: members)
-        } else {
-          result.malformedLines += size
-          logger.warning(
-            "skipping a damaged batch: one of its lines is not a valid operation",
-            metadata: ["path": "\(path)", "offset": "\(first.offset)", "operations": "\(size)"])
-        }
-        index += size
       }
     }
+    guard parts.contains(where: \.hasBatch) else { return result }
+    // Every complete line that is not a valid operation, by offset: each one counts as a
+    // line of a batch it falls in, and damages it.
+    let irregular = parts.flatMap { $0.malformed.map(\.offset) + $0.blanks }.sorted()
+    var lines = result.lines
+    result.lines = []
+    // Built only once a line has to go; until then `lines` is the result, marked in place.
+    var kept: [WALLine]? = nil
+    var next = 0
+    var irregularIndex = 0
+    while next < lines.count {
+      let first = lines[next]
+      guard first.unitSize >= 2 else {
+        kept?.append(first)
+        next += 1
+        continue
+      }
+      let size = first.unitSize
+      while irregularIndex < irregular.count && irregular[irregularIndex] < first.offset { irregularIndex += 1 }
+      var count = 1
+      var end = next + 1
+      var intact = true
+      while count < size {
+        if irregularIndex < irregular.count && (end >= lines.count || irregular[irregularIndex] < lines[end].offset) {
+          intact = false
+          irregularIndex += 1
+        } else if end < lines.count {
+          if lines[end].unitSize >= 2 { intact = false }
+          end += 1
+        } else {
+          break
+        }
+        count += 1
+      }
+      if count < size {
+        // The read ends inside this batch: nothing of it counts yet.
+        result.lines = kept ?? Array(lines[..<next])
+        result.consumedThrough = first.offset
+        result.incompleteBatch = true
+        return result
+      }
+      if intact {
+        for member in (next + 1)..<end { lines[member].unitSize = 0 }
+        kept?.append(contentsOf: lines[next..<end])
+      } else {
+        if kept == nil { kept = Array(lines[..<next]) }
+        result.malformedLines += size
+        logger.warning(
+          "skipping a damaged batch: one of its lines is not a valid operation",
+          metadata: ["path": "\(path)", "offset": "\(first.offset)", "operations": "\(size)"])
+      }
+      next = end
+    }
+    result.lines = kept ?? lines
     return result
   }
 }
