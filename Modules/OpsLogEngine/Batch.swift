@@ -34,13 +34,13 @@ extension Store {
       // The batch sees a copy-on-write copy of the table; it is dropped before the table is
       // changed, or the first change would copy the whole table.
       let prepared: [PreparedOperation<Record>] = try {
-        let base = try state.withLock { state in
+        let (base, storedForms) = try state.withLock { state in
           try state.checkMutable(readOnly: options.readOnly)
-          return state.table
+          return (state.table, state.storedForms)
         }
         var batch = Batch<Record>(base: base)
         try body(&batch)
-        return try prepareBatch(batch.changes)
+        return try prepareBatch(batch.changes, storedForms: storedForms)
       }()
       if prepared.isEmpty { return }
       (sequence, followUp) = try state.withLock { state in
@@ -59,21 +59,32 @@ extension Store {
 
   /// The operations of a batch, each against the state as the batch's earlier changes left
   /// it; the first line carries the batch's size when it has two or more.
-  func prepareBatch(_ changes: [Batch<Record>.Change]) throws -> [PreparedOperation<Record>] {
+  ///
+  /// `storedForms` are the state's when the batch began; the batch's own changes to them are
+  /// followed, so a record set twice keeps its unknown fields both times.
+  func prepareBatch(_ changes: [Batch<Record>.Change], storedForms: [ExactString: StoredForm] = [:]) throws
+    -> [PreparedOperation<Record>]
+  {
     let timestamp = ISOTime.now()
     var prepared: [PreparedOperation<Record>] = []
     prepared.reserveCapacity(changes.count)
+    var forms = storedForms
     for (index, change) in changes.enumerated() {
       try Self.validate(id: change.id)
       let batch = index == 0 && changes.count >= 2 ? changes.count : nil
+      let stored = forms.isEmpty ? nil : forms[ExactString(change.id)]
+      let operation: PreparedOperation<Record>
       if let value = change.record {
         let data = try encoder.encodeBytes(value)
-        prepared.append(
-          try prepareSet(change.id, value, data: data, previous: change.previous, timestamp: timestamp, batch: batch))
+        operation = try prepareSet(
+          change.id, value, data: data, previous: change.previous, timestamp: timestamp, batch: batch, stored: stored)
       } else {
         // Batch.delete records only a record the batch saw.
-        prepared.append(try prepareDelete(change.id, previous: change.previous!, timestamp: timestamp, batch: batch))
+        operation = try prepareDelete(
+          change.id, previous: change.previous!, timestamp: timestamp, batch: batch, stored: stored)
       }
+      if let after = operation.storedAfter { forms[ExactString(change.id)] = after }
+      prepared.append(operation)
     }
     return prepared
   }

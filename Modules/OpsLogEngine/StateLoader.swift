@@ -12,6 +12,8 @@ final class StateLoader<Record: Codable & Sendable> {
   let storedVersion: Int
   let options: StoreOptions
   var table = RecordTable<Record>()
+  /// See ``StoreState/storedForms``.
+  var storedForms: [ExactString: StoredForm] = [:]
   var jsonTable = RecordTable<JSONValue>()
   var journal = ChunkedArray<JournalEntry<Record>>()
   var snapshotPath = ""
@@ -47,7 +49,7 @@ final class StateLoader<Record: Codable & Sendable> {
     // The WAL's records are decoded while the snapshot loads, on whatever the snapshot's
     // sequential steps leave of the two cores. A damaged snapshot still fails the load
     // first, as it did when the WAL was decoded after it.
-    try await withThrowingTaskGroup(of: [[LogOperation<Record>]].self) { group in
+    try await withThrowingTaskGroup(of: [[DecodedOperation<Record>]].self) { group in
       let (walPath, decoder) = (load.appendPath, loader.decoder)
       group.addTask(executorPreference: globalConcurrentExecutor) {
         try await decodeOperations(lines, path: walPath, decoder: decoder)
@@ -112,14 +114,21 @@ final class StateLoader<Record: Codable & Sendable> {
   struct DecodedPart: Sendable {
     var batch: Int
     var part: Int
-    var records: Result<[Record], any Error>
+    var records: Result<DecodedRecords, any Error>
+  }
+
+  /// Records decoded from a share of a chunk, and the stored forms of those whose JSON has
+  /// fields `Record` does not decode (by their index in the share).
+  struct DecodedRecords: Sendable {
+    var records: [Record] = []
+    var storedForms: [(index: Int, form: StoredForm)] = []
   }
 
   /// The chunks whose records are being decoded, oldest first.
   struct Batches {
     struct Batch {
       var ids: [String]
-      var parts: [Result<[Record], any Error>?]
+      var parts: [Result<DecodedRecords, any Error>?]
       var received = 0
     }
     var waiting: [Int: Batch] = [:]
@@ -145,18 +154,22 @@ final class StateLoader<Record: Codable & Sendable> {
       // I/O executor would otherwise decode on that one serial thread, holding up its I/O.
       group.addTask(executorPreference: globalConcurrentExecutor) {
         let records = Result {
-          var records: [Record] = []
-          records.reserveCapacity(range.count)
+          var decoded = DecodedRecords()
+          decoded.records.reserveCapacity(range.count)
           try bytes.withUnsafeBytes { raw in
             for index in range {
               let start = index == 0 ? 0 : ends[index - 1]
-              records.append(
-                try Store<Record>.decodeStored(Record.self, id: ids[index], path: path) {
-                  try decoder.decode(Record.self, from: UnsafeRawBufferPointer(rebasing: raw[start..<ends[index]]))
-                })
+              let recordBytes = UnsafeRawBufferPointer(rebasing: raw[start..<ends[index]])
+              let (record, unknown) = try Store<Record>.decodeStored(Record.self, id: ids[index], path: path) {
+                try decoder.decodeNotingUnknownKeys(Record.self, from: recordBytes)
+              }
+              decoded.records.append(record)
+              if let form = StoredForm.noting(unknown, bytes: recordBytes) {
+                decoded.storedForms.append((decoded.records.count - 1, form))
+              }
             }
           }
-          return records
+          return decoded
         }
         return DecodedPart(batch: batch, part: part, records: records)
       }
@@ -178,9 +191,18 @@ final class StateLoader<Record: Codable & Sendable> {
     batches.oldest += 1
     var index = 0
     for part in batch.parts {
-      guard let records = try part?.get() else { continue }
-      for record in records {
-        table.set(batch.ids[index], record)
+      guard let decoded = try part?.get() else { continue }
+      var forms = decoded.storedForms[...]
+      for (position, record) in decoded.records.enumerated() {
+        let id = batch.ids[index]
+        table.set(id, record)
+        if let form = forms.first, form.index == position {
+          storedForms[ExactString(id)] = form.form
+          forms.removeFirst()
+        } else if !storedForms.isEmpty {
+          // A repeated ID's later line replaces the earlier one, stored form included.
+          storedForms[ExactString(id)] = nil
+        }
         index += 1
       }
     }
@@ -220,13 +242,14 @@ final class StateLoader<Record: Codable & Sendable> {
 
   /// Applies the WAL's operations over the snapshot, in the parts
   /// ``decodeOperations(_:path:decoder:)`` made of them; `lineShapes` are their lines'.
-  func replay(_ parts: consuming [[LogOperation<Record>]], lineShapes: [LineShape]) {
+  func replay(_ parts: consuming [[DecodedOperation<Record>]], lineShapes: [LineShape]) {
     var lineIndex = 0
     for part in parts.indices {
       // Each part is freed once its operations are in the journal.
       let operations = parts[part]
       parts[part] = []
-      for operation in operations {
+      for decoded in operations {
+        let operation = decoded.operation
         let line = lineShapes[lineIndex]
         lineIndex += 1
         // Sequence 0: the line is in the WAL already, below every sequence the commit
@@ -240,10 +263,11 @@ final class StateLoader<Record: Codable & Sendable> {
               unitSize: line.unitSize, sequence: 0, applied: false))
           continue
         }
+        let storedBefore = StoredForm.note(decoded, in: &storedForms)
         journal.append(
           JournalEntry(
             operation: operation, previousRecord: previous, slot: slot, lineLength: line.length, offset: line.offset,
-            unitSize: line.unitSize, sequence: 0))
+            unitSize: line.unitSize, sequence: 0, storedBefore: storedBefore))
       }
     }
   }
@@ -251,26 +275,27 @@ final class StateLoader<Record: Codable & Sendable> {
   /// Decodes the records of `lines` on both cores: the operations in order, in parts. A
   /// failure is that of the first line that fails, as if they were decoded one by one.
   static func decodeOperations(_ lines: [WALLine], path: String, decoder: RecordDecoder) async throws
-    -> [[LogOperation<Record>]]
+    -> [[DecodedOperation<Record>]]
   {
-    let decodeRange = { @Sendable (range: Range<Int>) -> Result<[LogOperation<Record>], any Error> in
+    let decodeRange = { @Sendable (range: Range<Int>) -> Result<[DecodedOperation<Record>], any Error> in
       Result {
-        var operations: [LogOperation<Record>] = []
+        var operations: [DecodedOperation<Record>] = []
         operations.reserveCapacity(range.count)
         for index in range {
-          operations.append(try Store<Record>.decodeOperation(lines[index].encoded, path: path, decoder: decoder))
+          operations.append(
+            try Store<Record>.decodeOperationNotingUnknownKeys(lines[index].encoded, path: path, decoder: decoder))
         }
         return operations
       }
     }
     let parts = lines.count >= 256 ? 2 : 1
     guard parts > 1 else { return [try decodeRange(0..<lines.count).get()] }
-    let decoded = await withTaskGroup(of: (Int, Result<[LogOperation<Record>], any Error>).self) { group in
+    let decoded = await withTaskGroup(of: (Int, Result<[DecodedOperation<Record>], any Error>).self) { group in
       for part in 0..<parts {
         let range = (lines.count * part / parts)..<(lines.count * (part + 1) / parts)
         group.addTask(executorPreference: globalConcurrentExecutor) { (part, decodeRange(range)) }
       }
-      var decoded = [Result<[LogOperation<Record>], any Error>](repeating: .success([]), count: parts)
+      var decoded = [Result<[DecodedOperation<Record>], any Error>](repeating: .success([]), count: parts)
       for await (part, result) in group { decoded[part] = result }
       return decoded
     }
@@ -302,11 +327,13 @@ final class StateLoader<Record: Codable & Sendable> {
         }
       }
       state.table = migrated
+      state.storedForms = [:]
       state.journal = ChunkedArray()
       state.operationsSinceCheckpoint = 0
       return
     }
     state.table = table
+    state.storedForms = storedForms
     state.journal = journal
     state.winningStamps = [:]
     for entry in journal {

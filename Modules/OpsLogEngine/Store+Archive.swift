@@ -39,15 +39,20 @@ extension Store {
     defer { mutationLock.unlock() }
     try await checkLogBeforeMutation()
     try await writeQueued()
-    let table = try state.withLock { state in
+    let (table, storedForms) = try state.withLock { state in
       try state.checkMutable(readOnly: options.readOnly)
-      return state.table
+      return (state.table, state.storedForms)
     }
     var records = JSONObject()
     var ids: [String] = []
     try table.forEach { id, record in
       if try isIncluded(record, id) {
-        records[id] = try encoder.encode(record)
+        // A record with fields the type does not know is archived as stored.
+        if !storedForms.isEmpty, let stored = storedForms[ExactString(id)] {
+          records[id] = try JSONValue(parsing: stored.bytes)
+        } else {
+          records[id] = try encoder.encode(record)
+        }
         ids.append(id)
       }
     }

@@ -105,13 +105,18 @@ extension Store {
           return nil
         }
         var table = state.table
-        for id in plan.removing { table.remove(id) }
+        var storedForms = state.storedForms
+        for id in plan.removing {
+          table.remove(id)
+          if !storedForms.isEmpty { storedForms[ExactString(id)] = nil }
+        }
         // The journal stays until the manifest is written: its entries up to here are in the
         // snapshot, so undo may not take them back meanwhile, but a failure makes them
         // undoable again.
         state.journalFloor = state.journal.count
         return Cut(
-          table: table, walPath: state.walPath, walLength: state.walLength, manifest: state.manifest,
+          table: table, storedForms: storedForms, walPath: state.walPath, walLength: state.walLength,
+          manifest: state.manifest,
           journalCount: state.journal.count, operationCount: state.operationsSinceCheckpoint)
       }
     }
@@ -136,7 +141,7 @@ extension Store {
       + SnapshotFormat.fileName(timestampMilliseconds: milliseconds, compression: options.snapshotCompression)
     let walPath = strategy.newWALPath(milliseconds: milliseconds)
     do {
-      try await writeSnapshot(cut.table, to: snapshotPath, timestamp: timestamp)
+      try await writeSnapshot(cut.table, storedForms: cut.storedForms, to: snapshotPath, timestamp: timestamp)
     } catch {
       try? await backend.remove(snapshotPath)
       throw error
@@ -197,6 +202,8 @@ extension Store {
 
   struct Cut: Sendable {
     var table: RecordTable<Record>
+    /// The stored JSON of records with fields `Record` does not decode, written as it is.
+    var storedForms: [ExactString: StoredForm]
     var walPath: String
     var walLength: Int
     var manifest: ManifestInfo
@@ -221,7 +228,12 @@ extension Store {
   /// chunks on the backend's I/O thread so the whole file is never one buffer. Each chunk's
   /// records are encoded in two halves at once (the machines this runs on have two cores and
   /// encoding is the cost of a checkpoint), then joined in order.
-  func writeSnapshot(_ table: RecordTable<Record>, to path: String, timestamp: String) async throws {
+  ///
+  /// A record with a ``StoredForm`` (fields `Record` does not decode) is written as stored,
+  /// byte for byte, never re-encoded without them.
+  func writeSnapshot(
+    _ table: RecordTable<Record>, storedForms: [ExactString: StoredForm] = [:], to path: String, timestamp: String
+  ) async throws {
     let header = SnapshotFormat.headerLine(SnapshotHeader(version: options.version, timestamp: timestamp))
     let encoder = self.encoder
     var slotIndex = 0
@@ -245,6 +257,10 @@ extension Store {
           var writer = JSONWriter(reservingCapacity: ranges[part].count * 256)
           for index in ranges[part] {
             guard let entry = slots[index] else { continue }
+            if !storedForms.isEmpty, let stored = storedForms[ExactString(entry.id)] {
+              SnapshotFormat.writeRecordLine(into: &writer, id: entry.id, data: stored.bytes)
+              continue
+            }
             try SnapshotFormat.writeRecordLine(into: &writer, id: entry.id) {
               try encoder.encode(entry.record, into: &$0)
             }
@@ -267,7 +283,10 @@ extension StoreState where Record: Codable {
     _ cut: Store<Record>.Cut, manifest: ManifestInfo, walPath: String, carriedLength: Int,
     plan: Store<Record>.CheckpointPlan
   ) {
-    for id in plan.removing { table.remove(id) }
+    for id in plan.removing {
+      table.remove(id)
+      if !storedForms.isEmpty { storedForms[ExactString(id)] = nil }
+    }
     // Records that left with an archive left without operations.
     if !plan.removing.isEmpty { feed.publish(.reloaded) }
     if journalFloor == cut.journalCount && !plan.holdsMutationLock {

@@ -204,11 +204,15 @@ extension Store {
   /// single writer's WAL) all apply.
   func applyMerged(_ lines: [WALLine], path: String) throws -> [LogOperation<Record>] {
     guard !lines.isEmpty else { return [] }
-    let operations = try lines.map { line in try Self.decodeOperation(line.encoded, path: path, decoder: decoder) }
+    let decodedOperations = try lines.map { line in
+      try Self.decodeOperationNotingUnknownKeys(line.encoded, path: path, decoder: decoder)
+    }
+    let operations = decodedOperations.map(\.operation)
     state.withLock { state in
       var applied: [LogOperation<Record>] = []
       defer { if !applied.isEmpty { state.feed.publish(.applied(applied)) } }
-      for (operation, line) in zip(operations, lines) {
+      for (decoded, line) in zip(decodedOperations, lines) {
+        let operation = decoded.operation
         let stamp = OperationStamp(of: operation)
         let current = state.table.get(operation.id)
         if let stamp, let winner = state.winningStamps[ExactString(operation.id)], stamp < winner {
@@ -228,10 +232,11 @@ extension Store {
           continue
         }
         if let stamp { state.winningStamps[ExactString(operation.id)] = stamp }
+        let storedBefore = StoredForm.note(decoded, in: &state.storedForms)
         state.journal.append(
           JournalEntry(
             operation: operation, previousRecord: previous, slot: slot, lineLength: line.length, offset: line.offset,
-            unitSize: line.unitSize, sequence: 0))
+            unitSize: line.unitSize, sequence: 0, storedBefore: storedBefore))
         state.operationsSinceCheckpoint += 1
         if !state.feed.isEmpty { applied.append(operation) }
       }

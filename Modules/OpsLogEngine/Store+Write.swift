@@ -22,12 +22,14 @@ extension StoreState {
     let operation = entry.operation
     switch operation.kind {
     case .set:
+      if let before = entry.storedBefore { storedForms[ExactString(operation.id)] = before }
       if let previous = entry.previousRecord {
         table.set(operation.id, previous)
       } else {
         table.remove(operation.id)
       }
     case .delete:
+      if let before = entry.storedBefore { storedForms[ExactString(operation.id)] = before }
       guard let previous = entry.previousRecord else { return }
       if entry.slot >= 0 {
         table.restore(operation.id, previous, at: entry.slot)
@@ -51,6 +53,12 @@ extension StoreState {
   mutating func apply(_ prepared: consuming PreparedOperation<Record>, unitSize: Int = 1) -> UInt64 {
     let offset = pipeline.queuedEnd
     let lineLength = prepared.line.count
+    var storedBefore: StoredForm?? = nil
+    if let storedAfter = prepared.storedAfter {
+      let key = ExactString(prepared.operation.id)
+      storedBefore = .some(storedForms[key])
+      storedForms[key] = storedAfter
+    }
     let sequence = pipeline.enqueue(prepared.line)
     // A prepared set always carries its record, so the table applies it.
     let (previousRecord, slot) = table.apply(prepared.operation) ?? (nil, -1)
@@ -58,7 +66,7 @@ extension StoreState {
     journal.append(
       JournalEntry(
         operation: prepared.operation, previousRecord: previousRecord, slot: slot, lineLength: lineLength,
-        offset: offset, unitSize: unitSize, sequence: sequence))
+        offset: offset, unitSize: unitSize, sequence: sequence, storedBefore: storedBefore))
     operationsSinceCheckpoint += 1
     return sequence
   }
@@ -180,11 +188,14 @@ extension StoreState {
 struct PreparedOperation<Record: Sendable>: Sendable {
   @usableFromInline var operation: LogOperation<Record>
   @usableFromInline var line: [UInt8]
+  /// The record's ``StoredForm`` after the operation, when it changes it (`nil`: untouched).
+  @usableFromInline var storedAfter: StoredForm??
 
   @inlinable
-  init(operation: LogOperation<Record>, line: [UInt8]) {
+  init(operation: LogOperation<Record>, line: [UInt8], storedAfter: StoredForm?? = nil) {
     self.operation = operation
     self.line = line
+    self.storedAfter = storedAfter
   }
 }
 
@@ -225,7 +236,9 @@ extension Store {
     try Self.validate(id: id)
     let data = try encoder.encodeBytes(value)
     let (sequence, waitsForWrite) = try await mutate { state in
-      try prepareSet(id, value, data: data, previous: state.table.get(id), timestamp: ISOTime.now())
+      try prepareSet(
+        id, value, data: data, previous: state.table.get(id), timestamp: ISOTime.now(),
+        stored: state.storedForms.isEmpty ? nil : state.storedForms[ExactString(id)])
     }
     if waitsForWrite { try await waitForWrite(upTo: sequence) }
   }
@@ -239,7 +252,9 @@ extension Store {
   public func delete(_ id: String) async throws {
     let (sequence, waitsForWrite) = try await mutate { state in
       guard let previous = state.table.get(id) else { throw OpsLogError.notFound(id: id) }
-      return try prepareDelete(id, previous: previous, timestamp: ISOTime.now())
+      return try prepareDelete(
+        id, previous: previous, timestamp: ISOTime.now(),
+        stored: state.storedForms.isEmpty ? nil : state.storedForms[ExactString(id)])
     }
     if waitsForWrite { try await waitForWrite(upTo: sequence) }
   }
@@ -267,9 +282,21 @@ extension Store {
   /// - Parameter batch: the operation count of the batch this line starts (FORMAT.md,
   ///   "Batches"), written on a batch's first line only.
   @inlinable
+  ///
+  /// - Parameter stored: the record's ``StoredForm`` when its stored JSON has fields `Record`
+  ///   does not decode: the new line keeps its unknown top-level keys, and `prev` is the JSON
+  ///   as stored.
   func prepareSet(
-    _ id: String, _ value: Record, data: [UInt8], previous: Record?, timestamp: String, batch: Int? = nil
+    _ id: String, _ value: Record, data encoded: [UInt8], previous: Record?, timestamp: String,
+    batch: Int? = nil, stored: StoredForm? = nil
   ) throws -> PreparedOperation<Record> {
+    var data = encoded
+    var storedAfter: StoredForm?? = nil
+    if let stored {
+      let merged = stored.merged(into: encoded)
+      data = merged.bytes
+      storedAfter = .some(merged.unknownKeys.isEmpty ? nil : merged)
+    }
     var writer = JSONWriter(reservingCapacity: data.count * 2 + 96)
     let (agent, clock) = followsOtherWriters ? currentStamp() : (nil, nil)
     let previousValue: PreviousValue<Record>
@@ -277,7 +304,7 @@ extension Store {
       // The previous record is encoded once: its bytes are both the size the patch must beat
       // and, when it does not, the `prev` written (the encoder's bytes are what the tree
       // parsed from them would serialize to).
-      let oldBytes = try encoder.encodeBytes(previous)
+      let oldBytes = try stored?.bytes ?? encoder.encodeBytes(previous)
       let oldJSON = try JSONValue(parsing: oldBytes)
       let newJSON = try JSONValue(parsing: data)
       if let patch = DeltaPatch.make(from: oldJSON, to: newJSON), patch.isSmaller(thanEncodedLength: oldBytes.count) {
@@ -300,15 +327,15 @@ extension Store {
     return PreparedOperation(
       operation: LogOperation(
         timestamp: timestamp, kind: .set, id: id, data: value, previous: previousValue, agent: agent, clock: clock),
-      line: writer.bytes)
+      line: writer.bytes, storedAfter: storedAfter)
   }
 
   @inlinable
-  func prepareDelete(_ id: String, previous: Record, timestamp: String, batch: Int? = nil) throws
-    -> PreparedOperation<Record>
-  {
+  func prepareDelete(
+    _ id: String, previous: Record, timestamp: String, batch: Int? = nil, stored: StoredForm? = nil
+  ) throws -> PreparedOperation<Record> {
     var writer = JSONWriter(reservingCapacity: 256)
-    let previousBytes = try encoder.encodeBytes(previous)
+    let previousBytes = try stored?.bytes ?? encoder.encodeBytes(previous)
     let (agent, clock) = followsOtherWriters ? currentStamp() : (nil, nil)
     OperationLine.write(
       into: &writer, timestamp: timestamp, kind: .delete, id: id, previous: .record(previousBytes), data: nil,
@@ -317,7 +344,7 @@ extension Store {
       operation: LogOperation(
         timestamp: timestamp, kind: .delete, id: id, data: nil, previous: .record(previous), agent: agent,
         clock: clock),
-      line: writer.bytes)
+      line: writer.bytes, storedAfter: stored == nil ? nil : .some(nil))
   }
 
   /// The agent and Lamport clock to stamp a new operation with (multi-writer stores).

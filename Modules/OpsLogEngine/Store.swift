@@ -237,16 +237,33 @@ public final class Store<Record: Codable & Sendable>: Sendable {
   static func decodeOperation(_ stored: LogOperation<JSONBytes>, path: String, decoder: RecordDecoder) throws
     -> LogOperation<Record>
   {
+    try decodeOperationNotingUnknownKeys(stored, path: path, decoder: decoder).operation
+  }
+
+  /// ``decodeOperation(_:path:decoder:)``, with the stored form of a set's `data` when its JSON
+  /// has fields `Record` does not decode (see ``StoredForm``).
+  static func decodeOperationNotingUnknownKeys(
+    _ stored: LogOperation<JSONBytes>, path: String, decoder: RecordDecoder
+  ) throws -> DecodedOperation<Record> {
     let previous: PreviousValue<Record>
     switch stored.previous {
     case .none: previous = .none
     case .record(let bytes): previous = .record(try decodeStored(stored.id, from: bytes, path: path, decoder: decoder))
     case .delta(let patch): previous = .delta(patch)
     }
-    let data = try stored.data.map { try decodeStored(stored.id, from: $0, path: path, decoder: decoder) }
-    return LogOperation(
-      timestamp: stored.timestamp, kind: stored.kind, id: stored.id, data: data, previous: previous,
-      agent: stored.agent, clock: stored.clock)
+    var dataForm: StoredForm? = nil
+    let data = try stored.data.map { bytes -> Record in
+      let (record, unknown) = try decodeStored(Record.self, id: stored.id, path: path) {
+        try bytes.bytes.withUnsafeBytes { try decoder.decodeNotingUnknownKeys(Record.self, from: $0) }
+      }
+      dataForm = StoredForm.noting(unknown, bytes: bytes.bytes)
+      return record
+    }
+    return DecodedOperation(
+      operation: LogOperation(
+        timestamp: stored.timestamp, kind: stored.kind, id: stored.id, data: data, previous: previous,
+        agent: stored.agent, clock: stored.clock),
+      dataForm: dataForm)
   }
 
   static func decodeStored(_ id: String, from bytes: JSONBytes, path: String, decoder: RecordDecoder) throws -> Record {
@@ -258,14 +275,14 @@ public final class Store<Record: Codable & Sendable>: Sendable {
   /// Runs `decode` for the stored record `id` of the file `path`, turning a failure into the
   /// error a user can act on: malformed JSON is damage, a type mismatch names the record and
   /// the ways to open it.
-  static func decodeStored<T>(_ type: T.Type, id: String, path: String, _ decode: () throws -> T) throws -> T {
+  static func decodeStored<T>(_ type: Any.Type, id: String, path: String, _ decode: () throws -> T) throws -> T {
     do {
       return try decode()
     } catch let error as OpsLogError {
       throw OpsLogError.corrupted(path: path, reason: "record \"\(id)\": \(error)")
     } catch {
       // The bytes are valid JSON: the data is intact and only the type does not fit it.
-      throw OpsLogError.recordTypeMismatch(id: id, type: "\(T.self)", reason: "\(error)")
+      throw OpsLogError.recordTypeMismatch(id: id, type: "\(type)", reason: "\(error)")
     }
   }
 

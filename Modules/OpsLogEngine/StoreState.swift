@@ -21,6 +21,9 @@ struct JournalEntry<Record: Sendable>: Sendable {
   @usableFromInline var unitSize: Int
   /// Its place in the commit pipeline; see ``CommitPipeline``.
   @usableFromInline var sequence: UInt64
+  /// The record's ``StoredForm`` before the operation, when the operation changed it (`nil`:
+  /// it did not), so that undo puts the stored JSON back too.
+  @usableFromInline var storedBefore: StoredForm??
   /// Whether it changed the state: an operation merged in from another writer that loses
   /// last-writer-wins against the key's current stamp is kept for history but changed nothing.
   @usableFromInline var applied: Bool
@@ -28,8 +31,9 @@ struct JournalEntry<Record: Sendable>: Sendable {
   @inlinable
   init(
     operation: LogOperation<Record>, previousRecord: Record?, slot: Int, lineLength: Int, offset: Int,
-    unitSize: Int = 1, sequence: UInt64, applied: Bool = true
+    unitSize: Int = 1, sequence: UInt64, applied: Bool = true, storedBefore: StoredForm?? = nil
   ) {
+    self.storedBefore = storedBefore
     self.operation = operation
     self.previousRecord = previousRecord
     self.slot = slot
@@ -70,6 +74,9 @@ struct StoreState<Record: Sendable>: Sendable {
   /// Per key, the stamp of the operation whose effect the table holds (multi-writer merges);
   /// empty for unstamped operations, and reset by every new base (checkpoint, reload).
   var winningStamps: [ExactString: OperationStamp] = [:]
+  /// The stored JSON of the records whose JSON has fields `Record` does not decode, by ID;
+  /// empty when the type reads every record completely (see ``StoredForm``).
+  @usableFromInline var storedForms: [ExactString: StoredForm] = [:]
   /// Operations written or buffered since the last checkpoint cut.
   @usableFromInline var operationsSinceCheckpoint = 0
 
