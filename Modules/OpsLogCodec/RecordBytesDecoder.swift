@@ -87,6 +87,10 @@ final class RecordValueDecoder: CodingPathNode, Decoder, SingleValueDecodingCont
     /// of the same type again and again, and building a `KeyedDecodingContainer` costs several
     /// run-time generic type lookups and an allocation.
     var cachedContainer = CachedKeyedContainer()
+    /// Object: the keys read at the cursor, so that a repeated key is noticed.
+    var matchedKeys = MatchedKeyList()
+    /// Object: the length of the key last matched at the cursor.
+    var matchedLength = 0
   }
 
   let fields: UnsafeMutablePointer<Fields>
@@ -107,6 +111,7 @@ final class RecordValueDecoder: CodingPathNode, Decoder, SingleValueDecodingCont
 
   deinit {
     fields.pointee.cachedContainer.clear()
+    fields.pointee.matchedKeys.deallocate()
     fields.deinitialize(count: 1)
     fields.deallocate()
   }
@@ -128,6 +133,7 @@ final class RecordValueDecoder: CodingPathNode, Decoder, SingleValueDecodingCont
     f.pointee.lastFoundMember = -1
     f.pointee.elementIndex = 0
     f.pointee.cachedCount = nil
+    f.pointee.matchedKeys.removeAll()
   }
 
   /// A decoder for a value at `depth + 1` (a member or element of this one), read completely
@@ -433,9 +439,11 @@ final class RecordValueDecoder: CodingPathNode, Decoder, SingleValueDecodingCont
       try parser.skipValue()
       valueEnd = parser.position
     case .object:
+      // The members the type did not read; one that repeats a key it read means the type
+      // read the wrong (first) value.
       var parser = self.parser(at: cursor, depth: depth + 1)
       repeat {
-        try parser.skipMemberKey()
+        _ = try checkSkippedKey(&parser, decoded: false)
         try parser.skipValue()
       } while try parser.endOfEntry(closing: UInt8(ascii: "}"))
       valueEnd = parser.position
@@ -481,7 +489,8 @@ final class RecordValueDecoder: CodingPathNode, Decoder, SingleValueDecodingCont
   }
 
   /// Compares the raw key at the cursor with `key`; a key with escapes never matches here
-  /// (the member table decodes it properly).
+  /// (the member table decodes it properly). Notes the key's length for
+  /// ``advanceObject(after:)``.
   @inline(__always)
   func matchAtCursor(_ key: String) -> Int? {
     var key = key
@@ -501,12 +510,18 @@ final class RecordValueDecoder: CodingPathNode, Decoder, SingleValueDecodingCont
       parser.position += 1
       parser.skipWhitespace()
       guard parser.position < end else { return nil }
+      fields.pointee.matchedLength = count
       return parser.position
     }
   }
 
-  /// Moves the scan cursor past the member whose value ends at `after`.
+  /// Moves the scan cursor past the member whose value ends at `after`, which the type has
+  /// read at the cursor (its key matched by ``matchAtCursor(_:)``). The key is recorded, and a
+  /// key read before in this object is a repeated key (``RecordRepeatedKey``).
   func advanceObject(after: Int) throws {
+    let keyStart = cursor + 1
+    let key = UnsafeBufferPointer(start: base + keyStart, count: fields.pointee.matchedLength)
+    if fields.pointee.matchedKeys.note(key, at: keyStart, in: base) { throw repeatedKeyFound() }
     var parser = self.parser(at: after, depth: depth + 1)
     if try parser.endOfEntry(closing: UInt8(ascii: "}")) {
       try parser.expectMemberKey()
@@ -533,6 +548,7 @@ final class RecordValueDecoder: CodingPathNode, Decoder, SingleValueDecodingCont
         try parser.skipValue()
       } while try parser.endOfEntry(closing: UInt8(ascii: "}"))
     }
+    if Self.hasRepeatedKey(table) { throw repeatedKeyFound() }
     members = table
     isFinished = true
     valueEnd = parser.position
@@ -833,9 +849,11 @@ struct RecordKeyedDecodingContainer<Key: CodingKey>: KeyedDecodingContainerProto
       try parser.skipValue()
       try decoder.advanceObject(after: parser.position)
     }
-    return RecordValueDecoder(
+    let child = RecordValueDecoder(
       base: decoder.base, end: decoder.end, start: offset, depth: decoder.depth + 1, parent: decoder, key: key,
       context: decoder.context)
+    decoder.context.looseDecoders.append(child)
+    return child
   }
 
   func nestedContainer<NestedKey: CodingKey>(
@@ -941,6 +959,7 @@ struct RecordUnkeyedDecodingContainer: UnkeyedDecodingContainer {
       let child = RecordValueDecoder(
         base: decoder.base, end: decoder.end, start: offset, depth: decoder.depth + 1, parent: decoder, key: key,
         context: decoder.context)
+      decoder.context.looseDecoders.append(child)
       return (child, parser.position)
     }
   }
@@ -1004,15 +1023,38 @@ final class RecordDecodingContext {
   /// Set while a document is being decoded with this context, so that a nested top-level
   /// decode (a type's `init(from:)` calling ``RecordDecoder`` again) takes a context of its own.
   var isActive = false
+  /// What the context learns about the document being decoded, behind a pointer for the
+  /// reason given at ``RecordValueDecoder/Fields``: these are read on every decode.
+  struct DocumentState {
+    /// Set when an object of the document repeats a key (``RecordRepeatedKey``).
+    var sawRepeatedKey = false
+    /// Decoders handed to the type for it to read whenever it likes (nested containers, super
+    /// decoders), which no parent finishes: ``finishLooseDecoders()`` checks what they left.
+    var looseDecoders: [RecordValueDecoder] = []
+  }
+  let document: UnsafeMutablePointer<DocumentState>
+
+  @inline(__always) var sawRepeatedKey: Bool {
+    get { document.pointee.sawRepeatedKey }
+    set { document.pointee.sawRepeatedKey = newValue }
+  }
+  @inline(__always) var looseDecoders: [RecordValueDecoder] {
+    get { document.pointee.looseDecoders }
+    _modify { yield &document.pointee.looseDecoders }
+  }
 
   init() {
     slots = .allocate(capacity: slotCount)
     slots.initialize(repeating: nil, count: slotCount)
+    document = .allocate(capacity: 1)
+    document.initialize(to: DocumentState())
   }
 
   deinit {
     slots.deinitialize(count: slotCount)
     slots.deallocate()
+    document.deinitialize(count: 1)
+    document.deallocate()
   }
 
   @inline(__always)
@@ -1034,6 +1076,7 @@ final class RecordDecodingContext {
   /// Breaks the reference cycles (context → decoder → context, decoder → cached container →
   /// decoder) so that everything is freed.
   func tearDown() {
+    document.pointee.looseDecoders.removeAll()
     for index in 0..<slotCount {
       guard let decoder = slots[index] else { continue }
       decoder.fields.pointee.cachedContainer.clear()
@@ -1061,8 +1104,21 @@ final class RecordDecodingContext {
     return context
   }
 
+  /// Finishes the decoders the type read at its own pace, once the whole document is decoded:
+  /// what they left unread is checked as every other decoder's is.
+  func finishLooseDecoders() throws {
+    var index = 0
+    // Finishing one cannot add another, but index rather than iterate, to be safe.
+    while index < document.pointee.looseDecoders.count {
+      _ = try document.pointee.looseDecoders[index].finish()
+      index += 1
+    }
+  }
+
   func release() {
     isActive = false
+    document.pointee.sawRepeatedKey = false
+    if !document.pointee.looseDecoders.isEmpty { document.pointee.looseDecoders.removeAll() }
     // A temporary context (not the thread's) is freed now.
     if pthread_getspecific(recordDecodingContextKey) != Unmanaged.passUnretained(self).toOpaque() { tearDown() }
   }
