@@ -69,6 +69,7 @@ let package = Package(
     ),
     .executableTarget(name: "Quickstart", dependencies: ["OpsLog"], path: "Examples/Quickstart"),
     .executableTarget(name: "MultiWriter", dependencies: ["OpsLog"], path: "Examples/MultiWriter"),
+    .executableTarget(name: "Observe", dependencies: ["OpsLog"], path: "Examples/Observe"),
     // Child processes for the tests that need more than one process (locks, crashes).
     .executableTarget(name: "OpsLogTestHelper", dependencies: ["OpsLog"], path: "Tests/OpsLogTestHelper"),
     .target(name: "OpsLogTestSupport", path: "Tests/OpsLogTestSupport"),
@@ -100,6 +101,14 @@ let package = Package(
       // The helper is a dependency only so that it is built before the tests run it.
       dependencies: ["OpsLogMultiWriter", "OpsLogTestHelper", "OpsLogTestSupport"],
       path: "Tests/OpsLogMultiWriterTests"
+    ),
+    // Compiled as new app targets are, under default main-actor isolation: the store's
+    // closures must be callable inline from such code with no annotation.
+    .testTarget(
+      name: "OpsLogIsolationTests",
+      dependencies: ["OpsLog"],
+      path: "Tests/OpsLogIsolationTests",
+      swiftSettings: [.unsafeFlags(["-default-isolation", "MainActor"])]
     ),
   ],
   swiftLanguageModes: [.v6]

@@ -545,7 +545,7 @@ final class RecordValueDecoder: CodingPathNode, Decoder, SingleValueDecodingCont
     var index = lastFoundMember + 1
     for _ in 0..<members.count {
       if index >= members.count { index = 0 }
-      if members[index].key == key {
+      if ExactString.areIdentical(members[index].key, key) {
         lastFoundMember = index
         return members[index].valueOffset
       }

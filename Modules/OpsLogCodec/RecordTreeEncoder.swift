@@ -109,10 +109,11 @@ final class RecordTreeObject {
   /// JSONEncoder does.
   func slot(for key: any CodingKey, parent: RecordTreeEncoder) -> RecordTreeEncoder {
     let child = RecordTreeEncoder(parent: parent, key: key)
-    if let index = keys.firstIndex(of: key.stringValue) {
+    let name = key.stringValue
+    if let index = keys.firstIndex(where: { ExactString.areIdentical($0, name) }) {
       members[index] = child
     } else {
-      keys.append(key.stringValue)
+      keys.append(name)
       members.append(child)
     }
     return child

@@ -37,13 +37,11 @@ final class AgentLog: LogStrategy {
     var snapshot = ""
   }
 
-  static let compactLock = ".compact-lock"
-  /// How long registering a WAL waits for another agent's compaction to finish.
-  static let lockWait: Duration = .seconds(60)
-
   let agentId: String
   let readOnly: Bool
   let state = Mutex(State())
+  /// `.compact-lock`, entered again rather than waited for while this store holds it.
+  let compactLock = CompactLock()
 
   init(agentId: String, readOnly: Bool) {
     self.agentId = agentId
@@ -79,7 +77,7 @@ final class AgentLog: LogStrategy {
   /// A fresh store is created under `.compact-lock`, so that two agents opening an empty
   /// location at once do not overwrite each other's manifest.
   func prepare(backend: any StorageBackend, options: StoreOptions) async throws {
-    try await withCompactLock(backend) {
+    try await compactLock.withLock(backend) {
       if try await backend.readManifest() != nil { return }
       // The engine reports a manifest missing over existing store files as corruption.
       if try await backend.containsStoreFiles() { return }
@@ -122,7 +120,7 @@ final class AgentLog: LogStrategy {
       accounted.append((path, stranded.size))
     }
     guard !carried.isEmpty else { return }
-    try await withCompactLock(backend) {
+    try await compactLock.withLock(backend) {
       _ = try await registerHoldingLock(backend: backend, carrying: carried, options: options)
       for (path, size) in accounted { try await writeThroughMarker(path, through: size, backend: backend) }
     }
@@ -190,7 +188,7 @@ final class AgentLog: LogStrategy {
   /// Starts a new WAL for this agent holding `carrying` and adds it to `activeAgentOps`.
   /// Under `.compact-lock`: every manifest rewrite is, so none is lost to another.
   func register(backend: any StorageBackend, carrying: [UInt8], options: StoreOptions) async throws -> String {
-    try await withCompactLock(backend) {
+    try await compactLock.withLock(backend) {
       try await registerHoldingLock(backend: backend, carrying: carrying, options: options)
     }
   }
@@ -279,7 +277,7 @@ final class AgentLog: LogStrategy {
   func willClose(backend: any StorageBackend, options: StoreOptions, logger: Logger) async throws {
     if readOnly { return }
     guard let own = state.withLock({ $0.ownPath }) else { return }
-    try await withCompactLock(backend) {
+    try await compactLock.withLock(backend) {
       guard let manifest = try await backend.readManifest(), manifest.agentWAL(agentId) != own else { return }
       let stranded = try await strandedLines(of: own, backend: backend, logger: logger)
       guard !stranded.lines.isEmpty else { return }
@@ -365,7 +363,7 @@ final class AgentLog: LogStrategy {
     let own = state.withLock { $0.ownPath }
     if let own, manifest.agentWAL(agentId) != own, !readOnly {
       let stranded = try await strandedLines(of: own, backend: backend, logger: logger)
-      let path = try await withCompactLock(backend) {
+      let path = try await compactLock.withLock(backend) {
         let path = try await registerHoldingLock(backend: backend, carrying: stranded.lines, options: options)
         try await writeThroughMarker(own, through: stranded.size, backend: backend)
         return path
@@ -379,13 +377,13 @@ final class AgentLog: LogStrategy {
 
   func beginCheckpoint(backend: any StorageBackend, logger: Logger) async throws -> Bool {
     if readOnly { return false }
-    do {
-      try await backend.acquireLock(Self.compactLock)
-      return true
-    } catch OpsLogError.locked(let holder) {
+    // Tried once: compact() returns at once, without compacting, while another agent holds
+    // the lock. Entered again when this store holds it (a write registering its WAL).
+    if case .failure(.locked(let holder)) = try await compactLock.acquire(backend, waitingUpTo: nil) {
       logger.info("another agent is compacting; skipping", metadata: ["holder": "\(holder)"])
       return false
     }
+    return true
   }
 
   func markCut() {
@@ -416,33 +414,10 @@ final class AgentLog: LogStrategy {
   }
 
   func endCheckpoint(backend: any StorageBackend) async {
-    try? await backend.releaseLock(Self.compactLock)
+    await compactLock.release(backend)
   }
 
   // MARK: - Helpers
-
-  /// Runs `body` holding `.compact-lock`, waiting while another agent compacts.
-  func withCompactLock<T: Sendable>(_ backend: any StorageBackend, _ body: () async throws -> T) async throws -> T {
-    let clock = ContinuousClock()
-    let deadline = clock.now + Self.lockWait
-    while true {
-      do {
-        try await backend.acquireLock(Self.compactLock)
-        break
-      } catch OpsLogError.locked(let holder) {
-        if clock.now >= deadline { throw OpsLogError.locked(holder: holder) }
-        try await Task.sleep(for: .milliseconds(5))
-      }
-    }
-    do {
-      let result = try await body()
-      try await backend.releaseLock(Self.compactLock)
-      return result
-    } catch {
-      try? await backend.releaseLock(Self.compactLock)
-      throw error
-    }
-  }
 
   /// Lines in merge order: by clock, then agent id by UTF-8 bytes; lines without a stamp (a
   /// single writer's) first, in file order.
