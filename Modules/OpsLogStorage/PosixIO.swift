@@ -275,13 +275,41 @@ enum Posix {
     if result != 0 { throw error(to, "rename from \(from)") }
   }
 
-  /// Whether a process with this ID exists. `EPERM` means it exists but belongs to another
-  /// user, which is alive as far as a lock is concerned.
+  /// Whether a process with this ID exists and has not exited. `EPERM` means it exists but
+  /// belongs to another user, which is alive as far as a lock is concerned.
+  ///
+  /// A process that has exited but is not reaped yet (a zombie) still answers `kill(pid, 0)`;
+  /// it holds nothing any more, so on Linux its state in `/proc/<pid>/stat` decides.
   static func processIsAlive(_ pid: pid_t) -> Bool {
     guard pid > 0 else { return false }
-    if kill(pid, 0) == 0 { return true }
-    return errno != ESRCH
+    if kill(pid, 0) != 0 { return errno != ESRCH }
+    #if os(Linux)
+      if let state = processState(pid), state == UInt8(ascii: "Z") || state == UInt8(ascii: "X") { return false }
+    #endif
+    return true
   }
+
+  #if os(Linux)
+    /// The state letter of `/proc/<pid>/stat` (`R`, `S`, `Z`, …), or `nil` when it cannot be
+    /// read. The letter follows the command name in parentheses, which may itself hold spaces
+    /// and parentheses, so it is found after the last `)`.
+    static func processState(_ pid: pid_t) -> UInt8? {
+      let descriptor = "/proc/\(pid)/stat".withCString { systemOpen($0, O_RDONLY | O_CLOEXEC, 0) }
+      guard descriptor >= 0 else { return nil }
+      defer { _ = systemClose(descriptor) }
+      // The file reports size 0, so it is read until the end, not to a length from fstat.
+      var bytes: [UInt8] = []
+      var buffer = [UInt8](repeating: 0, count: 512)
+      while bytes.count < 4096 {
+        let count = buffer.withUnsafeMutableBytes { read(descriptor, $0.baseAddress!, $0.count) }
+        if count < 0 && errno == EINTR { continue }
+        guard count > 0 else { break }
+        bytes += buffer[..<count]
+      }
+      guard let close = bytes.lastIndex(of: UInt8(ascii: ")")), close + 2 < bytes.count else { return nil }
+      return bytes[close + 2]
+    }
+  #endif
 }
 
 // The module-level names of the system calls, reachable from inside `Posix` whose own

@@ -1,0 +1,181 @@
+import Foundation
+import OpsLogCodec
+import OpsLogEngine
+import OpsLogMultiWriter
+import OpsLogStorage
+import OpsLogTypes
+import Synchronization
+import Testing
+
+/// A ``MemoryBackend`` that can hold the next look at the manifest's change token until told
+/// to go on: a test then knows that a mutation holds the store's mutation lock and is about
+/// to find its WAL retired.
+final class PausingBackend: StorageBackend {
+  let base: MemoryBackend
+  private struct Pause {
+    var armed = false
+    var reached = false
+    var released = false
+  }
+  private let pause = Mutex(Pause())
+
+  init(disk: MemoryDisk) { base = MemoryBackend(disk: disk) }
+
+  /// The next read of the manifest's change token waits until ``resume()``.
+  func pauseNextManifestToken() { pause.withLock { $0 = Pause(armed: true) } }
+  /// Waits until a caller is held by the pause.
+  func waitUntilPaused() async throws {
+    while !pause.withLock({ $0.reached }) { try await Task.sleep(for: .milliseconds(1)) }
+  }
+  func resume() { pause.withLock { $0.released = true } }
+
+  func changeToken(of path: String) async throws -> FileChangeToken? {
+    let held = pause.withLock { pause -> Bool in
+      guard pause.armed, path == ManifestCodec.fileName else { return false }
+      pause.armed = false
+      pause.reached = true
+      return true
+    }
+    if held {
+      while !pause.withLock({ $0.released }) { try await Task.sleep(for: .milliseconds(1)) }
+    }
+    return try await base.changeToken(of: path)
+  }
+
+  func initialize(location: String, readOnly: Bool) async throws {
+    try await base.initialize(location: location, readOnly: readOnly)
+  }
+  func shutdown() async throws { try await base.shutdown() }
+  func read(_ path: String) async throws -> [UInt8]? { try await base.read(path) }
+  func read(_ path: String, offset: Int, length: Int) async throws -> [UInt8] {
+    try await base.read(path, offset: offset, length: length)
+  }
+  func size(of path: String) async throws -> Int? { try await base.size(of: path) }
+  func list(_ directory: String) async throws -> [String] { try await base.list(directory) }
+  func replace(_ path: String, chunks nextChunk: sending @escaping () throws -> [UInt8]?) async throws {
+    try await base.replace(path, chunks: nextChunk)
+  }
+  func create(_ path: String, durability: Durability) async throws {
+    try await base.create(path, durability: durability)
+  }
+  func append(_ path: String, _ bytes: [UInt8], durability: Durability) async throws {
+    try await base.append(path, bytes, durability: durability)
+  }
+  func truncate(_ path: String, toLength length: Int, durability: Durability) async throws {
+    try await base.truncate(path, toLength: length, durability: durability)
+  }
+  func remove(_ path: String) async throws { try await base.remove(path) }
+  func acquireLock(_ name: String) async throws { try await base.acquireLock(name) }
+  func releaseLock(_ name: String) async throws { try await base.releaseLock(name) }
+  func writeBlob(_ path: String, _ content: Data) async throws { try await base.writeBlob(path, content) }
+  func readBlob(_ path: String) async throws -> Data { try await base.readBlob(path) }
+  func deleteBlob(_ path: String) async throws { try await base.deleteBlob(path) }
+  func deleteBlobDir(_ prefix: String) async throws { try await base.deleteBlobDir(prefix) }
+}
+
+/// Runs `body`, failing the test (instead of hanging it) when it takes longer than `limit`.
+func within<T: Sendable>(
+  _ limit: Duration, _ what: String, _ body: @escaping @Sendable () async throws -> T
+) async throws -> T {
+  try await withThrowingTaskGroup(of: T?.self) { group in
+    group.addTask { try await body() }
+    group.addTask {
+      try await Task.sleep(for: limit)
+      return nil
+    }
+    guard let first = try await group.next(), let result = first else {
+      group.cancelAll()
+      throw LimitExceeded(what: what, limit: limit)
+    }
+    group.cancelAll()
+    return result
+  }
+}
+
+struct LimitExceeded: Error, CustomStringConvertible {
+  var what: String
+  var limit: Duration
+  var description: String { "\(what) took longer than \(limit)" }
+}
+
+/// API.md, "Multi-writer promises on compaction": compact() never deadlocks on its own lock,
+/// never waits for one it holds, and returns at once when another process holds it.
+@Suite("Multi-writer promises on compaction")
+struct CompactionPromiseTests {
+  @Test func compactAfterAnotherAgentRetiredThisAgentsWALDoesNotWaitForItsOwnLock() async throws {
+    let location = temporaryLocation()
+    defer { removeTemporaryLocation(location) }
+    let a = try await Store<Note>.open(location, agentId: "A", options: agentOptions())
+    let b = try await Store<Note>.open(location, agentId: "B", options: agentOptions())
+    try await b.set("b", Note(text: "b"))
+    try await a.compact()
+    // B's cut finds its WAL retired and registers a new one, inside the lock it just took.
+    let before = try b.manifest().currentSnapshot
+    let started = ContinuousClock.now
+    try await b.compact()
+    #expect(ContinuousClock.now - started < .seconds(5))
+    #expect(try b.manifest().currentSnapshot != before, "B compacted")
+    #expect(try b.manifest().activeAgentOps?.map(\.agent) == ["B"])
+    // A write of A that now needs the lock to register is not held up either.
+    try await within(.seconds(5), "A's write after B's compaction") { try await a.set("a", Note(text: "a")) }
+    try await b.refresh()
+    #expect(try b.entries().map(\.id) == ["b", "a"])
+    try await a.close()
+    try await b.close()
+    #expect(!FileManager.default.fileExists(atPath: location + "/.compact-lock"), "released")
+  }
+
+  @Test func compactionAndAWriteThatMustRegisterDoNotWaitForEachOther() async throws {
+    let disk = MemoryDisk()
+    let location = "/memory/promise-\(UUID().uuidString)"
+    let a = try await Store<Note>.open(
+      location, agentId: "A", options: agentOptions { $0.backend = MemoryBackend(disk: disk) })
+    let pausing = PausingBackend(disk: disk)
+    let b = try await Store<Note>.open(location, agentId: "B", options: agentOptions { $0.backend = pausing })
+    try await b.set("one", Note(text: "1"))
+    try await a.compact()  // retires B's WAL
+
+    // B's write holds B's mutation lock, about to find its WAL retired; B's compaction takes
+    // .compact-lock meanwhile and waits for the mutation lock for its cut. The write must
+    // enter the lock B holds, not wait for it.
+    pausing.pauseNextManifestToken()
+    let write = Task { try await b.set("two", Note(text: "2")) }
+    try await pausing.waitUntilPaused()
+    let before = try b.manifest().currentSnapshot
+    let compaction = Task { try await b.compact() }
+    while disk.bytes(at: location + "/.compact-lock") == nil { try await Task.sleep(for: .milliseconds(1)) }
+    pausing.resume()
+    try await within(.seconds(10), "B's write and compaction") {
+      try await write.value
+      try await compaction.value
+    }
+    #expect(try b.manifest().currentSnapshot != before, "B compacted")
+    #expect(try b.entries().map(\.id) == ["one", "two"])
+    try await a.refresh()
+    #expect(try a.entries().map(\.id) == ["one", "two"])
+    try await a.close()
+    try await b.close()
+  }
+
+  @Test func compactReturnsAtOnceWhileAnotherProcessHoldsTheLock() async throws {
+    let location = temporaryLocation()
+    defer { removeTemporaryLocation(location) }
+    let a = try await Store<Note>.open(location, agentId: "A", options: agentOptions())
+    let b = try await Store<Note>.open(location, agentId: "B", options: agentOptions())
+    try await a.set("a", Note(text: "a"))
+    try await b.compact()  // A's WAL is retired: A's compaction would have to register first
+    let holder = try HelperRun(["hold-lock", location, ".compact-lock", "30"])
+    defer { holder.stop() }
+    while !FileManager.default.fileExists(atPath: location + "/.compact-lock") {
+      try await Task.sleep(for: .milliseconds(5))
+    }
+    let snapshot = try a.manifest().currentSnapshot
+    let started = ContinuousClock.now
+    try await a.compact()
+    #expect(ContinuousClock.now - started < .seconds(1))
+    #expect(try a.manifest().currentSnapshot == snapshot, "skipped")
+    holder.stop()
+    try await a.close()
+    try await b.close()
+  }
+}
