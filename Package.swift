@@ -62,6 +62,9 @@ let package = Package(
     // Child processes for the tests that need more than one process (locks, crashes).
     .executableTarget(name: "OpsLogTestHelper", dependencies: ["OpsLog"], path: "Tests/OpsLogTestHelper"),
     .target(name: "OpsLogTestSupport", path: "Tests/OpsLogTestSupport"),
+    // The child process of the kill -9 torture: random writes until it is killed.
+    .executableTarget(
+      name: "OpsLogTorture", dependencies: ["OpsLog", "OpsLogTestSupport"], path: "Tests/OpsLogTorture"),
     .testTarget(name: "OpsLogTypesTests", dependencies: ["OpsLogTypes"], path: "Tests/OpsLogTypesTests"),
     .testTarget(
       name: "OpsLogCodecTests",
