@@ -79,7 +79,8 @@ let package = Package(
     ),
     .testTarget(
       name: "OpsLogEngineTests",
-      dependencies: ["OpsLogEngine", "OpsLogTestHelper", "OpsLogTestSupport"],
+      // The executables are dependencies only so that they are built before the tests run them.
+      dependencies: ["OpsLogEngine", "OpsLogTestHelper", "OpsLogTorture", "OpsLogTestSupport"],
       path: "Tests/OpsLogEngineTests"
     ),
     .testTarget(
