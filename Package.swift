@@ -73,6 +73,9 @@ let package = Package(
     // Child processes for the tests that need more than one process (locks, crashes).
     .executableTarget(name: "OpsLogTestHelper", dependencies: ["OpsLog"], path: "Tests/OpsLogTestHelper"),
     .target(name: "OpsLogTestSupport", path: "Tests/OpsLogTestSupport"),
+    // The child process of the kill -9 torture: random writes until it is killed.
+    .executableTarget(
+      name: "OpsLogTorture", dependencies: ["OpsLog", "OpsLogTestSupport"], path: "Tests/OpsLogTorture"),
     .testTarget(name: "OpsLogTypesTests", dependencies: ["OpsLogTypes"], path: "Tests/OpsLogTypesTests"),
     .testTarget(
       name: "OpsLogCodecTests",
@@ -87,7 +90,8 @@ let package = Package(
     ),
     .testTarget(
       name: "OpsLogEngineTests",
-      dependencies: ["OpsLogEngine", "OpsLogTestHelper", "OpsLogTestSupport"],
+      // The executables are dependencies only so that they are built before the tests run them.
+      dependencies: ["OpsLogEngine", "OpsLogTestHelper", "OpsLogTorture", "OpsLogTestSupport"],
       path: "Tests/OpsLogEngineTests"
     ),
     .testTarget(

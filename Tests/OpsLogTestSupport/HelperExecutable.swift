@@ -1,6 +1,7 @@
 import Foundation
 
-/// The `OpsLogTestHelper` executable, the child process of the multi-process tests.
+/// The `OpsLogTestHelper` executable, the child process of the multi-process tests, and the
+/// other executables the tests run (`OpsLogTorture`).
 public enum HelperExecutable {
   /// Its path: SwiftPM builds it next to the test bundle (the test targets depend on it), so
   /// it is looked for there and in the few directories above.
@@ -28,7 +29,7 @@ public enum HelperExecutable {
   }
 
   public struct NotFound: Error, CustomStringConvertible {
-    public var name = "OpsLogTestHelper"
+    public var name: String
     public var searched: [String]
     public var description: String { "\(name) not found near \(searched); build it with swift build" }
   }
