@@ -289,6 +289,9 @@ func text(_ record: StoreRecord) -> String { String(decoding: record.data, as: U
         return
       }
       let store = try HandWrittenStore(root: root)
+      // A WAL with data and no manifest (a header-only snapshot and empty WAL are what a cut
+      // short first open leaves, and open as a fresh store).
+      try store.write("ops/ops-100.jsonl", setLine("a", 1))
       try FileManager.default.removeItem(atPath: store.location + "/manifest.json")
       let reader = try await StoreReader.open(store.location)
       let error = await thrownError { _ = try await reader.files() }
