@@ -13,10 +13,12 @@ let package = Package(
     .library(name: "OpsLogEngine", targets: ["OpsLogEngine"]),
     .library(name: "OpsLogMultiWriter", targets: ["OpsLogMultiWriter"]),
     .library(name: "OpsLog", targets: ["OpsLog"]),
+    .executable(name: "opslog", targets: ["OpsLogCommand"]),
   ],
   dependencies: [
     .package(url: "https://github.com/apple/swift-log.git", from: "1.6.0"),
     .package(url: "https://github.com/swiftlang/swift-docc-plugin", from: "1.4.0"),
+    .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
   ],
   targets: [
     .systemLibrary(
@@ -56,11 +58,24 @@ let package = Package(
       dependencies: ["OpsLogTypes", "OpsLogCodec", "OpsLogStorage", "OpsLogEngine", "OpsLogMultiWriter"],
       path: "Modules/OpsLog"
     ),
+    // The `opslog` command-line tool: inspects and maintains store directories.
+    .executableTarget(
+      name: "OpsLogCommand",
+      dependencies: [
+        "OpsLogTypes", "OpsLogCodec", "OpsLogStorage", "OpsLogEngine", "OpsLogMultiWriter",
+        .product(name: "ArgumentParser", package: "swift-argument-parser"),
+      ],
+      path: "Tools/OpsLogCommand"
+    ),
     .executableTarget(name: "Quickstart", dependencies: ["OpsLog"], path: "Examples/Quickstart"),
     .executableTarget(name: "MultiWriter", dependencies: ["OpsLog"], path: "Examples/MultiWriter"),
+    .executableTarget(name: "Observe", dependencies: ["OpsLog"], path: "Examples/Observe"),
     // Child processes for the tests that need more than one process (locks, crashes).
     .executableTarget(name: "OpsLogTestHelper", dependencies: ["OpsLog"], path: "Tests/OpsLogTestHelper"),
     .target(name: "OpsLogTestSupport", path: "Tests/OpsLogTestSupport"),
+    // The child process of the kill -9 torture: random writes until it is killed.
+    .executableTarget(
+      name: "OpsLogTorture", dependencies: ["OpsLog", "OpsLogTestSupport"], path: "Tests/OpsLogTorture"),
     .testTarget(name: "OpsLogTypesTests", dependencies: ["OpsLogTypes"], path: "Tests/OpsLogTypesTests"),
     .testTarget(
       name: "OpsLogCodecTests",
@@ -75,14 +90,29 @@ let package = Package(
     ),
     .testTarget(
       name: "OpsLogEngineTests",
-      dependencies: ["OpsLogEngine", "OpsLogTestHelper", "OpsLogTestSupport"],
+      // The executables are dependencies only so that they are built before the tests run them.
+      dependencies: ["OpsLogEngine", "OpsLogTestHelper", "OpsLogTorture", "OpsLogTestSupport"],
       path: "Tests/OpsLogEngineTests"
+    ),
+    .testTarget(
+      name: "OpsLogCommandTests",
+      // The executables are dependencies only so that they are built before the tests run them.
+      dependencies: ["OpsLogCommand", "OpsLogTestHelper", "OpsLogTestSupport", "OpsLogMultiWriter"],
+      path: "Tests/OpsLogCommandTests"
     ),
     .testTarget(
       name: "OpsLogMultiWriterTests",
       // The helper is a dependency only so that it is built before the tests run it.
       dependencies: ["OpsLogMultiWriter", "OpsLogTestHelper", "OpsLogTestSupport"],
       path: "Tests/OpsLogMultiWriterTests"
+    ),
+    // Compiled as new app targets are, under default main-actor isolation: the store's
+    // closures must be callable inline from such code with no annotation.
+    .testTarget(
+      name: "OpsLogIsolationTests",
+      dependencies: ["OpsLog"],
+      path: "Tests/OpsLogIsolationTests",
+      swiftSettings: [.unsafeFlags(["-default-isolation", "MainActor"])]
     ),
   ],
   swiftLanguageModes: [.v6]

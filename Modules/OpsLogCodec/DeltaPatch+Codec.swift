@@ -66,7 +66,7 @@ extension DeltaPatch {
     var set = JSONObject()
     var unset: [String] = []
     for (key, value) in object {
-      switch key {
+      switch ExactString(key) {
       case "$set":
         guard case .object(let members) = value else {
           throw OpsLogError.invalidOperation(reason: "prev.$set is not an object")

@@ -1,5 +1,11 @@
 import Synchronization
 
+#if canImport(FoundationEssentials)
+  import FoundationEssentials
+#else
+  import Foundation
+#endif
+
 #if canImport(Glibc)
   import Glibc
 #elseif canImport(Musl)
@@ -85,6 +91,13 @@ public enum ISOTime {
       remaining %= divisor
       divisor /= 10
     }
+  }
+
+  /// The instant an ISO-8601 timestamp names: `2026-04-01T10:00:01.000Z`, with or without
+  /// fractional seconds, in UTC (`Z`) or with an offset (`+02:00`, `-0530`); `nil` for any
+  /// other text. This is how WAL timestamps are compared by time, never as strings.
+  public static func date(parsing text: String) -> Date? {
+    RecordDateFormat.parse(text, allowingOffsets: true)
   }
 
   /// The current quarter in UTC, `YYYY-Qn`: the default archive period.

@@ -37,9 +37,12 @@ public enum OperationLine {
   ///
   /// `data` and a ``PreviousValue/record(_:)`` must each be one valid compact JSON value;
   /// they are copied as they are. `data` is `nil` for a delete.
+  ///
+  /// `batch` is the operation count of a batch of two or more, written on the batch's first
+  /// line only (FORMAT.md, "Batches"): readers apply the batch only when all its lines are there.
   public static func write(
     into writer: inout JSONWriter, timestamp: String, kind: OperationKind, id: String,
-    previous: EncodedPrevious, data: [UInt8]?, agent: String?, clock: Int?
+    previous: EncodedPrevious, data: [UInt8]?, agent: String?, clock: Int?, batch: Int? = nil
   ) {
     writeFields(
       into: &writer, timestamp: timestamp, kind: kind, id: id,
@@ -52,14 +55,14 @@ public enum OperationLine {
       },
       isDelta: previous.storesDeltaPatch,
       writeData: data.map { bytes in { (writer: inout JSONWriter) in writer.writeRaw(bytes) } },
-      agent: agent, clock: clock)
+      agent: agent, clock: clock, batch: batch)
     writer.writeByte(UInt8(ascii: "\n"))
   }
 
   static func writeFields(
     into writer: inout JSONWriter, timestamp: String, kind: OperationKind, id: String,
     writePrevious: (inout JSONWriter) -> Void, isDelta: Bool, writeData: ((inout JSONWriter) -> Void)?,
-    agent: String?, clock: Int?
+    agent: String?, clock: Int?, batch: Int? = nil
   ) {
     writer.writeASCII("{\"ts\":")
     writer.write(timestamp)
@@ -83,6 +86,10 @@ public enum OperationLine {
       writer.writeASCII(",\"clock\":")
       writer.write(Int64(clock))
     }
+    if let batch {
+      writer.writeASCII(",\"batch\":")
+      writer.write(Int64(batch))
+    }
     writer.writeByte(UInt8(ascii: "}"))
   }
 
@@ -100,11 +107,17 @@ public enum OperationLine {
 
   /// Validates an already parsed line; see ``decode(_:)``.
   public static func decode(value: JSONValue) throws -> LogOperation<JSONValue> {
+    try decodeLine(value: value).operation
+  }
+
+  /// Validates an already parsed line and also returns its `batch` count; see
+  /// ``decodeEncodedLine(_:)``.
+  public static func decodeLine(value: JSONValue) throws -> DecodedLine<JSONValue> {
     guard case .object(let object) = value else { throw invalid("the line is not a JSON object") }
     let fields = Fields(
       timestamp: object["ts"], kind: object["op"], id: object["id"], previous: object["prev"], data: object["data"],
-      encoding: object["encoding"], agent: object["agent"], clock: object["clock"])
-    return try fields.operation(isNull: \.isNull, value: { $0 })
+      encoding: object["encoding"], agent: object["agent"], clock: object["clock"], batch: object["batch"])
+    return DecodedLine(operation: try fields.operation(isNull: \.isNull, value: { $0 }), batch: try fields.batchCount())
   }
 
   /// Decodes one line as ``decode(_:)`` does, accepting and rejecting exactly the same lines
@@ -116,6 +129,15 @@ public enum OperationLine {
   ///
   /// - Throws: as ``decode(_:)``.
   public static func decodeEncoded(_ line: ArraySlice<UInt8>) throws -> LogOperation<JSONBytes> {
+    try decodeEncodedLine(line).operation
+  }
+
+  /// ``decodeEncoded(_:)``, with the line's `batch` count: the number of operations of the
+  /// batch that this line starts (FORMAT.md, "Batches"), `nil` for a line that starts none.
+  ///
+  /// - Throws: as ``decode(_:)``; a `batch` that is not an integer of at least 2 is
+  ///   ``OpsLogError/invalidOperation(reason:)``.
+  public static func decodeEncodedLine(_ line: ArraySlice<UInt8>) throws -> DecodedLine<JSONBytes> {
     do {
       return try scanEncoded(line)
     } catch let error as OpsLogError {
@@ -128,7 +150,7 @@ public enum OperationLine {
     }
   }
 
-  static func scanEncoded(_ line: ArraySlice<UInt8>) throws -> LogOperation<JSONBytes> {
+  static func scanEncoded(_ line: ArraySlice<UInt8>) throws -> DecodedLine<JSONBytes> {
     try line.withUnsafeBytes { raw in
       var parser = JSONParser(raw)
       parser.skipWhitespace()
@@ -149,25 +171,28 @@ public enum OperationLine {
         repeat {
           let key = try parser.parseMemberKey()
           let valueStart = parser.position
-          switch key {
+          // Exact comparison (ExactString), as the tree path's JSONObject lookups compare.
+          switch ExactString(key) {
           case "data", "prev":
             try parser.skipValue()
             let bytes = JSONBytes(
               unchecked: line[(line.startIndex + valueStart)..<(line.startIndex + parser.position)])
-            if key == "data" { fields.data = bytes } else { fields.previous = bytes }
+            if ExactString.areIdentical(key, "data") { fields.data = bytes } else { fields.previous = bytes }
           case "ts": fields.timestamp = try parser.parseValue()
           case "op": fields.kind = try parser.parseValue()
           case "id": fields.id = try parser.parseValue()
           case "encoding": fields.encoding = try parser.parseValue()
           case "agent": fields.agent = try parser.parseValue()
           case "clock": fields.clock = try parser.parseValue()
+          case "batch": fields.batch = try parser.parseValue()
           default: try parser.skipValue()
           }
         } while try parser.endOfEntry(closing: UInt8(ascii: "}"))
       }
       parser.skipWhitespace()
       if parser.position != parser.end { throw parser.error("unexpected data after the JSON value") }
-      return try fields.operation(isNull: \.isNull, value: \.value)
+      return DecodedLine(
+        operation: try fields.operation(isNull: \.isNull, value: \.value), batch: try fields.batchCount())
     }
   }
 
@@ -182,6 +207,18 @@ public enum OperationLine {
     var encoding: JSONValue? = nil
     var agent: JSONValue? = nil
     var clock: JSONValue? = nil
+    var batch: JSONValue? = nil
+
+    /// The `batch` count, checked after every other rule (a line that breaks one of them is
+    /// reported for that).
+    func batchCount() throws -> Int? {
+      guard let batch else { return nil }
+      guard let number = batch.intValue, let count = Int(exactly: number) else {
+        throw invalid("batch is not an integer")
+      }
+      guard count >= 2 else { throw invalid("batch is less than 2") }
+      return count
+    }
 
     /// The operation, or the error for the first rule the line breaks, in a fixed order.
     /// `value` is needed only for a delta patch, which is always read as a tree.
@@ -257,6 +294,21 @@ public enum OperationLine {
   }
 
   static func invalid(_ reason: String) -> OpsLogError { .invalidOperation(reason: reason) }
+}
+
+/// A decoded WAL line: its operation and, on the first line of a batch, the batch's size.
+public struct DecodedLine<Payload: Sendable>: Sendable {
+  /// The line's operation.
+  public var operation: LogOperation<Payload>
+  /// `"batch"`: on the first line of a batch of two or more operations, how many operations
+  /// (this one included) the batch holds; `nil` on every other line.
+  public var batch: Int?
+
+  /// A line with these parts.
+  public init(operation: LogOperation<Payload>, batch: Int?) {
+    self.operation = operation
+    self.batch = batch
+  }
 }
 
 extension PreviousValue {

@@ -545,7 +545,7 @@ final class RecordKeyCache {
   @inline(__always)
   func write(_ name: String, comma: Bool, to writer: UnsafeMutablePointer<JSONWriter>) {
     let next = fields.pointee.next
-    if next < fields.pointee.entries.count, fields.pointee.entries[next].name == name {
+    if next < fields.pointee.entries.count, ExactString.areIdentical(fields.pointee.entries[next].name, name) {
       append(entry: next, comma: comma, to: writer)
       return
     }
@@ -581,7 +581,7 @@ final class RecordKeyCache {
 
   func writeSlowly(_ name: String, comma: Bool, to writer: UnsafeMutablePointer<JSONWriter>) {
     if !fields.pointee.isDisabled {
-      if let index = fields.pointee.entries.firstIndex(where: { $0.name == name }) {
+      if let index = fields.pointee.entries.firstIndex(where: { ExactString.areIdentical($0.name, name) }) {
         append(entry: index, comma: comma, to: writer)
         return
       }

@@ -39,8 +39,9 @@ enum RecordDateFormat {
   }
 
   /// Parses `YYYY-MM-DDTHH:MM:SS[.fraction]Z` (or an extended `±YYYYYY` year); nil for any
-  /// other text or an impossible date.
-  static func parse(_ text: String) -> Date? {
+  /// other text or an impossible date. With `allowingOffsets`, a UTC offset (`+02:00`,
+  /// `-0530`) may stand in place of `Z`.
+  static func parse(_ text: String, allowingOffsets: Bool = false) -> Date? {
     var text = text
     return text.withUTF8 { bytes -> Date? in
       var index = 0
@@ -89,8 +90,21 @@ enum RecordDateFormat {
         }
         guard index > fractionStart else { return nil }
       }
-      guard expect(UInt8(ascii: "Z")), index == bytes.count else { return nil }
-      let seconds = days(year: year, month: month, day: day) * 86_400 + hour * 3600 + minute * 60 + second
+      var offsetSeconds = 0
+      if !expect(UInt8(ascii: "Z")) {
+        guard allowingOffsets, index < bytes.count,
+          bytes[index] == UInt8(ascii: "+") || bytes[index] == UInt8(ascii: "-")
+        else { return nil }
+        let sign = bytes[index] == UInt8(ascii: "-") ? -1 : 1
+        index += 1
+        guard let offsetHours = number(2) else { return nil }
+        _ = expect(UInt8(ascii: ":"))
+        guard let offsetMinutes = number(2), offsetHours <= 23, offsetMinutes <= 59 else { return nil }
+        offsetSeconds = sign * (offsetHours * 3600 + offsetMinutes * 60)
+      }
+      guard index == bytes.count else { return nil }
+      let seconds =
+        days(year: year, month: month, day: day) * 86_400 + hour * 3600 + minute * 60 + second - offsetSeconds
       // Whole milliseconds are rebuilt exactly, so a written date reads back equal.
       let milliseconds = (fraction * 1000).rounded()
       if Swift.abs(fraction * 1000 - milliseconds) < 1e-6 {

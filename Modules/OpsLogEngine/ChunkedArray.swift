@@ -54,6 +54,17 @@ struct ChunkedArray<Element> {
     return element
   }
 
+  /// O(n): drops the first `count` elements (a checkpoint dropping the history its snapshot
+  /// holds, keeping the operations that came after its cut).
+  mutating func removeFirst(_ count: Int) {
+    guard count > 0 else { return }
+    if count >= storedCount {
+      removeAll(keepingCapacity: true)
+      return
+    }
+    self = ChunkedArray(Array(self.dropFirst(count)))
+  }
+
   /// Empties the array; `keepingCapacity` keeps the first chunk's buffer.
   mutating func removeAll(keepingCapacity: Bool = false) {
     if keepingCapacity, !chunks.isEmpty {

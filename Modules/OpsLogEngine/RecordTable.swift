@@ -1,3 +1,5 @@
+import OpsLogTypes
+
 /// The records of a store in first-insertion order, with O(1) lookup, insert, update and
 /// delete.
 ///
@@ -46,7 +48,11 @@ struct RecordTable<Record> {
   var holeCount: Int { slots.count - count }
 
   @inlinable
-  static func hash(_ id: String) -> UInt32 { UInt32(truncatingIfNeeded: id.hashValue) }
+  static func hash(_ id: String) -> UInt32 {
+    var hasher = Hasher()
+    ExactString.hash(id, into: &hasher)
+    return UInt32(truncatingIfNeeded: hasher.finalize())
+  }
 
   /// The bucket that holds `id`, with its slot, or the empty bucket where it would go.
   @inlinable
@@ -58,7 +64,7 @@ struct RecordTable<Record> {
       if entry == 0 { return (bucket, nil) }
       if UInt32(truncatingIfNeeded: entry) == hash {
         let slot = Int(truncatingIfNeeded: entry >> 32) - 1
-        if slots[slot].unsafelyUnwrapped.id == id { return (bucket, slot) }
+        if ExactString.areIdentical(slots[slot].unsafelyUnwrapped.id, id) { return (bucket, slot) }
       }
       bucket = (bucket + 1) & mask
     }

@@ -9,16 +9,25 @@ extension Store {
   /// Archiving into an existing segment merges: records already there stay, new ones are
   /// added, one with the same ID is replaced. The default segment is the current quarter in
   /// UTC, `YYYY-Qn`. The segment is written before the records leave the active state, so a
-  /// crash in between leaves them in both places, never in neither. Undo does not cross an
-  /// archive.
+  /// crash in between leaves them in both places, never in neither. The records leave memory
+  /// only once the checkpoint's manifest is written: when any step fails, the store shows
+  /// what a reopen shows (the records still active). Other writes wait while it runs. Undo
+  /// does not cross an archive.
+  ///
+  /// `isIncluded` runs in the caller's isolation, so it may capture the caller's state.
   ///
   /// - Returns: how many records were archived (0: nothing was written).
+  /// - Complexity: O(records in the store): the predicate sees every record, and the
+  ///   checkpoint writes the whole state.
   /// - Throws: ``OpsLogError/invalidArgument(_:)`` for a segment name unsafe in a file name,
-  ///   ``OpsLogError/unsupported(_:)`` with `skipLoad`, and the errors of ``compact()``.
+  ///   ``OpsLogError/unsupported(_:)`` with `skipLoad`, ``OpsLogError/locked(holder:)`` when
+  ///   another agent is compacting a multi-writer store (nothing changed), and the errors of
+  ///   ``compact()``.
   @discardableResult
-  public func archive(segment: String? = nil, where isIncluded: (Record, _ id: String) throws -> Bool) async throws
-    -> Int
-  {
+  public func archive(
+    segment: String? = nil, isolation: isolated (any Actor)? = #isolation,
+    where isIncluded: (Record, _ id: String) throws -> Bool
+  ) async throws -> Int {
     if options.skipLoad {
       throw OpsLogError.unsupported("archive() needs the whole state, and a skipLoad store loaded none of it")
     }
@@ -26,34 +35,40 @@ extension Store {
     let path = "archive/" + (try ArchiveCodec.fileName(period: period))
     await checkpointLock.lock()
     defer { checkpointLock.unlock() }
-    var archived = 0
-    do {
-      await mutationLock.lock()
-      defer { mutationLock.unlock() }
-      let table = try state.withLock { state in
-        try state.checkMutable(readOnly: options.readOnly)
-        return state.table
-      }
-      var records = JSONObject()
-      var ids: [String] = []
-      try table.forEach { id, record in
-        if try isIncluded(record, id) {
-          records[id] = try encoder.encode(record)
-          ids.append(id)
-        }
-      }
-      guard !ids.isEmpty else { return 0 }
-      try await writeQueued()
-      try await backend.writeArchiveSegment(
-        ArchiveSegment(period: period, timestamp: ISOTime.now(), records: records), to: path)
-      state.withLock { state in
-        for id in ids { state.table.remove(id) }
-        state.journal.removeAll()
-      }
-      archived = ids.count
+    await mutationLock.lock()
+    defer { mutationLock.unlock() }
+    try await checkLogBeforeMutation()
+    try await writeQueued()
+    let (table, storedForms) = try state.withLock { state in
+      try state.checkMutable(readOnly: options.readOnly)
+      return (state.table, state.storedForms)
     }
-    try await checkpointHoldingLock(reason: .archive(path: path, count: archived))
-    return archived
+    var records = JSONObject()
+    var ids: [String] = []
+    try table.forEach { id, record in
+      if try isIncluded(record, id) {
+        // A record with fields the type does not know is archived as stored.
+        if !storedForms.isEmpty, let stored = storedForms[ExactString(id)] {
+          records[id] = try JSONValue(parsing: stored.bytes)
+        } else {
+          records[id] = try encoder.encode(record)
+        }
+        ids.append(id)
+      }
+    }
+    guard !ids.isEmpty else { return 0 }
+    let segmentRecords = records
+    let plan = CheckpointPlan(removing: ids, holdsMutationLock: true)
+    // The segment is written inside the checkpoint, once it is certain to run: an agent that
+    // finds another compacting must not leave a segment naming records still active.
+    let ran = try await checkpointHoldingLock(
+      reason: .archive(path: path, count: ids.count), plan: plan,
+      beforeCut: {
+        try await self.backend.writeArchiveSegment(
+          ArchiveSegment(period: period, timestamp: ISOTime.now(), records: segmentRecords), to: path)
+      })
+    guard ran else { throw OpsLogError.locked(holder: "another agent's compaction; archive again once it is done") }
+    return ids.count
   }
 
   /// The records of an archive segment, by ID. `segment` is a period (`"2025-Q4"`) or a path

@@ -27,15 +27,25 @@ extension Store {
     try await checkpoint(reason: .explicit)
   }
 
-  /// The background checkpoint a write started when the threshold was reached.
+  /// The background checkpoint a write started when the threshold was reached. When writes
+  /// reached the threshold again while it ran, the next one follows at once, so the WAL never
+  /// stays over the threshold once the writes stop.
   func checkpointInBackground() async {
-    do {
-      try await checkpoint(reason: .threshold)
-    } catch {
-      // The WAL still holds everything: nothing is lost, the next checkpoint tries again.
-      logger.warning("a background checkpoint failed", metadata: ["error": "\(error)"])
+    while true {
+      do {
+        try await checkpoint(reason: .threshold)
+      } catch {
+        // The WAL still holds everything: nothing is lost, the next checkpoint tries again.
+        logger.warning("a background checkpoint failed", metadata: ["error": "\(error)"])
+        state.withLock { $0.checkpointRunning = false }
+        return
+      }
+      let again = state.withLock { state -> Bool in
+        state.checkpointRunning = false
+        return state.claimThresholdCheckpoint(options: options)
+      }
+      if !again { return }
     }
-    state.withLock { $0.checkpointRunning = false }
   }
 
   /// A checkpoint that does not hold writers up while the snapshot is written:
@@ -45,7 +55,8 @@ extension Store {
   /// 3. under the mutation lock again, the WAL lines written after the cut are carried into
   ///    a new WAL, and the manifest is replaced to name the new snapshot and WAL.
   /// A crash at any point leaves the old manifest, whose snapshot and WAL hold everything, or
-  /// the new one.
+  /// the new one. Memory changes only once the manifest is written: a failure at any step
+  /// leaves the state, its history and its undo as they were.
   func checkpoint(reason: CheckpointReason) async throws {
     await checkpointLock.lock()
     defer { checkpointLock.unlock() }
@@ -53,24 +64,34 @@ extension Store {
   }
 
   /// ``checkpoint(reason:)`` for a caller that holds `checkpointLock` already.
-  func checkpointHoldingLock(reason: CheckpointReason) async throws {
+  ///
+  /// - Returns: whether the checkpoint ran (`false`: another writer is compacting).
+  @discardableResult
+  func checkpointHoldingLock(
+    reason: CheckpointReason, plan: CheckpointPlan = CheckpointPlan(),
+    beforeCut: (@Sendable () async throws -> Void)? = nil
+  ) async throws -> Bool {
     // Another writer compacting at the same time makes this one unnecessary.
-    guard let session = try await strategy.beginCheckpoint(backend: backend, logger: logger) else { return }
+    guard let session = try await strategy.beginCheckpoint(backend: backend, logger: logger) else { return false }
     do {
-      try await checkpointAsSoleCompactor(reason: reason, session: session)
+      try await beforeCut?()
+      try await checkpointAsSoleCompactor(reason: reason, plan: plan, session: session)
     } catch {
       await session.finish(backend: backend)
       throw error
     }
     await session.finish(backend: backend)
+    return true
   }
 
-  func checkpointAsSoleCompactor(reason: CheckpointReason, session: any CheckpointSession) async throws {
+  func checkpointAsSoleCompactor(reason: CheckpointReason, plan: CheckpointPlan, session: any CheckpointSession)
+    async throws
+  {
     // 1. The cut.
-    await mutationLock.lock()
+    if !plan.holdsMutationLock { await mutationLock.lock() }
     let cut: Cut?
     do {
-      defer { mutationLock.unlock() }
+      defer { if !plan.holdsMutationLock { mutationLock.unlock() } }
       // Every queued line must be counted in the cut's WAL length: write them first.
       try await writeQueued()
       // Other writers' operations not seen yet belong in the snapshot too.
@@ -78,22 +99,44 @@ extension Store {
       session.cut()
       cut = try state.withLock { state -> Cut? in
         if state.isClosed { throw OpsLogError.closed }
+        if let error = state.pipeline.failure(of: state.pipeline.nextSequence - 1), state.failure != nil {
+          throw error
+        }
         if case .threshold = reason, state.operationsSinceCheckpoint < options.checkpointThreshold { return nil }
         if case .close = reason, state.operationsSinceCheckpoint == 0, state.manifest.version == options.version {
           return nil
         }
-        if case .archive(_, let count) = reason {
-          state.manifest.stats.archivedRecords += count
+        var table = state.table
+        var storedForms = state.storedForms
+        for id in plan.removing {
+          table.remove(id)
+          if !storedForms.isEmpty { storedForms[ExactString(id)] = nil }
         }
-        if state.table.holeCount > state.table.count { state.table.compact() }
-        state.journal.removeAll(keepingCapacity: true)
-        state.winningStamps = [:]
-        state.operationsSinceCheckpoint = 0
-        return Cut(table: state.table, walPath: state.walPath, walLength: state.walLength, manifest: state.manifest)
+        // The journal stays until the manifest is written: its entries up to here are in the
+        // snapshot, so undo may not take them back meanwhile, but a failure makes them
+        // undoable again.
+        state.journalFloor = state.journal.count
+        return Cut(
+          table: table, storedForms: storedForms, walPath: state.walPath, walLength: state.walLength,
+          manifest: state.manifest,
+          journalCount: state.journal.count, operationCount: state.operationsSinceCheckpoint)
       }
     }
     guard let cut else { return }
+    do {
+      try await writeCheckpoint(cut, reason: reason, plan: plan, session: session)
+    } catch {
+      state.withLock { state in
+        if state.journalFloor == cut.journalCount { state.journalFloor = 0 }
+      }
+      throw error
+    }
+  }
 
+  /// Steps 2 and 3 of ``checkpoint(reason:)``, from the cut.
+  private func writeCheckpoint(
+    _ cut: Cut, reason: CheckpointReason, plan: CheckpointPlan, session: any CheckpointSession
+  ) async throws {
     // 2. The snapshot, from the copy.
     let milliseconds = nextFileMilliseconds(after: cut.manifest)
     let timestamp = ISOTime.string(millisecondsSince1970: ISOTime.nowMilliseconds())
@@ -102,20 +145,18 @@ extension Store {
       + SnapshotFormat.fileName(timestampMilliseconds: milliseconds, compression: options.snapshotCompression)
     let walPath = strategy.newWALPath(milliseconds: milliseconds)
     do {
-      try await writeSnapshot(cut.table, to: snapshotPath, timestamp: timestamp)
+      try await writeSnapshot(cut.table, storedForms: cut.storedForms, to: snapshotPath, timestamp: timestamp)
     } catch {
       try? await backend.remove(snapshotPath)
       throw error
     }
 
     // 3. Carry the lines written since the cut into the new WAL and switch the manifest.
-    await mutationLock.lock()
-    defer { mutationLock.unlock() }
+    if !plan.holdsMutationLock { await mutationLock.lock() }
+    defer { if !plan.holdsMutationLock { mutationLock.unlock() } }
     do {
       try await writeQueued()
-      let (currentLength, carriedCount, archived) = state.withLock {
-        ($0.walLength, $0.operationsSinceCheckpoint, $0.manifest.stats.archivedRecords)
-      }
+      let (currentLength, operationCount) = state.withLock { ($0.walLength, $0.operationsSinceCheckpoint) }
       var carried: [UInt8] = []
       if currentLength > cut.walLength {
         carried = try await backend.read(cut.walPath, offset: cut.walLength, length: currentLength - cut.walLength)
@@ -126,18 +167,16 @@ extension Store {
       manifest.version = options.version
       manifest.currentSnapshot = snapshotPath
       manifest.activeOps = walPath
-      if case .archive(let path, _) = reason, !manifest.archiveSegments.contains(path) {
-        manifest.archiveSegments.append(path)
+      if case .archive(let path, let count) = reason {
+        if !manifest.archiveSegments.contains(path) { manifest.archiveSegments.append(path) }
+        manifest.stats.archivedRecords += count
       }
       manifest.stats.activeRecords = cut.table.count
-      manifest.stats.archivedRecords = archived
-      manifest.stats.opsCount = carriedCount
+      manifest.stats.opsCount = max(0, operationCount - cut.operationCount)
       manifest.stats.lastCheckpoint = timestamp
       manifest = try await session.writeManifest(manifest, newWALPath: walPath, backend: backend)
       let retired = state.withLock { state -> [String] in
-        state.manifest = manifest
-        state.walPath = walPath
-        state.walLength = carried.count
+        state.finishCheckpoint(cut, manifest: manifest, walPath: walPath, carriedLength: carried.count, plan: plan)
         state.retiredGenerations.append([cut.manifest.currentSnapshot, cut.walPath])
         guard let keep = options.retainedGenerations, state.retiredGenerations.count > keep else { return [] }
         let expired = state.retiredGenerations.prefix(state.retiredGenerations.count - keep)
@@ -152,11 +191,26 @@ extension Store {
     }
   }
 
+  /// What a checkpoint does beyond writing the state as it is.
+  struct CheckpointPlan: Sendable {
+    /// IDs that leave the state with this checkpoint (archive): the snapshot is written
+    /// without them, and memory drops them once the manifest is written.
+    var removing: [String] = []
+    /// Whether the caller holds the mutation lock for the whole checkpoint (archive: no write
+    /// may come between its records leaving and the manifest naming the new base).
+    var holdsMutationLock = false
+  }
+
   struct Cut: Sendable {
     var table: RecordTable<Record>
+    /// The stored JSON of records with fields `Record` does not decode, written as it is.
+    var storedForms: [ExactString: StoredForm]
     var walPath: String
     var walLength: Int
     var manifest: ManifestInfo
+    /// Journal entries and operations counted at the cut: the ones the snapshot holds.
+    var journalCount: Int
+    var operationCount: Int
   }
 
   /// File names carry milliseconds; two checkpoints in one millisecond must not collide.
@@ -175,7 +229,12 @@ extension Store {
   /// chunks on the backend's I/O thread so the whole file is never one buffer. Each chunk's
   /// records are encoded in two halves at once (the machines this runs on have two cores and
   /// encoding is the cost of a checkpoint), then joined in order.
-  func writeSnapshot(_ table: RecordTable<Record>, to path: String, timestamp: String) async throws {
+  ///
+  /// A record with a ``StoredForm`` (fields `Record` does not decode) is written as stored,
+  /// byte for byte, never re-encoded without them.
+  func writeSnapshot(
+    _ table: RecordTable<Record>, storedForms: [ExactString: StoredForm] = [:], to path: String, timestamp: String
+  ) async throws {
     let header = SnapshotFormat.headerLine(SnapshotHeader(version: options.version, timestamp: timestamp))
     let encoder = self.encoder
     var slotIndex = 0
@@ -199,6 +258,10 @@ extension Store {
           var writer = JSONWriter(reservingCapacity: ranges[part].count * 256)
           for index in ranges[part] {
             guard let entry = slots[index] else { continue }
+            if !storedForms.isEmpty, let stored = storedForms[ExactString(entry.id)] {
+              SnapshotFormat.writeRecordLine(into: &writer, id: entry.id, data: stored.bytes)
+              continue
+            }
             try SnapshotFormat.writeRecordLine(into: &writer, id: entry.id) {
               try encoder.encode(entry.record, into: &$0)
             }
@@ -211,50 +274,42 @@ extension Store {
       return chunk
     }
   }
+}
 
-  /// Flushes what is buffered, checkpoints when ``StoreOptions/checkpointOnClose`` is set and
-  /// operations were written since the last checkpoint, releases the lock and closes the
-  /// files. After it, every call throws ``OpsLogError/closed``; closing twice is harmless.
-  ///
-  /// - Throws: a background write failure not reported yet, or the final write's error; the
-  ///   store is closed all the same.
-  public func close() async throws {
-    let alreadyClosing = state.withLock { state -> Bool in
-      if state.isClosing || state.isClosed { return true }
-      state.isClosing = true
-      return false
+extension StoreState where Record: Codable {
+  /// The checkpoint's manifest is written: the state switches to the new base. The journal
+  /// entries the snapshot holds are dropped; the later ones, whose lines were carried into the
+  /// new WAL, keep their place in it.
+  mutating func finishCheckpoint(
+    _ cut: Store<Record>.Cut, manifest: ManifestInfo, walPath: String, carriedLength: Int,
+    plan: Store<Record>.CheckpointPlan
+  ) {
+    for id in plan.removing {
+      table.remove(id)
+      if !storedForms.isEmpty { storedForms[ExactString(id)] = nil }
     }
-    if alreadyClosing { return }
-    var firstError: (any Error)? = state.withLock { $0.takeBackgroundError() }
-    do {
-      try await writeQueued()
-      if let error = state.withLock({ $0.takeBackgroundError() }) {
-        firstError = firstError ?? error
+    // Records that left with an archive left without operations.
+    if !plan.removing.isEmpty { feed.publish(.reloaded) }
+    if journalFloor == cut.journalCount && !plan.holdsMutationLock {
+      journal.removeFirst(cut.journalCount)
+      for index in journal.indices where journal[index].offset >= 0 {
+        journal[index].offset -= cut.walLength
       }
-      if isWritable && !options.skipLoad {
-        await mutationLock.lock()
-        defer { mutationLock.unlock() }
-        try await strategy.willClose(backend: backend, options: options, logger: logger)
-      }
-      if isWritable && !options.skipLoad && options.checkpointOnClose {
-        try await checkpoint(reason: .close)
-      }
-    } catch {
-      firstError = firstError ?? error
+      operationsSinceCheckpoint = max(0, operationsSinceCheckpoint - cut.operationCount)
+    } else {
+      // A reload replaced the journal meanwhile, or records left with an archive: history
+      // starts afresh with the new base.
+      journal.removeAll(keepingCapacity: true)
+      operationsSinceCheckpoint = 0
     }
-    await checkpointLock.lock()
-    let watchers = state.withLock { state in
-      state.isClosed = true
-      let watchers = Array(state.watchers.values)
-      state.watchers = [:]
-      return watchers
-    }
-    checkpointLock.unlock()
-    for watcher in watchers { watcher.finish() }
-    if isWritable && strategy.capabilities.contains(.exclusiveWriter) {
-      do { try await backend.releaseLock(".lock") } catch { firstError = firstError ?? error }
-    }
-    do { try await backend.shutdown() } catch { firstError = firstError ?? error }
-    if let firstError { throw firstError }
+    journalFloor = 0
+    // Snapshot lines carry no clocks: the operations after the new base apply over it
+    // whatever their clocks, so only their stamps still compete.
+    winningStamps = [:]
+    for entry in journal { recordWinningStamp(of: entry.operation) }
+    if journal.isEmpty && table.holeCount > table.count { table.compact() }
+    self.manifest = manifest
+    self.walPath = walPath
+    walLength = carriedLength
   }
 }

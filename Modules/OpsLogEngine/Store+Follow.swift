@@ -27,45 +27,76 @@ extension Store {
     defer { mutationLock.unlock() }
     if let merged = try await followOtherWriters() { return merged }
     guard options.readOnly else { return [] }
+    return try await followSingleWriter()
+  }
+
+  /// One poll of a single writer in another process, from the follower's cursor: the
+  /// generation it belongs to (the manifest's snapshot and WAL), the offset of the next line,
+  /// and the last line applied. Whatever the cursor cannot account for is never guessed at:
+  /// - a WAL shorter than the offset, or whose last applied line changed, was undone: the
+  ///   lines that differ from what was applied are taken back (`.undone`) and the WAL's
+  ///   current lines applied;
+  /// - a new generation is followed line by line only when it is the direct successor of the
+  ///   cursor's (no WAL between the two); the rest of the old WAL is read first, and the
+  ///   lines the checkpoint carried over are recognised;
+  /// - another generation, a changed archive or version, or files no longer there reload
+  ///   the state from the current snapshot (`.reloaded`).
+  func followSingleWriter() async throws -> [LogOperation<Record>] {
     var collected: [LogOperation<Record>] = []
-    let (walPath, offset, token, archiveSegments) = state.withLock {
-      ($0.walPath, $0.walLength, $0.manifestToken, $0.manifest.archiveSegments)
-    }
-    try await follow(walPath, from: offset, into: &collected)
+    let (walPath, token, current) = state.withLock { ($0.walPath, $0.manifestToken, $0.manifest) }
     let currentToken = try await backend.manifestChangeToken()
-    guard currentToken != token, let manifest = try await backend.readManifest() else { return collected }
-    if manifest.activeOps == walPath && manifest.currentSnapshot == state.withLock({ $0.manifest.currentSnapshot }) {
-      state.withLock { $0.manifestToken = currentToken }
-      return collected
+    var manifest = current
+    if currentToken != token {
+      guard let read = try await backend.readManifest() else {
+        throw OpsLogError.corrupted(path: ManifestCodec.fileName, reason: "the manifest disappeared")
+      }
+      manifest = read
     }
-    if manifest.archiveSegments != archiveSegments || manifest.version != state.withLock({ $0.manifest.version }) {
+    if manifest.version > options.version {
+      throw OpsLogError.versionTooNew(stored: manifest.version, supported: options.version)
+    }
+    if manifest.archiveSegments != current.archiveSegments
+      || manifest.stats.archivedRecords != current.stats.archivedRecords || manifest.version != current.version
+    {
       // Archived records left the state without WAL operations: only the snapshot knows.
       try await reload(manifest, token: currentToken)
       return collected
     }
-    // The writer checkpointed: finish the old WAL, then continue in the new one, skipping
-    // the lines the checkpoint carried over.
-    if manifest.activeOps != walPath {
-      let rest = state.withLock { $0.walLength }
-      if (try? await backend.size(of: walPath)) != nil {
-        try await follow(walPath, from: rest, into: &collected)
+    let sameGeneration = manifest.activeOps == walPath && manifest.currentSnapshot == current.currentSnapshot
+    if !sameGeneration {
+      guard try await isDirectSuccessor(of: walPath, next: manifest.activeOps),
+        try await backend.size(of: walPath) != nil
+      else {
+        try await reload(manifest, token: currentToken)
+        return collected
       }
+    }
+    // The rest of the cursor's WAL: final once a checkpoint replaced it.
+    guard try await followWAL(walPath, into: &collected) else {
+      try await reload(manifest, token: currentToken)
+      return collected
+    }
+    if !sameGeneration {
       let seen = state.withLock { $0.tailLineHashes }
-      let wal = try await backend.readWAL(manifest.activeOps)
+      let wal = try await backend.readWAL(manifest.activeOps, logger: logger)
       let newHashes = wal.lines.map(\.hash)
       var carried = min(seen.count, newHashes.count)
       while carried > 0 && Array(seen.suffix(carried)) != Array(newHashes.prefix(carried)) { carried -= 1 }
       // The history since the checkpoint is the new WAL: the entries of the lines it carried
-      // over (the last ones read from the old WAL), then those of its fresh lines.
+      // over (the last ones read from the old WAL, now at their new offsets), then those of
+      // its fresh lines.
       state.withLock { state in
-        state.journal = ChunkedArray(state.journal.suffix(min(carried, state.journal.count)))
+        var kept = Array(state.journal.suffix(min(carried, state.journal.count)))
+        for index in kept.indices { kept[index].offset = wal.lines[index].offset }
+        state.journal = ChunkedArray(kept)
+        state.operationsSinceCheckpoint = kept.count
+        state.walPath = manifest.activeOps
       }
       collected += try applyMerged(Array(wal.lines.dropFirst(carried)), path: manifest.activeOps)
       state.withLock { state in
-        state.walPath = manifest.activeOps
         state.walLength = wal.consumedThrough
         state.tailLineHashes = newHashes
-        state.operationsSinceCheckpoint = wal.lines.count
+        state.lastFollowedLine = wal.lines.last.map { FollowedLine($0) }
       }
     }
     state.withLock { state in
@@ -73,6 +104,67 @@ extension Store {
       state.manifestToken = currentToken
     }
     return collected
+  }
+
+  /// Whether `next` is the WAL of the generation right after `previous`'s: single-writer WAL
+  /// names carry increasing milliseconds, and a checkpoint never removes the WAL it has just
+  /// replaced, so a WAL named between the two means a generation this follower never saw.
+  func isDirectSuccessor(of previous: String, next: String) async throws -> Bool {
+    func milliseconds(_ path: String) -> Int64? {
+      guard path.hasPrefix("ops/ops-"), path.hasSuffix(".jsonl") else { return nil }
+      return Int64(path.dropFirst("ops/ops-".count).dropLast(".jsonl".count))
+    }
+    guard let from = milliseconds(previous), let to = milliseconds(next), from < to else { return false }
+    let names = try await backend.listWALFiles()
+    let between = names.compactMap(milliseconds).filter { $0 > from && $0 < to }
+    return between.isEmpty && names.contains(previous) && names.contains(next)
+  }
+
+  /// Reads `path` on from the cursor and applies its new complete units. First checks that
+  /// the lines applied are still there: when the writer undid some, the ones that differ are
+  /// taken back and the file's current lines applied. Returns `false` when the cursor cannot
+  /// be reconciled with the file (the caller reloads).
+  func followWAL(_ path: String, into collected: inout [LogOperation<Record>]) async throws -> Bool {
+    let (offset, last) = state.withLock { ($0.walLength, $0.lastFollowedLine) }
+    guard let size = try await backend.size(of: path) else { return false }
+    var diverged = size < offset
+    if !diverged, let last {
+      let bytes = try await backend.read(path, offset: last.offset, length: last.length - 1)
+      diverged = FollowedLine.hash(bytes) != last.hash
+    }
+    guard diverged else {
+      try await follow(path, from: offset, into: &collected)
+      return true
+    }
+    // The writer undid lines this follower applied: match the file's lines against the ones
+    // applied, take back those after the common prefix, apply the file's from there.
+    let wal = try await backend.readWAL(path, logger: logger)
+    let matched = state.withLock { state -> Int? in
+      guard state.journal.count == state.tailLineHashes.count else { return nil }
+      var common = 0
+      while common < state.journal.count, common < wal.lines.count,
+        state.tailLineHashes[common] == wal.lines[common].hash, state.journal[common].offset == wal.lines[common].offset
+      {
+        common += 1
+      }
+      var undone: [LogOperation<Record>] = []
+      while state.journal.count > common {
+        let entry = state.journal.last!
+        if entry.applied { undone.append(entry.undoneOperation) }
+        state.takeBackLast()
+      }
+      state.tailLineHashes.removeLast(state.tailLineHashes.count - common)
+      if !undone.isEmpty { state.feed.publish(.undone(undone)) }
+      return common
+    }
+    guard let matched else { return false }
+    collected += try applyMerged(Array(wal.lines.dropFirst(matched)), path: path)
+    state.withLock { state in
+      state.walLength = wal.consumedThrough
+      state.tailLineHashes.append(contentsOf: wal.lines.dropFirst(matched).map(\.hash))
+      state.lastFollowedLine = wal.lines.last.map { FollowedLine($0) }
+    }
+    return true
   }
 
   // MARK: - Following through the log strategy (other agents)
@@ -112,25 +204,41 @@ extension Store {
   /// single writer's WAL) all apply.
   func applyMerged(_ lines: [WALLine], path: String) throws -> [LogOperation<Record>] {
     guard !lines.isEmpty else { return [] }
-    let operations = try lines.map { line in try Self.decodeOperation(line.encoded, path: path, decoder: decoder) }
+    let decodedOperations = try lines.map { line in
+      try Self.decodeOperationNotingUnknownKeys(line.encoded, path: path, decoder: decoder)
+    }
+    let operations = decodedOperations.map(\.operation)
     state.withLock { state in
-      for (operation, line) in zip(operations, lines) {
+      var applied: [LogOperation<Record>] = []
+      defer { if !applied.isEmpty { state.feed.publish(.applied(applied)) } }
+      for (decoded, line) in zip(decodedOperations, lines) {
+        let operation = decoded.operation
         let stamp = OperationStamp(of: operation)
         let current = state.table.get(operation.id)
-        if let stamp, let winner = state.winningStamps[operation.id], stamp < winner {
+        if let stamp, let winner = state.winningStamps[ExactString(operation.id)], stamp < winner {
           state.journal.append(
             JournalEntry(
-              operation: operation, previousRecord: current, slot: -1, lineLength: line.length, sequence: 0,
-              applied: false))
+              operation: operation, previousRecord: current, slot: -1, lineLength: line.length, offset: line.offset,
+              unitSize: line.unitSize, sequence: 0, applied: false))
           state.operationsSinceCheckpoint += 1
           continue
         }
-        guard let (previous, slot) = state.table.apply(operation) else { continue }
-        if let stamp { state.winningStamps[operation.id] = stamp }
+        guard let (previous, slot) = state.table.apply(operation) else {
+          state.journal.append(
+            JournalEntry(
+              operation: operation, previousRecord: nil, slot: -1, lineLength: line.length, offset: line.offset,
+              unitSize: line.unitSize, sequence: 0, applied: false))
+          state.operationsSinceCheckpoint += 1
+          continue
+        }
+        if let stamp { state.winningStamps[ExactString(operation.id)] = stamp }
+        let storedBefore = StoredForm.note(decoded, in: &state.storedForms)
         state.journal.append(
-          JournalEntry(operation: operation, previousRecord: previous, slot: slot, lineLength: line.length, sequence: 0)
-        )
+          JournalEntry(
+            operation: operation, previousRecord: previous, slot: slot, lineLength: line.length, offset: line.offset,
+            unitSize: line.unitSize, sequence: 0, storedBefore: storedBefore))
         state.operationsSinceCheckpoint += 1
+        if !state.feed.isEmpty { applied.append(operation) }
       }
     }
     return operations
@@ -144,6 +252,7 @@ extension Store {
   func reloadState(_ load: LogLoad, token: FileChangeToken? = nil) async throws {
     var load = load
     let lineHashes = followsSingleWriter ? load.lines.map(\.hash) : []
+    let lastLine = followsSingleWriter ? load.lines.last.map { FollowedLine($0) } : nil
     let loader = try await StateLoader<Record>.load(&load, options: options, backend: backend)
     try state.withLock { state in
       try loader.finish(into: &state)
@@ -152,6 +261,9 @@ extension Store {
       state.walPath = load.appendPath
       state.walLength = load.appendLength
       state.tailLineHashes = lineHashes
+      state.lastFollowedLine = lastLine
+      state.journalFloor = 0
+      state.feed.publish(.reloaded)
       // Anything that read the state before an `await` must not act on the one replaced.
       state.generation += 1
     }
@@ -163,44 +275,86 @@ extension Store {
     try await tail()
   }
 
-  /// Calls ``tail()`` every `interval` and yields each non-empty result.
+  /// The operations applied to the state, in batches as they were applied: this store's own
+  /// writes as they happen, and what ``tail()`` finds every `interval` when the store follows
+  /// other writers (a read-only store, or an agent). Built on ``changes(pollInterval:)``;
+  /// undos and reloads are not reported here (`changes()` reports them).
   ///
   /// The stream finishes (without an error) when its task is cancelled or the store is
   /// closed, and with an error when a read fails.
   public func watch(interval: Duration = .seconds(1)) -> AsyncThrowingStream<[LogOperation<Record>], any Error> {
-    let (stream, continuation) = AsyncThrowingStream.makeStream(of: [LogOperation<Record>].self)
-    let watcherID: Int? = state.withLock { state in
-      if state.isClosed || state.isClosing { return nil }
-      let id = state.nextWatcherID
-      state.nextWatcherID += 1
-      state.watchers[id] = continuation
-      return id
-    }
-    guard let watcherID else {
-      continuation.finish()
-      return stream
-    }
-    let task = Task(executorPreference: globalConcurrentExecutor) { [weak self] in
-      while !Task.isCancelled {
-        guard let store = self else { break }
-        do {
-          let operations = try await store.tail()
-          if !operations.isEmpty { continuation.yield(operations) }
-        } catch OpsLogError.closed {
-          break
-        } catch {
-          continuation.finish(throwing: error)
-          return
-        }
-        do { try await Task.sleep(for: interval) } catch { break }
+    let changes = changes(pollInterval: interval)
+    return AsyncThrowingStream {
+      var iterator = changes.makeAsyncIterator()
+      while let change = try await iterator.next() {
+        if case .applied(let operations) = change, !operations.isEmpty { return operations }
       }
-      continuation.finish()
+      return nil
     }
-    continuation.onTermination = { [weak self] _ in
-      task.cancel()
-      _ = self?.state.withLock { $0.watchers.removeValue(forKey: watcherID) }
+  }
+
+  /// Every change to the state, once each and in the order it was applied: this store's own
+  /// acknowledged writes, undos and rollbacks as they happen, with no polling; another
+  /// writer's (the writer a read-only store follows, other agents) found by polling every
+  /// `pollInterval`. A batch arrives as one ``StoreChange/applied(_:)``; an undo as
+  /// ``StoreChange/undone(_:)``; a rebuilt state (archive, another agent's compaction, a
+  /// follower that cannot account for the files) as ``StoreChange/reloaded``.
+  ///
+  /// Each call is a new subscription that starts with the next change. A consumer that falls
+  /// more than 10,000 changes behind gets one `.reloaded` in their place instead of growing
+  /// memory without bound. In `.group` and `.async` modes a change is delivered when it is
+  /// applied (as reads see it), before its write: a write that then fails is delivered as
+  /// `.undone`.
+  ///
+  /// The stream finishes without an error when its task is cancelled or the store is closed,
+  /// and with the error when a poll fails.
+  public func changes(pollInterval: Duration = .milliseconds(250)) -> AsyncThrowingStream<
+    StoreChange<Record>, any Error
+  > {
+    let subscription = ChangeSubscription<Record>()
+    let id: Int? = state.withLock { state in
+      if state.isClosed || state.isClosing { return nil }
+      return state.feed.subscribe(subscription)
+    }
+    guard let id else {
+      subscription.finish(throwing: nil)
+      return AsyncThrowingStream { try await subscription.next() }
+    }
+    // Polling is needed only for writes this store does not make itself.
+    let polls = options.readOnly || followsOtherWriters
+    let poller: Task<Void, Never>? =
+      polls
+      ? Task(executorPreference: globalConcurrentExecutor) { [weak self] in
+        while !Task.isCancelled {
+          do { try await Task.sleep(for: pollInterval) } catch { break }
+          guard let store = self else { break }
+          do {
+            _ = try await store.tail()
+          } catch OpsLogError.closed {
+            break
+          } catch {
+            subscription.finish(throwing: error)
+            break
+          }
+        }
+      } : nil
+    let stream = AsyncThrowingStream<StoreChange<Record>, any Error> {
+      let change = try await subscription.next()
+      if change == nil {
+        poller?.cancel()
+        _ = self.state.withLock { $0.feed.subscribers.removeValue(forKey: id) }
+      }
+      return change
     }
     return stream
+  }
+
+  /// A subscription to the change feed with no stream and no polling, for tests that step the
+  /// store and look at what was published (``ChangeSubscription/takeQueued()``).
+  func subscribeToChanges() -> ChangeSubscription<Record> {
+    let subscription = ChangeSubscription<Record>()
+    _ = state.withLock { $0.feed.subscribe(subscription) }
+    return subscription
   }
 
   /// Reads complete lines of `path` from `offset`, applies them, and advances the tail.
@@ -210,6 +364,7 @@ extension Store {
     state.withLock { state in
       state.walLength = wal.consumedThrough
       state.tailLineHashes.append(contentsOf: wal.lines.map(\.hash))
+      if let last = wal.lines.last { state.lastFollowedLine = FollowedLine(last) }
     }
   }
 
@@ -246,125 +401,5 @@ extension Store {
   public func walOperations(since timestamp: String? = nil) -> AsyncThrowingStream<LogOperation<Record>, any Error> {
     let cursor = WALCursor<Record>(store: self, since: timestamp)
     return AsyncThrowingStream { try await cursor.next() }
-  }
-}
-
-/// Pulls snapshot records chunk by chunk for ``Store/streamSnapshot()``.
-final class SnapshotCursor<Record: Codable & Sendable>: Sendable {
-  struct State {
-    var path: String? = nil
-    var reader: SnapshotReader? = nil
-    var offset = 0
-    var buffered: [(id: String, record: Record)] = []
-    var position = 0
-    var finished = false
-  }
-  let store: Store<Record>
-  let state = Mutex(State())
-  static var chunkSize: Int { 1 << 20 }
-
-  init(store: Store<Record>) { self.store = store }
-
-  func next() async throws -> (id: String, record: Record)? {
-    while true {
-      let (element, done, start) = try state.withLock {
-        state -> ((id: String, record: Record)?, Bool, (String, Int)?) in
-        if state.position < state.buffered.count {
-          defer { state.position += 1 }
-          return (state.buffered[state.position], false, nil)
-        }
-        if state.finished { return (nil, true, nil) }
-        if state.path == nil {
-          let path = try store.read { $0.manifest.currentSnapshot }
-          state.path = path
-          var reader = SnapshotReader(path: path)
-          reader.validatesRecordData = false  // the strict decoder below validates each record
-          state.reader = reader
-        }
-        return (nil, false, (state.path!, state.offset))
-      }
-      if let element { return element }
-      if done { return nil }
-      guard let (path, offset) = start else { return nil }
-      let chunk = try await store.backend.read(path, offset: offset, length: Self.chunkSize)
-      let decoder = store.decoder
-      try state.withLock { state in
-        var records: [(id: String, record: Record)] = []
-        var reader = state.reader!
-        // Damage and type mismatches are reported as on open: `corrupted`, naming the record.
-        let onRecord: (SnapshotRecord) throws -> Void = { record in
-          let decoded = try Store<Record>.decodeStored(Record.self, id: record.id, path: path) {
-            try decoder.decode(Record.self, from: record.data)
-          }
-          records.append((record.id, decoded))
-        }
-        if chunk.isEmpty {
-          _ = try reader.finish(onRecord)
-          state.finished = true
-        } else {
-          try reader.consume(chunk, onRecord)
-          state.offset += chunk.count
-        }
-        state.reader = reader
-        state.buffered = records
-        state.position = 0
-      }
-    }
-  }
-}
-
-/// Pulls WAL operations for ``Store/walOperations(since:)``.
-final class WALCursor<Record: Codable & Sendable>: Sendable {
-  struct State {
-    var path: String? = nil
-    var offset = 0
-    var buffered: [LogOperation<Record>] = []
-    var position = 0
-    var finished = false
-  }
-  let store: Store<Record>
-  let since: String?
-  let state = Mutex(State())
-  static var windowSize: Int { 1 << 20 }
-
-  init(store: Store<Record>, since: String?) {
-    self.store = store
-    self.since = since
-  }
-
-  func next() async throws -> LogOperation<Record>? {
-    while true {
-      let (element, done, start) = try state.withLock { state -> (LogOperation<Record>?, Bool, (String, Int)?) in
-        if state.position < state.buffered.count {
-          defer { state.position += 1 }
-          return (state.buffered[state.position], false, nil)
-        }
-        if state.finished { return (nil, true, nil) }
-        if state.path == nil { state.path = try store.read { $0.walPath } }
-        return (nil, false, (state.path!, state.offset))
-      }
-      if let element { return element }
-      if done { return nil }
-      guard let (path, offset) = start else { return nil }
-      // A bounded window at a time: readWAL stops at the last complete line in it, and a
-      // window that holds no complete line is widened until it does (or the file ends).
-      var window = Self.windowSize
-      var wal = try await store.backend.readWAL(path, from: offset, maximumBytes: window, logger: store.logger)
-      while wal.consumedThrough == offset && wal.partialTailLength == window {
-        window *= 2
-        wal = try await store.backend.readWAL(path, from: offset, maximumBytes: window, logger: store.logger)
-      }
-      let operations = try wal.lines.compactMap { line -> LogOperation<Record>? in
-        if let since, line.encoded.timestamp <= since { return nil }
-        return try Store<Record>.decodeOperation(line.encoded, path: path, decoder: store.decoder)
-      }
-      let reachedEnd = wal.consumedThrough == offset
-      state.withLock { state in
-        state.buffered = operations
-        state.position = 0
-        state.offset = wal.consumedThrough
-        state.finished = reachedEnd
-      }
-    }
   }
 }

@@ -58,6 +58,11 @@ extension Store {
       if !options.readOnly && !options.skipLoad { try await strategy.prepare(backend: backend, options: options) }
       let store: Store<Record>
       if let manifest = try await backend.readManifest() {
+        // A newer application wrote it: an older one would misread or drop what it does not
+        // know, so it is not opened in any mode and nothing is written.
+        if manifest.version > options.version {
+          throw OpsLogError.versionTooNew(stored: manifest.version, supported: options.version)
+        }
         store = try await openExisting(
           location, manifest: manifest, options: options, backend: backend, strategy: strategy)
       } else {
@@ -108,14 +113,15 @@ extension Store {
       // Nothing is loaded: new operations are appended after whatever the WAL holds, which is
       // the single-writer layout whatever strategy opened the store.
       try SingleWriterLog.checkLayout(manifest)
-      let size = try await backend.size(of: walPath) ?? 0
-      // A writer cuts a torn last line off; a reader starts following after the last
-      // complete one, so that it reads the torn line once it is complete instead of from
-      // its middle.
+      // A writer cuts a torn last line or an incomplete batch off, so that a new line is never
+      // read as part of it; a reader starts following after the last complete unit, so that
+      // it reads the rest once it is complete instead of from its middle. Finding where a
+      // batch starts takes reading the WAL: O(WAL), like an open that loads.
+      let wal = try await backend.readWAL(walPath)
       let walLength =
         options.readOnly
-        ? try await WALRepair.completeLength(walPath, length: size, backend: backend)
-        : try await WALRepair.cutTornTail(walPath, length: size, backend: backend, durability: options.durability)
+        ? wal.consumedThrough
+        : try await WALRepair.cutTornTail(walPath, read: wal, backend: backend, durability: options.durability)
       var state = StoreState<Record>(manifest: manifest, walPath: walPath, walLength: walLength)
       state.manifestToken = token
       return Store(location: location, options: options, backend: backend, strategy: strategy, state: state)
@@ -124,326 +130,19 @@ extension Store {
     let logger = Logger(label: "OpsLog")
     var load = try await strategy.load(manifest: manifest, backend: backend, options: options, logger: logger)
     let lineHashes = follows ? load.lines.map(\.hash) : []
+    let lastLine = follows ? load.lines.last.map { FollowedLine($0) } : nil
     let loader = try await StateLoader<Record>.load(&load, options: options, backend: backend)
     var state = StoreState<Record>(manifest: load.manifest, walPath: load.appendPath, walLength: load.appendLength)
     try loader.finish(into: &state)
     state.manifestToken = token
     state.tailLineHashes = lineHashes
+    state.lastFollowedLine = lastLine
     if load.malformedLines > 0 {
       logger.warning(
         "skipped malformed WAL lines on open",
         metadata: ["path": "\(load.appendPath)", "count": "\(load.malformedLines)"])
     }
     return Store(location: location, options: options, backend: backend, strategy: strategy, state: state)
-  }
-}
-
-/// Builds the in-memory state from a snapshot and a WAL.
-///
-/// When migrating, records stay JSON until the whole stored state is replayed, then each goes
-/// through `migrate` and is decoded; otherwise they are decoded as they are read.
-final class StateLoader<Record: Codable & Sendable> {
-  let decoder: RecordDecoder
-  let migrating: Bool
-  let storedVersion: Int
-  let options: StoreOptions
-  var table = RecordTable<Record>()
-  var jsonTable = RecordTable<JSONValue>()
-  var journal = ChunkedArray<JournalEntry<Record>>()
-  var snapshotPath = ""
-
-  init(storedVersion: Int, options: StoreOptions) {
-    self.decoder = RecordDecoder()
-    self.migrating = storedVersion < options.version
-    self.storedVersion = storedVersion
-    self.options = options
-  }
-
-  /// Loads `load.manifest`'s snapshot and replays `load.lines` over it, ready for
-  /// ``finish(into:)``: the one way a store's state is built from disk, on open and on reload.
-  ///
-  /// Takes the lines out of `load` (it is left with none), so that they and the operations
-  /// decoded from them are freed as the operations are replayed instead of living on beside
-  /// the loaded state until the caller returns (at 200,000 records and 20,000 WAL operations,
-  /// a few MB of an open's peak memory).
-  static func load(_ load: inout LogLoad, options: StoreOptions, backend: any StorageBackend) async throws
-    -> StateLoader
-  {
-    let loader = StateLoader(storedVersion: load.manifest.version, options: options)
-    let lines = load.lines
-    load.lines = []
-    let snapshot = load.manifest.currentSnapshot
-    let expectedRecords = load.manifest.stats.activeRecords
-    if loader.migrating {
-      try await loader.loadSnapshot(snapshot, backend: backend, expectedRecords: expectedRecords)
-      loader.replayStoredJSON(lines)
-      return loader
-    }
-    let lineLengths = lines.map(\.length)
-    // The WAL's records are decoded while the snapshot loads, on whatever the snapshot's
-    // sequential steps leave of the two cores. A damaged snapshot still fails the load
-    // first, as it did when the WAL was decoded after it.
-    try await withThrowingTaskGroup(of: [[LogOperation<Record>]].self) { group in
-      let (walPath, decoder) = (load.appendPath, loader.decoder)
-      group.addTask(executorPreference: globalConcurrentExecutor) {
-        try await decodeOperations(lines, path: walPath, decoder: decoder)
-      }
-      try await loader.loadSnapshot(snapshot, backend: backend, expectedRecords: expectedRecords)
-      // A task group, not `async let`: the decoded operations are handed over here and freed
-      // part by part as they are replayed, where an `async let` would keep them (and the
-      // lines) until this function returns, beside the whole loaded state.
-      if let parts = try await group.next() { loader.replay(parts, lineLengths: lineLengths) }
-    }
-    return loader
-  }
-
-  /// - Parameter expectedRecords: the manifest's record count, a hint to size the table
-  ///   once instead of growing and rehashing it.
-  func loadSnapshot(_ path: String, backend: any StorageBackend, expectedRecords: Int = 0) async throws {
-    snapshotPath = path
-    let capacity = min(max(expectedRecords, 0), 50_000_000)
-    if migrating {
-      jsonTable = RecordTable(minimumCapacity: capacity)
-      _ = try await backend.loadSnapshot(path, validatingRecordData: false) { record in
-        let value: JSONValue
-        do {
-          value = try JSONValue(parsing: record.data)
-        } catch {
-          throw OpsLogError.corrupted(path: path, reason: "record \"\(record.id)\": \(error)")
-        }
-        jsonTable.set(record.id, value)
-      }
-      return
-    }
-    table = RecordTable(minimumCapacity: capacity)
-    guard try await backend.size(of: path) != nil else {
-      throw OpsLogError.corrupted(path: path, reason: "the snapshot the manifest names does not exist")
-    }
-    // Records are collected a chunk at a time and decoded on both cores; each record's bytes
-    // are parsed once, by the strict decoder, not validated beforehand. Reading and splitting
-    // a chunk and inserting records are sequential: they run while the chunk before is being
-    // decoded, so that neither core waits for them.
-    var reader = SnapshotReader(path: path)
-    reader.validatesRecordData = false
-    let chunkSize = 1 << 18
-    try await withThrowingTaskGroup(of: DecodedPart.self) { group in
-      var batches = Batches()
-      var offset = 0
-      // A reading error comes after the decoding errors of the records before it, as it did
-      // when each chunk was decoded before the next was read.
-      var readingError: (any Error)? = nil
-      do {
-        while true {
-          let chunk = try await backend.read(path, offset: offset, length: chunkSize)
-          if chunk.isEmpty { break }
-          offset += chunk.count
-          var pending = PendingRecords()
-          try reader.consume(chunk) { pending.append($0) }
-          submit(pending, path: path, to: &batches, group: &group)
-          while batches.count > 1 { try await insertOldest(&batches, group: &group) }
-          if chunk.count < chunkSize { break }
-        }
-        var pending = PendingRecords()
-        _ = try reader.finish { pending.append($0) }
-        submit(pending, path: path, to: &batches, group: &group)
-      } catch {
-        readingError = error
-      }
-      while batches.count > 0 { try await insertOldest(&batches, group: &group) }
-      if let readingError { throw readingError }
-    }
-  }
-
-  /// One share of a chunk's records, decoded, or the error of the first that failed.
-  struct DecodedPart: Sendable {
-    var batch: Int
-    var part: Int
-    var records: Result<[Record], any Error>
-  }
-
-  /// The chunks whose records are being decoded, oldest first.
-  struct Batches {
-    struct Batch {
-      var ids: [String]
-      var parts: [Result<[Record], any Error>?]
-      var received = 0
-    }
-    var waiting: [Int: Batch] = [:]
-    var oldest = 0
-    var next = 0
-    var count: Int { next - oldest }
-  }
-
-  /// Starts decoding `pending` in two halves at once.
-  func submit(
-    _ pending: PendingRecords, path: String, to batches: inout Batches,
-    group: inout ThrowingTaskGroup<DecodedPart, any Error>
-  ) {
-    guard !pending.ids.isEmpty else { return }
-    let (ids, bytes, ends) = (pending.ids, pending.bytes, pending.ends)
-    let count = ids.count
-    let parts = count >= 256 ? 2 : 1
-    let batch = batches.next
-    let decoder = self.decoder
-    for part in 0..<parts {
-      let range = (count * part / parts)..<(count * (part + 1) / parts)
-      // On the global pool whatever the opening task prefers: a task running on a store's
-      // I/O executor would otherwise decode on that one serial thread, holding up its I/O.
-      group.addTask(executorPreference: globalConcurrentExecutor) {
-        let records = Result {
-          var records: [Record] = []
-          records.reserveCapacity(range.count)
-          try bytes.withUnsafeBytes { raw in
-            for index in range {
-              let start = index == 0 ? 0 : ends[index - 1]
-              records.append(
-                try Store<Record>.decodeStored(Record.self, id: ids[index], path: path) {
-                  try decoder.decode(Record.self, from: UnsafeRawBufferPointer(rebasing: raw[start..<ends[index]]))
-                })
-            }
-          }
-          return records
-        }
-        return DecodedPart(batch: batch, part: part, records: records)
-      }
-    }
-    batches.waiting[batch] = Batches.Batch(ids: ids, parts: Array(repeating: nil, count: parts))
-    batches.next += 1
-  }
-
-  /// Waits until the oldest batch is decoded and inserts its records in file order. A
-  /// failure is that of its first record that fails.
-  func insertOldest(_ batches: inout Batches, group: inout ThrowingTaskGroup<DecodedPart, any Error>) async throws {
-    let oldest = batches.oldest
-    while let batch = batches.waiting[oldest], batch.received < batch.parts.count {
-      guard let decoded = try await group.next() else { break }
-      batches.waiting[decoded.batch]?.parts[decoded.part] = decoded.records
-      batches.waiting[decoded.batch]?.received += 1
-    }
-    guard let batch = batches.waiting.removeValue(forKey: oldest) else { return }
-    batches.oldest += 1
-    var index = 0
-    for part in batch.parts {
-      guard let records = try part?.get() else { continue }
-      for record in records {
-        table.set(batch.ids[index], record)
-        index += 1
-      }
-    }
-  }
-
-  /// Snapshot records read but not decoded yet: their IDs and their JSON bytes end to end.
-  struct PendingRecords {
-    var ids: [String] = []
-    var bytes: [UInt8] = []
-    var ends: [Int] = []
-
-    mutating func append(_ record: SnapshotRecord) {
-      ids.append(record.id)
-      bytes.append(contentsOf: record.data)
-      ends.append(bytes.count)
-    }
-  }
-
-  /// Applies WAL lines over a snapshot that is to be migrated: as stored JSON, without a
-  /// journal, because undo does not cross a migration.
-  func replayStoredJSON(_ lines: [WALLine]) {
-    for line in lines {
-      let operation = line.encoded
-      switch operation.kind {
-      case .set: jsonTable.set(operation.id, operation.data?.value ?? .null)
-      case .delete: jsonTable.remove(operation.id)
-      }
-    }
-  }
-
-  /// Applies the WAL's operations over the snapshot, in the parts
-  /// ``decodeOperations(_:path:decoder:)`` made of them; `lineLengths` are their lines'.
-  func replay(_ parts: consuming [[LogOperation<Record>]], lineLengths: [Int]) {
-    var lineIndex = 0
-    for part in parts.indices {
-      // Each part is freed once its operations are in the journal.
-      let operations = parts[part]
-      parts[part] = []
-      for operation in operations {
-        let lineLength = lineLengths[lineIndex]
-        lineIndex += 1
-        // A delete of a record the state does not hold changes nothing, but it stays in the
-        // history so that undo and the WAL line up.
-        guard let (previous, slot) = table.apply(operation) else { continue }
-        // Sequence 0: the line is in the WAL already, below every sequence the commit
-        // pipeline hands out, so a reload never has to renumber anything.
-        journal.append(
-          JournalEntry(operation: operation, previousRecord: previous, slot: slot, lineLength: lineLength, sequence: 0))
-      }
-    }
-  }
-
-  /// Decodes the records of `lines` on both cores: the operations in order, in parts. A
-  /// failure is that of the first line that fails, as if they were decoded one by one.
-  static func decodeOperations(_ lines: [WALLine], path: String, decoder: RecordDecoder) async throws
-    -> [[LogOperation<Record>]]
-  {
-    let decodeRange = { @Sendable (range: Range<Int>) -> Result<[LogOperation<Record>], any Error> in
-      Result {
-        var operations: [LogOperation<Record>] = []
-        operations.reserveCapacity(range.count)
-        for index in range {
-          operations.append(try Store<Record>.decodeOperation(lines[index].encoded, path: path, decoder: decoder))
-        }
-        return operations
-      }
-    }
-    let parts = lines.count >= 256 ? 2 : 1
-    guard parts > 1 else { return [try decodeRange(0..<lines.count).get()] }
-    let decoded = await withTaskGroup(of: (Int, Result<[LogOperation<Record>], any Error>).self) { group in
-      for part in 0..<parts {
-        let range = (lines.count * part / parts)..<(lines.count * (part + 1) / parts)
-        group.addTask(executorPreference: globalConcurrentExecutor) { (part, decodeRange(range)) }
-      }
-      var decoded = [Result<[LogOperation<Record>], any Error>](repeating: .success([]), count: parts)
-      for await (part, result) in group { decoded[part] = result }
-      return decoded
-    }
-    return try decoded.map { try $0.get() }
-  }
-
-  func finish(into state: inout StoreState<Record>) throws {
-    if migrating {
-      guard let migrate = options.migrate else {
-        throw OpsLogError.migrationFailed(
-          id: "",
-          reason:
-            "the store holds version \(storedVersion) records and no migrate function was given for version \(options.version)"
-        )
-      }
-      var migrated = RecordTable<Record>(minimumCapacity: jsonTable.count)
-      try jsonTable.forEach { id, value in
-        let upgraded: JSONValue
-        do {
-          upgraded = try migrate(value, storedVersion)
-        } catch {
-          throw OpsLogError.migrationFailed(id: id, reason: "\(error)")
-        }
-        do {
-          migrated.set(id, try decoder.decode(Record.self, from: upgraded))
-        } catch {
-          throw OpsLogError.migrationFailed(
-            id: id, reason: "the migrated record does not decode as \(Record.self): \(error)")
-        }
-      }
-      state.table = migrated
-      state.journal = ChunkedArray()
-      state.operationsSinceCheckpoint = 0
-      return
-    }
-    state.table = table
-    state.journal = journal
-    state.winningStamps = [:]
-    for entry in journal {
-      state.recordWinningStamp(of: entry.operation)
-    }
-    state.operationsSinceCheckpoint = journal.count
   }
 }
 

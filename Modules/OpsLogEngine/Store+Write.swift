@@ -9,15 +9,12 @@ extension StoreState {
   mutating func checkMutable(readOnly: Bool) throws {
     if isClosed || isClosing { throw OpsLogError.closed }
     if readOnly { throw OpsLogError.readOnly }
-    if let error = takeBackgroundError() { throw error }
+    if let error = pipeline.takeBackgroundError() { throw error }
   }
 
   /// The background write failure not reported yet, which is reported only once.
   @usableFromInline
-  mutating func takeBackgroundError() -> (any Error)? {
-    defer { backgroundError = nil }
-    return backgroundError
-  }
+  mutating func takeBackgroundError() -> (any Error)? { pipeline.takeBackgroundError() }
 
   /// Reverses one operation in memory.
   mutating func revert(_ entry: JournalEntry<Record>) {
@@ -25,12 +22,14 @@ extension StoreState {
     let operation = entry.operation
     switch operation.kind {
     case .set:
+      if let before = entry.storedBefore { storedForms[ExactString(operation.id)] = before }
       if let previous = entry.previousRecord {
         table.set(operation.id, previous)
       } else {
         table.remove(operation.id)
       }
     case .delete:
+      if let before = entry.storedBefore { storedForms[ExactString(operation.id)] = before }
       guard let previous = entry.previousRecord else { return }
       if entry.slot >= 0 {
         table.restore(operation.id, previous, at: entry.slot)
@@ -50,27 +49,40 @@ extension StoreState {
   }
 
   /// Applies a prepared operation and queues its line; returns its sequence number.
+  ///
+  /// - Parameter unitSize: see ``JournalEntry/unitSize``.
   @inlinable
-  mutating func apply(_ prepared: consuming PreparedOperation<Record>) -> UInt64 {
-    let sequence = nextSequence
-    nextSequence += 1
+  mutating func apply(_ prepared: consuming PreparedOperation<Record>, unitSize: Int = 1) -> UInt64 {
+    let offset = pipeline.queuedEnd
+    let lineLength = prepared.line.count
+    var storedBefore: StoredForm?? = nil
+    if let storedAfter = prepared.storedAfter {
+      let key = ExactString(prepared.operation.id)
+      storedBefore = .some(storedForms[key])
+      storedForms[key] = storedAfter
+    }
+    let sequence = pipeline.enqueue(prepared.line)
     // A prepared set always carries its record, so the table applies it.
     let (previousRecord, slot) = table.apply(prepared.operation) ?? (nil, -1)
+    if prepared.operation.agent != nil { recordWinningStamp(of: prepared.operation) }
     journal.append(
       JournalEntry(
-        operation: prepared.operation, previousRecord: previousRecord, slot: slot, lineLength: prepared.line.count,
-        sequence: sequence))
-    if prepared.operation.agent != nil { recordWinningStamp(of: prepared.operation) }
-    pending.append(contentsOf: prepared.line)
-    pendingCount += 1
+        operation: prepared.operation, previousRecord: previousRecord, slot: slot, lineLength: lineLength,
+        offset: offset, unitSize: unitSize, sequence: sequence, storedBefore: storedBefore))
     operationsSinceCheckpoint += 1
     return sequence
+  }
+
+  /// Tells the change feed about the last `count` operations applied, as one change.
+  @usableFromInline
+  mutating func publishLast(_ count: Int) {
+    feed.publish(.applied(journal.suffix(count).map(\.operation)))
   }
 
   /// Remembers an agent operation's stamp as its key's winner (multi-writer merges).
   @usableFromInline
   mutating func recordWinningStamp(of operation: LogOperation<Record>) {
-    if let stamp = OperationStamp(of: operation) { winningStamps[operation.id] = stamp }
+    if let stamp = OperationStamp(of: operation) { winningStamps[ExactString(operation.id)] = stamp }
   }
 
   /// What has to happen after operations were queued, decided under the same lock that queued
@@ -83,35 +95,45 @@ extension StoreState {
     case .immediate:
       followUp.waitsForWrite = true
     case .group:
-      if pendingCount >= options.groupCommitSize {
+      if pipeline.pendingCount >= options.groupCommitSize {
         followUp.waitsForWrite = true
-      } else if pendingCount > 0 && !groupTimerArmed {
-        groupTimerArmed = true
+      } else if pipeline.pendingCount > 0 && !pipeline.groupTimerArmed {
+        pipeline.groupTimerArmed = true
         followUp.startsTimer = true
       }
     case .async:
-      if !backgroundWriterScheduled && pendingCount > 0 {
-        backgroundWriterScheduled = true
+      if !pipeline.backgroundWriterScheduled && pipeline.pendingCount > 0 {
+        pipeline.backgroundWriterScheduled = true
         followUp.startsWriter = true
       }
     }
-    if operationsSinceCheckpoint >= options.checkpointThreshold && !checkpointRunning && !options.skipLoad
-      && !options.readOnly && !isClosing
-    {
-      checkpointRunning = true
-      followUp.startsCheckpoint = true
-    }
+    followUp.startsCheckpoint = claimThresholdCheckpoint(options: options)
     return followUp
   }
 
-  /// The writer steps down with nothing buffered: every operation that still exists is
-  /// written (undo may have dropped the last buffered ones, whose sequences will never be
-  /// written), so the marks catch up and every waiter is ready.
-  mutating func becomeIdle() -> [CommitWaiter] {
-    writerActive = false
-    takenSequence = nextSequence - 1
-    writtenSequence = nextSequence - 1
-    return collectWritten()
+  /// A background write's failure as the next call reports it: the same error, its reason
+  /// saying that the buffered operations it carried were rolled back.
+  static func deferred(_ error: any Error, lostOperations count: Int) -> any Error {
+    let loss =
+      "a background WAL write failed, and the \(count) buffered operation\(count == 1 ? "" : "s") it carried (acknowledged in group or async mode) were rolled back: neither memory nor the WAL holds them"
+    switch error {
+    case OpsLogError.io(let path, let errno, let reason):
+      return OpsLogError.io(path: path, errno: errno, reason: "\(reason); \(loss)")
+    default:
+      return error
+    }
+  }
+
+  /// Whether the operations since the last checkpoint reached the threshold with no
+  /// checkpoint running; if so, marks one as running, for the caller to start.
+  @inlinable
+  mutating func claimThresholdCheckpoint(options: StoreOptions) -> Bool {
+    guard
+      operationsSinceCheckpoint >= options.checkpointThreshold && !checkpointRunning && !options.skipLoad
+        && !options.readOnly && !isClosing && !isClosed
+    else { return false }
+    checkpointRunning = true
+    return true
   }
 
   /// Takes out a journal entry that later operations (merged from other writers) followed,
@@ -119,30 +141,47 @@ extension StoreState {
   /// key's remaining entries replayed over it in merge order.
   mutating func removeAndRederive(at index: Int) {
     let removed = journal.remove(at: index)
+    operationsSinceCheckpoint -= 1
     let id = removed.operation.id
-    let firstIndex = journal.firstIndex { $0.operation.id == id }
+    let firstIndex = journal.firstIndex { ExactString.areIdentical($0.operation.id, id) }
     var value: Record? =
       if let firstIndex, firstIndex < index { journal[firstIndex].previousRecord } else { removed.previousRecord }
-    var remaining = journal.indices.filter { journal[$0].operation.id == id }
+    var remaining = journal.indices.filter { ExactString.areIdentical(journal[$0].operation.id, id) }
     remaining.sort { left, right in
       let a = OperationStamp(of: journal[left].operation)
       let b = OperationStamp(of: journal[right].operation)
       if let a, let b, a != b { return a < b }
       return left < right
     }
-    winningStamps[id] = nil
+    winningStamps[ExactString(id)] = nil
     for position in remaining {
       let operation = journal[position].operation
       value = operation.kind == .set ? operation.data : nil
       journal[position].applied = position == remaining.last
-      winningStamps[id] = OperationStamp(of: operation)
+      winningStamps[ExactString(id)] = OperationStamp(of: operation)
     }
     if let value { table.set(id, value) } else { table.remove(id) }
   }
 
-  /// Whether `sequence` was lost to a failed write, and the failure.
-  func failure(of sequence: UInt64) -> (any Error)? {
-    failedRanges.last(where: { $0.range.contains(sequence) })?.error
+  /// A write failed: the operations it carried, and every one queued after them, are taken
+  /// back out of memory, newest first, so that memory equals the WAL again. Returns the
+  /// waiters to tell, and whether acknowledged operations were lost (group and async modes).
+  mutating func rollBack(from firstSequence: UInt64, error: any Error, writeMode: WriteMode) -> [CommitWaiter] {
+    var lost = 0
+    var undone: [LogOperation<Record>] = []
+    while let last = journal.last, last.sequence >= firstSequence {
+      if !feed.isEmpty && last.applied { undone.append(last.undoneOperation) }
+      takeBackLast()
+      lost += 1
+    }
+    if !undone.isEmpty { feed.publish(.undone(undone)) }
+    let waiters = pipeline.fail(from: firstSequence, error: error)
+    generation += 1
+    if lost > 0 && writeMode != .immediate {
+      // Their callers were told they succeeded: the deferred error says what was lost.
+      pipeline.backgroundError = Self.deferred(error, lostOperations: lost)
+    }
+    return waiters
   }
 }
 
@@ -151,11 +190,14 @@ extension StoreState {
 struct PreparedOperation<Record: Sendable>: Sendable {
   @usableFromInline var operation: LogOperation<Record>
   @usableFromInline var line: [UInt8]
+  /// The record's ``StoredForm`` after the operation, when it changes it (`nil`: untouched).
+  @usableFromInline var storedAfter: StoredForm??
 
   @inlinable
-  init(operation: LogOperation<Record>, line: [UInt8]) {
+  init(operation: LogOperation<Record>, line: [UInt8], storedAfter: StoredForm?? = nil) {
     self.operation = operation
     self.line = line
+    self.storedAfter = storedAfter
   }
 }
 
@@ -182,7 +224,9 @@ extension Store {
   /// An update keeps the record's place in ``all()``; its WAL line holds the previous record
   /// (or, when smaller, a delta patch of it) so that ``undo()`` can restore it.
   ///
-  /// Returns when the write mode's promise holds (see ``WriteMode``).
+  /// Returns when the write mode's promise holds (see ``WriteMode``). Writes take effect in
+  /// call order.
+  /// - Complexity: O(size of the record), independent of the number of records stored.
   /// - Throws: ``OpsLogError/readOnly``, ``OpsLogError/closed``, ``OpsLogError/invalidArgument(_:)``
   ///   for an empty ID, an `EncodingError` when the record cannot be encoded, or the write's
   ///   ``OpsLogError/io(path:errno:reason:)``; a failed write leaves the store as it was.
@@ -194,82 +238,27 @@ extension Store {
     try Self.validate(id: id)
     let data = try encoder.encodeBytes(value)
     let (sequence, waitsForWrite) = try await mutate { state in
-      try prepareSet(id, value, data: data, previous: state.table.get(id), timestamp: ISOTime.now())
+      try prepareSet(
+        id, value, data: data, previous: state.table.get(id), timestamp: ISOTime.now(),
+        stored: state.storedForms.isEmpty ? nil : state.storedForms[ExactString(id)])
     }
     if waitsForWrite { try await waitForWrite(upTo: sequence) }
   }
 
   /// Deletes the record `id`.
   ///
+  /// - Complexity: O(size of the record).
   /// - Throws: ``OpsLogError/notFound(id:)`` when no record has this ID, and the errors of
   ///   ``set(_:_:)``.
   @inlinable
   public func delete(_ id: String) async throws {
     let (sequence, waitsForWrite) = try await mutate { state in
       guard let previous = state.table.get(id) else { throw OpsLogError.notFound(id: id) }
-      return try prepareDelete(id, previous: previous, timestamp: ISOTime.now())
+      return try prepareDelete(
+        id, previous: previous, timestamp: ISOTime.now(),
+        stored: state.storedForms.isEmpty ? nil : state.storedForms[ExactString(id)])
     }
     if waitsForWrite { try await waitForWrite(upTo: sequence) }
-  }
-
-  /// Applies several changes as one: all of them or, when `body` throws, none.
-  ///
-  /// The operations are written in one WAL write and each is one WAL line, so undo takes
-  /// them back one at a time, last first. An empty batch does no I/O. `body` runs while other
-  /// mutations wait; keep it short and do not call the store's writes from it.
-  ///
-  /// Returns when the write mode's promise holds for the batch's last operation (see
-  /// ``WriteMode``), in call order with the store's other writes.
-  /// - Throws: whatever `body` throws (nothing is written); ``OpsLogError/notFound(id:)`` from
-  ///   ``Batch/delete(_:)``; ``OpsLogError/invalidArgument(_:)`` for an empty ID;
-  ///   ``OpsLogError/readOnly``, ``OpsLogError/closed``, an `EncodingError`, or the write's
-  ///   ``OpsLogError/io(path:errno:reason:)``, after which the store is as it was.
-  public func batch(_ body: (inout Batch<Record>) throws -> Void) async throws {
-    await mutationLock.lock()
-    let sequence: UInt64
-    let followUp: EnqueueFollowUp
-    do {
-      defer { mutationLock.unlock() }
-      try await checkLogBeforeMutation()
-      // The batch sees a copy-on-write copy of the table; it is dropped before the table is
-      // changed, or the first change would copy the whole table.
-      let prepared: [PreparedOperation<Record>] = try {
-        let base = try state.withLock { state in
-          try state.checkMutable(readOnly: options.readOnly)
-          return state.table
-        }
-        var batch = Batch<Record>(base: base)
-        try body(&batch)
-        return try prepareBatch(batch.changes)
-      }()
-      if prepared.isEmpty { return }
-      (sequence, followUp) = try state.withLock { state in
-        try state.checkMutable(readOnly: options.readOnly)
-        var last: UInt64 = 0
-        for operation in prepared { last = state.apply(operation) }
-        return (last, state.followUp(options: options))
-      }
-      if followUp.startsWork { startBackgroundWork(followUp) }
-    }
-    if followUp.waitsForWrite { try await waitForWrite(upTo: sequence) }
-  }
-
-  /// The operations of a batch, each against the state as the batch's earlier changes left it.
-  func prepareBatch(_ changes: [Batch<Record>.Change]) throws -> [PreparedOperation<Record>] {
-    let timestamp = ISOTime.now()
-    var prepared: [PreparedOperation<Record>] = []
-    prepared.reserveCapacity(changes.count)
-    for change in changes {
-      try Self.validate(id: change.id)
-      if let value = change.record {
-        let data = try encoder.encodeBytes(value)
-        prepared.append(try prepareSet(change.id, value, data: data, previous: change.previous, timestamp: timestamp))
-      } else {
-        // Batch.delete records only a record the batch saw.
-        prepared.append(try prepareDelete(change.id, previous: change.previous!, timestamp: timestamp))
-      }
-    }
-    return prepared
   }
 
   /// Runs one mutation: `prepare` reads the state (under the store's lock) and returns the
@@ -285,16 +274,31 @@ extension Store {
     let (sequence, followUp) = try state.withLock { state in
       try state.checkMutable(readOnly: options.readOnly)
       let sequence = state.apply(try prepare(state))
+      if !state.feed.isEmpty { state.publishLast(1) }
       return (sequence, state.followUp(options: options))
     }
     if followUp.startsWork { startBackgroundWork(followUp) }
     return (sequence, followUp.waitsForWrite)
   }
 
+  /// - Parameter batch: the operation count of the batch this line starts (FORMAT.md,
+  ///   "Batches"), written on a batch's first line only.
   @inlinable
-  func prepareSet(_ id: String, _ value: Record, data: [UInt8], previous: Record?, timestamp: String) throws
-    -> PreparedOperation<Record>
-  {
+  ///
+  /// - Parameter stored: the record's ``StoredForm`` when its stored JSON has fields `Record`
+  ///   does not decode: the new line keeps its unknown top-level keys, and `prev` is the JSON
+  ///   as stored.
+  func prepareSet(
+    _ id: String, _ value: Record, data encoded: [UInt8], previous: Record?, timestamp: String,
+    batch: Int? = nil, stored: StoredForm? = nil
+  ) throws -> PreparedOperation<Record> {
+    var data = encoded
+    var storedAfter: StoredForm?? = nil
+    if let stored {
+      let merged = stored.merged(into: encoded)
+      data = merged.bytes
+      storedAfter = .some(merged.unknownKeys.isEmpty ? nil : merged)
+    }
     var writer = JSONWriter(reservingCapacity: data.count * 2 + 96)
     let (agent, clock) = followsOtherWriters ? currentStamp() : (nil, nil)
     let previousValue: PreviousValue<Record>
@@ -302,45 +306,47 @@ extension Store {
       // The previous record is encoded once: its bytes are both the size the patch must beat
       // and, when it does not, the `prev` written (the encoder's bytes are what the tree
       // parsed from them would serialize to).
-      let oldBytes = try encoder.encodeBytes(previous)
+      let oldBytes = try stored?.bytes ?? encoder.encodeBytes(previous)
       let oldJSON = try JSONValue(parsing: oldBytes)
       let newJSON = try JSONValue(parsing: data)
       if let patch = DeltaPatch.make(from: oldJSON, to: newJSON), patch.isSmaller(thanEncodedLength: oldBytes.count) {
         previousValue = .delta(patch)
         OperationLine.write(
           into: &writer, timestamp: timestamp, kind: .set, id: id, previous: .delta(patch), data: data, agent: agent,
-          clock: clock)
+          clock: clock, batch: batch)
       } else {
         previousValue = .record(previous)
         OperationLine.write(
           into: &writer, timestamp: timestamp, kind: .set, id: id, previous: .record(oldBytes), data: data,
-          agent: agent, clock: clock)
+          agent: agent, clock: clock, batch: batch)
       }
     } else {
       previousValue = .none
       OperationLine.write(
-        into: &writer, timestamp: timestamp, kind: .set, id: id, previous: .none, data: data, agent: agent, clock: clock
-      )
+        into: &writer, timestamp: timestamp, kind: .set, id: id, previous: .none, data: data, agent: agent,
+        clock: clock, batch: batch)
     }
     return PreparedOperation(
       operation: LogOperation(
         timestamp: timestamp, kind: .set, id: id, data: value, previous: previousValue, agent: agent, clock: clock),
-      line: writer.bytes)
+      line: writer.bytes, storedAfter: storedAfter)
   }
 
   @inlinable
-  func prepareDelete(_ id: String, previous: Record, timestamp: String) throws -> PreparedOperation<Record> {
+  func prepareDelete(
+    _ id: String, previous: Record, timestamp: String, batch: Int? = nil, stored: StoredForm? = nil
+  ) throws -> PreparedOperation<Record> {
     var writer = JSONWriter(reservingCapacity: 256)
-    let previousBytes = try encoder.encodeBytes(previous)
+    let previousBytes = try stored?.bytes ?? encoder.encodeBytes(previous)
     let (agent, clock) = followsOtherWriters ? currentStamp() : (nil, nil)
     OperationLine.write(
       into: &writer, timestamp: timestamp, kind: .delete, id: id, previous: .record(previousBytes), data: nil,
-      agent: agent, clock: clock)
+      agent: agent, clock: clock, batch: batch)
     return PreparedOperation(
       operation: LogOperation(
         timestamp: timestamp, kind: .delete, id: id, data: nil, previous: .record(previous), agent: agent,
         clock: clock),
-      line: writer.bytes)
+      line: writer.bytes, storedAfter: stored == nil ? nil : .some(nil))
   }
 
   /// The agent and Lamport clock to stamp a new operation with (multi-writer stores).
@@ -361,7 +367,7 @@ extension Store {
       // global pool, not on whatever executor the writing task prefers (a task inherits it).
       Task(executorPreference: backend.taskExecutor ?? globalConcurrentExecutor) {
         try? await Task.sleep(for: interval)
-        self.state.withLock { $0.groupTimerArmed = false }
+        self.state.withLock { $0.pipeline.groupTimerArmed = false }
         await self.writeInBackground()
       }
     }
@@ -373,8 +379,8 @@ extension Store {
           // buffer at once, and starting a task per write costs a thread wake-up each time.
           try? await Task.sleep(for: .milliseconds(1))
           let more = self.state.withLock { state -> Bool in
-            if state.pending.isEmpty {
-              state.backgroundWriterScheduled = false
+            if state.pipeline.pending.isEmpty {
+              state.pipeline.backgroundWriterScheduled = false
               return false
             }
             return true
@@ -399,7 +405,7 @@ extension Store {
   /// Waits until every operation queued so far is in the WAL. A loss is not thrown here: it
   /// reaches the user as the background error.
   func writeQueued() async throws {
-    let last = state.withLock { $0.nextSequence - 1 }
+    let last = state.withLock { $0.pipeline.nextSequence - 1 }
     try await waitForWrite(upTo: last, reportLoss: false)
   }
 
@@ -421,10 +427,10 @@ extension Store {
       // Most calls find the write done or nobody writing: decide without suspending, since
       // a continuation costs a trip through the executor even when resumed at once.
       let decided = try state.withLock { state -> CommitSignal? in
-        if reportLoss, let error = state.failure(of: sequence) { throw error }
-        if state.writtenSequence >= sequence { return .written }
-        if !state.writerActive {
-          state.writerActive = true
+        if reportLoss, let error = state.pipeline.failure(of: sequence) { throw error }
+        if state.pipeline.writtenSequence >= sequence { return .written }
+        if !state.pipeline.writerActive {
+          state.pipeline.writerActive = true
           return .lead
         }
         return nil
@@ -438,20 +444,20 @@ extension Store {
       }
       let signal: CommitSignal = try await withCheckedThrowingContinuation { continuation in
         let outcome: Result<CommitSignal, any Error>? = state.withLock { state in
-          if reportLoss, let error = state.failure(of: sequence) { return .failure(error) }
-          if state.writtenSequence >= sequence { return .success(.written) }
-          if !state.writerActive {
-            state.writerActive = true
+          if reportLoss, let error = state.pipeline.failure(of: sequence) { return .failure(error) }
+          if state.pipeline.writtenSequence >= sequence { return .success(.written) }
+          if !state.pipeline.writerActive {
+            state.pipeline.writerActive = true
             return .success(.lead)
           }
-          state.waiters.append(CommitWaiter(sequence: sequence, continuation: continuation))
+          state.pipeline.waiters.append(CommitWaiter(sequence: sequence, continuation: continuation))
           return nil
         }
         if let outcome { continuation.resume(with: outcome) }
       }
       switch signal {
       case .written:
-        if reportLoss, let error = state.withLock({ $0.failure(of: sequence) }) { throw error }
+        if reportLoss, let error = state.withLock({ $0.pipeline.failure(of: sequence) }) { throw error }
         return
       case .lead:
         await writePending()
@@ -464,43 +470,29 @@ extension Store {
   func writePending() async {
     while true {
       var idleWaiters: [CommitWaiter] = []
-      let batch = state.withLock { state -> (bytes: [UInt8], first: UInt64, last: UInt64, path: String)? in
-        guard !state.pending.isEmpty else {
-          idleWaiters = state.becomeIdle()
+      let taken = state.withLock { state -> (append: CommitPipeline.Append, path: String)? in
+        guard let append = state.pipeline.take() else {
+          idleWaiters = state.pipeline.becomeIdle()
           return nil
         }
-        // The buffer a writer handed back keeps its capacity: a fresh one would regrow (and
-        // copy itself) by doubling from empty for every batch.
-        var bytes: [UInt8] = []
-        swap(&bytes, &state.pending)
-        swap(&state.pending, &state.spareBuffer)
-        let count = UInt64(state.pendingCount)
-        state.pendingCount = 0
-        let last = state.nextSequence - 1
-        state.takenSequence = last
-        return (bytes, last - count + 1, last, state.walPath)
+        return (append, state.walPath)
       }
-      guard var batch else {
+      guard let (taken, path) = taken else {
         for waiter in idleWaiters { waiter.continuation.resume(returning: .written) }
         return
       }
+      var append = taken
       do {
-        try await backend.append(batch.path, batch.bytes, durability: options.durability)
+        try await backend.append(path, append.bytes, durability: options.durability)
       } catch {
-        rollBack(from: batch.first, error: error)
+        rollBack(from: append.first, error: error)
         return
       }
-      let writtenCount = batch.bytes.count
-      batch.bytes.removeAll(keepingCapacity: true)
       let (ready, next) = state.withLock { state -> ([CommitWaiter], WriterNext) in
-        state.writtenSequence = batch.last
-        state.walLength += writtenCount
-        if batch.bytes.capacity > state.spareBuffer.capacity && batch.bytes.capacity <= Self.largestSpareBuffer {
-          swap(&batch.bytes, &state.spareBuffer)
-        }
-        if state.pending.isEmpty { return (state.becomeIdle(), .stop) }
-        let ready = state.collectWritten()
-        if !state.waiters.isEmpty { return (ready, .handOff(state.waiters.removeFirst())) }
+        state.pipeline.didWrite(&append)
+        if state.pipeline.pending.isEmpty { return (state.pipeline.becomeIdle(), .stop) }
+        let ready = state.pipeline.collectWritten()
+        if !state.pipeline.waiters.isEmpty { return (ready, .handOff(state.pipeline.waiters.removeFirst())) }
         return (ready, .carryOn)
       }
       for waiter in ready { waiter.continuation.resume(returning: .written) }
@@ -514,30 +506,11 @@ extension Store {
     }
   }
 
-  /// The largest buffer kept for reuse; a rare huge batch should not pin its memory.
-  static var largestSpareBuffer: Int { 4 << 20 }
-
   /// A write failed: the operations it carried, and every one queued after them, are taken
   /// back out of memory so that memory equals the WAL again, and their callers get the error.
   func rollBack(from firstSequence: UInt64, error: any Error) {
-    let waiters = state.withLock { state -> [CommitWaiter] in
-      var lostAcknowledged = false
-      while let last = state.journal.last, last.sequence >= firstSequence {
-        state.takeBackLast()
-        lostAcknowledged = lostAcknowledged || options.writeMode != .immediate
-      }
-      state.pending = []
-      state.pendingCount = 0
-      let last = state.nextSequence - 1
-      if last >= firstSequence { state.failedRanges.append((firstSequence...last, error)) }
-      state.takenSequence = last
-      state.writtenSequence = last
-      state.writerActive = false
-      state.generation += 1
-      if lostAcknowledged { state.backgroundError = error }
-      let waiters = state.waiters
-      state.waiters = []
-      return waiters
+    let waiters = state.withLock { state in
+      state.rollBack(from: firstSequence, error: error, writeMode: options.writeMode)
     }
     logger.error("a WAL write failed; its operations were rolled back", metadata: ["error": "\(error)"])
     for waiter in waiters {
@@ -549,7 +522,7 @@ extension Store {
     }
   }
 
-  // MARK: - Flush and undo
+  // MARK: - Flush
 
   /// Writes every buffered operation (group and async modes) and returns once they are in
   /// the WAL; with ``Durability/disk`` they are fsynced too.
@@ -559,7 +532,7 @@ extension Store {
     let last = try state.withLock { state -> UInt64 in
       if state.isClosed { throw OpsLogError.closed }
       if let error = state.takeBackgroundError() { throw error }
-      return state.nextSequence - 1
+      return state.pipeline.nextSequence - 1
     }
     try await waitForWrite(upTo: last, reportLoss: false)
     if let error = state.withLock({ $0.takeBackgroundError() }) { throw error }
@@ -570,136 +543,10 @@ extension Store {
   public func sync() async throws {
     try await flush()
   }
-
-  /// Takes back the last operation since the last checkpoint: a create is removed, an update
-  /// restored, a deleted record put back in its place. Its WAL line is cut off the end of the
-  /// file (O(1)), or dropped from the buffer if it was not written yet.
-  ///
-  /// A batch of N operations takes N undos. Returns `false` when there is nothing to undo.
-  /// The cut is made with the store's ``StoreOptions/durability``: under `.disk` it is on disk
-  /// when `undo` returns. In a multi-writer store it takes back this agent's last operation.
-  /// - Throws: ``OpsLogError/readOnly``, ``OpsLogError/closed``, a background write failure not
-  ///   reported yet, or the truncation's ``OpsLogError/io(path:errno:reason:)`` (then nothing
-  ///   is undone).
-  @discardableResult
-  public func undo() async throws -> Bool {
-    await mutationLock.lock()
-    defer { mutationLock.unlock() }
-    // The strategy keeps other writers from taking the lines in a snapshot while they are
-    // cut off (an agent holds `.compact-lock`).
-    return try await strategy.guardingUndo(backend: backend) { try await undoHoldingMutationLock() }
-  }
-
-  /// ``undo()`` for a caller that holds the mutation lock and the strategy's undo guard.
-  func undoHoldingMutationLock() async throws -> Bool {
-    try await checkLogBeforeMutation()
-    while true {
-      let step = try state.withLock { state -> UndoStep<Record> in
-        try state.checkMutable(readOnly: options.readOnly)
-        // The last operation this store may undo: with other writers' operations merged in,
-        // not necessarily the last one applied.
-        guard let index = state.journal.lastIndex(where: { strategy.owns(agent: $0.operation.agent) }) else {
-          return .nothing
-        }
-        let last = state.journal[index]
-        if index != state.journal.count - 1 {
-          if last.sequence > state.writtenSequence { return .waitFor(last.sequence) }
-          return .truncate(last, path: state.walPath, length: state.walLength, generation: state.generation)
-        }
-        if last.sequence > state.takenSequence {
-          // Still in the buffer: drop its line, no I/O.
-          state.pending.removeLast(last.lineLength)
-          state.pendingCount -= 1
-          state.takeBackLast()
-          // Callers waiting for it now wait for the operation before it.
-          for index in state.waiters.indices where state.waiters[index].sequence == last.sequence {
-            state.waiters[index].sequence = last.sequence - 1
-          }
-          if state.pending.isEmpty && !state.writerActive {
-            for waiter in state.becomeIdle() { waiter.continuation.resume(returning: .written) }
-          }
-          return .done
-        }
-        if last.sequence > state.writtenSequence { return .waitFor(last.sequence) }
-        return .truncate(last, path: state.walPath, length: state.walLength, generation: state.generation)
-      }
-      switch step {
-      case .nothing: return false
-      case .done: return true
-      case .waitFor(let sequence):
-        try await waitForWrite(upTo: sequence)
-      case .truncate(let entry, let path, let length, let generation):
-        try await backend.truncate(path, toLength: length - entry.lineLength, durability: options.durability)
-        let applied = state.withLock { state -> Bool in
-          guard state.generation == generation,
-            let index = state.journal.lastIndex(where: { strategy.owns(agent: $0.operation.agent) }),
-            state.journal[index].sequence == entry.sequence
-          else { return false }
-          state.walLength -= entry.lineLength
-          if index == state.journal.count - 1 {
-            state.takeBackLast()
-          } else {
-            state.removeAndRederive(at: index)
-            state.operationsSinceCheckpoint -= 1
-          }
-          return true
-        }
-        if applied { return true }
-      }
-    }
-  }
-}
-
-/// The changes of a ``Store/batch(_:)`` body, seen by the body as if already applied.
-public struct Batch<Record: Sendable> {
-  /// One change, with the record it replaces as the batch saw it (its delta and undo base).
-  struct Change {
-    var id: String
-    /// The new record; `nil` for a delete.
-    var record: Record?
-    var previous: Record?
-  }
-
-  let base: RecordTable<Record>
-  var overlay: [String: Record?] = [:]
-  var changes: [Change] = []
-
-  init(base: RecordTable<Record>) { self.base = base }
-
-  /// Sets `id` to `value` (creates or replaces it). An empty `id` makes ``Store/batch(_:)``
-  /// throw ``OpsLogError/invalidArgument(_:)`` and write nothing.
-  public mutating func set(_ id: String, _ value: Record) {
-    changes.append(Change(id: id, record: value, previous: get(id)))
-    overlay[id] = .some(value)
-  }
-
-  /// Deletes `id`.
-  /// - Throws: ``OpsLogError/notFound(id:)`` when, as the batch sees the store, no record has it.
-  public mutating func delete(_ id: String) throws {
-    guard let previous = get(id) else { throw OpsLogError.notFound(id: id) }
-    changes.append(Change(id: id, record: nil, previous: previous))
-    overlay[id] = .some(nil)
-  }
-
-  /// The record `id` as the batch sees it: the store with the batch's own changes applied.
-  public func get(_ id: String) -> Record? {
-    if let changed = overlay[id] { return changed }
-    return base.get(id)
-  }
-
-  /// The number of operations the batch holds.
-  public var count: Int { changes.count }
 }
 
 /// What the writer does after an append.
 enum WriterNext {
   case stop, carryOn
   case handOff(CommitWaiter)
-}
-
-/// What undo has to do for the last operation.
-enum UndoStep<Record: Sendable> {
-  case nothing, done
-  case waitFor(UInt64)
-  case truncate(JournalEntry<Record>, path: String, length: Int, generation: Int)
 }

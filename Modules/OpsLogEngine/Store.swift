@@ -4,6 +4,12 @@ import OpsLogStorage
 import OpsLogTypes
 import Synchronization
 
+#if canImport(FoundationEssentials)
+  import FoundationEssentials
+#else
+  import Foundation
+#endif
+
 /// An embedded, event-sourced document store: every mutation is an operation appended to a
 /// JSONL write-ahead log, and the state is the latest snapshot plus a replay of that log.
 ///
@@ -159,17 +165,41 @@ public final class Store<Record: Codable & Sendable>: Sendable {
 
   /// The operations on `id` since the last checkpoint, oldest first.
   public func history(of id: String) throws -> [LogOperation<Record>] {
-    try read { state in state.journal.lazy.filter { $0.operation.id == id }.map(\.operation) }
+    try read { state in state.journal.lazy.filter { ExactString.areIdentical($0.operation.id, id) }.map(\.operation) }
   }
 
-  /// The operations since the last checkpoint, oldest first; with `timestamp`, only those
-  /// whose timestamp is later than it (ISO-8601 strings compare in time order).
-  public func operations(since timestamp: String? = nil) throws -> [LogOperation<Record>] {
+  /// The operations since the last checkpoint, oldest first; with `date`, only those whose
+  /// timestamp is later than it, compared as instants (a `ts` of `…T06:03:22.925Z` is later
+  /// than `…T06:03:22Z`). History starts afresh at every checkpoint.
+  ///
+  /// - Complexity: O(operations since the last checkpoint).
+  public func operations(since date: Date? = nil) throws -> [LogOperation<Record>] {
     try read { state in
-      guard let timestamp else { return state.journal.map(\.operation) }
-      return state.journal.lazy.filter { $0.operation.timestamp > timestamp }.map(\.operation)
+      guard let date else { return state.journal.map(\.operation) }
+      return state.journal.lazy.filter { entry in
+        // A timestamp that does not parse (another writer's) is kept: it cannot be placed.
+        guard let time = ISOTime.date(parsing: entry.operation.timestamp) else { return true }
+        return time > date
+      }.map(\.operation)
     }
   }
+
+  /// ``operations(since:)-(Date?)`` with the time as ISO-8601 text, with or without fractional
+  /// seconds, in UTC or with an offset (`2026-04-01T10:00:01Z`, `2026-04-01T12:00:01.5+02:00`).
+  ///
+  /// - Throws: ``OpsLogError/invalidArgument(_:)`` when `timestamp` is not ISO-8601 (for
+  ///   example `"yesterday"`), rather than comparing text and returning nothing.
+  public func operations(since timestamp: String) throws -> [LogOperation<Record>] {
+    guard let date = ISOTime.date(parsing: timestamp) else {
+      throw OpsLogError.invalidArgument(
+        "\"\(timestamp)\" is not an ISO-8601 time such as 2026-04-01T10:00:01.000Z; pass a Date or an ISO-8601 string")
+    }
+    return try operations(since: date)
+  }
+
+  /// Whether a record has this ID; the same as ``has(_:)``, the reference's name.
+  @inlinable
+  public func contains(_ id: String) throws -> Bool { try read { $0.table.contains(id) } }
 
   // MARK: - Stats
 
@@ -208,16 +238,33 @@ public final class Store<Record: Codable & Sendable>: Sendable {
   static func decodeOperation(_ stored: LogOperation<JSONBytes>, path: String, decoder: RecordDecoder) throws
     -> LogOperation<Record>
   {
+    try decodeOperationNotingUnknownKeys(stored, path: path, decoder: decoder).operation
+  }
+
+  /// ``decodeOperation(_:path:decoder:)``, with the stored form of a set's `data` when its JSON
+  /// has fields `Record` does not decode (see ``StoredForm``).
+  static func decodeOperationNotingUnknownKeys(
+    _ stored: LogOperation<JSONBytes>, path: String, decoder: RecordDecoder
+  ) throws -> DecodedOperation<Record> {
     let previous: PreviousValue<Record>
     switch stored.previous {
     case .none: previous = .none
     case .record(let bytes): previous = .record(try decodeStored(stored.id, from: bytes, path: path, decoder: decoder))
     case .delta(let patch): previous = .delta(patch)
     }
-    let data = try stored.data.map { try decodeStored(stored.id, from: $0, path: path, decoder: decoder) }
-    return LogOperation(
-      timestamp: stored.timestamp, kind: stored.kind, id: stored.id, data: data, previous: previous,
-      agent: stored.agent, clock: stored.clock)
+    var dataForm: StoredForm? = nil
+    let data = try stored.data.map { bytes -> Record in
+      let (record, unknown) = try decodeStored(Record.self, id: stored.id, path: path) {
+        try bytes.bytes.withUnsafeBytes { try decoder.decodeNotingUnknownKeys(Record.self, from: $0) }
+      }
+      dataForm = StoredForm.noting(unknown, bytes: bytes.bytes)
+      return record
+    }
+    return DecodedOperation(
+      operation: LogOperation(
+        timestamp: stored.timestamp, kind: stored.kind, id: stored.id, data: data, previous: previous,
+        agent: stored.agent, clock: stored.clock),
+      dataForm: dataForm)
   }
 
   static func decodeStored(_ id: String, from bytes: JSONBytes, path: String, decoder: RecordDecoder) throws -> Record {
@@ -229,14 +276,14 @@ public final class Store<Record: Codable & Sendable>: Sendable {
   /// Runs `decode` for the stored record `id` of the file `path`, turning a failure into the
   /// error a user can act on: malformed JSON is damage, a type mismatch names the record and
   /// the ways to open it.
-  static func decodeStored<T>(_ type: T.Type, id: String, path: String, _ decode: () throws -> T) throws -> T {
+  static func decodeStored<T>(_ type: Any.Type, id: String, path: String, _ decode: () throws -> T) throws -> T {
     do {
       return try decode()
     } catch let error as OpsLogError {
       throw OpsLogError.corrupted(path: path, reason: "record \"\(id)\": \(error)")
     } catch {
       // The bytes are valid JSON: the data is intact and only the type does not fit it.
-      throw OpsLogError.recordTypeMismatch(id: id, type: "\(T.self)", reason: "\(error)")
+      throw OpsLogError.recordTypeMismatch(id: id, type: "\(type)", reason: "\(error)")
     }
   }
 

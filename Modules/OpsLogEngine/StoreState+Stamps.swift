@@ -12,7 +12,7 @@ extension StoreState {
   mutating func restoreWinningStamp(after removed: JournalEntry<Record>) {
     guard removed.operation.agent != nil else { return }
     let id = removed.operation.id
-    let winner = journal.last { $0.operation.id == id && $0.applied }
-    winningStamps[id] = winner.flatMap { OperationStamp(of: $0.operation) }
+    let winner = journal.last { ExactString.areIdentical($0.operation.id, id) && $0.applied }
+    winningStamps[ExactString(id)] = winner.flatMap { OperationStamp(of: $0.operation) }
   }
 }

@@ -10,120 +10,139 @@ struct JournalEntry<Record: Sendable>: Sendable {
   @usableFromInline var previousRecord: Record?
   /// The slot the record occupied (a delete's hole), so undo restores its exact place.
   @usableFromInline var slot: Int
-  /// Bytes of its WAL line, newline included: undo cuts exactly this much off the file.
+  /// Bytes of its WAL line, newline included.
   @usableFromInline var lineLength: Int
+  /// Where its line starts in the WAL this store appends to, recorded when the line was
+  /// queued or read: undo cuts the file there, never at a length computed from the end
+  /// (FORMAT.md, "Undo"). -1 for a line of another file (another agent's WAL).
+  @usableFromInline var offset: Int
+  /// 1 for an operation of its own, N for the first operation of a batch of N, 0 for the
+  /// later ones of a batch: undo takes a unit back whole.
+  @usableFromInline var unitSize: Int
   /// Its place in the commit pipeline; see ``CommitPipeline``.
   @usableFromInline var sequence: UInt64
+  /// The record's ``StoredForm`` before the operation, when the operation changed it (`nil`:
+  /// it did not), so that undo puts the stored JSON back too.
+  @usableFromInline var storedBefore: StoredForm??
   /// Whether it changed the state: an operation merged in from another writer that loses
   /// last-writer-wins against the key's current stamp is kept for history but changed nothing.
   @usableFromInline var applied: Bool
 
   @inlinable
   init(
-    operation: LogOperation<Record>, previousRecord: Record?, slot: Int, lineLength: Int, sequence: UInt64,
-    applied: Bool = true
+    operation: LogOperation<Record>, previousRecord: Record?, slot: Int, lineLength: Int, offset: Int,
+    unitSize: Int = 1, sequence: UInt64, applied: Bool = true, storedBefore: StoredForm?? = nil
   ) {
+    self.storedBefore = storedBefore
     self.operation = operation
     self.previousRecord = previousRecord
     self.slot = slot
     self.lineLength = lineLength
+    self.offset = offset
+    self.unitSize = unitSize
     self.sequence = sequence
     self.applied = applied
   }
 }
 
-/// Someone waiting for the WAL write of every operation up to `sequence`.
-struct CommitWaiter: Sendable {
-  var sequence: UInt64
-  var continuation: CheckedContinuation<CommitSignal, any Error>
+extension JournalEntry {
+  /// The operation as a change feed reports it taken back: with its full previous record,
+  /// never a delta patch, so that a consumer can revert it without the record's JSON.
+  var undoneOperation: LogOperation<Record> {
+    var undone = operation
+    if let previousRecord {
+      undone.previous = .record(previousRecord)
+    } else if operation.kind == .set {
+      undone.previous = .none
+    }
+    return undone
+  }
 }
 
-/// What a waiter is told when it wakes.
-enum CommitSignal: Sendable {
-  /// Its operations are in the WAL.
-  case written
-  /// Nobody is writing: it must write the pending buffer itself.
-  case lead
-}
-
-/// Everything mutable about an open store, behind the store's `Mutex`.
+/// Everything mutable about an open store, behind the store's `Mutex`, by concern: the
+/// records (table and journal), the commit pipeline, the log files, following, lifecycle.
 @usableFromInline
 struct StoreState<Record: Sendable>: Sendable {
+  // MARK: Records
   @usableFromInline var table = RecordTable<Record>()
-  /// Operations since the last checkpoint cut, oldest first.
+  /// Operations since the last checkpoint, oldest first.
   @usableFromInline var journal = ChunkedArray<JournalEntry<Record>>()
+  /// Journal entries below this index belong to a checkpoint in progress: they are in the
+  /// snapshot being written, so undo may not take them back; a failed checkpoint lowers it
+  /// to 0 again, a finished one drops them.
+  var journalFloor = 0
   /// Per key, the stamp of the operation whose effect the table holds (multi-writer merges);
   /// empty for unstamped operations, and reset by every new base (checkpoint, reload).
-  var winningStamps: [String: OperationStamp] = [:]
-  var manifest: ManifestInfo
-  @usableFromInline var isClosed = false
-  /// `close()` has begun: mutations are refused, reads still work.
-  @usableFromInline var isClosing = false
+  var winningStamps: [ExactString: OperationStamp] = [:]
+  /// The stored JSON of the records whose JSON has fields `Record` does not decode, by ID;
+  /// empty when the type reads every record completely (see ``StoredForm``).
+  @usableFromInline var storedForms: [ExactString: StoredForm] = [:]
+  /// Operations written or buffered since the last checkpoint cut.
+  @usableFromInline var operationsSinceCheckpoint = 0
 
-  /// The WAL being appended to (or, for a reader, followed).
-  var walPath: String
-  /// How much of `walPath` the state holds: for a writer, its length once every taken batch
-  /// is written; for a reader following another process, how far it has read complete lines.
-  var walLength: Int
-
-  // Commit pipeline: operations get increasing sequence numbers; their lines wait in
-  // `pending` until a writer takes them.
-  @usableFromInline var pending: [UInt8] = []
-  /// An empty buffer with capacity, from the last write, that becomes `pending` next.
-  var spareBuffer: [UInt8] = []
-  @usableFromInline var pendingCount = 0
-  @usableFromInline var nextSequence: UInt64 = 1
-  /// Every sequence up to this one has been taken by a writer (in flight or written).
-  var takenSequence: UInt64 = 0
-  /// Every sequence up to this one is in the WAL.
-  var writtenSequence: UInt64 = 0
-  var writerActive = false
-  var waiters: [CommitWaiter] = []
+  // MARK: Commit pipeline
+  @usableFromInline var pipeline: CommitPipeline
   /// A failed write whose operations are being rolled back: nothing more is written and new
   /// mutations are refused until the rollback is done.
   var failure: (any Error)? = nil
-  /// A failure that cost operations whose callers were already told they succeeded (group
-  /// and async modes): the next write call, `flush()`, `sync()` or `close()` throws it.
-  @usableFromInline var backgroundError: (any Error)? = nil
-  /// Sequences lost to failed writes, so a caller still on its way to wait learns of it.
-  var failedRanges: [(range: ClosedRange<UInt64>, error: any Error)] = []
-  /// Bumped by every rollback: a step that read the state before an `await` checks it.
+  /// Bumped by every rollback and reload: a step that read the state before an `await`
+  /// checks it.
   var generation = 0
-  @usableFromInline var backgroundWriterScheduled = false
 
-  /// Operations written or buffered since the last checkpoint cut.
-  @usableFromInline var operationsSinceCheckpoint = 0
-  @usableFromInline var checkpointRunning = false
-  @usableFromInline var groupTimerArmed = false
+  // MARK: Log files
+  var manifest: ManifestInfo
+  /// The WAL being appended to (or, for a reader, followed).
+  var walPath: String
+  /// How much of `walPath` the state holds: for a writer, its length once every taken batch
+  /// is written; for a reader following another process, how far it has read complete units.
+  var walLength: Int {
+    get { pipeline.committedLength }
+    set { pipeline.switchWAL(length: newValue) }
+  }
+  /// Snapshot and WAL paths of superseded generations, oldest first, for garbage collection.
+  var retiredGenerations: [[String]] = []
 
-  // Following another writer (read-only single-writer stores).
+  // MARK: Following another writer (read-only single-writer stores)
   var manifestToken: FileChangeToken?
   /// Hashes of the lines read from the current WAL, to recognise the lines a checkpoint
   /// carries over into the next WAL.
   var tailLineHashes: [Int] = []
+  /// The last line applied from `walPath`: a follower checks that it is still there, which
+  /// is how it notices that the writer undid lines it applied.
+  var lastFollowedLine: FollowedLine?
+  /// The consumers of ``Store/changes(pollInterval:)`` and ``Store/watch(interval:)``.
+  @usableFromInline var feed = ChangeFeed<Record>()
 
-  var watchers: [Int: AsyncThrowingStream<[LogOperation<Record>], any Error>.Continuation] = [:]
-  var nextWatcherID = 0
-
-  /// Snapshot and WAL paths of superseded generations, oldest first, for garbage collection.
-  var retiredGenerations: [[String]] = []
+  // MARK: Lifecycle
+  @usableFromInline var isClosed = false
+  /// `close()` has begun: mutations are refused, reads still work.
+  @usableFromInline var isClosing = false
+  @usableFromInline var checkpointRunning = false
 
   init(manifest: ManifestInfo, walPath: String, walLength: Int) {
     self.manifest = manifest
     self.walPath = walPath
-    self.walLength = walLength
+    self.pipeline = CommitPipeline(committedLength: walLength)
+  }
+}
+
+/// Where a line a follower applied is, and a hash of its bytes (newline excluded), to find it
+/// again unchanged.
+struct FollowedLine: Sendable {
+  var offset: Int
+  var length: Int
+  var hash: Int
+
+  init(_ line: WALLine) {
+    offset = line.offset
+    length = line.length
+    hash = line.hash
   }
 
-  /// Resumes nothing itself: returns the waiters whose operations are now written.
-  mutating func collectWritten() -> [CommitWaiter] {
-    var ready: [CommitWaiter] = []
-    waiters.removeAll { waiter in
-      if waiter.sequence <= writtenSequence {
-        ready.append(waiter)
-        return true
-      }
-      return false
-    }
-    return ready
+  /// The hash ``WALLine/hash`` is: of the line's bytes in this process.
+  static func hash(_ bytes: [UInt8]) -> Int {
+    var hasher = Hasher()
+    bytes.withUnsafeBytes { hasher.combine(bytes: $0) }
+    return hasher.finalize()
   }
 }

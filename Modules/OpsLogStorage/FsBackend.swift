@@ -315,8 +315,18 @@ public final class FsBackend: StorageBackend {
       do {
         try Self.appendAll(descriptor, bytes, path: full)
         if durability == .disk {
-          try Posix.syncData(descriptor, path: full)
-          try Self.syncUnsyncedEntries(&state, path: path, full: full)
+          do {
+            try Posix.syncData(descriptor, path: full)
+            try Self.syncUnsyncedEntries(&state, path: path, full: full)
+          } catch {
+            // The bytes reached the file but not the disk, and the store rolls their
+            // operations back: take them out of the file too, so that a reopen does not show
+            // writes whose callers were told they failed. Best effort, as in appendAll.
+            if let info = try? Posix.status(descriptor, path: full) {
+              _ = ftruncate(descriptor, info.st_size - off_t(bytes.count))
+            }
+            throw error
+          }
         }
       } catch {
         // The handle may be the reason (a file system gone bad); the next append reopens.

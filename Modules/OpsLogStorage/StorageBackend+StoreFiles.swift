@@ -34,12 +34,28 @@ extension StorageBackend {
     try await changeToken(of: ManifestCodec.fileName)
   }
 
-  /// Whether the location holds snapshots or WAL files (a store whose manifest is missing
+  /// Whether the location holds store data without a manifest to name it: a snapshot with
+  /// at least one record, or a WAL with at least one byte (a store whose manifest is missing
   /// must not be mistaken for an empty location).
+  ///
+  /// What a first open killed part way leaves (a snapshot's temporary file, a snapshot that
+  /// holds only its header, an empty WAL) holds no data: such a location opens as a fresh store.
   public func containsStoreFiles() async throws -> Bool {
-    let snapshots = try await list("snapshots").filter { $0.hasPrefix("snap-") }
-    let wals = try await listWALFiles()
-    return !snapshots.isEmpty || !wals.isEmpty
+    for name in try await list("snapshots") where name.hasPrefix("snap-") && !name.hasSuffix(".tmp") {
+      var chunks = SnapshotChunks(path: "snapshots/" + name, chunkSize: 1 << 16)
+      do {
+        while let records = try await chunks.next(from: self) {
+          if !records.isEmpty { return true }
+        }
+      } catch {
+        // A damaged snapshot may hold data: it is never treated as nothing.
+        return true
+      }
+    }
+    for path in try await listWALFiles() {
+      if let size = try await size(of: path), size > 0 { return true }
+    }
+    return false
   }
 
   // MARK: Snapshots
@@ -57,20 +73,14 @@ extension StorageBackend {
     _ path: String, chunkSize: Int = 1 << 22, validatingRecordData: Bool = true,
     _ onRecord: (SnapshotRecord) throws -> Void
   ) async throws -> SnapshotHeader {
-    var reader = SnapshotReader(path: path)
-    reader.validatesRecordData = validatingRecordData
-    var offset = 0
-    while true {
-      let chunk =
-        offset == 0
-        ? try await readNamedFile(path, length: chunkSize, missing: "the snapshot the manifest names does not exist")
-        : try await read(path, offset: offset, length: chunkSize)
-      if chunk.isEmpty { break }
-      offset += chunk.count
-      try reader.consume(chunk, onRecord)
-      if chunk.count < chunkSize { break }
+    var chunks = SnapshotChunks(path: path, chunkSize: chunkSize, validatingRecordData: validatingRecordData)
+    while let records = try await chunks.next(from: self) {
+      for record in records { try onRecord(record) }
     }
-    return try reader.finish(onRecord)
+    guard let header = chunks.header else {
+      throw OpsLogError.corrupted(path: path, reason: "the snapshot has no header")
+    }
+    return header
   }
 
   /// Writes a snapshot atomically from plain JSONL chunks (header line first), compressing
@@ -126,7 +136,6 @@ extension StorageBackend {
   ) async throws -> WALReadResult {
     let bytes = try await readNamedFile(
       path, offset: offset, length: maximumBytes ?? Int.max, missing: "the WAL the manifest names does not exist")
-    var result = WALReadResult(startOffset: offset, consumedThrough: offset)
     let lines = WALScanner.completeLines(bytes)
     // A large WAL (the one replayed on open) is decoded on both cores; each line is decoded on
     // its own, and the halves are put back in file order.
@@ -147,23 +156,15 @@ extension StorageBackend {
         return halves
       }
     }
-    result.lines.reserveCapacity(scanned.reduce(0) { $0 + $1.lines.count })
-    for part in scanned {
-      result.lines.append(contentsOf: part.lines)
-      for (lineOffset, error) in part.malformed {
-        result.malformedLines += 1
-        (logger ?? storageLogger).warning(
-          "skipping a malformed WAL line",
-          metadata: ["path": "\(path)", "offset": "\(lineOffset)", "error": "\(error)"])
-      }
-    }
+    let endOfCompleteLines = offset + (lines.last.map { $0.upperBound + 1 } ?? 0)
+    var result = WALScanner.assemble(
+      scanned, startOffset: offset, endOfCompleteLines: endOfCompleteLines, path: path,
+      logger: logger ?? storageLogger)
     if let last = result.lines.last {
       let start = last.offset - offset
       result.lastLineBytes = Array(bytes[start..<(start + last.length)])
     }
-    let consumed = lines.last.map { $0.upperBound + 1 } ?? 0
-    result.consumedThrough = offset + consumed
-    result.partialTailLength = bytes.count - consumed
+    result.partialTailLength = offset + bytes.count - result.consumedThrough
     return result
   }
 
@@ -224,19 +225,33 @@ public struct WALLine: Sendable {
   public var length: Int
   /// A hash of the line's bytes, to recognise a line seen before in the same process.
   public var hash: Int
+  /// How many operations the unit this line starts holds: 1 for a plain line, N for the
+  /// first line of a batch of N, 0 for the later lines of a batch. A unit is written, read,
+  /// and undone whole (FORMAT.md, "Batches").
+  public var unitSize: Int = 1
+
+  /// Whether this line is a later line of a batch, not the start of a unit.
+  public var continuesBatch: Bool { unitSize == 0 }
 
   /// The operation with its records parsed into ``JSONValue`` trees; parsed again on every
   /// access, so a caller that needs only some fields reads ``encoded``.
   public var operation: LogOperation<JSONValue> { encoded.mapRecords(\.value) }
 }
 
-/// Splits a WAL read into lines and decodes them.
+/// Splits a WAL read into lines, decodes them, and groups them into units: the one place
+/// where WAL lines are decoded and FORMAT.md's batch rule is applied.
 enum WALScanner {
   /// What one share of the lines decoded to.
   struct Part: Sendable {
+    /// The valid operations, in file order; a batch's first line holds its size in
+    /// `unitSize` until ``assemble(_:startOffset:endOfCompleteLines:path:logger:)`` checks it.
     var lines: [WALLine] = []
     /// File offset and error of each line that is not a valid operation, in file order.
     var malformed: [(offset: Int, error: any Error)] = []
+    /// File offsets of lines of white space only: they carry nothing and are not damage.
+    var blanks: [Int] = []
+    /// Whether any line carries a `batch` count.
+    var hasBatch = false
   }
 
   /// The byte ranges of the complete lines in `bytes`, newline excluded, in order. A last line
@@ -255,27 +270,116 @@ enum WALScanner {
     }
   }
 
-  /// Decodes `lines` of `bytes`, which was read from `fileOffset` on. Blank lines carry
-  /// nothing and are neither operations nor damage.
+  /// Decodes `lines` of `bytes`, which was read from `fileOffset` on.
   static func decode(_ lines: ArraySlice<Range<Int>>, in bytes: [UInt8], fileOffset: Int) -> Part {
     var part = Part()
     part.lines.reserveCapacity(lines.count)
     for range in lines {
       let line = bytes[range]
-      if line.allSatisfy({ $0 == 0x20 || $0 == 0x09 || $0 == 0x0D }) { continue }
+      let lineOffset = fileOffset + range.lowerBound
+      if line.allSatisfy({ $0 == 0x20 || $0 == 0x09 || $0 == 0x0D }) {
+        part.blanks.append(lineOffset)
+        continue
+      }
       do {
-        let operation = try OperationLine.decodeEncoded(line)
+        let decoded = try OperationLine.decodeEncodedLine(line)
         var hasher = Hasher()
         line.withUnsafeBytes { hasher.combine(bytes: $0) }
-        part.lines.append(
-          WALLine(
-            encoded: operation, offset: fileOffset + range.lowerBound, length: range.count + 1,
-            hash: hasher.finalize()))
+        var walLine = WALLine(
+          encoded: decoded.operation, offset: lineOffset, length: range.count + 1, hash: hasher.finalize())
+        if let batch = decoded.batch {
+          walLine.unitSize = batch
+          part.hasBatch = true
+        }
+        part.lines.append(walLine)
       } catch {
-        part.malformed.append((fileOffset + range.lowerBound, error))
+        part.malformed.append((lineOffset, error))
       }
     }
     return part
+  }
+
+  /// Applies FORMAT.md's batch rule to the decoded lines, in file order:
+  /// - a plain valid line is an operation of its own;
+  /// - a line carrying `"batch": N` starts a unit of itself and the next N - 1 complete
+  ///   lines, applied only when all of them are valid operations that start no unit of their
+  ///   own; a damaged unit is skipped whole, with a warning;
+  /// - a unit that the read ends inside (a batch torn by a crash, or still being written) is
+  ///   not consumed: the read stops before its first line, so that a follower reads it again
+  ///   once it is complete and a writable open cuts it off as it cuts a torn line.
+  /// A WAL without batches costs nothing beyond joining the parts.
+  static func assemble(
+    _ parts: [Part], startOffset: Int, endOfCompleteLines: Int, path: String, logger: Logger
+  ) -> WALReadResult {
+    var result = WALReadResult(startOffset: startOffset, consumedThrough: endOfCompleteLines)
+    if parts.count == 1 {
+      result.lines = parts[0].lines
+    } else {
+      result.lines.reserveCapacity(parts.reduce(0) { $0 + $1.lines.count })
+      for part in parts { result.lines.append(contentsOf: part.lines) }
+    }
+    for part in parts {
+      for (offset, error) in part.malformed {
+        result.malformedLines += 1
+        logger.warning(
+          "skipping a malformed WAL line", metadata: ["path": "\(path)", "offset": "\(offset)", "error": "\(error)"])
+      }
+    }
+    guard parts.contains(where: \.hasBatch) else { return result }
+    // Every complete line that is not a valid operation, by offset: each one counts as a
+    // line of a batch it falls in, and damages it.
+    let irregular = parts.flatMap { $0.malformed.map(\.offset) + $0.blanks }.sorted()
+    var lines = result.lines
+    result.lines = []
+    // Built only once a line has to go; until then `lines` is the result, marked in place.
+    var kept: [WALLine]? = nil
+    var next = 0
+    var irregularIndex = 0
+    while next < lines.count {
+      let first = lines[next]
+      guard first.unitSize >= 2 else {
+        kept?.append(first)
+        next += 1
+        continue
+      }
+      let size = first.unitSize
+      while irregularIndex < irregular.count && irregular[irregularIndex] < first.offset { irregularIndex += 1 }
+      var count = 1
+      var end = next + 1
+      var intact = true
+      while count < size {
+        if irregularIndex < irregular.count && (end >= lines.count || irregular[irregularIndex] < lines[end].offset) {
+          intact = false
+          irregularIndex += 1
+        } else if end < lines.count {
+          if lines[end].unitSize >= 2 { intact = false }
+          end += 1
+        } else {
+          break
+        }
+        count += 1
+      }
+      if count < size {
+        // The read ends inside this batch: nothing of it counts yet.
+        result.lines = kept ?? Array(lines[..<next])
+        result.consumedThrough = first.offset
+        result.incompleteBatch = true
+        return result
+      }
+      if intact {
+        for member in (next + 1)..<end { lines[member].unitSize = 0 }
+        kept?.append(contentsOf: lines[next..<end])
+      } else {
+        if kept == nil { kept = Array(lines[..<next]) }
+        result.malformedLines += size
+        logger.warning(
+          "skipping a damaged batch: one of its lines is not a valid operation",
+          metadata: ["path": "\(path)", "offset": "\(first.offset)", "operations": "\(size)"])
+      }
+      next = end
+    }
+    result.lines = kept ?? lines
+    return result
   }
 }
 
@@ -288,10 +392,15 @@ public struct WALReadResult: Sendable {
   public var malformedLines = 0
   /// The offset the read started from, as the caller gave it.
   public var startOffset: Int
-  /// The offset just past the last complete line: where the next read starts.
+  /// The offset just past the last complete unit (a line, or a batch with all its lines):
+  /// where the next read starts.
   public var consumedThrough: Int
-  /// Bytes after the last newline: a line still being written, or torn by a crash.
+  /// Bytes after ``consumedThrough``: a line still being written or torn by a crash, and a
+  /// batch whose lines are not all there yet (``incompleteBatch``).
   public var partialTailLength = 0
+  /// Whether the read ended inside a batch: its lines, from ``consumedThrough`` on, are not
+  /// among ``lines`` (FORMAT.md, "Batches").
+  public var incompleteBatch = false
   /// The bytes of the last of `lines`, newline included, as they were read; empty when
   /// `lines` is. A follower compares them with the file later to notice that the writer cut
   /// lines it had read, without reading the line a second time now.

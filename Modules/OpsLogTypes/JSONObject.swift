@@ -3,6 +3,10 @@
 /// Small objects (the common record) are searched linearly, which beats hashing below a
 /// handful of keys; from ``indexThreshold`` keys on, a hash index is kept beside the members.
 /// `==` ignores member order, as JSON does; serialization and iteration keep it.
+///
+/// Keys are compared and hashed by their exact code points (``ExactString``), as JavaScript
+/// compares them, not by Swift's canonical equivalence: `"é"` (U+00E9) and `"e\u{301}"` are
+/// two keys, each with its own value.
 public struct JSONObject: Sendable, Hashable, Sequence, ExpressibleByDictionaryLiteral {
   /// A member: its name and its value.
   public typealias Element = (key: String, value: JSONValue)
@@ -12,7 +16,7 @@ public struct JSONObject: Sendable, Hashable, Sequence, ExpressibleByDictionaryL
 
   @usableFromInline var storedKeys: [String]
   @usableFromInline var storedValues: [JSONValue]
-  @usableFromInline var index: [String: Int]?
+  @usableFromInline var index: [ExactString: Int]?
 
   /// An empty object.
   public init() {
@@ -50,11 +54,14 @@ public struct JSONObject: Sendable, Hashable, Sequence, ExpressibleByDictionaryL
 
   @inlinable
   func position(of key: String) -> Int? {
-    if let index { return index[key] }
-    return storedKeys.firstIndex(of: key)
+    if let index { return index[ExactString(key)] }
+    for position in storedKeys.indices where ExactString.areIdentical(storedKeys[position], key) {
+      return position
+    }
+    return nil
   }
 
-  /// The member named `key`. Setting `nil` removes it (O(n), rare for records); setting a new
+  /// The member named exactly `key` (same code points). Setting `nil` removes it (O(n), rare for records); setting a new
   /// key appends it; setting an existing key keeps its place.
   public subscript(key: String) -> JSONValue? {
     get {
@@ -82,7 +89,7 @@ public struct JSONObject: Sendable, Hashable, Sequence, ExpressibleByDictionaryL
     storedKeys.append(key)
     storedValues.append(value)
     if index != nil {
-      index![key] = storedKeys.count - 1
+      index![ExactString(key)] = storedKeys.count - 1
     } else if storedKeys.count >= Self.indexThreshold {
       rebuildIndex()
     }
@@ -101,8 +108,8 @@ public struct JSONObject: Sendable, Hashable, Sequence, ExpressibleByDictionaryL
       index = nil
       return
     }
-    var rebuilt = [String: Int](minimumCapacity: storedKeys.count)
-    for (position, key) in storedKeys.enumerated() { rebuilt[key] = position }
+    var rebuilt = [ExactString: Int](minimumCapacity: storedKeys.count)
+    for (position, key) in storedKeys.enumerated() { rebuilt[ExactString(key)] = position }
     index = rebuilt
   }
 
@@ -125,8 +132,8 @@ public struct JSONObject: Sendable, Hashable, Sequence, ExpressibleByDictionaryL
   /// The exact member count.
   public var underestimatedCount: Int { count }
 
-  /// Whether both objects have the same keys with equal values (``JSONValue``'s `==`, so
-  /// `1` equals `1.0`), in any order.
+  /// Whether both objects have the same keys (exactly, code point for code point) with equal
+  /// values (``JSONValue``'s `==`, so `1` equals `1.0`), in any order.
   public static func == (lhs: JSONObject, rhs: JSONObject) -> Bool {
     guard lhs.count == rhs.count else { return false }
     for position in lhs.storedKeys.indices {
@@ -144,7 +151,7 @@ public struct JSONObject: Sendable, Hashable, Sequence, ExpressibleByDictionaryL
     var combined = 0
     for position in storedKeys.indices {
       var member = Hasher()
-      member.combine(storedKeys[position])
+      ExactString.hash(storedKeys[position], into: &member)
       member.combine(storedValues[position])
       combined = combined &+ member.finalize()
     }

@@ -3,7 +3,8 @@
 ///
 /// Integers that fit `Int64` keep their exact value in ``int(_:)``; every other number is a
 /// ``double(_:)``. Equality and hashing are numeric, as in JSON and JavaScript:
-/// `.int(1) == .double(1.0)`, and both hash alike. Objects compare without regard to key
+/// `.int(1) == .double(1.0)`, and both hash alike. Strings compare by exact code points.
+/// Objects compare without regard to key
 /// order (see ``JSONObject``) but keep that order for serialization.
 public enum JSONValue: Sendable, Hashable {
   /// `null`.
@@ -23,8 +24,10 @@ public enum JSONValue: Sendable, Hashable {
   case object(JSONObject)
 
   /// Structural equality, numeric for numbers: an ``int(_:)`` equals a ``double(_:)`` holding
-  /// exactly that integer, and NaN equals nothing. Objects compare without regard to member
-  /// order; arrays element by element. See ``isIdentical(to:)`` for byte-level sameness.
+  /// exactly that integer, and NaN equals nothing. Strings and object keys compare by their
+  /// exact code points (``ExactString``), not by Swift's canonical equivalence, because their
+  /// JSON texts differ: `.string("é") != .string("e\u{301}")`. Objects compare without regard
+  /// to member order; arrays element by element. See ``isIdentical(to:)`` for byte-level sameness.
   public static func == (lhs: JSONValue, rhs: JSONValue) -> Bool {
     switch (lhs, rhs) {
     case (.null, .null): return true
@@ -33,7 +36,7 @@ public enum JSONValue: Sendable, Hashable {
     case (.double(let a), .double(let b)): return a == b
     case (.int(let a), .double(let b)), (.double(let b), .int(let a)):
       return Int64(exactly: b) == a
-    case (.string(let a), .string(let b)): return a == b
+    case (.string(let a), .string(let b)): return ExactString.areIdentical(a, b)
     case (.array(let a), .array(let b)): return a == b
     case (.object(let a), .object(let b)): return a == b
     default: return false
@@ -63,7 +66,7 @@ public enum JSONValue: Sendable, Hashable {
       hasher.combine(value)
     case .string(let value):
       hasher.combine(3 as UInt8)
-      hasher.combine(value)
+      ExactString.hash(value, into: &hasher)
     case .array(let value):
       hasher.combine(4 as UInt8)
       hasher.combine(value)
@@ -146,14 +149,15 @@ extension JSONValue {
     switch (self, other) {
     case (.null, .null): return true
     case (.bool(let a), .bool(let b)): return a == b
-    case (.string(let a), .string(let b)): return a == b
-    case (.int, _), (.double, _):
-      // Numbers are written in their shortest round-tripping form, so numerically equal
-      // values serialize alike (JavaScript writes -0 as 0 too).
-      switch other {
-      case .int, .double: return self == other
-      default: return false
-      }
+    case (.string(let a), .string(let b)): return ExactString.areIdentical(a, b)
+    case (.int(let a), .int(let b)): return a == b
+    case (.double(let a), .double(let b)):
+      // Doubles are written in their shortest round-tripping form, so equal ones serialize
+      // alike (JavaScript writes -0 as 0 too).
+      return a == b
+    case (.int(let integer), .double(let double)), (.double(let double), .int(let integer)):
+      // An integral double below 2^53 is written as an integer; from 2^53 on, in exponent form.
+      return Swift.abs(double) < 9_007_199_254_740_992 && Int64(exactly: double) == integer
     case (.array(let a), .array(let b)):
       guard a.count == b.count else { return false }
       for index in a.indices where !a[index].isIdentical(to: b[index]) { return false }
@@ -161,7 +165,9 @@ extension JSONValue {
     case (.object(let a), .object(let b)):
       guard a.count == b.count else { return false }
       for (left, right) in zip(a, b) {
-        guard left.key == right.key, left.value.isIdentical(to: right.value) else { return false }
+        guard ExactString.areIdentical(left.key, right.key), left.value.isIdentical(to: right.value) else {
+          return false
+        }
       }
       return true
     default: return false

@@ -86,3 +86,72 @@ public struct LogOperation<Record: Sendable>: Sendable {
 
 extension LogOperation: Equatable where Record: Equatable {}
 extension LogOperation: Hashable where Record: Hashable {}
+
+/// A patch as JSON, `{"$set":{…},"$unset":[…]}` with an empty part omitted, as a WAL line holds it.
+extension DeltaPatch: Codable {
+  enum CodingKeys: String, CodingKey {
+    case set = "$set"
+    case unset = "$unset"
+  }
+
+  public init(from decoder: any Decoder) throws {
+    let container = try decoder.container(keyedBy: CodingKeys.self)
+    let set = try container.decodeIfPresent(JSONValue.self, forKey: .set) ?? .object(JSONObject())
+    guard case .object(let object) = set else {
+      throw DecodingError.dataCorruptedError(forKey: .set, in: container, debugDescription: "$set is not an object")
+    }
+    self.init(set: object, unset: try container.decodeIfPresent([String].self, forKey: .unset) ?? [])
+  }
+
+  public func encode(to encoder: any Encoder) throws {
+    var container = encoder.container(keyedBy: CodingKeys.self)
+    if set.count > 0 { try container.encode(JSONValue.object(set), forKey: .set) }
+    if !unset.isEmpty { try container.encode(unset, forKey: .unset) }
+  }
+}
+
+/// An operation encodes as its WAL line's JSON (`ts`, `op`, `id`, `prev`, `data`, `encoding`,
+/// `agent`, `clock`), so that operations can be sent over a wire, stored, and compared in tests.
+extension LogOperation: Codable where Record: Codable {
+  enum CodingKeys: String, CodingKey {
+    case timestamp = "ts"
+    case kind = "op"
+    case id, previous = "prev", data, encoding, agent, clock
+  }
+
+  public init(from decoder: any Decoder) throws {
+    let container = try decoder.container(keyedBy: CodingKeys.self)
+    let encoding = try container.decodeIfPresent(String.self, forKey: .encoding)
+    let previous: PreviousValue<Record>
+    if encoding == "delta" {
+      previous = .delta(try container.decode(DeltaPatch.self, forKey: .previous))
+    } else if try !container.contains(.previous) || container.decodeNil(forKey: .previous) {
+      previous = .none
+    } else {
+      previous = .record(try container.decode(Record.self, forKey: .previous))
+    }
+    self.init(
+      timestamp: try container.decode(String.self, forKey: .timestamp),
+      kind: try container.decode(OperationKind.self, forKey: .kind),
+      id: try container.decode(String.self, forKey: .id),
+      data: try container.decodeIfPresent(Record.self, forKey: .data), previous: previous,
+      agent: try container.decodeIfPresent(String.self, forKey: .agent),
+      clock: try container.decodeIfPresent(Int.self, forKey: .clock))
+  }
+
+  public func encode(to encoder: any Encoder) throws {
+    var container = encoder.container(keyedBy: CodingKeys.self)
+    try container.encode(timestamp, forKey: .timestamp)
+    try container.encode(kind, forKey: .kind)
+    try container.encode(id, forKey: .id)
+    switch previous {
+    case .none: try container.encodeNil(forKey: .previous)
+    case .record(let record): try container.encode(record, forKey: .previous)
+    case .delta(let patch): try container.encode(patch, forKey: .previous)
+    }
+    try container.encodeIfPresent(data, forKey: .data)
+    if case .delta = previous { try container.encode("delta", forKey: .encoding) }
+    try container.encodeIfPresent(agent, forKey: .agent)
+    try container.encodeIfPresent(clock, forKey: .clock)
+  }
+}

@@ -60,7 +60,7 @@ public enum OpsLogError: Error, Sendable, Hashable, CustomStringConvertible {
         "No store exists at \(location); a read-only or skipLoad open does not create one, so open it writable first."
     case .corrupted(let path, let reason):
       return
-        "The store file \(path) is damaged: \(reason). Restore it from a backup or remove the store; nothing was overwritten."
+        "The store file \(path) is damaged: \(reason). Nothing was overwritten; restore the file from a backup (`opslog verify` lists every problem)."
     case .invalidJSON(let reason, let offset):
       return "Invalid JSON at byte \(offset): \(reason)."
     case .invalidOperation(let reason):

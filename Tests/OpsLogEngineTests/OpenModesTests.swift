@@ -134,8 +134,11 @@ struct OpenModesTests {
     await #expect {
       try await location.open(Todo.self)
     } throws: { error in
-      guard case OpsLogError.corrupted(_, let reason) = error else { return false }
-      return reason.contains("\"x\"")
+      // The data is intact: the error names the record and the type, and advises ways to
+      // open it that cannot destroy anything.
+      guard case OpsLogError.recordTypeMismatch(let id, let type, _) = error else { return false }
+      let advice = (error as? OpsLogError)?.description ?? ""
+      return id == "x" && type == "Todo" && advice.contains("Store<JSONValue>") && !advice.contains("remove")
     }
   }
 }
