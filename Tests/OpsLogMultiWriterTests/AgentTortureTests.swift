@@ -23,17 +23,17 @@ import Testing
 ///
 /// CI runs a short version. The full one (documented in the README, "Reliability"):
 ///
-///     OPSLOG_TORTURE_ROUNDS=20 swift test --filter AgentTorture
+///     OPSLOG_AGENT_TORTURE_ROUNDS=20 swift test --filter AgentTorture
 ///
-/// Also `OPSLOG_TORTURE_SEED` (repeat a run), `OPSLOG_TORTURE_STEPS` (per agent, default
-/// 300), `OPSLOG_TORTURE_AGENTS` (default 4). Each round prints one summary line.
+/// Also `OPSLOG_AGENT_TORTURE_SEED` (repeat a run), `OPSLOG_AGENT_TORTURE_STEPS` (per agent, default
+/// 300), `OPSLOG_AGENT_TORTURE_AGENTS` (default 4). Each round prints one summary line.
 @Suite("Multi-writer torture: agent processes", .serialized)
 struct AgentTortureTests {
   static let environment = ProcessInfo.processInfo.environment
-  static let rounds = environment["OPSLOG_TORTURE_ROUNDS"].flatMap(Int.init) ?? 3
-  static let steps = environment["OPSLOG_TORTURE_STEPS"].flatMap(Int.init) ?? 300
-  static let agents = max(2, environment["OPSLOG_TORTURE_AGENTS"].flatMap(Int.init) ?? 4)
-  static let seed = environment["OPSLOG_TORTURE_SEED"].flatMap(UInt64.init) ?? UInt64.random(in: 1..<1 << 40)
+  static let rounds = environment["OPSLOG_AGENT_TORTURE_ROUNDS"].flatMap(Int.init) ?? 3
+  static let steps = environment["OPSLOG_AGENT_TORTURE_STEPS"].flatMap(Int.init) ?? 300
+  static let agents = max(2, environment["OPSLOG_AGENT_TORTURE_AGENTS"].flatMap(Int.init) ?? 4)
+  static let seed = environment["OPSLOG_AGENT_TORTURE_SEED"].flatMap(UInt64.init) ?? UInt64.random(in: 1..<1 << 40)
 
   @Test func agentsLoseNoAcknowledgedWriteUnderLoadAndKills() async throws {
     print("torture: \(Self.rounds) rounds, \(Self.agents) agents x \(Self.steps) steps, seed \(Self.seed)")
