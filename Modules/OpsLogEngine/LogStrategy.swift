@@ -31,6 +31,24 @@ public struct OperationStamp: Sendable, Hashable, Comparable {
   }
 }
 
+/// What a log strategy promises about the writers of a store, so that the engine acts on
+/// declared properties instead of on which strategy it holds.
+@_spi(LogStrategy)
+public struct LogCapabilities: OptionSet, Sendable, Hashable {
+  public let rawValue: Int
+  public init(rawValue: Int) { self.rawValue = rawValue }
+
+  /// A writable open takes the exclusive `.lock`, so this store is the only writer; a
+  /// read-only open follows that one writer with the engine's own ``Store/tail()`` (its WAL
+  /// by byte offset, its checkpoints by the manifest's change token).
+  public static let exclusiveWriter = LogCapabilities(rawValue: 1 << 0)
+  /// Other writers append at the same time: every mutation first asks the strategy
+  /// (``LogStrategy/checkBeforeMutation(backend:options:logger:)``), every operation is
+  /// stamped (``LogStrategy/stamp()``), and following goes through
+  /// ``LogStrategy/poll(backend:options:logger:)``.
+  public static let concurrentWriters = LogCapabilities(rawValue: 1 << 1)
+}
+
 /// What a strategy found when it loaded the log: the lines to replay over the snapshot, in
 /// replay order, and where this store appends.
 @_spi(LogStrategy)
@@ -75,8 +93,8 @@ public enum LogPoll: Sendable {
 /// them while it holds the store's state lock, so they must never call back into the store.
 @_spi(LogStrategy)
 public protocol LogStrategy: Sendable {
-  /// Whether a writable open takes the exclusive `.lock`.
-  var takesWriterLock: Bool { get }
+  /// What the engine may rely on; see ``LogCapabilities``.
+  var capabilities: LogCapabilities { get }
   /// Runs after the backend is initialized and before the manifest is read; may create a
   /// fresh store (a writable open only).
   func prepare(backend: any StorageBackend, options: StoreOptions) async throws
@@ -96,18 +114,15 @@ public protocol LogStrategy: Sendable {
   func poll(backend: any StorageBackend, options: StoreOptions, logger: Logger) async throws -> LogPoll?
   /// The path of the WAL a checkpoint starts.
   func newWALPath(milliseconds: Int64) -> String
-  /// Takes whatever a checkpoint needs; `false` skips the checkpoint (someone else compacts).
-  func beginCheckpoint(backend: any StorageBackend, logger: Logger) async throws -> Bool
-  /// The checkpoint's cut: everything polled so far is in the snapshot about to be written.
-  func markCut()
-  /// The manifest a checkpoint writes, given the engine's; may write side files first.
-  func checkpointManifest(_ manifest: ManifestInfo, newWALPath: String, backend: any StorageBackend) async throws
-    -> ManifestInfo
-  /// The checkpoint's manifest, whose snapshot is `snapshot`, is written; `token` is its
-  /// change token.
-  func didCheckpoint(newWALPath: String, snapshot: String, token: FileChangeToken?)
-  /// Releases what ``beginCheckpoint(backend:logger:)`` took; called whatever happened.
-  func endCheckpoint(backend: any StorageBackend) async
+  /// Starts a checkpoint: takes whatever it needs and returns the session that carries it
+  /// through, or `nil` to skip it (another writer compacts). The engine calls the session's
+  /// steps in their order, and ``CheckpointSession/finish(backend:)`` whatever happened.
+  func beginCheckpoint(backend: any StorageBackend, logger: Logger) async throws -> (any CheckpointSession)?
+  /// Runs an undo (its check before the mutation and the cut of its lines off the WAL) so
+  /// that no other writer can take the lines being cut into a snapshot meanwhile; a cut
+  /// after another writer's compaction read them would leave them in its snapshot, and its
+  /// `.through` marker pointing into whatever this store appends next.
+  func guardingUndo<T: Sendable>(backend: any StorageBackend, _ body: () async throws -> T) async throws -> T
   /// `close()` wrote everything this store will ever write: the last chance to make sure
   /// none of it is stranded (e.g. in a WAL another writer retired).
   func willClose(backend: any StorageBackend, options: StoreOptions, logger: Logger) async throws
@@ -119,7 +134,7 @@ public struct SingleWriterLog: LogStrategy {
   /// The layout every plain ``Store/open(_:options:)`` uses.
   public init() {}
 
-  public var takesWriterLock: Bool { true }
+  public var capabilities: LogCapabilities { .exclusiveWriter }
 
   public func prepare(backend: any StorageBackend, options: StoreOptions) async throws {}
 
@@ -156,14 +171,55 @@ public struct SingleWriterLog: LogStrategy {
   { nil }
   public func poll(backend: any StorageBackend, options: StoreOptions, logger: Logger) async throws -> LogPoll? { nil }
   public func newWALPath(milliseconds: Int64) -> String { "ops/ops-\(milliseconds).jsonl" }
-  public func beginCheckpoint(backend: any StorageBackend, logger: Logger) async throws -> Bool { true }
-  public func markCut() {}
-  public func checkpointManifest(_ manifest: ManifestInfo, newWALPath: String, backend: any StorageBackend)
-    async throws -> ManifestInfo
-  { manifest }
-  public func didCheckpoint(newWALPath: String, snapshot: String, token: FileChangeToken?) {}
-  public func endCheckpoint(backend: any StorageBackend) async {}
+  /// A session that writes the engine's manifest as it is; the `.lock` keeps every other
+  /// writer out already.
+  public func beginCheckpoint(backend: any StorageBackend, logger: Logger) async throws -> (any CheckpointSession)? {
+    SingleWriterCheckpoint()
+  }
+  /// Runs `body`: the `.lock` keeps every other writer out already.
+  public func guardingUndo<T: Sendable>(backend: any StorageBackend, _ body: () async throws -> T) async throws -> T {
+    try await body()
+  }
   public func willClose(backend: any StorageBackend, options: StoreOptions, logger: Logger) async throws {}
+}
+
+/// One checkpoint as a log strategy takes part in it, step by step, in this order:
+/// 1. ``cut()``, under the store's mutation lock, once the engine has written what was
+///    queued and followed the other writers: everything followed so far is in the snapshot
+///    about to be written;
+/// 2. the engine writes the snapshot, holding no lock;
+/// 3. ``writeManifest(_:newWALPath:backend:)``, under the mutation lock again, once the new
+///    WAL holds the lines written since the cut: the manifest switch;
+/// 4. ``finish(backend:)``, whatever happened before (a skipped cut, an error): releases
+///    what ``LogStrategy/beginCheckpoint(backend:logger:)`` took.
+/// A step may be left out only by an error or a cut that finds nothing to checkpoint; the
+/// engine never calls one twice.
+@_spi(LogStrategy)
+public protocol CheckpointSession: Sendable {
+  /// The cut; called with the mutation lock held (never the state mutex), right after the
+  /// engine followed the other writers.
+  func cut()
+  /// Writes `manifest` (the engine's: new snapshot, `newWALPath` as `activeOps`), as the
+  /// strategy shapes it and with whatever side files must precede it, and returns what was
+  /// written. Once it returns, the switch has happened.
+  func writeManifest(_ manifest: ManifestInfo, newWALPath: String, backend: any StorageBackend) async throws
+    -> ManifestInfo
+  /// Ends the session; called exactly once, whatever happened.
+  func finish(backend: any StorageBackend) async
+}
+
+/// The checkpoint of the single-writer log: the manifest as the engine made it.
+@_spi(LogStrategy)
+public struct SingleWriterCheckpoint: CheckpointSession {
+  public init() {}
+  public func cut() {}
+  public func writeManifest(_ manifest: ManifestInfo, newWALPath: String, backend: any StorageBackend) async throws
+    -> ManifestInfo
+  {
+    try await backend.writeManifest(manifest)
+    return manifest
+  }
+  public func finish(backend: any StorageBackend) async {}
 }
 
 /// Repairs shared by every log strategy.

@@ -72,19 +72,21 @@ extension Store {
     beforeCut: (@Sendable () async throws -> Void)? = nil
   ) async throws -> Bool {
     // Another writer compacting at the same time makes this one unnecessary.
-    guard try await strategy.beginCheckpoint(backend: backend, logger: logger) else { return false }
+    guard let session = try await strategy.beginCheckpoint(backend: backend, logger: logger) else { return false }
     do {
       try await beforeCut?()
-      try await checkpointAsSoleCompactor(reason: reason, plan: plan)
+      try await checkpointAsSoleCompactor(reason: reason, plan: plan, session: session)
     } catch {
-      await strategy.endCheckpoint(backend: backend)
+      await session.finish(backend: backend)
       throw error
     }
-    await strategy.endCheckpoint(backend: backend)
+    await session.finish(backend: backend)
     return true
   }
 
-  func checkpointAsSoleCompactor(reason: CheckpointReason, plan: CheckpointPlan) async throws {
+  func checkpointAsSoleCompactor(
+    reason: CheckpointReason, plan: CheckpointPlan, session: any CheckpointSession
+  ) async throws {
     // 1. The cut.
     if !plan.holdsMutationLock { await mutationLock.lock() }
     let cut: Cut?
@@ -94,7 +96,7 @@ extension Store {
       try await writeQueued()
       // Other writers' operations not seen yet belong in the snapshot too.
       _ = try await followOtherWriters()
-      strategy.markCut()
+      session.cut()
       cut = try state.withLock { state -> Cut? in
         if state.isClosed { throw OpsLogError.closed }
         if let error = state.pipeline.failure(of: state.pipeline.nextSequence - 1), state.failure != nil {
@@ -122,7 +124,7 @@ extension Store {
     }
     guard let cut else { return }
     do {
-      try await writeCheckpoint(cut, reason: reason, plan: plan)
+      try await writeCheckpoint(cut, reason: reason, plan: plan, session: session)
     } catch {
       state.withLock { state in
         if state.journalFloor == cut.journalCount { state.journalFloor = 0 }
@@ -132,7 +134,9 @@ extension Store {
   }
 
   /// Steps 2 and 3 of ``checkpoint(reason:)``, from the cut.
-  private func writeCheckpoint(_ cut: Cut, reason: CheckpointReason, plan: CheckpointPlan) async throws {
+  private func writeCheckpoint(
+    _ cut: Cut, reason: CheckpointReason, plan: CheckpointPlan, session: any CheckpointSession
+  ) async throws {
     // 2. The snapshot, from the copy.
     let milliseconds = nextFileMilliseconds(after: cut.manifest)
     let timestamp = ISOTime.string(millisecondsSince1970: ISOTime.nowMilliseconds())
@@ -170,10 +174,7 @@ extension Store {
       manifest.stats.activeRecords = cut.table.count
       manifest.stats.opsCount = max(0, operationCount - cut.operationCount)
       manifest.stats.lastCheckpoint = timestamp
-      manifest = try await strategy.checkpointManifest(manifest, newWALPath: walPath, backend: backend)
-      try await backend.writeManifest(manifest)
-      let token = try? await backend.manifestChangeToken()
-      strategy.didCheckpoint(newWALPath: walPath, snapshot: manifest.currentSnapshot, token: token)
+      manifest = try await session.writeManifest(manifest, newWALPath: walPath, backend: backend)
       let retired = state.withLock { state -> [String] in
         state.finishCheckpoint(cut, manifest: manifest, walPath: walPath, carriedLength: carried.count, plan: plan)
         state.retiredGenerations.append([cut.manifest.currentSnapshot, cut.walPath])

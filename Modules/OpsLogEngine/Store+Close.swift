@@ -39,7 +39,7 @@ extension Store {
       state.feed.finishAll()
     }
     checkpointLock.unlock()
-    if isWritable && strategy.takesWriterLock {
+    if isWritable && strategy.capabilities.contains(.exclusiveWriter) {
       do { try await backend.releaseLock(".lock") } catch { firstError = firstError ?? error }
     }
     do { try await backend.shutdown() } catch { firstError = firstError ?? error }

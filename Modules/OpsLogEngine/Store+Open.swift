@@ -51,7 +51,7 @@ extension Store {
         // Checked before locking, because taking the lock would create the directory.
         throw OpsLogError.storeNotFound(location: location)
       }
-      if !options.readOnly && strategy.takesWriterLock {
+      if !options.readOnly && strategy.capabilities.contains(.exclusiveWriter) {
         try await backend.acquireLock(".lock")
         lockTaken = true
       }

@@ -24,6 +24,13 @@ extension Store {
   public func undo() async throws -> Bool {
     await mutationLock.lock()
     defer { mutationLock.unlock() }
+    // The strategy keeps other writers from taking the lines in a snapshot while they are
+    // cut off (an agent holds `.compact-lock`).
+    return try await strategy.guardingUndo(backend: backend) { try await undoHoldingMutationLock() }
+  }
+
+  /// ``undo()`` for a caller that holds the mutation lock and the strategy's undo guard.
+  func undoHoldingMutationLock() async throws -> Bool {
     try await checkLogBeforeMutation()
     while true {
       let step = try state.withLock { state -> UndoStep in

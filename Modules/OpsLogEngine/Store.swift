@@ -34,8 +34,9 @@ public final class Store<Record: Codable & Sendable>: Sendable {
   let backend: any StorageBackend
   /// The log layout: single writer by default, agents above the engine (``LogStrategy``).
   let strategy: any LogStrategy
-  /// Whether other processes append to the store too (any layout but the single-writer one):
-  /// then each mutation first merges what they wrote and is stamped with a Lamport clock.
+  /// Whether other writers append to the store at the same time (the strategy declares
+  /// ``LogCapabilities/concurrentWriters``): then each mutation first merges what they wrote
+  /// and is stamped with a Lamport clock.
   @usableFromInline let followsOtherWriters: Bool
   @usableFromInline let state: Mutex<StoreState<Record>>
   /// Serializes mutations in arrival order (see ``AsyncFIFOLock``).
@@ -70,7 +71,7 @@ public final class Store<Record: Codable & Sendable>: Sendable {
   var followsSingleWriter: Bool { Self.followsSingleWriter(options: options, strategy: strategy) }
 
   static func followsSingleWriter(options: StoreOptions, strategy: any LogStrategy) -> Bool {
-    options.readOnly && strategy is SingleWriterLog
+    options.readOnly && strategy.capabilities.contains(.exclusiveWriter)
   }
 
   init(
@@ -80,7 +81,7 @@ public final class Store<Record: Codable & Sendable>: Sendable {
     self.options = options
     self.backend = backend
     self.strategy = strategy
-    self.followsOtherWriters = !(strategy is SingleWriterLog)
+    self.followsOtherWriters = strategy.capabilities.contains(.concurrentWriters)
     self.state = Mutex(state)
     var logger = Logger(label: "OpsLog")
     logger[metadataKey: "store"] = "\(location)"

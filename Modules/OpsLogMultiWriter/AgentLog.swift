@@ -41,15 +41,10 @@ final class AgentLog: LogStrategy {
     /// The last line read from each of those WALs: when it is no longer there, its writer
     /// undid operations already merged here, and only a full load is right.
     var lastLines: [String: LastLine] = [:]
-    /// `offsets` at the last checkpoint cut: what the snapshot includes.
-    var cutOffsets: [String: Int] = [:]
-    /// `markers` at the last checkpoint cut.
-    var cutMarkers: [String: Int] = [:]
-    /// Retired WALs whose stranded lines the checkpoint folded in, with the offset its
-    /// snapshot includes: their markers move once the manifest has switched.
-    var pendingFolds: [String: Int] = [:]
     var token: FileChangeToken? = nil
     var snapshot = ""
+    /// The milliseconds in the name of the newest WAL this agent made.
+    var newestOwnMilliseconds: Int64 = 0
   }
 
   let agentId: String
@@ -74,9 +69,20 @@ final class AgentLog: LogStrategy {
     throw OpsLogError.invalidArgument("an agent id may hold only A-Z a-z 0-9 . _ -, not \"\(agentId)\"")
   }
 
-  var takesWriterLock: Bool { false }
+  /// Agents write at once, each to its own WAL, and take no `.lock`.
+  var capabilities: LogCapabilities { .concurrentWriters }
 
-  func newWALPath(milliseconds: Int64) -> String { "ops/agent-\(agentId)-\(milliseconds).jsonl" }
+  /// A WAL name later than every one this agent made: a compaction's WAL and one that a
+  /// write registered inside the same millisecond must not collide.
+  func newWALPath(milliseconds: Int64) -> String {
+    let milliseconds = state.withLock { state in
+      state.newestOwnMilliseconds = max(milliseconds, state.newestOwnMilliseconds + 1)
+      return state.newestOwnMilliseconds
+    }
+    return walPath(milliseconds: milliseconds)
+  }
+
+  func walPath(milliseconds: Int64) -> String { "ops/agent-\(agentId)-\(milliseconds).jsonl" }
 
   func stamp() -> OperationStamp? {
     state.withLock { state in
@@ -165,7 +171,7 @@ final class AgentLog: LogStrategy {
       manifest = current
       if readOnly { break }
       if let own = manifest.agentWAL(agentId), try await backend.size(of: own) != nil { break }
-      _ = try await register(backend: backend, carrying: [], options: options)
+      try await registerCarryingStrandedLines(backend: backend, options: options, logger: logger)
     }
     let own = readOnly ? nil : manifest.agentWAL(agentId)
     var paths = manifest.activeAgentOps?.map(\.path) ?? []
@@ -225,12 +231,32 @@ final class AgentLog: LogStrategy {
       malformedLines: malformed)
   }
 
-  /// Starts a new WAL for this agent holding `carrying` and adds it to `activeAgentOps`.
-  /// Under `.compact-lock`: every manifest rewrite is, so none is lost to another.
-  func register(backend: any StorageBackend, carrying: [UInt8], options: StoreOptions) async throws -> String {
-    try await compactLock.withLock(backend) {
-      try await registerHoldingLock(backend: backend, carrying: carrying, options: options)
+  /// Starts a new WAL for this agent, registered in `activeAgentOps`, and carries into it the
+  /// lines of the WAL it appended to so far that a compaction retired without including them
+  /// (after that WAL's `.through` marker), with their clocks. Every path that finds this
+  /// agent's WAL gone from the manifest comes here: registering without carrying would leave
+  /// its own acknowledged lines out of its state, and out of the WAL its undo cuts.
+  ///
+  /// Under `.compact-lock`, like every manifest rewrite, so that none is lost to another; the
+  /// marker is read under it too, since a compaction may fold the lines in until it is taken.
+  func registerCarryingStrandedLines(backend: any StorageBackend, options: StoreOptions, logger: Logger)
+    async throws
+  {
+    let previous = state.withLock { $0.ownPath }
+    let path = try await compactLock.withLock(backend) {
+      guard let manifest = try await backend.readManifest() else {
+        throw OpsLogError.corrupted(path: ManifestCodec.fileName, reason: "the manifest disappeared")
+      }
+      var stranded: (lines: [UInt8], size: Int)? = nil
+      if let previous, manifest.agentWAL(agentId) != previous, try await backend.size(of: previous) != nil {
+        stranded = try await strandedLines(of: previous, backend: backend, logger: logger)
+      }
+      let path = try await registerHoldingLock(
+        backend: backend, carrying: stranded?.lines ?? [], options: options, current: manifest)
+      if let previous, let stranded { try await writeThroughMarker(previous, through: stranded.size, backend: backend) }
+      return path
     }
+    state.withLock { $0.ownPath = path }
   }
 
   /// ``register(backend:carrying:options:)`` for a caller that holds `.compact-lock`;
@@ -250,9 +276,10 @@ final class AgentLog: LogStrategy {
       }
       manifest = read
     }
-    var milliseconds = ISOTime.nowMilliseconds()
-    while try await backend.size(of: newWALPath(milliseconds: milliseconds)) != nil { milliseconds += 1 }
-    let path = newWALPath(milliseconds: milliseconds)
+    var milliseconds = max(ISOTime.nowMilliseconds(), state.withLock { $0.newestOwnMilliseconds + 1 })
+    while try await backend.size(of: walPath(milliseconds: milliseconds)) != nil { milliseconds += 1 }
+    state.withLock { $0.newestOwnMilliseconds = max($0.newestOwnMilliseconds, milliseconds) }
+    let path = walPath(milliseconds: milliseconds)
     try await backend.create(path, durability: options.durability)
     if !carrying.isEmpty { try await backend.append(path, carrying, durability: options.durability) }
     var agents = (manifest.activeAgentOps ?? []).filter { $0.agent != agentId }
@@ -326,6 +353,19 @@ final class AgentLog: LogStrategy {
     }
   }
 
+  /// Undo holds `.compact-lock`: the check before it is then final, so the lines it cuts are
+  /// in no snapshot and no marker points past them. Without it, another agent's compaction
+  /// could read the lines, the undo cut them, this agent append others in their place, and
+  /// the marker would land in the middle of one of those.
+  func guardingUndo<T: Sendable>(backend: any StorageBackend, _ body: () async throws -> T) async throws -> T {
+    if readOnly { return try await body() }
+    return try await compactLock.withLock(backend) {
+      // The check reads the manifest itself, not only its change token.
+      state.withLock { $0.token = nil }
+      return try await body()
+    }
+  }
+
   // MARK: - Following the other agents
 
   func checkBeforeMutation(backend: any StorageBackend, options: StoreOptions, logger: Logger) async throws -> LogLoad?
@@ -351,6 +391,10 @@ final class AgentLog: LogStrategy {
         return .reload(try await recover(backend: backend, options: options, logger: logger, manifest: manifest))
       }
       notice(manifest, token: token)
+    }
+    if try await followCarries(backend: backend) {
+      logger.info("another agent carried lines merged here from a retired WAL; reloading")
+      return .reload(try await loadAll(backend: backend, options: options, logger: logger))
     }
     let (offsets, lastLines) = state.withLock { ($0.offsets, $0.lastLines) }
     var lines: [WALLine] = []
@@ -378,10 +422,11 @@ final class AgentLog: LogStrategy {
       for (path, line) in newLastLines where state.offsets[path] != nil { state.lastLines[path] = line }
       state.clock = max(state.clock, Self.largestClock(merged))
       // A retired WAL whose agent has registered a newer one was read to its end just now,
-      // after that registration was noticed: its agent appends there no more.
-      for path in state.markers.keys {
+      // after that registration was noticed: its agent appends there no more. It is dropped
+      // once no line past its marker waits for a compaction to fold it in.
+      for (path, marker) in state.markers {
         guard let name = AgentWALName(path: path), let newest = state.registeredNewest[name.agent],
-          newest > name.milliseconds
+          newest > name.milliseconds, state.offsets[path] ?? 0 <= marker
         else { continue }
         state.markers[path] = nil
         state.offsets[path] = nil
@@ -389,6 +434,40 @@ final class AgentLog: LogStrategy {
       }
     }
     return .lines(merged)
+  }
+
+  /// Brings what this store follows of retired WALs up to their agents' carries. An agent
+  /// that registers a new WAL carries its stranded lines into it and then moves its old WAL's
+  /// marker past them, so from then on the copies in its new WAL are the lines, the ones its
+  /// undo cuts:
+  /// - lines not read here yet are skipped in the old WAL (they come with the new one);
+  /// - lines already applied from the old WAL make the state wrong as soon as that agent
+  ///   undoes one of them, so `true` asks for a full load, which leaves the old copies out.
+  ///
+  /// Only retired WALs whose agent has registered a newer one are looked at, one marker read
+  /// each; they are dropped from following once read up to their marker.
+  func followCarries(backend: any StorageBackend) async throws -> Bool {
+    let candidates = state.withLock { state -> [(path: String, offset: Int, marker: Int)] in
+      state.markers.compactMap { path, marker in
+        guard let offset = state.offsets[path], let name = AgentWALName(path: path),
+          let newest = state.registeredNewest[name.agent], newest > name.milliseconds
+        else { return nil }
+        return (path, offset, marker)
+      }
+    }
+    for (path, offset, known) in candidates {
+      guard let marker = try await backend.read(path + ".through").flatMap(Self.throughOffset), marker > known else {
+        continue
+      }
+      if offset > known && marker > known { return true }
+      state.withLock { state in
+        guard state.offsets[path] == offset else { return }
+        state.offsets[path] = max(offset, marker)
+        state.markers[path] = marker
+        state.lastLines[path] = nil
+      }
+    }
+    return false
   }
 
   /// Another agent registered: its WAL is read from the start by the next poll.
@@ -412,85 +491,26 @@ final class AgentLog: LogStrategy {
   {
     let own = state.withLock { $0.ownPath }
     if let own, manifest.agentWAL(agentId) != own, !readOnly {
-      let path = try await compactLock.withLock(backend) {
-        // Read under the lock: a compaction may fold the lines in until it is taken.
-        let stranded = try await strandedLines(of: own, backend: backend, logger: logger)
-        let path = try await registerHoldingLock(backend: backend, carrying: stranded.lines, options: options)
-        try await writeThroughMarker(own, through: stranded.size, backend: backend)
-        return path
-      }
-      state.withLock { $0.ownPath = path }
+      try await registerCarryingStrandedLines(backend: backend, options: options, logger: logger)
     }
     return try await loadAll(backend: backend, options: options, logger: logger)
   }
 
   // MARK: - Compaction
 
-  func beginCheckpoint(backend: any StorageBackend, logger: Logger) async throws -> Bool {
-    if readOnly { return false }
+  func beginCheckpoint(backend: any StorageBackend, logger: Logger) async throws -> (any CheckpointSession)? {
+    if readOnly { return nil }
     // Tried once: compact() returns at once, without compacting, while another agent holds
     // the lock. Entered again when this store holds it (a write registering its WAL).
     if case .failure(.locked(let holder)) = try await compactLock.acquire(backend, waitingUpTo: nil) {
       logger.info("another agent is compacting; skipping", metadata: ["holder": "\(holder)"])
-      return false
+      return nil
     }
-    return true
-  }
-
-  func markCut() {
-    state.withLock { state in
-      state.cutOffsets = state.offsets
-      state.cutMarkers = state.markers
-    }
-  }
-
-  func checkpointManifest(_ manifest: ManifestInfo, newWALPath: String, backend: any StorageBackend) async throws
-    -> ManifestInfo
-  {
-    let (cut, retired) = state.withLock { ($0.cutOffsets, $0.cutMarkers) }
-    // Written before the switch: an agent that finds its WAL retired must find its marker.
-    // (A marker of a WAL the manifest still names, should the switch not happen, means
-    // nothing.) The markers of WALs retired already move only after the switch.
-    for (path, through) in cut where retired[path] == nil {
-      try await writeThroughMarker(path, through: through, backend: backend)
-    }
-    var manifest = manifest
-    manifest.activeOps = newWALPath
-    manifest.activeAgentOps = [(agent: agentId, path: newWALPath)]
-    return manifest
-  }
-
-  func didCheckpoint(newWALPath: String, snapshot: String, token: FileChangeToken?) {
-    let newest = AgentWALName(path: newWALPath)?.milliseconds
-    state.withLock { state in
-      state.ownPath = newWALPath
-      // Every WAL followed so far is retired now, its marker at what the snapshot includes;
-      // its agent may still append before it notices, so it is followed on from where it
-      // was read, and lines after the marker count as stranded.
-      var markers: [String: Int] = [:]
-      var folds: [String: Int] = [:]
-      for path in state.offsets.keys {
-        let through = state.cutOffsets[path] ?? state.cutMarkers[path] ?? 0
-        markers[path] = through
-        if let marker = state.cutMarkers[path], through > marker { folds[path] = through }
-      }
-      state.markers = markers
-      state.pendingFolds = folds
-      state.registeredNewest = newest.map { [agentId: $0] } ?? [:]
-      state.cutOffsets = [:]
-      state.cutMarkers = [:]
-      state.token = token
-      state.snapshot = snapshot
-    }
-  }
-
-  func endCheckpoint(backend: any StorageBackend) async {
-    let folds = state.withLock { state -> [String: Int] in
-      defer { state.pendingFolds = [:] }
-      return state.pendingFolds
-    }
-    if !folds.isEmpty { await writeFoldMarkers(folds, backend: backend, logger: Logger(label: "OpsLog")) }
-    await compactLock.release(backend)
+    // Under the lock the manifest can change no more, and the cut must see it as it is:
+    // the cut's poll reads it rather than trust a change token (a replaced file's inode may
+    // be reused).
+    state.withLock { $0.token = nil }
+    return AgentCheckpoint(log: self, logger: logger)
   }
 
   // MARK: - Helpers

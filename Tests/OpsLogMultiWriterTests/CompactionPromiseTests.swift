@@ -7,13 +7,13 @@ import OpsLogTypes
 import Synchronization
 import Testing
 
-/// A ``MemoryBackend`` that can hold the next look at the manifest's change token until told
-/// to go on: a test then knows that a mutation holds the store's mutation lock and is about
-/// to find its WAL retired.
+/// A ``MemoryBackend`` that can hold one chosen call until told to go on, so that a test
+/// knows where another store's work stands (a mutation holding its mutation lock, a
+/// compaction between its cut and its switch).
 final class PausingBackend: StorageBackend {
   let base: MemoryBackend
-  private struct Pause {
-    var armed = false
+  private struct Pause: Sendable {
+    var matches: (@Sendable (_ call: String, _ path: String) -> Bool)? = nil
     var reached = false
     var released = false
   }
@@ -21,25 +21,42 @@ final class PausingBackend: StorageBackend {
 
   init(disk: MemoryDisk) { base = MemoryBackend(disk: disk) }
 
+  /// The next call named `call` (`changeToken`, `read` of a range, `replace`, `truncate`) on a path for which
+  /// `path` holds waits until ``resume()``.
+  func pauseNext(_ call: String, where path: @escaping @Sendable (String) -> Bool = { _ in true }) {
+    pause.withLock { $0 = Pause(matches: { $0 == call && path($1) }) }
+  }
   /// The next read of the manifest's change token waits until ``resume()``.
-  func pauseNextManifestToken() { pause.withLock { $0 = Pause(armed: true) } }
+  func pauseNextManifestToken() { pauseNext("changeToken") { $0 == ManifestCodec.fileName } }
   /// Waits until a caller is held by the pause.
   func waitUntilPaused() async throws {
     while !pause.withLock({ $0.reached }) { try await Task.sleep(for: .milliseconds(1)) }
   }
   func resume() { pause.withLock { $0.released = true } }
 
-  func changeToken(of path: String) async throws -> FileChangeToken? {
+  private func holdIfPaused(_ call: String, _ path: String) async throws {
     let held = pause.withLock { pause -> Bool in
-      guard pause.armed, path == ManifestCodec.fileName else { return false }
-      pause.armed = false
+      guard let matches = pause.matches, matches(call, path) else { return false }
+      pause.matches = nil
       pause.reached = true
       return true
     }
     if held {
       while !pause.withLock({ $0.released }) { try await Task.sleep(for: .milliseconds(1)) }
     }
+  }
+
+  func changeToken(of path: String) async throws -> FileChangeToken? {
+    try await holdIfPaused("changeToken", path)
     return try await base.changeToken(of: path)
+  }
+  func replace(_ path: String, chunks nextChunk: sending @escaping () throws -> [UInt8]?) async throws {
+    try await holdIfPaused("replace", path)
+    try await base.replace(path, chunks: nextChunk)
+  }
+  func truncate(_ path: String, toLength length: Int, durability: Durability) async throws {
+    try await holdIfPaused("truncate", path)
+    try await base.truncate(path, toLength: length, durability: durability)
   }
 
   func initialize(location: String, readOnly: Bool) async throws {
@@ -48,21 +65,16 @@ final class PausingBackend: StorageBackend {
   func shutdown() async throws { try await base.shutdown() }
   func read(_ path: String) async throws -> [UInt8]? { try await base.read(path) }
   func read(_ path: String, offset: Int, length: Int) async throws -> [UInt8] {
-    try await base.read(path, offset: offset, length: length)
+    try await holdIfPaused("read", path)
+    return try await base.read(path, offset: offset, length: length)
   }
   func size(of path: String) async throws -> Int? { try await base.size(of: path) }
   func list(_ directory: String) async throws -> [String] { try await base.list(directory) }
-  func replace(_ path: String, chunks nextChunk: sending @escaping () throws -> [UInt8]?) async throws {
-    try await base.replace(path, chunks: nextChunk)
-  }
   func create(_ path: String, durability: Durability) async throws {
     try await base.create(path, durability: durability)
   }
   func append(_ path: String, _ bytes: [UInt8], durability: Durability) async throws {
     try await base.append(path, bytes, durability: durability)
-  }
-  func truncate(_ path: String, toLength length: Int, durability: Durability) async throws {
-    try await base.truncate(path, toLength: length, durability: durability)
   }
   func remove(_ path: String) async throws { try await base.remove(path) }
   func acquireLock(_ name: String) async throws { try await base.acquireLock(name) }

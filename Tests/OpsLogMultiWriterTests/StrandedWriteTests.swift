@@ -152,4 +152,80 @@ struct StrandedWriteTests {
     for store in [a, b, c] { #expect(try store.entries().map(\.id) == ["before", "raced", "after"]) }
     for store in [a, b, c] { try await store.close() }
   }
+
+  /// B's line L is stranded in its retired WAL; B (alive) then carries it into a new WAL and
+  /// undoes it there. A store that applied L from the retired WAL, or reads it from there
+  /// after the carry, must not keep it.
+  @Test(arguments: [true, false])
+  func aCarriedLineThatItsAgentUndoesLeavesEveryView(readBeforeTheCarry: Bool) async throws {
+    let disk = MemoryDisk()
+    let location = "/memory/stranded-\(UUID().uuidString)"
+    let a = try await Store<Note>.open(
+      location, agentId: "A", options: agentOptions { $0.backend = MemoryBackend(disk: disk) })
+    let bBackend = MemoryBackend(disk: disk)
+    let b = try await Store<Note>.open(location, agentId: "B", options: agentOptions { $0.backend = bBackend })
+    try await b.set("before", Note(text: "before"))
+    let oldWAL = try #require(try b.manifest().agentWAL("B"))
+    try await a.compact()
+    try await bBackend.append(oldWAL, Self.strandedLine(id: "taken-back", clock: 2), durability: .process)
+    let reader = try await Store<Note>.open(
+      location, agentId: "R",
+      options: agentOptions {
+        $0.readOnly = true; $0.backend = MemoryBackend(disk: disk)
+      })
+    #expect(try reader.get("taken-back") != nil, "stranded, so part of the store")
+    if readBeforeTheCarry { try await a.refresh() }
+    // B's undo finds its WAL retired, carries the line into a new WAL, and takes it back there.
+    #expect(try await b.undo())
+    #expect(try b.get("taken-back") == nil)
+    try await reader.refresh()
+    #expect(try reader.get("taken-back") == nil, "the reader forgot the retired copy")
+    try await a.compact()
+    #expect(try a.get("taken-back") == nil, "the compactor neither kept nor read the retired copy")
+    let fresh = try await Store<Note>.open(
+      location, agentId: "F",
+      options: agentOptions {
+        $0.readOnly = true; $0.backend = MemoryBackend(disk: disk)
+      })
+    #expect(try fresh.entries().map(\.id) == ["before"])
+    for store in [a, b, reader, fresh] { try await store.close() }
+  }
+
+  /// A full load that finds this agent's WAL retired (here: after noticing that another agent
+  /// took back lines it had merged) registers a new WAL and carries the stranded lines into it.
+  @Test func aFullLoadThatFindsItsWALRetiredCarriesItsStrandedLines() async throws {
+    let disk = MemoryDisk()
+    let location = "/memory/stranded-\(UUID().uuidString)"
+    let a = try await Store<Note>.open(
+      location, agentId: "A", options: agentOptions { $0.backend = MemoryBackend(disk: disk) })
+    let bBackend = PausingBackend(disk: disk)
+    let b = try await Store<Note>.open(location, agentId: "B", options: agentOptions { $0.backend = bBackend })
+    let c = try await Store<Note>.open(
+      location, agentId: "C", options: agentOptions { $0.backend = MemoryBackend(disk: disk) })
+    try await b.set("b", Note(text: "b"))
+    try await c.set("c1", Note(text: "c1"))
+    try await b.refresh()
+    let oldWAL = try #require(try b.manifest().agentWAL("B"))
+    // C takes back what B merged; B's next refresh will see it and load everything again.
+    #expect(try await c.undo())
+    try await c.set("c2", Note(text: "a longer line in its place"))
+    // Hold B's refresh after its look at the manifest token (unchanged), in its check of
+    // C's last line, while A compacts and B's earlier write that raced the compaction lands
+    // after the marker.
+    let cWAL = try #require(try c.manifest().agentWAL("C"))
+    bBackend.pauseNext("read") { $0 == cWAL }
+    let refresh = Task { try await b.refresh() }
+    try await bBackend.waitUntilPaused()
+    try await Task.sleep(for: .milliseconds(20))
+    try await a.compact()
+    try await bBackend.base.append(oldWAL, Self.strandedLine(id: "raced", clock: 5), durability: .process)
+    bBackend.resume()
+    try await refresh.value
+    try await b.refresh()
+    #expect(try b.get("raced") == Note(text: "raced"), "B's own acknowledged write is in its view")
+    #expect(try b.operations().contains { $0.id == "raced" }, "and in the WAL it appends to")
+    try await a.refresh()
+    #expect(try a.get("raced") == Note(text: "raced"))
+    for store in [a, b, c] { try await store.close() }
+  }
 }

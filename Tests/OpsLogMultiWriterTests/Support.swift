@@ -65,8 +65,9 @@ func readText(_ path: String) throws -> String {
 }
 
 /// The deterministic merge of a store as FORMAT.md defines it: the snapshot, then every WAL
-/// line of the manifest's agents sorted by (clock, agent id by UTF-8 bytes), last writer
-/// wins, records in first-insertion order.
+/// line of the manifest's agents, and every line after the `.through` marker of a retired
+/// agent WAL (lines a compaction missed), sorted by (clock, agent id by UTF-8 bytes), last
+/// writer wins, records in first-insertion order.
 func deterministicMerge(_ location: String) throws -> [(id: String, record: JSONValue)] {
   let manifest = try ManifestCodec.decode(
     Array(try Data(contentsOf: URL(fileURLWithPath: location + "/manifest.json"))))
@@ -89,10 +90,23 @@ func deterministicMerge(_ location: String) throws -> [(id: String, record: JSON
   var operations: [LogOperation<JSONValue>] = []
   var paths = manifest.activeAgentOps?.map(\.path) ?? []
   if !paths.contains(manifest.activeOps) { paths.append(manifest.activeOps) }
-  for path in paths {
-    for line in try readText(location + "/" + path).split(separator: "\n") {
-      if let operation = try? OperationLine.decode(Array(line.utf8)) { operations.append(operation) }
+  func appendOperations(of path: String, from offset: Int) throws {
+    let bytes = Array(try Data(contentsOf: URL(fileURLWithPath: location + "/" + path)))
+    guard offset < bytes.count else { return }
+    // Complete lines only: a torn last line was never acknowledged.
+    let end = (bytes.lastIndex(of: UInt8(ascii: "\n")) ?? -1) + 1
+    guard offset < end else { return }
+    for line in bytes[offset..<end].split(separator: UInt8(ascii: "\n")) {
+      if let operation = try? OperationLine.decode(Array(line)) { operations.append(operation) }
     }
+  }
+  for path in paths { try appendOperations(of: path, from: 0) }
+  for name in (try? FileManager.default.contentsOfDirectory(atPath: location + "/ops")) ?? []
+  where name.hasPrefix("agent-") && name.hasSuffix(".jsonl") && !paths.contains("ops/" + name) {
+    guard let marker = try? readText(location + "/ops/" + name + ".through"),
+      let through = Int(marker.trimmingCharacters(in: .whitespacesAndNewlines))
+    else { continue }
+    try appendOperations(of: "ops/" + name, from: through)
   }
   operations.sort { a, b in
     let (ca, cb) = (a.clock ?? -1, b.clock ?? -1)

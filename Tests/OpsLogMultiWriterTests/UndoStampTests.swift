@@ -67,4 +67,51 @@ struct UndoStampTests {
     try await a.close()
     try await b.close()
   }
+
+  /// An undo that cuts lines off while another agent compacts, between that compaction's
+  /// cut (which read them) and its switch: the lines would stay in its snapshot, and its
+  /// `.through` marker would point into the line appended in their place.
+  @Test func anUndoDuringAnotherAgentsCompactionTakesEffectEverywhereOrNowhere() async throws {
+    let disk = MemoryDisk()
+    let location = "/memory/undo-compaction-\(UUID().uuidString)"
+    let compactorBackend = PausingBackend(disk: disk)
+    let a = try await Store<Note>.open(location, agentId: "A", options: agentOptions { $0.backend = compactorBackend })
+    let b = try await Store<Note>.open(
+      location, agentId: "B", options: agentOptions { $0.backend = MemoryBackend(disk: disk) })
+    try await b.set("kept", Note(text: "kept"))
+    try await b.set("undone", Note(text: "u"))
+
+    // A's compaction has read B's WAL and is writing its snapshot.
+    compactorBackend.pauseNext("replace") { $0.hasPrefix("snapshots/") }
+    let compaction = Task { try await a.compact() }
+    try await compactorBackend.waitUntilPaused()
+    let undoAndWrite = Task { () -> Bool in
+      let undone = try await b.undo()
+      try await b.set("next", Note(text: "a longer record, written where the undone line was"))
+      return undone
+    }
+    // B's undo waits for A's compaction (holding .compact-lock); without the lock it would
+    // cut its line and write the next one now.
+    try? await Task.sleep(for: .milliseconds(200))
+    compactorBackend.resume()
+    try await compaction.value
+    let undone = try await undoAndWrite.value
+    try await b.set("after", Note(text: "after"))
+    try await a.refresh()
+    try await b.refresh()
+    let fresh = try await Store<Note>.open(
+      location, agentId: "R",
+      options: agentOptions {
+        $0.readOnly = true; $0.backend = MemoryBackend(disk: disk)
+      })
+    for store in [a, b, fresh] {
+      #expect(try store.get("undone") == (undone ? nil : Note(text: "u")), "the undo's outcome holds in every view")
+      #expect(try store.get("next") != nil)
+      #expect(try store.get("after") == Note(text: "after"))
+      #expect(try store.get("kept") == Note(text: "kept"))
+    }
+    #expect(try a.entries().map(\.id) == fresh.entries().map(\.id))
+    #expect(try b.entries().map(\.id) == fresh.entries().map(\.id))
+    for store in [a, b, fresh] { try await store.close() }
+  }
 }

@@ -136,6 +136,9 @@ case "agent-write":
     fail("error \(error)", code: 4)
   }
 
+case "torture-agent":
+  await runTortureAgent(arguments)
+
 default:
   fail("unknown subcommand \(arguments[1])", code: 2)
 }
