@@ -430,6 +430,22 @@ import Testing
   }
 }
 
+/// The example that reads stores with OpsLogStorage and OpsLogCodec only.
+@Suite struct InspectStoreExampleTests {
+  @Test func itReadsTheMergedStateOfAMultiWriterStore() async throws {
+    let result = try await run(
+      try HelperExecutable.path(named: "InspectStore"), [CommandFixture.store("multi-writer")])
+    #expect(result.status == 0)
+    #expect(result.stdoutLines.contains("10 records:"), "\(result)")
+    #expect(result.stdoutLines.contains("  shared-0: {\"from\":\"B\",\"i\":0}"))
+  }
+
+  @Test func itReportsTheSkippedLinesOfATornStore() async throws {
+    let result = try await run(try HelperExecutable.path(named: "InspectStore"), [CommandFixture.store("torn-tail")])
+    #expect(result.stdoutLines.filter { $0.hasPrefix("ops/ops-1795353326788.jsonl:") }.count == 3, "\(result)")
+  }
+}
+
 func opslogPath() throws -> String { try HelperExecutable.path(named: "opslog") }
 
 func readOnly() -> StoreOptions {
