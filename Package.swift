@@ -69,6 +69,9 @@ let package = Package(
     ),
     .executableTarget(name: "Quickstart", dependencies: ["OpsLog"], path: "Examples/Quickstart"),
     .executableTarget(name: "MultiWriter", dependencies: ["OpsLog"], path: "Examples/MultiWriter"),
+    // Reads a store without the engine: the layers a tool needs and nothing more.
+    .executableTarget(
+      name: "InspectStore", dependencies: ["OpsLogStorage", "OpsLogCodec"], path: "Examples/InspectStore"),
     .executableTarget(name: "Observe", dependencies: ["OpsLog"], path: "Examples/Observe"),
     // Child processes for the tests that need more than one process (locks, crashes).
     .executableTarget(name: "OpsLogTestHelper", dependencies: ["OpsLog"], path: "Tests/OpsLogTestHelper"),
@@ -97,7 +100,7 @@ let package = Package(
     .testTarget(
       name: "OpsLogCommandTests",
       // The executables are dependencies only so that they are built before the tests run them.
-      dependencies: ["OpsLogCommand", "OpsLogTestHelper", "OpsLogTestSupport", "OpsLogMultiWriter"],
+      dependencies: ["OpsLogCommand", "InspectStore", "OpsLogTestHelper", "OpsLogTestSupport", "OpsLogMultiWriter"],
       path: "Tests/OpsLogCommandTests"
     ),
     .testTarget(

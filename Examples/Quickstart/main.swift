@@ -6,12 +6,12 @@
 import Foundation
 import OpsLog
 
-struct Task: Codable, Sendable {
+struct Todo: Codable, Sendable {
   var title: String
   var status: String
 }
 
-func show(_ label: String, _ store: Store<Task>) throws {
+func show(_ label: String, _ store: Store<Todo>) throws {
   let lines = try store.entries().map { "\($0.id): \($0.record.title) [\($0.record.status)]" }
   print("\(label):", lines.isEmpty ? "(empty)" : "")
   for line in lines { print("  " + line) }
@@ -22,10 +22,10 @@ let directory = FileManager.default.temporaryDirectory
 defer { try? FileManager.default.removeItem(atPath: directory) }
 print("store: \(directory)")
 
-let store = try await Store<Task>.open(directory)
-try await store.set("t1", Task(title: "Write the README", status: "active"))
-try await store.set("t2", Task(title: "Ship 1.0", status: "blocked"))
-try await store.set("t1", Task(title: "Write the README", status: "done"))  // an update keeps its place
+let store = try await Store<Todo>.open(directory)
+try await store.set("t1", Todo(title: "Write the README", status: "active"))
+try await store.set("t2", Todo(title: "Ship 1.0", status: "blocked"))
+try await store.set("t1", Todo(title: "Write the README", status: "done"))  // an update keeps its place
 try show("after three writes", store)
 
 try await store.delete("t2")
@@ -35,13 +35,13 @@ try await store.undo()  // puts t2 back, in its place
 try show("after undo", store)
 
 try await store.batch { batch in  // one WAL write, all or nothing
-  batch.set("t3", Task(title: "Benchmark", status: "active"))
-  batch.set("t4", Task(title: "Tag the release", status: "active"))
+  batch.set("t3", Todo(title: "Benchmark", status: "active"))
+  batch.set("t4", Todo(title: "Tag the release", status: "active"))
 }
 print("history of t1:", try store.history(of: "t1").map { "\($0.kind.rawValue) \($0.data?.status ?? "-")" })
 try await store.close()
 
-let reopened = try await Store<Task>.open(directory)
+let reopened = try await Store<Todo>.open(directory)
 try show("after reopening", reopened)
 let stats = try reopened.stats()
 print("stats: \(stats.activeRecords) records, \(stats.opsCount) operations since the last checkpoint")

@@ -84,9 +84,9 @@ extension Store {
     return true
   }
 
-  func checkpointAsSoleCompactor(reason: CheckpointReason, plan: CheckpointPlan, session: any CheckpointSession)
-    async throws
-  {
+  func checkpointAsSoleCompactor(
+    reason: CheckpointReason, plan: CheckpointPlan, session: any CheckpointSession
+  ) async throws {
     // 1. The cut.
     if !plan.holdsMutationLock { await mutationLock.lock() }
     let cut: Cut?

@@ -14,9 +14,9 @@ import Synchronization
 /// JSONL write-ahead log, and the state is the latest snapshot plus a replay of that log.
 ///
 /// ```swift
-/// struct Task: Codable, Sendable { var title: String; var status: String }
-/// let store = try await Store<Task>.open("./data")
-/// try await store.set("t1", Task(title: "Write docs", status: "active"))
+/// struct Todo: Codable, Sendable { var title: String; var status: String }
+/// let store = try await Store<Todo>.open("./data")
+/// try await store.set("t1", Todo(title: "Write docs", status: "active"))
 /// try await store.undo()
 /// try await store.close()
 /// ```

@@ -542,7 +542,10 @@ enum WALFileParser {
     var number: Int
     var offset: Int
     var range: Range<Int>
-    var parsed: Result<(operation: LogOperation<JSONBytes>, batch: Int?), OpsLogError>
+    var parsed: Result<Decoded, OpsLogError>
+    /// White space only: nothing on its own, but it damages a batch it falls in, as any line
+    /// that is not a valid operation does.
+    var isBlank = false
   }
 
   static func parse(_ bytes: [UInt8], path: String, from startOffset: Int) -> WALFileContents {
@@ -557,7 +560,13 @@ enum WALFileParser {
       start = newline + 1
       guard range.lowerBound >= startOffset else { continue }
       let line = bytes[range]
-      if line.allSatisfy({ $0 == 0x20 || $0 == 0x09 || $0 == 0x0D }) { continue }
+      if line.allSatisfy({ $0 == 0x20 || $0 == 0x09 || $0 == 0x0D }) {
+        lines.append(
+          Line(
+            number: number, offset: range.lowerBound, range: range,
+            parsed: .failure(.invalidOperation(reason: "a blank line inside the batch")), isBlank: true))
+        continue
+      }
       lines.append(Line(number: number, offset: range.lowerBound, range: range, parsed: decode(line)))
     }
     contents.lineCount = number
@@ -567,6 +576,10 @@ enum WALFileParser {
     var index = 0
     while index < lines.count {
       let line = lines[index]
+      if line.isBlank {
+        index += 1
+        continue
+      }
       let operation: LogOperation<JSONBytes>
       let batch: Int?
       switch line.parsed {
@@ -609,7 +622,7 @@ enum WALFileParser {
           FileProblem(
             path: path, line: line.number,
             reason: "skipped: a batch of \(count) operations whose line \(damaged.number) is damaged (\(why))"))
-        if case .failure(let error) = damaged.parsed {
+        if case .failure(let error) = damaged.parsed, !damaged.isBlank {
           contents.problems.append(FileProblem(path: path, line: damaged.number, reason: "skipped: \(reason(error))"))
         }
         index += count
@@ -641,40 +654,17 @@ enum WALFileParser {
       batch: batch)
   }
 
-  static func decode(_ line: ArraySlice<UInt8>) -> Result<
-    (operation: LogOperation<JSONBytes>, batch: Int?), OpsLogError
-  > {
+  typealias Decoded = (operation: LogOperation<JSONBytes>, batch: Int?)
+
+  static func decode(_ line: ArraySlice<UInt8>) -> Result<Decoded, OpsLogError> {
     do {
-      let operation = try OperationLine.decodeEncoded(line)
-      return .success((operation, try batchCount(line)))
+      let decoded = try OperationLine.decodeEncodedLine(line)
+      return .success((decoded.operation, decoded.batch))
     } catch let error as OpsLogError {
       return .failure(error)
     } catch {
       return .failure(.invalidOperation(reason: "\(error)"))
     }
-  }
-
-  static let batchKey = Array("\"batch\"".utf8)
-
-  /// The line's `batch` field: `nil` when absent, N ≥ 2 when valid.
-  static func batchCount(_ line: ArraySlice<UInt8>) throws -> Int? {
-    // Parsed only when the key can be there at all: most lines are single operations.
-    guard containsBatchKey(line) else { return nil }
-    guard case .object(let object) = try JSONValue(parsing: line), let value = object["batch"] else { return nil }
-    guard let number = value.intValue, let count = Int(exactly: number), count >= 2 else {
-      throw OpsLogError.invalidOperation(reason: "batch is not an integer ≥ 2")
-    }
-    return count
-  }
-
-  static func containsBatchKey(_ line: ArraySlice<UInt8>) -> Bool {
-    guard line.count >= batchKey.count else { return false }
-    var index = line.startIndex
-    while let found = line[index...].firstIndex(of: UInt8(ascii: "\"")) {
-      if line[found...].starts(with: batchKey) { return true }
-      index = line.index(after: found)
-    }
-    return false
   }
 
   /// The error's reason without its case name, for a one-line report.

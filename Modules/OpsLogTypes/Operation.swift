@@ -87,60 +87,65 @@ public struct LogOperation<Record: Sendable>: Sendable {
 extension LogOperation: Equatable where Record: Equatable {}
 extension LogOperation: Hashable where Record: Hashable {}
 
-/// A patch as JSON, `{"$set":{…},"$unset":[…]}` with an empty part omitted, as a WAL line holds it.
+// MARK: - Codable
+
 extension DeltaPatch: Codable {
   enum CodingKeys: String, CodingKey {
     case set = "$set"
     case unset = "$unset"
   }
 
+  /// Reads a patch in its stored form, `{"$set":{…},"$unset":[…]}`, either part optional.
+  ///
+  /// - Throws: `DecodingError` when `$set` is not an object, `$unset` not an array of strings,
+  ///   or any other key is present (undo would ignore it silently).
   public init(from decoder: any Decoder) throws {
-    let container = try decoder.container(keyedBy: CodingKeys.self)
-    let set = try container.decodeIfPresent(JSONValue.self, forKey: .set) ?? .object(JSONObject())
-    guard case .object(let object) = set else {
-      throw DecodingError.dataCorruptedError(forKey: .set, in: container, debugDescription: "$set is not an object")
+    let container = try decoder.container(keyedBy: JSONCodingKey.self)
+    for key in container.allKeys where !["$set", "$unset"].contains(ExactString(key.stringValue)) {
+      throw DecodingError.dataCorruptedError(
+        forKey: key, in: container, debugDescription: "\"\(key.stringValue)\" is not part of a delta patch")
     }
-    self.init(set: object, unset: try container.decodeIfPresent([String].self, forKey: .unset) ?? [])
+    var set = JSONObject()
+    if let value = try container.decodeIfPresent(JSONValue.self, forKey: JSONCodingKey("$set")) {
+      guard case .object(let members) = value else {
+        throw DecodingError.dataCorruptedError(
+          forKey: JSONCodingKey("$set"), in: container, debugDescription: "$set is not an object")
+      }
+      set = members
+    }
+    let unset = try container.decodeIfPresent([String].self, forKey: JSONCodingKey("$unset")) ?? []
+    self.init(set: set, unset: unset)
   }
 
+  /// Writes the stored form, `{"$set":{…},"$unset":[…]}`, an empty part left out.
   public func encode(to encoder: any Encoder) throws {
     var container = encoder.container(keyedBy: CodingKeys.self)
-    if set.count > 0 { try container.encode(JSONValue.object(set), forKey: .set) }
+    if !set.isEmpty { try container.encode(JSONValue.object(set), forKey: .set) }
     if !unset.isEmpty { try container.encode(unset, forKey: .unset) }
   }
 }
 
-/// An operation encodes as its WAL line's JSON (`ts`, `op`, `id`, `prev`, `data`, `encoding`,
-/// `agent`, `clock`), so that operations can be sent over a wire, stored, and compared in tests.
-extension LogOperation: Codable where Record: Codable {
-  enum CodingKeys: String, CodingKey {
-    case timestamp = "ts"
-    case kind = "op"
-    case id, previous = "prev", data, encoding, agent, clock
-  }
+/// The members of a WAL line, in the reference's order.
+enum LogOperationCodingKeys: String, CodingKey {
+  case timestamp = "ts"
+  case kind = "op"
+  case id
+  case previous = "prev"
+  case data
+  case encoding
+  case agent
+  case clock
+}
 
-  public init(from decoder: any Decoder) throws {
-    let container = try decoder.container(keyedBy: CodingKeys.self)
-    let encoding = try container.decodeIfPresent(String.self, forKey: .encoding)
-    let previous: PreviousValue<Record>
-    if encoding == "delta" {
-      previous = .delta(try container.decode(DeltaPatch.self, forKey: .previous))
-    } else if try !container.contains(.previous) || container.decodeNil(forKey: .previous) {
-      previous = .none
-    } else {
-      previous = .record(try container.decode(Record.self, forKey: .previous))
-    }
-    self.init(
-      timestamp: try container.decode(String.self, forKey: .timestamp),
-      kind: try container.decode(OperationKind.self, forKey: .kind),
-      id: try container.decode(String.self, forKey: .id),
-      data: try container.decodeIfPresent(Record.self, forKey: .data), previous: previous,
-      agent: try container.decodeIfPresent(String.self, forKey: .agent),
-      clock: try container.decodeIfPresent(Int.self, forKey: .clock))
-  }
+extension LogOperation: Encodable where Record: Encodable {
 
+  /// Writes the operation as its WAL line's JSON object, in the reference's key order: `ts`,
+  /// `op`, `id`, `prev` (`null` for a create, the record, or a delta patch), `data` (absent
+  /// for a delete), `encoding` (`"delta"` for a delta `prev`, absent otherwise), then `agent`
+  /// and `clock` when set. With OpsLogCodec's `RecordEncoder` the bytes are those of the WAL
+  /// line, without its newline.
   public func encode(to encoder: any Encoder) throws {
-    var container = encoder.container(keyedBy: CodingKeys.self)
+    var container = encoder.container(keyedBy: LogOperationCodingKeys.self)
     try container.encode(timestamp, forKey: .timestamp)
     try container.encode(kind, forKey: .kind)
     try container.encode(id, forKey: .id)
@@ -153,5 +158,51 @@ extension LogOperation: Codable where Record: Codable {
     if case .delta = previous { try container.encode("delta", forKey: .encoding) }
     try container.encodeIfPresent(agent, forKey: .agent)
     try container.encodeIfPresent(clock, forKey: .clock)
+  }
+}
+
+extension LogOperation: Decodable where Record: Decodable {
+  /// Reads a WAL line's JSON object, by the rules of FORMAT.md ("WAL line"): a non-empty
+  /// `ts` and `id`; `op` `"set"` or `"delete"`; `data` present (not null) for a set and absent
+  /// for a delete; `prev` `null` or absent for a create, a delta patch with
+  /// `"encoding":"delta"`, the record otherwise (required for a delete); `encoding` `"full"`,
+  /// `"delta"` or absent; a non-empty `agent` and a `clock` ≥ 0 when present.
+  ///
+  /// - Throws: `DecodingError` naming the field for a line that breaks a rule.
+  public init(from decoder: any Decoder) throws {
+    let container = try decoder.container(keyedBy: LogOperationCodingKeys.self)
+    func corrupted(_ key: LogOperationCodingKeys, _ message: String) -> DecodingError {
+      DecodingError.dataCorruptedError(forKey: key, in: container, debugDescription: message)
+    }
+    let timestamp = try container.decode(String.self, forKey: .timestamp)
+    guard !timestamp.isEmpty else { throw corrupted(.timestamp, "ts is empty") }
+    let kind = try container.decode(OperationKind.self, forKey: .kind)
+    let id = try container.decode(String.self, forKey: .id)
+    guard !id.isEmpty else { throw corrupted(.id, "id is empty") }
+    let data = try container.decodeIfPresent(Record.self, forKey: .data)
+    switch kind {
+    case .set: if data == nil { throw corrupted(.data, "data is missing or null in a set") }
+    case .delete: if container.contains(.data) { throw corrupted(.data, "data is present in a delete") }
+    }
+    let encoding = try container.decodeIfPresent(String.self, forKey: .encoding)
+    guard encoding == nil || encoding == "full" || encoding == "delta" else {
+      throw corrupted(.encoding, "encoding is not \"full\" or \"delta\"")
+    }
+    let hasPrevious = try container.contains(.previous) && !container.decodeNil(forKey: .previous)
+    let previous: PreviousValue<Record>
+    switch (kind, hasPrevious, encoding == "delta") {
+    case (.delete, false, _): throw corrupted(.previous, "prev is missing or null in a delete")
+    case (.delete, true, true): throw corrupted(.encoding, "encoding is \"delta\" in a delete")
+    case (_, false, true): throw corrupted(.encoding, "encoding is \"delta\" but prev is missing or null")
+    case (.set, false, false): previous = .none
+    case (_, true, true): previous = .delta(try container.decode(DeltaPatch.self, forKey: .previous))
+    case (_, true, false): previous = .record(try container.decode(Record.self, forKey: .previous))
+    }
+    let agent = try container.decodeIfPresent(String.self, forKey: .agent)
+    if let agent, agent.isEmpty { throw corrupted(.agent, "agent is empty") }
+    let clock = try container.decodeIfPresent(Int.self, forKey: .clock)
+    if let clock, clock < 0 { throw corrupted(.clock, "clock is negative") }
+    self.init(
+      timestamp: timestamp, kind: kind, id: id, data: data, previous: previous, agent: agent, clock: clock)
   }
 }

@@ -4,6 +4,14 @@
   import Foundation
 #endif
 
+#if canImport(Glibc)
+  import Glibc
+#elseif canImport(Musl)
+  import Musl
+#elseif canImport(Darwin)
+  import Darwin
+#endif
+
 /// What an alert shows: `localizedDescription` is the error's sentence (``OpsLogError/description``),
 /// not "The operation could not be completed", and ``recoverySuggestion`` says what to do
 /// where there is something to do.
@@ -25,7 +33,14 @@ extension OpsLogError: LocalizedError {
     case .versionTooNew: "Open the store with a newer version of the application."
     case .recordTypeMismatch:
       "Open the store with the matching record type, a migration, or Store<JSONValue>; the data is intact."
-    case .notFound, .invalidJSON, .invalidOperation, .invalidArgument, .unsupported, .io: nil
+    case .io(_, let errno, _):
+      switch errno {
+      case ENOSPC: "Free some disk space and try again."
+      case EACCES, EPERM: "Check the permissions of the store's directory and files."
+      case EROFS: "Open the store read-only, or move it to a writable file system."
+      default: nil
+      }
+    case .notFound, .invalidJSON, .invalidOperation, .invalidArgument, .unsupported: nil
     }
   }
 }

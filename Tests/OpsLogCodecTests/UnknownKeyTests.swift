@@ -229,7 +229,8 @@ struct RecordMergeTests {
     #expect(
       merge(["extra"], #"{"title":"old","extra":{ "a" : [1, 2.50] }}"#, #"{"title":"new"}"#)
         == #"{"title":"new","extra":{ "a" : [1, 2.50] }}"#)
-    #expect(merge(["b", "a"], #"{"a":1,"b":2,"c":3}"#, #"{"c":4}"#) == #"{"c":4,"b":2,"a":1}"#)
+    // In the stored object's order, whatever the order of `keys`.
+    #expect(merge(["b", "a"], #"{"a":1,"b":2,"c":3}"#, #"{"c":4}"#) == #"{"c":4,"a":1,"b":2}"#)
     #expect(merge(["a"], #"{"a":1}"#, #"{}"#) == #"{"a":1}"#)
     #expect(merge(["a"], #"{"a":1}"#, "{ }") == #"{ "a":1}"#)
     #expect(merge(["\u{E9}"], #"{"\u00e9":1}"#, #"{"x":0}"#) == #"{"x":0,"\u00e9":1}"#)
@@ -244,6 +245,9 @@ struct RecordMergeTests {
 
   @Test func exactKeysAndTheLastRepeatWins() {
     #expect(merge(["x"], #"{"x":1,"x":2}"#, #"{}"#) == #"{"x":2}"#)
+    #expect(merge(["x", "y"], #"{"x":1,"y":0,"x":2}"#, #"{}"#) == #"{"x":2,"y":0}"#)
+    // White space after the new encoding's closing brace is not in the way.
+    #expect(merge(["x"], #"{"x":1}"#, "{\"a\":0} \n") == #"{"a":0,"x":1}"#)
     let composed = "\u{E9}"
     let decomposed = "e\u{301}"
     #expect(

@@ -382,53 +382,34 @@ import Testing
   @Test func tailFollowPrintsWritesAsTheyHappen() async throws {
     try await withScratch { root in
       let location = try copyFixture("group-mode", to: root)
-      let output = Pipe()
+      let lastStored = try #require(try readText(location + "/ops/ops-1795353326820.jsonl").split(separator: "\n").last)
       let process = Process()
       process.executableURL = URL(fileURLWithPath: try opslogPath())
-      process.arguments = ["tail", location, "--follow", "--json", "-n", "0", "--interval", "20"]
-      process.standardOutput = output
-      process.standardError = FileHandle.nullDevice
+      process.arguments = ["tail", location, "--follow", "--json", "-n", "1", "--interval", "20"]
+      let collector = try LineCollector(process)
       try process.run()
       defer {
         process.terminate()
         process.waitUntilExit()
       }
-      let reading = Task.detached { () -> [String] in
-        var lines: [String] = []
-        var current: [UInt8] = []
-        while lines.count < 3 {
-          let data = output.fileHandleForReading.availableData
-          if data.isEmpty { break }
-          for byte in data {
-            if byte == UInt8(ascii: "\n") {
-              lines.append(String(decoding: current, as: UTF8.self))
-              current = []
-            } else {
-              current.append(byte)
-            }
-          }
-        }
-        return lines
-      }
-      // The follower must be following before the writes, or they are history, not news.
-      try await Task.sleep(for: .milliseconds(500))
+      // The last stored operation comes first: from then on the follower is following.
+      let first = try await collector.lines(atLeast: 1)
+      #expect(try JSONValue(parsing: first[0]) == JSONValue(parsing: String(lastStored)))
       let store = try await Store<JSONValue>.open(location)
       try await store.set("followed-1", ["n": 1])
       try await store.set("followed-2", ["n": 2])
       try await store.delete("followed-1")
+      // An undo before the follower saw the delete would leave nothing to report.
+      _ = try await collector.lines(atLeast: 4)
+      try await store.undo()
       try await store.close()
-      let lines = try await withThrowingTaskGroup(of: [String]?.self) { group in
-        group.addTask { await reading.value }
-        group.addTask {
-          try await Task.sleep(for: .seconds(20))
-          return nil
-        }
-        let first = try await group.next()!
-        group.cancelAll()
-        return first
-      }
-      let ids = try #require(lines).map { try JSONValue(parsing: $0)["id"]?.stringValue }
-      #expect(ids == ["followed-1", "followed-2", "followed-1"])
+      let lines = try await collector.lines(atLeast: 5)
+      #expect(lines.count == 5, "\(lines)")
+      let values = try lines.dropFirst().map { try JSONValue(parsing: $0) }
+      #expect(values.prefix(3).map { $0["id"]?.stringValue } == ["followed-1", "followed-2", "followed-1"])
+      #expect(values.prefix(3).map { $0["op"]?.stringValue } == ["set", "set", "delete"])
+      #expect(values.last?["undone"]?["op"] == "delete")
+      #expect(values.last?["undone"]?["id"] == "followed-1")
     }
   }
 
@@ -446,6 +427,22 @@ import Testing
       #expect(hidden.status == 0)
       #expect(!hidden.stderr.contains("["), "\(hidden)")
     }
+  }
+}
+
+/// The example that reads stores with OpsLogStorage and OpsLogCodec only.
+@Suite struct InspectStoreExampleTests {
+  @Test func itReadsTheMergedStateOfAMultiWriterStore() async throws {
+    let result = try await run(
+      try HelperExecutable.path(named: "InspectStore"), [CommandFixture.store("multi-writer")])
+    #expect(result.status == 0)
+    #expect(result.stdoutLines.contains("10 records:"), "\(result)")
+    #expect(result.stdoutLines.contains("  shared-0: {\"from\":\"B\",\"i\":0}"))
+  }
+
+  @Test func itReportsTheSkippedLinesOfATornStore() async throws {
+    let result = try await run(try HelperExecutable.path(named: "InspectStore"), [CommandFixture.store("torn-tail")])
+    #expect(result.stdoutLines.filter { $0.hasPrefix("ops/ops-1795353326788.jsonl:") }.count == 3, "\(result)")
   }
 }
 

@@ -1,6 +1,7 @@
 import Foundation
 import OpsLogTestSupport
 import OpsLogTypes
+import Synchronization
 import Testing
 
 /// What a run of a child process gave.
@@ -170,5 +171,48 @@ final class LockHolder {
   func stop() {
     process.terminate()
     process.waitUntilExit()
+  }
+}
+
+/// Collects the lines a running child process prints on stdout, as they come.
+final class LineCollector: Sendable {
+  let lines = Mutex<[String]>([])
+  let finished = Mutex(false)
+
+  /// Reads `process`'s stdout from now on; call before `process.run()`.
+  init(_ process: Process) throws {
+    let output = Pipe()
+    process.standardOutput = output
+    process.standardError = FileHandle.nullDevice
+    let handle = output.fileHandleForReading
+    Thread.detachNewThread { [self] in
+      var current: [UInt8] = []
+      while true {
+        let data = handle.availableData
+        if data.isEmpty { break }
+        for byte in data {
+          if byte == UInt8(ascii: "\n") {
+            let line = String(decoding: current, as: UTF8.self)
+            lines.withLock { $0.append(line) }
+            current = []
+          } else {
+            current.append(byte)
+          }
+        }
+      }
+      finished.withLock { $0 = true }
+    }
+  }
+
+  /// The lines so far, once there are at least `count` of them, or when the process ended
+  /// or `timeout` passed (a follower that missed a change must fail the test, not hang it).
+  func lines(atLeast count: Int, timeout: Duration = .seconds(30)) async throws -> [String] {
+    let deadline = ContinuousClock.now + timeout
+    while ContinuousClock.now < deadline {
+      let current = lines.withLock { $0 }
+      if current.count >= count || finished.withLock({ $0 }) { return current }
+      try await Task.sleep(for: .milliseconds(10))
+    }
+    return lines.withLock { $0 }
   }
 }

@@ -13,7 +13,7 @@ struct Tail: AsyncParsableCommand {
       Operations since the last checkpoint, in apply order. --follow opens the store \
       read-only (no lock, nothing written) and follows its writer, or its agents, until \
       interrupted. Each operation is one line: time, kind, ID and record; with --json, the \
-      WAL line itself.
+      WAL line itself (an undone one inside {"undone":…}, a rebuilt state as {"reloaded":true}).
       """)
 
   @Argument(help: "The store's directory.") var directory: String
@@ -49,9 +49,21 @@ struct Tail: AsyncParsableCommand {
     do {
       for operation in try store.operations().suffix(lines) { print(operation) }
       Output.flush()
-      // TODO(changes): follow `store.changes()` once the engine has it.
-      for try await operations in store.watch(interval: .milliseconds(interval)) {
-        for operation in operations { print(operation) }
+      for try await change in store.changes(pollInterval: .milliseconds(interval)) {
+        switch change {
+        case .applied(let operations):
+          for operation in operations { print(operation) }
+        case .undone(let operations):
+          for operation in operations { print(operation, undone: true) }
+        case .reloaded:
+          if json {
+            Output.line(#"{"reloaded":true}"#)
+          } else {
+            Output.line(
+              "(the state was rebuilt: an archive, a compaction by another agent, or a writer this follower lost track of)"
+            )
+          }
+        }
         Output.flush()
       }
       try await store.close()
@@ -61,13 +73,17 @@ struct Tail: AsyncParsableCommand {
     }
   }
 
-  func print(_ operation: LogOperation<JSONValue>) {
+  /// One operation: its WAL line with `--json` (inside `{"undone":…}` when it was taken
+  /// back), otherwise time, kind, ID, agent and record.
+  func print(_ operation: LogOperation<JSONValue>, undone: Bool = false) {
     if json {
-      Output.write(OperationLine.encode(operation))
+      let line = OperationLine.encode(operation)
+      Output.write(undone ? Array(#"{"undone":"#.utf8) + line + [UInt8(ascii: "}")] : line)
       Output.write([UInt8(ascii: "\n")])
       return
     }
-    var line = "\(operation.timestamp)  \(operation.kind.rawValue.padding(6))  \(operation.id)"
+    var line =
+      "\(operation.timestamp)  \((undone ? "undone " + operation.kind.rawValue : operation.kind.rawValue).padding(6))  \(operation.id)"
     if let agent = operation.agent { line += "  \(agent)@\(operation.clock.map(String.init) ?? "?")" }
     if let data = operation.data { line += "  " + data.jsonText }
     Output.line(line)
