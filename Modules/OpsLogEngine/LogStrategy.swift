@@ -3,13 +3,14 @@ import OpsLogCodec
 import OpsLogStorage
 import OpsLogTypes
 
-/// The position of an operation in a multi-writer merge: Lamport clock first, then agent id
-/// compared by its UTF-8 bytes (FORMAT.md, Multi-writer).
+/// The writer's agent id and Lamport clock, as an operation of a multi-writer store carries
+/// them in its WAL line (`agent`, `clock`; FORMAT.md, Multi-writer). Which of two stamped
+/// operations wins is the merge policy's to say, not the engine's.
 @_spi(LogStrategy)
-public struct OperationStamp: Sendable, Hashable, Comparable {
+public struct OperationStamp: Sendable, Hashable {
   /// The writer's Lamport clock when it wrote the operation.
   public var clock: Int
-  /// The writer's agent id; breaks ties between equal clocks.
+  /// The writer's agent id.
   public var agent: String
 
   /// A stamp as it appears in a WAL line.
@@ -23,12 +24,55 @@ public struct OperationStamp: Sendable, Hashable, Comparable {
     guard let agent = operation.agent, let clock = operation.clock else { return nil }
     self.init(clock: clock, agent: agent)
   }
+}
 
-  /// Merge order: the larger stamp is the later write and wins on the same key.
-  public static func < (lhs: OperationStamp, rhs: OperationStamp) -> Bool {
-    if lhs.clock != rhs.clock { return lhs.clock < rhs.clock }
-    return lhs.agent.utf8.lexicographicallyPrecedes(rhs.agent.utf8)
+/// How the operations of several writers compete for a record: the multi-writer layer's
+/// last-writer-wins, behind the seam, so that the engine keeps the table and the journal and
+/// holds no agent semantics. The engine asks the policy whether another writer's operation
+/// takes effect, tells it which operations did, and asks it for the order in which to replay
+/// a record's operations when one is taken out from among them.
+///
+/// A policy is a value in the store's state, changed only under the state's lock; its calls
+/// must be quick and must never call back into the store.
+@_spi(LogStrategy)
+public protocol MergePolicy: Sendable {
+  /// Forgets every winner: the state has a new base (an open, a reload, a checkpoint's
+  /// switch), and the operations still in the journal are told again with ``took(_:)``.
+  mutating func reset()
+  /// Whether `operation`, another writer's, takes effect: it does not lose to the operation
+  /// that last took effect on its record. One that loses stays in the history only.
+  func admits<Record>(_ operation: LogOperation<Record>) -> Bool
+  /// `operation` took effect on its record: this store's own, or another writer's that
+  /// ``admits(_:)`` let through (a delete of a record already gone included, which changes
+  /// nothing but is still the record's latest write).
+  mutating func took<Record>(_ operation: LogOperation<Record>)
+  /// The operation that last took effect on record `id` was taken back (undo, a failed
+  /// append); `remaining` are the record's operations still in the journal, oldest first:
+  /// the winner is chosen among them, or there is none.
+  mutating func restore<Record>(id: String, among remaining: [LogOperation<Record>])
+  /// Whether `first` replays before `second` when a record is re-derived from its remaining
+  /// operations; operations neither precedes keep their journal order.
+  func replays<Record>(_ first: LogOperation<Record>, before second: LogOperation<Record>) -> Bool
+}
+
+extension MergePolicy {
+  /// ``reset()``, then ``took(_:)`` for every operation of `journal` in order.
+  mutating func rebuild<Record>(from journal: ChunkedArray<JournalEntry<Record>>) {
+    reset()
+    for entry in journal { took(entry.operation) }
   }
+}
+
+/// The merge of a store with one writer at a time: every operation takes effect, in the
+/// order of the log.
+@_spi(LogStrategy)
+public struct EveryOperationApplies: MergePolicy {
+  public init() {}
+  public mutating func reset() {}
+  public func admits<Record>(_ operation: LogOperation<Record>) -> Bool { true }
+  public mutating func took<Record>(_ operation: LogOperation<Record>) {}
+  public mutating func restore<Record>(id: String, among remaining: [LogOperation<Record>]) {}
+  public func replays<Record>(_ first: LogOperation<Record>, before second: LogOperation<Record>) -> Bool { false }
 }
 
 /// What a log strategy promises about the writers of a store, so that the engine acts on
@@ -118,6 +162,8 @@ public protocol LogStrategy: Sendable {
   /// through, or `nil` to skip it (another writer compacts). The engine calls the session's
   /// steps in their order, and ``CheckpointSession/finish(backend:)`` whatever happened.
   func beginCheckpoint(backend: any StorageBackend, logger: Logger) async throws -> (any CheckpointSession)?
+  /// The merge policy of a store opened with this strategy (one value per store).
+  func makeMergePolicy() -> any MergePolicy
   /// Runs an undo (its check before the mutation and the cut of its lines off the WAL) so
   /// that no other writer can take the lines being cut into a snapshot meanwhile; a cut
   /// after another writer's compaction read them would leave them in its snapshot, and its
@@ -176,6 +222,8 @@ public struct SingleWriterLog: LogStrategy {
   public func beginCheckpoint(backend: any StorageBackend, logger: Logger) async throws -> (any CheckpointSession)? {
     SingleWriterCheckpoint()
   }
+  /// ``EveryOperationApplies``: the single writer's log is the order.
+  public func makeMergePolicy() -> any MergePolicy { EveryOperationApplies() }
   /// Runs `body`: the `.lock` keeps every other writer out already.
   public func guardingUndo<T: Sendable>(backend: any StorageBackend, _ body: () async throws -> T) async throws -> T {
     try await body()

@@ -335,10 +335,7 @@ final class StateLoader<Record: Codable & Sendable> {
     state.table = table
     state.storedForms = storedForms
     state.journal = journal
-    state.winningStamps = [:]
-    for entry in journal {
-      state.recordWinningStamp(of: entry.operation)
-    }
+    state.merge.rebuild(from: journal)
     state.operationsSinceCheckpoint = journal.count
   }
 }

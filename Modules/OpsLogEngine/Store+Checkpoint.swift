@@ -305,8 +305,7 @@ extension StoreState where Record: Codable {
     journalFloor = 0
     // Snapshot lines carry no clocks: the operations after the new base apply over it
     // whatever their clocks, so only their stamps still compete.
-    winningStamps = [:]
-    for entry in journal { recordWinningStamp(of: entry.operation) }
+    merge.rebuild(from: journal)
     if journal.isEmpty && table.holeCount > table.count { table.compact() }
     self.manifest = manifest
     self.walPath = walPath

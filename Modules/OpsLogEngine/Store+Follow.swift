@@ -213,9 +213,8 @@ extension Store {
       defer { if !applied.isEmpty { state.feed.publish(.applied(applied)) } }
       for (decoded, line) in zip(decodedOperations, lines) {
         let operation = decoded.operation
-        let stamp = OperationStamp(of: operation)
         let current = state.table.get(operation.id)
-        if let stamp, let winner = state.winningStamps[ExactString(operation.id)], stamp < winner {
+        if !state.merge.admits(operation) {
           state.journal.append(
             JournalEntry(
               operation: operation, previousRecord: current, slot: -1, lineLength: line.length, offset: line.offset,
@@ -224,6 +223,7 @@ extension Store {
           continue
         }
         guard let (previous, slot) = state.table.apply(operation) else {
+          state.merge.took(operation)
           state.journal.append(
             JournalEntry(
               operation: operation, previousRecord: nil, slot: -1, lineLength: line.length, offset: line.offset,
@@ -231,7 +231,7 @@ extension Store {
           state.operationsSinceCheckpoint += 1
           continue
         }
-        if let stamp { state.winningStamps[ExactString(operation.id)] = stamp }
+        state.merge.took(operation)
         let storedBefore = StoredForm.note(decoded, in: &state.storedForms)
         state.journal.append(
           JournalEntry(

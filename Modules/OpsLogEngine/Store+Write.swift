@@ -79,10 +79,10 @@ extension StoreState {
     feed.publish(.applied(journal.suffix(count).map(\.operation)))
   }
 
-  /// Remembers an agent operation's stamp as its key's winner (multi-writer merges).
+  /// Tells the merge policy that an agent's operation took effect (multi-writer merges).
   @usableFromInline
   mutating func recordWinningStamp(of operation: LogOperation<Record>) {
-    if let stamp = OperationStamp(of: operation) { winningStamps[ExactString(operation.id)] = stamp }
+    merge.took(operation)
   }
 
   /// What has to happen after operations were queued, decided under the same lock that queued
@@ -148,18 +148,17 @@ extension StoreState {
       if let firstIndex, firstIndex < index { journal[firstIndex].previousRecord } else { removed.previousRecord }
     var remaining = journal.indices.filter { ExactString.areIdentical(journal[$0].operation.id, id) }
     remaining.sort { left, right in
-      let a = OperationStamp(of: journal[left].operation)
-      let b = OperationStamp(of: journal[right].operation)
-      if let a, let b, a != b { return a < b }
+      let (a, b) = (journal[left].operation, journal[right].operation)
+      if merge.replays(a, before: b) { return true }
+      if merge.replays(b, before: a) { return false }
       return left < right
     }
-    winningStamps[ExactString(id)] = nil
     for position in remaining {
       let operation = journal[position].operation
       value = operation.kind == .set ? operation.data : nil
       journal[position].applied = position == remaining.last
-      winningStamps[ExactString(id)] = OperationStamp(of: operation)
     }
+    merge.restore(id: id, among: remaining.map { journal[$0].operation })
     if let value { table.set(id, value) } else { table.remove(id) }
   }
 

@@ -82,6 +82,9 @@ public final class Store<Record: Codable & Sendable>: Sendable {
     self.backend = backend
     self.strategy = strategy
     self.followsOtherWriters = strategy.capabilities.contains(.concurrentWriters)
+    var state = state
+    state.merge = strategy.makeMergePolicy()
+    state.merge.rebuild(from: state.journal)
     self.state = Mutex(state)
     var logger = Logger(label: "OpsLog")
     logger[metadataKey: "store"] = "\(location)"

@@ -71,9 +71,9 @@ struct StoreState<Record: Sendable>: Sendable {
   /// snapshot being written, so undo may not take them back; a failed checkpoint lowers it
   /// to 0 again, a finished one drops them.
   var journalFloor = 0
-  /// Per key, the stamp of the operation whose effect the table holds (multi-writer merges);
-  /// empty for unstamped operations, and reset by every new base (checkpoint, reload).
-  var winningStamps: [ExactString: OperationStamp] = [:]
+  /// How merged operations compete for a record: the strategy's
+  /// (``LogStrategy/makeMergePolicy()``), set when the store is made.
+  var merge: any MergePolicy = EveryOperationApplies()
   /// The stored JSON of the records whose JSON has fields `Record` does not decode, by ID;
   /// empty when the type reads every record completely (see ``StoredForm``).
   @usableFromInline var storedForms: [ExactString: StoredForm] = [:]

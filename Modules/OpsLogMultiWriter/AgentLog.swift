@@ -69,6 +69,9 @@ final class AgentLog: LogStrategy {
     throw OpsLogError.invalidArgument("an agent id may hold only A-Z a-z 0-9 . _ -, not \"\(agentId)\"")
   }
 
+  /// Operations of several agents compete for a record by their stamps.
+  func makeMergePolicy() -> any MergePolicy { LastWriterWins() }
+
   /// Agents write at once, each to its own WAL, and take no `.lock`.
   var capabilities: LogCapabilities { .concurrentWriters }
 
@@ -523,7 +526,7 @@ final class AgentLog: LogStrategy {
     }
     return keyed.sorted { left, right in
       switch (left.stamp, right.stamp) {
-      case (let a?, let b?) where a != b: return a < b
+      case (let a?, let b?) where a != b: return OperationStamp.precedes(a, b)
       case (nil, _?): return true
       case (_?, nil): return false
       default: return left.index < right.index
