@@ -17,12 +17,21 @@ extension Store {
   ///   one winning on the same key.
   /// - ``Store/refresh()``, ``Store/tail()`` and ``Store/watch(interval:)`` read only what the
   ///   other agents appended since the last time.
-  /// - ``Store/undo()`` takes back this agent's own last operation, re-deriving only its key.
-  /// - ``Store/compact()`` takes `.compact-lock` (returning at once, without compacting,
-  ///   when another agent holds it), reads every agent's WAL to its end and snapshots the
-  ///   merged state. No operation an agent wrote is lost to another agent's compaction: an
-  ///   agent whose WAL was retired notices before its next write, registers a new WAL, and
-  ///   carries over the lines the compaction did not include.
+  /// - ``Store/undo()`` takes back this agent's own last operation (or batch), re-deriving only
+  ///   its key, and with it the operation's say in last-writer-wins: another agent's write to
+  ///   the key, whatever its clock, is what every agent and reader sees afterwards. It holds
+  ///   `.compact-lock`, so it waits (at most as long as that takes) while another agent
+  ///   compacts; an operation a compaction has taken into its snapshot is no longer undone.
+  /// - ``Store/compact()`` takes `.compact-lock`, reads every agent's WAL to its end and
+  ///   snapshots the merged state. When another process (or another store in this one) holds
+  ///   the lock, it returns at once without compacting; it never throws
+  ///   ``OpsLogError/locked(holder:)`` and never waits for a lock this store holds.
+  /// - No acknowledged write is lost to another agent's compaction, even if its agent dies:
+  ///   lines an agent appended after a compaction read its WAL are applied by every open and
+  ///   every agent that follows, and folded in by the next compaction of any agent; the agent
+  ///   itself, noticing, carries them into the new WAL it registers (FORMAT.md, `.through`).
+  ///   A write that has to register a new WAL waits for another agent's compaction at most
+  ///   as long as it takes (60 seconds at the most, then ``OpsLogError/locked(holder:)``).
   /// - ``WriteMode/group`` and ``WriteMode/async`` fall back to ``WriteMode/immediate`` (with
   ///   a warning): an agent's write must be in its WAL before another agent can merge it.
   /// - A ``StoreOptions/readOnly`` agent writes nothing, not even a WAL file.
