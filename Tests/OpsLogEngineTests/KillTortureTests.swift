@@ -19,6 +19,13 @@ import Testing
 /// An undo takes back the last operation or batch; one that returned `false` changed nothing.
 /// After the check, a writable open, a set, a close and a reopen must work on what was left.
 ///
+/// The summary counts kills "inside a checkpoint": `compact()` begun and not returned, or
+/// (automatic ones, which the child cannot see) files that only a checkpoint in progress
+/// leaves: a `.tmp` file written during the round (a snapshot, manifest or archive being
+/// replaced), or a snapshot or WAL newer than the manifest's that appeared during the round.
+/// A kill after a checkpoint's cut but before its first file is not seen, so the count is a
+/// lower bound.
+///
 /// Rounds per mode: `OPSLOG_TORTURE_ROUNDS` (default: a CI-sized run); a fixed base seed with
 /// `OPSLOG_TORTURE_SEED`; only some modes with `OPSLOG_TORTURE_MODES=immediate,group`. Each
 /// round's seed is in the failure message, and a failing store is kept under
