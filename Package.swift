@@ -13,10 +13,12 @@ let package = Package(
     .library(name: "OpsLogEngine", targets: ["OpsLogEngine"]),
     .library(name: "OpsLogMultiWriter", targets: ["OpsLogMultiWriter"]),
     .library(name: "OpsLog", targets: ["OpsLog"]),
+    .executable(name: "opslog", targets: ["OpsLogCommand"]),
   ],
   dependencies: [
     .package(url: "https://github.com/apple/swift-log.git", from: "1.6.0"),
     .package(url: "https://github.com/swiftlang/swift-docc-plugin", from: "1.4.0"),
+    .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
   ],
   targets: [
     .systemLibrary(
@@ -56,6 +58,15 @@ let package = Package(
       dependencies: ["OpsLogTypes", "OpsLogCodec", "OpsLogStorage", "OpsLogEngine", "OpsLogMultiWriter"],
       path: "Modules/OpsLog"
     ),
+    // The `opslog` command-line tool: inspects and maintains store directories.
+    .executableTarget(
+      name: "OpsLogCommand",
+      dependencies: [
+        "OpsLogTypes", "OpsLogCodec", "OpsLogStorage", "OpsLogEngine", "OpsLogMultiWriter",
+        .product(name: "ArgumentParser", package: "swift-argument-parser"),
+      ],
+      path: "Tools/OpsLogCommand"
+    ),
     .executableTarget(name: "Quickstart", dependencies: ["OpsLog"], path: "Examples/Quickstart"),
     .executableTarget(name: "MultiWriter", dependencies: ["OpsLog"], path: "Examples/MultiWriter"),
     .executableTarget(name: "Observe", dependencies: ["OpsLog"], path: "Examples/Observe"),
@@ -82,6 +93,12 @@ let package = Package(
       // The executables are dependencies only so that they are built before the tests run them.
       dependencies: ["OpsLogEngine", "OpsLogTestHelper", "OpsLogTorture", "OpsLogTestSupport"],
       path: "Tests/OpsLogEngineTests"
+    ),
+    .testTarget(
+      name: "OpsLogCommandTests",
+      // The executables are dependencies only so that they are built before the tests run them.
+      dependencies: ["OpsLogCommand", "OpsLogTestHelper", "OpsLogTestSupport", "OpsLogMultiWriter"],
+      path: "Tests/OpsLogCommandTests"
     ),
     .testTarget(
       name: "OpsLogMultiWriterTests",

@@ -3,7 +3,10 @@ import OpsLogTypes
 extension JSONValue {
   /// The compact JSON text, byte for byte as JavaScript's `JSON.stringify` writes it: no
   /// white space, short escapes, `\u00XX` for other control characters, non-ASCII as raw
-  /// UTF-8, numbers in the shortest form that round-trips.
+  /// UTF-8, numbers in the shortest form that round-trips. One deliberate difference: an
+  /// integral ``JSONValue/double(_:)`` of magnitude 2^53 or more is written in exponent form
+  /// (`5.0914961609563974e+17`), so that parsing the text again gives back the same double and
+  /// not a different ``JSONValue/int(_:)``; opslog for Node reads both forms as one number.
   public func serialized() -> [UInt8] {
     var writer = JSONWriter()
     writer.write(self)
@@ -94,9 +97,13 @@ public struct JSONWriter: Sendable {
     }
   }
 
-  /// Writes a double as JavaScript's `Number.prototype.toString` does: integers without a
-  /// fraction up to 1e21, plain decimals down to 1e-7, exponent form (`1e+21`, `5e-324`)
-  /// beyond. NaN and infinities are written as `null`, as `JSON.stringify` does.
+  /// Writes a double as JavaScript's `Number.prototype.toString` does (plain decimals down to
+  /// 1e-7, exponent form such as `5e-324` below, the shortest digits that round-trip), with one
+  /// exception: an integral double of magnitude 2^53 or more is written in exponent form
+  /// (`5.0914961609563974e+17`, where JavaScript writes `509149616095639740`), so that it reads
+  /// back as the same double rather than as a different 64-bit integer (FORMAT.md, "Numbers").
+  /// Smaller integral doubles are written as integers (`2`, not `2.0`). NaN and infinities are
+  /// written as `null`, as `JSON.stringify` does.
   public mutating func write(_ number: Double) {
     guard number.isFinite else {
       writeASCII("null")
@@ -111,7 +118,9 @@ public struct JSONWriter: Sendable {
       return
     }
     if writeShortDecimal(number) { return }
-    writeShortestDouble(number)
+    // Every double of magnitude 2^53 or more is an integer; its shortest digits padded with
+    // zeros would name a different integer, which a reader keeps as such.
+    writeShortestDouble(number, exponentForm: Swift.abs(number) >= 9_007_199_254_740_992)
   }
 
   /// The fast path of ``write(_:)-(Double)`` for a finite, non-integer double that is exactly
@@ -166,8 +175,8 @@ public struct JSONWriter: Sendable {
   }
 
   /// Formats the shortest round-tripping digits (from Swift's `description`) in
-  /// JavaScript's layout.
-  mutating func writeShortestDouble(_ number: Double) {
+  /// JavaScript's layout, or always in exponent form with `exponentForm`.
+  mutating func writeShortestDouble(_ number: Double, exponentForm: Bool = false) {
     var description = number.magnitude.description
     description.withUTF8 { text in
       // Split "d.ddde+XX" / "ddd.ddd" into its digits and the decimal exponent n, so that the
@@ -208,14 +217,14 @@ public struct JSONWriter: Sendable {
       let k = digits.count
 
       if number < 0 { bytes.append(UInt8(ascii: "-")) }
-      if k <= n && n <= 21 {
+      if !exponentForm && k <= n && n <= 21 {
         bytes.append(contentsOf: digits)
         for _ in 0..<(n - k) { bytes.append(UInt8(ascii: "0")) }
-      } else if 0 < n && n <= 21 {
+      } else if !exponentForm && 0 < n && n <= 21 {
         bytes.append(contentsOf: digits[0..<n])
         bytes.append(UInt8(ascii: "."))
         bytes.append(contentsOf: digits[n...])
-      } else if -6 < n && n <= 0 {
+      } else if !exponentForm && -6 < n && n <= 0 {
         bytes.append(UInt8(ascii: "0"))
         bytes.append(UInt8(ascii: "."))
         for _ in 0..<(-n) { bytes.append(UInt8(ascii: "0")) }

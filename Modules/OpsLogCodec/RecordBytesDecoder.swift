@@ -50,6 +50,8 @@ final class RecordValueDecoder: CodingPathNode, Decoder, SingleValueDecodingCont
   struct Member {
     let key: String
     let valueOffset: Int
+    /// Whether the type asked for this member (for ``UnknownKeys``).
+    var isAsked = false
   }
 
   enum State {
@@ -87,6 +89,17 @@ final class RecordValueDecoder: CodingPathNode, Decoder, SingleValueDecodingCont
     /// of the same type again and again, and building a `KeyedDecodingContainer` costs several
     /// run-time generic type lookups and an allocation.
     var cachedContainer = CachedKeyedContainer()
+    /// Object: the keys read at the cursor, so that a repeated key is noticed.
+    var matchedKeys = MatchedKeyList()
+    /// Object: the length of the key last matched at the cursor.
+    var matchedLength = 0
+    /// Object: the member at the cursor was asked for (`contains`, `decodeNil`) but not read.
+    var isCursorMemberAsked = false
+    /// What this value left unread has been reported to the context (``UnknownKeys``).
+    var hasReported = false
+    /// Object: the cursor reached the end, every member read there (so each key is in
+    /// `matchedKeys`).
+    var isReadThroughAtCursor = false
   }
 
   let fields: UnsafeMutablePointer<Fields>
@@ -107,6 +120,7 @@ final class RecordValueDecoder: CodingPathNode, Decoder, SingleValueDecodingCont
 
   deinit {
     fields.pointee.cachedContainer.clear()
+    fields.pointee.matchedKeys.deallocate()
     fields.deinitialize(count: 1)
     fields.deallocate()
   }
@@ -128,6 +142,10 @@ final class RecordValueDecoder: CodingPathNode, Decoder, SingleValueDecodingCont
     f.pointee.lastFoundMember = -1
     f.pointee.elementIndex = 0
     f.pointee.cachedCount = nil
+    f.pointee.matchedKeys.removeAll()
+    f.pointee.isCursorMemberAsked = false
+    f.pointee.hasReported = false
+    f.pointee.isReadThroughAtCursor = false
   }
 
   /// A decoder for a value at `depth + 1` (a member or element of this one), read completely
@@ -426,25 +444,40 @@ final class RecordValueDecoder: CodingPathNode, Decoder, SingleValueDecodingCont
   /// The offset just after this value. Whatever the type left unread is skipped here, and
   /// checked as strictly as if it had been read.
   func finish() throws -> Int {
-    if valueEnd >= 0 { return valueEnd }
+    let isTracking = context.document.pointee.isTrackingUnknownKeys
+    if valueEnd >= 0 {
+      if isTracking && !fields.pointee.hasReported { try reportReadValue() }
+      return valueEnd
+    }
     switch state {
     case .untouched, .done:
+      if isTracking && state == .untouched { try reportUntouchedValue() }
       var parser = self.parser(at: start, depth: depth)
       try parser.skipValue()
       valueEnd = parser.position
     case .object:
+      // The members the type did not read; one that repeats a key it read means the type
+      // read the wrong (first) value.
       var parser = self.parser(at: cursor, depth: depth + 1)
+      var unread: [String] = []
+      var isFirst = true
       repeat {
-        try parser.skipMemberKey()
+        let isAsked = isFirst && fields.pointee.isCursorMemberAsked
+        let name = try checkSkippedKey(&parser, decoded: isTracking && depth == 0)
+        if isTracking && !isAsked { unread.append(name ?? "") }
+        isFirst = false
         try parser.skipValue()
       } while try parser.endOfEntry(closing: UInt8(ascii: "}"))
       valueEnd = parser.position
+      if isTracking { try reportObject(unreadAfterCursor: unread) }
     case .array:
       var parser = self.parser(at: cursor, depth: depth + 1)
       repeat {
         try parser.skipValue()
       } while try parser.endOfEntry(closing: UInt8(ascii: "]"))
       valueEnd = parser.position
+      // Elements the type stopped before.
+      if isTracking { reportNested() }
     }
     isFinished = true
     return valueEnd
@@ -463,6 +496,7 @@ final class RecordValueDecoder: CodingPathNode, Decoder, SingleValueDecodingCont
     parser.skipWhitespace()
     if parser.peek() == UInt8(ascii: "}") {
       isFinished = true
+      fields.pointee.isReadThroughAtCursor = true
       valueEnd = parser.position + 1
     } else {
       try parser.expectMemberKey()
@@ -476,12 +510,24 @@ final class RecordValueDecoder: CodingPathNode, Decoder, SingleValueDecodingCont
   @inline(__always)
   func locate(_ key: String) throws -> (offset: Int, atCursor: Bool)? {
     if members == nil && !isFinished, let offset = matchAtCursor(key) { return (offset, true) }
-    if members == nil { try buildMemberTable() }
+    if members == nil {
+      // Every member was read at the cursor, so their keys are all in the matched list: a key
+      // not there is absent (a trailing optional), and no member table is needed.
+      if fields.pointee.isReadThroughAtCursor && !isMatched(key) { return nil }
+      try buildMemberTable()
+    }
     return lookUp(key).map { ($0, false) }
   }
 
+  /// Whether `key` is one of the keys read at the cursor.
+  func isMatched(_ key: String) -> Bool {
+    var key = key
+    return key.withUTF8 { fields.pointee.matchedKeys.contains($0, in: base) }
+  }
+
   /// Compares the raw key at the cursor with `key`; a key with escapes never matches here
-  /// (the member table decodes it properly).
+  /// (the member table decodes it properly). Notes the key's length for
+  /// ``advanceObject(after:)``.
   @inline(__always)
   func matchAtCursor(_ key: String) -> Int? {
     var key = key
@@ -501,18 +547,26 @@ final class RecordValueDecoder: CodingPathNode, Decoder, SingleValueDecodingCont
       parser.position += 1
       parser.skipWhitespace()
       guard parser.position < end else { return nil }
+      fields.pointee.matchedLength = count
       return parser.position
     }
   }
 
-  /// Moves the scan cursor past the member whose value ends at `after`.
+  /// Moves the scan cursor past the member whose value ends at `after`, which the type has
+  /// read at the cursor (its key matched by ``matchAtCursor(_:)``). The key is recorded, and a
+  /// key read before in this object is a repeated key (``RecordRepeatedKey``).
   func advanceObject(after: Int) throws {
+    fields.pointee.isCursorMemberAsked = false
+    let keyStart = cursor + 1
+    let key = UnsafeBufferPointer(start: base + keyStart, count: fields.pointee.matchedLength)
+    if fields.pointee.matchedKeys.note(key, at: keyStart, in: base) { throw repeatedKeyFound() }
     var parser = self.parser(at: after, depth: depth + 1)
     if try parser.endOfEntry(closing: UInt8(ascii: "}")) {
       try parser.expectMemberKey()
       cursor = parser.position
     } else {
       isFinished = true
+      fields.pointee.isReadThroughAtCursor = true
       valueEnd = parser.position
       cursor = parser.position - 1
     }
@@ -527,12 +581,22 @@ final class RecordValueDecoder: CodingPathNode, Decoder, SingleValueDecodingCont
     if parser.peek() == UInt8(ascii: "}") {
       parser.position += 1
     } else {
+      // Members before the cursor were read there; the one at it may have been asked for.
+      let readBefore = state == .object ? cursor : start
+      var cursorMemberPending = state == .object && fields.pointee.isCursorMemberAsked
       repeat {
+        let keyStart = parser.position
         let key = try parser.parseMemberKey()
-        table.append(Member(key: key, valueOffset: parser.position))
+        var isAsked = keyStart < readBefore
+        if !isAsked && cursorMemberPending {
+          isAsked = true
+          cursorMemberPending = false
+        }
+        table.append(Member(key: key, valueOffset: parser.position, isAsked: isAsked))
         try parser.skipValue()
       } while try parser.endOfEntry(closing: UInt8(ascii: "}"))
     }
+    if Self.hasRepeatedKey(table) { throw repeatedKeyFound() }
     members = table
     isFinished = true
     valueEnd = parser.position
@@ -541,14 +605,20 @@ final class RecordValueDecoder: CodingPathNode, Decoder, SingleValueDecodingCont
   /// Looks a key up in the member table, starting after the last hit so that keys requested
   /// in document order (a dictionary's) cost O(1) each.
   func lookUp(_ key: String) -> Int? {
+    guard let found = findMember(key) else { return nil }
+    lastFoundMember = found
+    // In place: no copy of the table is alive here, so this does not copy it.
+    fields.pointee.members![found].isAsked = true
+    return fields.pointee.members![found].valueOffset
+  }
+
+  /// The index of member `key` in the table, starting after the last hit.
+  func findMember(_ key: String) -> Int? {
     guard let members, !members.isEmpty else { return nil }
     var index = lastFoundMember + 1
     for _ in 0..<members.count {
       if index >= members.count { index = 0 }
-      if ExactString.areIdentical(members[index].key, key) {
-        lastFoundMember = index
-        return members[index].valueOffset
-      }
+      if ExactString.areIdentical(members[index].key, key) { return index }
       index += 1
     }
     return nil
@@ -671,6 +741,9 @@ final class RecordValueDecoder: CodingPathNode, Decoder, SingleValueDecodingCont
       state = .done
       return special
     }
+    // What this decoder's own container left unread so far counts too: a key is unknown
+    // only if no view of the object asked for it.
+    if state == .object && context.document.pointee.isTrackingUnknownKeys { try reportPartialObject() }
     // The same value, seen through a fresh decoder so that its containers start clean.
     let inner = RecordValueDecoder(
       base: base, end: end, start: start, depth: depth, parent: parent, key: key, context: context)
@@ -689,7 +762,12 @@ struct RecordKeyedDecodingContainer<Key: CodingKey>: KeyedDecodingContainerProto
 
   var allKeys: [Key] { ((try? decoder.memberKeys()) ?? []).compactMap { Key(stringValue: $0) } }
 
-  func contains(_ key: Key) -> Bool { ((try? decoder.locate(key.stringValue)) ?? nil) != nil }
+  func contains(_ key: Key) -> Bool {
+    guard let (_, atCursor) = (try? decoder.locate(key.stringValue)) ?? nil else { return false }
+    // Asked for, though not read: not an unknown key.
+    if atCursor { decoder.fields.pointee.isCursorMemberAsked = true }
+    return true
+  }
 
   @inline(__always)
   func read<T>(_ key: Key, _ read: (Int) throws -> (T, Int)) throws -> T {
@@ -713,7 +791,10 @@ struct RecordKeyedDecodingContainer<Key: CodingKey>: KeyedDecodingContainerProto
 
   func decodeNil(forKey key: Key) throws -> Bool {
     guard let (offset, atCursor) = try decoder.locate(key.stringValue) else { throw decoder.keyNotFound(key) }
-    guard let after = try decoder.readNull(at: offset) else { return false }
+    guard let after = try decoder.readNull(at: offset) else {
+      if atCursor { decoder.fields.pointee.isCursorMemberAsked = true }
+      return false
+    }
     if atCursor { try decoder.advanceObject(after: after) }
     return true
   }
@@ -833,9 +914,11 @@ struct RecordKeyedDecodingContainer<Key: CodingKey>: KeyedDecodingContainerProto
       try parser.skipValue()
       try decoder.advanceObject(after: parser.position)
     }
-    return RecordValueDecoder(
+    let child = RecordValueDecoder(
       base: decoder.base, end: decoder.end, start: offset, depth: decoder.depth + 1, parent: decoder, key: key,
       context: decoder.context)
+    decoder.context.looseDecoders.append(child)
+    return child
   }
 
   func nestedContainer<NestedKey: CodingKey>(
@@ -941,6 +1024,7 @@ struct RecordUnkeyedDecodingContainer: UnkeyedDecodingContainer {
       let child = RecordValueDecoder(
         base: decoder.base, end: decoder.end, start: offset, depth: decoder.depth + 1, parent: decoder, key: key,
         context: decoder.context)
+      decoder.context.looseDecoders.append(child)
       return (child, parser.position)
     }
   }
@@ -1004,15 +1088,47 @@ final class RecordDecodingContext {
   /// Set while a document is being decoded with this context, so that a nested top-level
   /// decode (a type's `init(from:)` calling ``RecordDecoder`` again) takes a context of its own.
   var isActive = false
+  /// What the context learns about the document being decoded, behind a pointer for the
+  /// reason given at ``RecordValueDecoder/Fields``: these are read on every decode.
+  struct DocumentState {
+    /// Set when an object of the document repeats a key (``RecordRepeatedKey``).
+    var sawRepeatedKey = false
+    /// Decoders handed to the type for it to read whenever it likes (nested containers, super
+    /// decoders), which no parent finishes: ``finishLooseDecoders()`` checks what they left.
+    var looseDecoders: [RecordValueDecoder] = []
+    /// Set for ``RecordDecoder/decodeNotingUnknownKeys(_:from:)-(_,UnsafeRawBufferPointer)``:
+    /// every decoder then reports, as it finishes, the members it was never asked for.
+    var isTrackingUnknownKeys = false
+    /// The top-level keys never asked for, in file order: the intersection of the reports of
+    /// every top-level decoder (a type may read its value through more than one); nil before
+    /// the first report.
+    var unknownTopLevelKeys: [String]? = nil
+    /// Some value below the top level had members (or elements) the type never read.
+    var hasUnknownNestedContent = false
+  }
+  let document: UnsafeMutablePointer<DocumentState>
+
+  @inline(__always) var sawRepeatedKey: Bool {
+    get { document.pointee.sawRepeatedKey }
+    set { document.pointee.sawRepeatedKey = newValue }
+  }
+  @inline(__always) var looseDecoders: [RecordValueDecoder] {
+    get { document.pointee.looseDecoders }
+    _modify { yield &document.pointee.looseDecoders }
+  }
 
   init() {
     slots = .allocate(capacity: slotCount)
     slots.initialize(repeating: nil, count: slotCount)
+    document = .allocate(capacity: 1)
+    document.initialize(to: DocumentState())
   }
 
   deinit {
     slots.deinitialize(count: slotCount)
     slots.deallocate()
+    document.deinitialize(count: 1)
+    document.deallocate()
   }
 
   @inline(__always)
@@ -1034,6 +1150,7 @@ final class RecordDecodingContext {
   /// Breaks the reference cycles (context → decoder → context, decoder → cached container →
   /// decoder) so that everything is freed.
   func tearDown() {
+    document.pointee.looseDecoders.removeAll()
     for index in 0..<slotCount {
       guard let decoder = slots[index] else { continue }
       decoder.fields.pointee.cachedContainer.clear()
@@ -1061,8 +1178,26 @@ final class RecordDecodingContext {
     return context
   }
 
+  /// Finishes the decoders the type read at its own pace, once the whole document is decoded:
+  /// what they left unread is checked as every other decoder's is.
+  func finishLooseDecoders() throws {
+    var index = 0
+    // Finishing one cannot add another, but index rather than iterate, to be safe.
+    while index < document.pointee.looseDecoders.count {
+      _ = try document.pointee.looseDecoders[index].finish()
+      index += 1
+    }
+  }
+
   func release() {
     isActive = false
+    document.pointee.sawRepeatedKey = false
+    if document.pointee.isTrackingUnknownKeys {
+      document.pointee.isTrackingUnknownKeys = false
+      document.pointee.unknownTopLevelKeys = nil
+      document.pointee.hasUnknownNestedContent = false
+    }
+    if !document.pointee.looseDecoders.isEmpty { document.pointee.looseDecoders.removeAll() }
     // A temporary context (not the thread's) is freed now.
     if pthread_getspecific(recordDecodingContextKey) != Unmanaged.passUnretained(self).toOpaque() { tearDown() }
   }

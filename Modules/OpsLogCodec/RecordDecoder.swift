@@ -17,7 +17,12 @@ import OpsLogTypes
 /// - `decodeIfPresent` treats an absent key and `null` alike.
 /// - ``JSONValue`` (the whole value, or any member) is parsed as by the parser, keeping the
 ///   order of object keys.
-/// - With a repeated key, which of its values a typed decode reads is unspecified.
+/// - When an object repeats a key, the last one wins, as in `JSON.parse` and
+///   ``JSONValue/init(parsing:)-(Collection<UInt8>)``, from bytes and from a ``JSONValue``
+///   alike. (Such a document is decoded a second time, from its parsed tree: slower, and rare.)
+/// - Keys are matched by their exact code points (``ExactString``). A `Dictionary` keyed by
+///   `String` follows Swift's `String` equality, so two keys that differ only in Unicode
+///   normalization land on one entry; decode a ``JSONObject`` to keep both.
 ///
 /// Errors: malformed JSON is ``OpsLogError/invalidJSON(reason:offset:)`` with the byte
 /// offset; JSON of the wrong shape is a `DecodingError` (`typeMismatch`, `valueNotFound`,
@@ -61,6 +66,25 @@ public struct RecordDecoder: Sendable {
   ///   it), `DecodingError` when the JSON does not fit the type.
   public func decode<T: Decodable>(_ type: T.Type, from bytes: UnsafeRawBufferPointer) throws -> T {
     if T.self == JSONValue.self { return try JSONParser.parseDocument(bytes) as! T }
+    var unknownKeys: UnknownKeys? = nil
+    do {
+      return try decodeStreaming(type, from: bytes, trackingUnknownKeys: false, unknownKeys: &unknownKeys)
+    } catch is RecordRepeatedKey {
+      // An object repeats a key: decode the parsed tree, in which the last value of each key won.
+      return try decode(type, from: JSONParser.parseDocument(bytes))
+    }
+  }
+
+  /// The streaming decode. Throws ``RecordRepeatedKey`` when an object of the document
+  /// repeats a key (the type may have read the first value, and the last one must win),
+  /// whatever the type did with that error. (Not an optional result: building `Optional<T>`
+  /// is a run-time metadata lookup on every call.)
+  ///
+  /// With `trackingUnknownKeys`, sets `unknownKeys` to what the type did not read (nil when
+  /// it read everything).
+  func decodeStreaming<T: Decodable>(
+    _ type: T.Type, from bytes: UnsafeRawBufferPointer, trackingUnknownKeys: Bool, unknownKeys: inout UnknownKeys?
+  ) throws -> T {
     var parser = JSONParser(bytes)
     parser.skipWhitespace()
     guard let base = parser.base, parser.position < parser.end else {
@@ -68,11 +92,26 @@ public struct RecordDecoder: Sendable {
     }
     let context = RecordDecodingContext.acquire()
     defer { context.release() }
-    let root = context.decoder(depth: 0, base: base, end: parser.end, start: parser.position, parent: nil, key: nil)
-    let value = try root.decodeRoot(type)
-    parser.position = try root.finish()
-    parser.skipWhitespace()
-    if parser.position != parser.end { throw parser.error("unexpected data after the JSON value") }
-    return value
+    if trackingUnknownKeys { context.document.pointee.isTrackingUnknownKeys = true }
+    do {
+      let root = context.decoder(depth: 0, base: base, end: parser.end, start: parser.position, parent: nil, key: nil)
+      let value = try root.decodeRoot(type)
+      parser.position = try root.finish()
+      try context.finishLooseDecoders()
+      if context.sawRepeatedKey { throw RecordRepeatedKey() }
+      parser.skipWhitespace()
+      if parser.position != parser.end { throw parser.error("unexpected data after the JSON value") }
+      if trackingUnknownKeys {
+        let document = context.document.pointee
+        let topLevel = document.unknownTopLevelKeys ?? []
+        if !topLevel.isEmpty || document.hasUnknownNestedContent {
+          unknownKeys = UnknownKeys(topLevel: topLevel, nested: document.hasUnknownNestedContent)
+        }
+      }
+      return value
+    } catch {
+      if context.sawRepeatedKey { throw RecordRepeatedKey() }
+      throw error
+    }
   }
 }

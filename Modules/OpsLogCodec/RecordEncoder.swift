@@ -64,6 +64,6 @@ public struct RecordEncoder: Sendable {
     state.writer.pointee.bytes.removeSubrange(startCount...)
     let tree = RecordTreeEncoder(parent: nil, key: nil)
     try tree.encode(value)
-    state.writer.pointee.write(tree.jsonValue)
+    tree.write(into: &state.writer.pointee)
   }
 }

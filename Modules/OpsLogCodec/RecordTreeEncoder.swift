@@ -6,6 +6,9 @@ final class RecordTreeEncoder: CodingPathNode, Encoder, SingleValueEncodingConta
   enum Storage {
     case empty
     case value(JSONValue)
+    /// An integer beyond `Int64` (a large `UInt64`), kept exact: a ``JSONValue`` would round it
+    /// to a double.
+    case largeInteger(UInt64)
     case object(RecordTreeObject)
     case array(RecordTreeArray)
   }
@@ -26,11 +29,38 @@ final class RecordTreeEncoder: CodingPathNode, Encoder, SingleValueEncodingConta
     switch storage {
     case .empty: return .object(JSONObject())
     case .value(let value): return value
+    case .largeInteger(let value): return .double(Double(value))
     case .object(let object):
       var result = JSONObject(minimumCapacity: object.keys.count)
       for (key, member) in zip(object.keys, object.members) { result.appendNew(key, member.jsonValue) }
       return .object(result)
     case .array(let array): return .array(array.elements.map(\.jsonValue))
+    }
+  }
+
+  /// Writes the encoded value as ``jsonValue`` would serialize, but with a large `UInt64`
+  /// in its exact digits, as the streaming encoder writes it.
+  func write(into writer: inout JSONWriter) {
+    switch storage {
+    case .empty: writer.writeASCII("{}")
+    case .value(let value): writer.write(value)
+    case .largeInteger(let value): writer.writeRaw(String(value).utf8)
+    case .object(let object):
+      writer.writeByte(UInt8(ascii: "{"))
+      for index in object.keys.indices {
+        if index > 0 { writer.writeByte(UInt8(ascii: ",")) }
+        writer.write(object.keys[index])
+        writer.writeByte(UInt8(ascii: ":"))
+        object.members[index].write(into: &writer)
+      }
+      writer.writeByte(UInt8(ascii: "}"))
+    case .array(let array):
+      writer.writeByte(UInt8(ascii: "["))
+      for index in array.elements.indices {
+        if index > 0 { writer.writeByte(UInt8(ascii: ",")) }
+        array.elements[index].write(into: &writer)
+      }
+      writer.writeByte(UInt8(ascii: "]"))
     }
   }
 
@@ -72,9 +102,10 @@ final class RecordTreeEncoder: CodingPathNode, Encoder, SingleValueEncodingConta
     return .double(value)
   }
 
-  func integer<Integer: FixedWidthInteger>(_ value: Integer) -> JSONValue {
-    if let exact = Int64(exactly: value) { return .int(exact) }
-    return .double(Double(value))
+  func integer<Integer: FixedWidthInteger>(_ value: Integer) -> Storage {
+    if let exact = Int64(exactly: value) { return .value(.int(exact)) }
+    // Only an unsigned integer can be beyond Int64, and every such one fits UInt64.
+    return .largeInteger(UInt64(value))
   }
 
   func encodeNil() throws { storage = .value(.null) }
@@ -82,16 +113,16 @@ final class RecordTreeEncoder: CodingPathNode, Encoder, SingleValueEncodingConta
   func encode(_ value: String) throws { storage = .value(.string(value)) }
   func encode(_ value: Double) throws { storage = .value(try number(value)) }
   func encode(_ value: Float) throws { storage = .value(try number(Double(value.description) ?? Double(value))) }
-  func encode(_ value: Int) throws { storage = .value(integer(value)) }
-  func encode(_ value: Int8) throws { storage = .value(integer(value)) }
-  func encode(_ value: Int16) throws { storage = .value(integer(value)) }
-  func encode(_ value: Int32) throws { storage = .value(integer(value)) }
-  func encode(_ value: Int64) throws { storage = .value(integer(value)) }
-  func encode(_ value: UInt) throws { storage = .value(integer(value)) }
-  func encode(_ value: UInt8) throws { storage = .value(integer(value)) }
-  func encode(_ value: UInt16) throws { storage = .value(integer(value)) }
-  func encode(_ value: UInt32) throws { storage = .value(integer(value)) }
-  func encode(_ value: UInt64) throws { storage = .value(integer(value)) }
+  func encode(_ value: Int) throws { storage = integer(value) }
+  func encode(_ value: Int8) throws { storage = integer(value) }
+  func encode(_ value: Int16) throws { storage = integer(value) }
+  func encode(_ value: Int32) throws { storage = integer(value) }
+  func encode(_ value: Int64) throws { storage = integer(value) }
+  func encode(_ value: UInt) throws { storage = integer(value) }
+  func encode(_ value: UInt8) throws { storage = integer(value) }
+  func encode(_ value: UInt16) throws { storage = integer(value) }
+  func encode(_ value: UInt32) throws { storage = integer(value) }
+  func encode(_ value: UInt64) throws { storage = integer(value) }
   func encode<T: Encodable>(_ value: T) throws {
     if let special = recordSpecialValue(value) {
       storage = .value(special)

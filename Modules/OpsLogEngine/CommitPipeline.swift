@@ -75,12 +75,14 @@ struct CommitPipeline: Sendable {
     var bytes: [UInt8] = []
     swap(&bytes, &pending)
     swap(&pending, &spareBuffer)
-    let count = UInt64(pendingCount)
     pendingCount = 0
+    // Every sequence after the last append's belongs to this one: an undo of a buffered
+    // operation leaves a gap, so counting back from the newest would miss the oldest.
+    let first = takenSequence + 1
     let last = nextSequence - 1
     takenSequence = last
     inFlightLength = bytes.count
-    return Append(bytes: bytes, first: last - count + 1, last: last)
+    return Append(bytes: bytes, first: first, last: last)
   }
 
   /// The append of `append` succeeded; keeps its buffer for reuse when worth it.

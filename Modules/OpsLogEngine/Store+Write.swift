@@ -42,7 +42,9 @@ extension StoreState {
   /// Takes the last operation back out of memory: reverts it and drops its journal entry.
   /// (Its WAL line, buffered or written, is the caller's.)
   mutating func takeBackLast() {
-    revert(journal.removeLast())
+    let removed = journal.removeLast()
+    revert(removed)
+    restoreWinningStamp(after: removed)
     operationsSinceCheckpoint -= 1
   }
 

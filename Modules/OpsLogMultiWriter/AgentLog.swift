@@ -12,7 +12,10 @@ import Synchronization
 /// some offset, and that agent may append more before the manifest switches. So before the
 /// switch the compactor writes, next to each WAL it retires, `<wal>.through` holding the
 /// byte offset its snapshot includes. An agent that finds its WAL retired copies the lines
-/// after that offset, with their original clocks, into the new WAL it registers.
+/// after that offset, with their original clocks, into the new WAL it registers. Until then
+/// (and forever, if that agent died) they belong to the store all the same: every load
+/// applies them and follows their WAL, and the next compaction by any agent folds them in
+/// and moves the marker past them once its manifest has switched.
 final class AgentLog: LogStrategy {
   /// The last valid line read from another agent's WAL, where it starts. Complete lines that
   /// are not valid operations (skipped) may follow it, so its place is kept, not derived from
@@ -26,13 +29,25 @@ final class AgentLog: LogStrategy {
     var clock = 0
     /// This agent's WAL; `nil` for a read-only agent, which registers none.
     var ownPath: String? = nil
-    /// Every other WAL of the current generation, read through this offset.
+    /// Every other WAL of the current generation, read through this offset: those the
+    /// manifest names, and retired ones that still belong to the state (``markers``).
     var offsets: [String: Int] = [:]
+    /// The retired WALs among ``offsets``, with the offset of their `.through` marker: lines
+    /// after it were acknowledged to their agent and no snapshot holds them (FORMAT.md).
+    var markers: [String: Int] = [:]
+    /// Per agent, the milliseconds of the WAL the manifest names for it: a retired WAL of an
+    /// agent that registered a newer one will not grow any more.
+    var registeredNewest: [String: Int64] = [:]
     /// The last line read from each of those WALs: when it is no longer there, its writer
     /// undid operations already merged here, and only a full load is right.
     var lastLines: [String: LastLine] = [:]
     /// `offsets` at the last checkpoint cut: what the snapshot includes.
     var cutOffsets: [String: Int] = [:]
+    /// `markers` at the last checkpoint cut.
+    var cutMarkers: [String: Int] = [:]
+    /// Retired WALs whose stranded lines the checkpoint folded in, with the offset its
+    /// snapshot includes: their markers move once the manifest has switched.
+    var pendingFolds: [String: Int] = [:]
     var token: FileChangeToken? = nil
     var snapshot = ""
   }
@@ -97,30 +112,37 @@ final class AgentLog: LogStrategy {
   }
 
   /// A previous run of this agent that crashed may have left lines in a WAL that a
-  /// compaction retired after its last check; they go into a new WAL before the load.
+  /// compaction retired after its last check; they go into a new WAL before the load, so that
+  /// they are in the WAL this agent appends to and undo cuts.
   ///
   /// `manifest` is the one the open just read: reading it again here, without the lock, would
   /// be no fresher in any way that counts, since a compaction may retire a WAL right after
-  /// either read. Registering re-reads it under the lock.
+  /// either read. The markers are read again under the lock, which registering takes: another
+  /// agent's compaction may have folded the lines in meanwhile, and carrying them then would
+  /// apply them a second time, in a later generation.
   func rescueStrandedLines(manifest: ManifestInfo, backend: any StorageBackend, options: StoreOptions, logger: Logger)
     async throws
   {
     let registered = Set((manifest.activeAgentOps ?? []).map(\.path) + [manifest.activeOps])
-    let prefix = "ops/agent-\(agentId)-"
-    var carried: [UInt8] = []
-    var accounted: [(path: String, size: Int)] = []
-    for path in try await backend.listWALFiles() where path.hasPrefix(prefix) && !registered.contains(path) {
-      // "agent-a-" is also the start of agent "a-b"'s files: only digits may follow.
-      let rest = path.dropFirst(prefix.count).dropLast(".jsonl".count)
-      guard !rest.isEmpty, rest.allSatisfy(\.isNumber) else { continue }
-      guard let marker = try await backend.read(path + ".through") else { continue }
-      let stranded = try await strandedLines(of: path, marker: marker, backend: backend, logger: logger)
-      guard !stranded.lines.isEmpty else { continue }
-      carried += stranded.lines
-      accounted.append((path, stranded.size))
+    var candidates: [String] = []
+    for path in try await backend.listWALFiles() where !registered.contains(path) {
+      guard AgentWALName(path: path)?.agent == agentId,
+        let marker = try await backend.read(path + ".through").flatMap(Self.throughOffset),
+        let size = try await backend.size(of: path), size > marker
+      else { continue }
+      candidates.append(path)
     }
-    guard !carried.isEmpty else { return }
+    guard !candidates.isEmpty else { return }
     try await compactLock.withLock(backend) {
+      var carried: [UInt8] = []
+      var accounted: [(path: String, size: Int)] = []
+      for path in candidates {
+        let stranded = try await strandedLines(of: path, backend: backend, logger: logger)
+        guard !stranded.lines.isEmpty else { continue }
+        carried += stranded.lines
+        accounted.append((path, stranded.size))
+      }
+      guard !carried.isEmpty else { return }
       _ = try await registerHoldingLock(backend: backend, carrying: carried, options: options)
       for (path, size) in accounted { try await writeThroughMarker(path, through: size, backend: backend) }
     }
@@ -170,12 +192,30 @@ final class AgentLog: LogStrategy {
         if let last = wal.lines.last { lastLines[path] = LastLine(offset: last.offset, bytes: wal.lastLineBytes) }
       }
     }
+    // Lines a compaction missed and no agent carried into a registered WAL belong to the
+    // state too, whoever wrote them (a writable agent has carried its own already).
+    var markers: [String: Int] = [:]
+    let retired = try await retiredWALs(
+      registered: Set(paths), includingOwn: readOnly, backend: backend, logger: logger)
+    for wal in retired {
+      malformed += wal.read.malformedLines
+      lines.append(contentsOf: wal.read.lines)
+      guard wal.follow else { continue }
+      offsets[wal.path] = wal.read.consumedThrough
+      markers[wal.path] = wal.through
+      if let last = wal.read.lines.last {
+        lastLines[wal.path] = LastLine(offset: last.offset, bytes: wal.read.lastLineBytes)
+      }
+    }
     let merged = Self.merge(lines)
     let snapshot = manifest.currentSnapshot
+    let registeredNewest = Self.registeredNewest(manifest)
     state.withLock { state in
       state.clock = max(state.clock, Self.largestClock(merged))
       state.ownPath = own
       state.offsets = offsets
+      state.markers = markers
+      state.registeredNewest = registeredNewest
       state.lastLines = lastLines
       state.token = token
       state.snapshot = snapshot
@@ -238,9 +278,7 @@ final class AgentLog: LogStrategy {
   {
     let size = try await backend.size(of: path) ?? 0
     var through = size
-    if let marker,
-      let value = Int(String(decoding: marker.filter { $0 >= 0x30 && $0 <= 0x39 }, as: UTF8.self))
-    {
+    if let marker, let value = Self.throughOffset(marker) {
       through = min(value, size)
     } else {
       // A compactor that leaves no marker (opslog for Node) read the file to its end, as far
@@ -339,6 +377,16 @@ final class AgentLog: LogStrategy {
       for (path, offset) in advanced where state.offsets[path] != nil { state.offsets[path] = offset }
       for (path, line) in newLastLines where state.offsets[path] != nil { state.lastLines[path] = line }
       state.clock = max(state.clock, Self.largestClock(merged))
+      // A retired WAL whose agent has registered a newer one was read to its end just now,
+      // after that registration was noticed: its agent appends there no more.
+      for path in state.markers.keys {
+        guard let name = AgentWALName(path: path), let newest = state.registeredNewest[name.agent],
+          newest > name.milliseconds
+        else { continue }
+        state.markers[path] = nil
+        state.offsets[path] = nil
+        state.lastLines[path] = nil
+      }
     }
     return .lines(merged)
   }
@@ -346,7 +394,9 @@ final class AgentLog: LogStrategy {
   /// Another agent registered: its WAL is read from the start by the next poll.
   func notice(_ manifest: ManifestInfo, token: FileChangeToken?) {
     let own = state.withLock { $0.ownPath }
+    let registeredNewest = Self.registeredNewest(manifest)
     state.withLock { state in
+      state.registeredNewest = registeredNewest
       var paths = manifest.activeAgentOps?.map(\.path) ?? []
       if !paths.contains(manifest.activeOps) { paths.append(manifest.activeOps) }
       for path in paths where path != own && state.offsets[path] == nil { state.offsets[path] = 0 }
@@ -362,8 +412,9 @@ final class AgentLog: LogStrategy {
   {
     let own = state.withLock { $0.ownPath }
     if let own, manifest.agentWAL(agentId) != own, !readOnly {
-      let stranded = try await strandedLines(of: own, backend: backend, logger: logger)
       let path = try await compactLock.withLock(backend) {
+        // Read under the lock: a compaction may fold the lines in until it is taken.
+        let stranded = try await strandedLines(of: own, backend: backend, logger: logger)
         let path = try await registerHoldingLock(backend: backend, carrying: stranded.lines, options: options)
         try await writeThroughMarker(own, through: stranded.size, backend: backend)
         return path
@@ -387,15 +438,22 @@ final class AgentLog: LogStrategy {
   }
 
   func markCut() {
-    state.withLock { $0.cutOffsets = $0.offsets }
+    state.withLock { state in
+      state.cutOffsets = state.offsets
+      state.cutMarkers = state.markers
+    }
   }
 
   func checkpointManifest(_ manifest: ManifestInfo, newWALPath: String, backend: any StorageBackend) async throws
     -> ManifestInfo
   {
-    let cut = state.withLock { $0.cutOffsets }
+    let (cut, retired) = state.withLock { ($0.cutOffsets, $0.cutMarkers) }
     // Written before the switch: an agent that finds its WAL retired must find its marker.
-    for (path, through) in cut { try await writeThroughMarker(path, through: through, backend: backend) }
+    // (A marker of a WAL the manifest still names, should the switch not happen, means
+    // nothing.) The markers of WALs retired already move only after the switch.
+    for (path, through) in cut where retired[path] == nil {
+      try await writeThroughMarker(path, through: through, backend: backend)
+    }
     var manifest = manifest
     manifest.activeOps = newWALPath
     manifest.activeAgentOps = [(agent: agentId, path: newWALPath)]
@@ -403,17 +461,35 @@ final class AgentLog: LogStrategy {
   }
 
   func didCheckpoint(newWALPath: String, snapshot: String, token: FileChangeToken?) {
+    let newest = AgentWALName(path: newWALPath)?.milliseconds
     state.withLock { state in
       state.ownPath = newWALPath
-      state.offsets = [:]
-      state.lastLines = [:]
+      // Every WAL followed so far is retired now, its marker at what the snapshot includes;
+      // its agent may still append before it notices, so it is followed on from where it
+      // was read, and lines after the marker count as stranded.
+      var markers: [String: Int] = [:]
+      var folds: [String: Int] = [:]
+      for path in state.offsets.keys {
+        let through = state.cutOffsets[path] ?? state.cutMarkers[path] ?? 0
+        markers[path] = through
+        if let marker = state.cutMarkers[path], through > marker { folds[path] = through }
+      }
+      state.markers = markers
+      state.pendingFolds = folds
+      state.registeredNewest = newest.map { [agentId: $0] } ?? [:]
       state.cutOffsets = [:]
+      state.cutMarkers = [:]
       state.token = token
       state.snapshot = snapshot
     }
   }
 
   func endCheckpoint(backend: any StorageBackend) async {
+    let folds = state.withLock { state -> [String: Int] in
+      defer { state.pendingFolds = [:] }
+      return state.pendingFolds
+    }
+    if !folds.isEmpty { await writeFoldMarkers(folds, backend: backend, logger: Logger(label: "OpsLog")) }
     await compactLock.release(backend)
   }
 
@@ -433,6 +509,15 @@ final class AgentLog: LogStrategy {
       default: return left.index < right.index
       }
     }.map(\.line)
+  }
+
+  /// Per agent, the milliseconds in the name of the WAL `manifest` registers for it.
+  static func registeredNewest(_ manifest: ManifestInfo) -> [String: Int64] {
+    var newest: [String: Int64] = [:]
+    for (agent, path) in manifest.activeAgentOps ?? [] {
+      if let name = AgentWALName(path: path) { newest[agent] = name.milliseconds }
+    }
+    return newest
   }
 
   static func largestClock(_ lines: [WALLine]) -> Int {

@@ -34,12 +34,28 @@ extension StorageBackend {
     try await changeToken(of: ManifestCodec.fileName)
   }
 
-  /// Whether the location holds snapshots or WAL files (a store whose manifest is missing
+  /// Whether the location holds store data without a manifest to name it: a snapshot with
+  /// at least one record, or a WAL with at least one byte (a store whose manifest is missing
   /// must not be mistaken for an empty location).
+  ///
+  /// What a first open killed part way leaves (a snapshot's temporary file, a snapshot that
+  /// holds only its header, an empty WAL) holds no data: such a location opens as a fresh store.
   public func containsStoreFiles() async throws -> Bool {
-    let snapshots = try await list("snapshots").filter { $0.hasPrefix("snap-") }
-    let wals = try await listWALFiles()
-    return !snapshots.isEmpty || !wals.isEmpty
+    for name in try await list("snapshots") where name.hasPrefix("snap-") && !name.hasSuffix(".tmp") {
+      var chunks = SnapshotChunks(path: "snapshots/" + name, chunkSize: 1 << 16)
+      do {
+        while let records = try await chunks.next(from: self) {
+          if !records.isEmpty { return true }
+        }
+      } catch {
+        // A damaged snapshot may hold data: it is never treated as nothing.
+        return true
+      }
+    }
+    for path in try await listWALFiles() {
+      if let size = try await size(of: path), size > 0 { return true }
+    }
+    return false
   }
 
   // MARK: Snapshots

@@ -150,13 +150,14 @@ extension JSONValue {
     case (.null, .null): return true
     case (.bool(let a), .bool(let b)): return a == b
     case (.string(let a), .string(let b)): return ExactString.areIdentical(a, b)
-    case (.int, _), (.double, _):
-      // Numbers are written in their shortest round-tripping form, so numerically equal
-      // values serialize alike (JavaScript writes -0 as 0 too).
-      switch other {
-      case .int, .double: return self == other
-      default: return false
-      }
+    case (.int(let a), .int(let b)): return a == b
+    case (.double(let a), .double(let b)):
+      // Doubles are written in their shortest round-tripping form, so equal ones serialize
+      // alike (JavaScript writes -0 as 0 too).
+      return a == b
+    case (.int(let integer), .double(let double)), (.double(let double), .int(let integer)):
+      // An integral double below 2^53 is written as an integer; from 2^53 on, in exponent form.
+      return Swift.abs(double) < 9_007_199_254_740_992 && Int64(exactly: double) == integer
     case (.array(let a), .array(let b)):
       guard a.count == b.count else { return false }
       for index in a.indices where !a[index].isIdentical(to: b[index]) { return false }

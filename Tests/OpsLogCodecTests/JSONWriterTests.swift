@@ -13,7 +13,7 @@ import Testing
       ("1e21", "1e+21"), ("5e-324", "5e-324"), ("1.7976931348623157e+308", "1.7976931348623157e+308"),
       ("0.1", "0.1"), ("1e-7", "1e-7"), ("0.000001", "0.000001"), ("-0", "0"), ("1.0", "1"),
       ("6.02214076e+23", "6.02214076e+23"), ("9007199254740993", "9007199254740993"),
-      ("1e20", "100000000000000000000"), ("0.3333333333333333", "0.3333333333333333"),
+      ("1e20", "1e+20"), ("1e15", "1000000000000000"), ("0.3333333333333333", "0.3333333333333333"),
       ("-123456789", "-123456789"), ("\"\\ud834\\udd1e\"", "\"𝄞\""), ("123e-20", "1.23e-18"),
       ("-0.0000015", "-0.0000015"), ("4.35", "4.35"), ("0.07", "0.07"), ("123456.789", "123456.789"),
       (#""\u00e9\u2028\/""#, "\"é\u{2028}/\""), (#""\b\f\r\t\u001f""#, #""\b\f\r\t\u001f""#),
@@ -65,7 +65,8 @@ import Testing
     }
   }
 
-  /// JavaScript's Number.prototype.toString, built independently from Swift's shortest digits.
+  /// JavaScript's Number.prototype.toString, built independently from Swift's shortest digits,
+  /// with this project's one exception (FORMAT.md, "Numbers"): from 2^53 on, exponent form.
   static func referenceFormat(_ number: Double) -> String {
     if number == 0 { return "0" }
     var text = number.magnitude.description
@@ -84,7 +85,11 @@ import Testing
     let n = pointPosition + exponent
     let k = digits.count
     var result = number < 0 ? "-" : ""
-    if k <= n && n <= 21 {
+    if number.magnitude >= 0x1p53 {
+      result += String(digits.first!)
+      if k > 1 { result += "." + digits.dropFirst() }
+      result += "e+" + String(n - 1)
+    } else if k <= n && n <= 21 {
       result += digits + String(repeating: "0", count: n - k)
     } else if 0 < n && n <= 21 {
       result += digits.prefix(n) + "." + digits.dropFirst(n)

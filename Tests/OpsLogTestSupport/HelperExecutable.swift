@@ -9,7 +9,8 @@ public enum HelperExecutable {
     try path(named: "OpsLogTestHelper")
   }
 
-  /// The path of the executable product `name`, looked for as ``path()`` looks.
+  /// The path of the package's executable `name` (a test target that runs it depends on its
+  /// target, so that it is built first), looked for as ``path()`` looks.
   public static func path(named name: String) throws -> String {
     let starts = [
       Bundle.main.bundleURL,

@@ -1,0 +1,251 @@
+import OpsLogTypes
+
+/// What a decode did not read: the members of the stored JSON that the `Decodable` type never
+/// asked for, so that a store can keep them (API.md, "Schema safety").
+///
+/// A member counts as asked for when the type called `decode`, `decodeIfPresent`, `decodeNil`
+/// or `contains` for its key, or read the whole value at once (as a ``JSONValue``, or as a
+/// dictionary, whose decoding asks for every key).
+public struct UnknownKeys: Sendable, Hashable {
+  /// The keys of the top-level object that the type never asked for, in file order, each
+  /// once. These are the members ``RecordMerge/mergingUnknownKeys(_:from:into:)`` carries over.
+  public var topLevel: [String]
+  /// Whether a value below the top level had content the type never read: members of a
+  /// nested object (one inside an array included), elements of an array it stopped reading
+  /// before the end, or a whole object or array it never opened. Such content cannot be
+  /// carried over member by member; it is lost if the record is written again from the type.
+  public var nested: Bool
+
+  /// A report with these parts.
+  public init(topLevel: [String], nested: Bool) {
+    self.topLevel = topLevel
+    self.nested = nested
+  }
+}
+
+extension RecordDecoder {
+  /// Decodes `type` as ``decode(_:from:)-(_,UnsafeRawBufferPointer)`` does, and reports what
+  /// the type did not read.
+  ///
+  /// `unknownKeys` is nil when the type asked for every key of every object it decoded (see
+  /// ``UnknownKeys`` for what counts as asking), which is the case whenever the type matches
+  /// the data; then the decode costs what ``decode(_:from:)-(_,UnsafeRawBufferPointer)``
+  /// costs. A `type` of ``JSONValue`` reads everything.
+  ///
+  /// - Throws: as ``decode(_:from:)-(_,UnsafeRawBufferPointer)``.
+  public func decodeNotingUnknownKeys<T: Decodable>(
+    _ type: T.Type, from bytes: UnsafeRawBufferPointer
+  ) throws -> (value: T, unknownKeys: UnknownKeys?) {
+    if T.self == JSONValue.self { return (try JSONParser.parseDocument(bytes) as! T, nil) }
+    var unknownKeys: UnknownKeys? = nil
+    do {
+      let value = try decodeStreaming(type, from: bytes, trackingUnknownKeys: true, unknownKeys: &unknownKeys)
+      return (value, unknownKeys)
+    } catch is RecordRepeatedKey {
+      // An object repeats a key: decode the parsed tree's text, in which the last value of
+      // each key won and each key appears once.
+      let deduplicated = try JSONParser.parseDocument(bytes).serialized()
+      let value = try deduplicated.withUnsafeBytes { buffer in
+        try decodeStreaming(type, from: buffer, trackingUnknownKeys: true, unknownKeys: &unknownKeys)
+      }
+      return (value, unknownKeys)
+    }
+  }
+
+  /// ``decodeNotingUnknownKeys(_:from:)-(_,UnsafeRawBufferPointer)`` for bytes in any collection.
+  ///
+  /// - Throws: as ``decode(_:from:)-(_,Collection<UInt8>)``.
+  public func decodeNotingUnknownKeys<T: Decodable>(
+    _ type: T.Type, from bytes: some Collection<UInt8>
+  ) throws -> (value: T, unknownKeys: UnknownKeys?) {
+    if let result = try bytes.withContiguousStorageIfAvailable({ buffer in
+      try decodeNotingUnknownKeys(type, from: UnsafeRawBufferPointer(buffer))
+    }) {
+      return result
+    }
+    let array = Array(bytes)
+    return try array.withUnsafeBytes { try decodeNotingUnknownKeys(type, from: $0) }
+  }
+}
+
+extension RecordValueDecoder {
+  /// Reports, once, what the type left unread of a value whose end is known (it read the
+  /// value to its end, or finished it before).
+  func reportReadValue() throws {
+    fields.pointee.hasReported = true
+    guard state == .object else { return }  // .done and .array read everything
+    var unread: [String] = []
+    if let members = fields.pointee.members {
+      for member in members where !member.isAsked { unread.append(member.key) }
+    }
+    try reportObject(unread: unread, checkingRepeats: false)
+  }
+
+  /// Reports what this decoder's object container has not read so far, before the decoder
+  /// hands its value to another view (a single-value decode of another type).
+  func reportPartialObject() throws {
+    if fields.pointee.members != nil || isFinished {
+      try reportReadValue()
+      return
+    }
+    var parser = self.parser(at: cursor, depth: depth + 1)
+    var unread: [String] = []
+    var isFirst = true
+    repeat {
+      let isAsked = isFirst && fields.pointee.isCursorMemberAsked
+      let name = try checkSkippedKey(&parser, decoded: depth == 0)
+      if !isAsked { unread.append(name ?? "") }
+      isFirst = false
+      try parser.skipValue()
+    } while try parser.endOfEntry(closing: UInt8(ascii: "}"))
+    try reportObject(unreadAfterCursor: unread)
+  }
+
+  /// ``reportObject(unread:checkingRepeats:)`` for the members skipped at the end of an
+  /// object (no member table exists then), whose keys may repeat among themselves.
+  func reportObject(unreadAfterCursor unread: [String]) throws {
+    try reportObject(unread: unread, checkingRepeats: true)
+  }
+
+  /// Reports an object's unread members: by name at the top level, as nested content below.
+  /// `unread` holds names only at the top level (elsewhere only its count matters).
+  func reportObject(unread: [String], checkingRepeats: Bool) throws {
+    fields.pointee.hasReported = true
+    let document = context.document
+    guard depth == 0 else {
+      if !unread.isEmpty { document.pointee.hasUnknownNestedContent = true }
+      return
+    }
+    // A key skipped twice: report it once, with the value that won, from the parsed tree.
+    if checkingRepeats && unread.count > 1 {
+      let members = unread.map { Member(key: $0, valueOffset: 0) }
+      if Self.hasRepeatedKey(members) { throw repeatedKeyFound() }
+    }
+    if let earlier = document.pointee.unknownTopLevelKeys {
+      // Another top-level decoder read the same object: a key is unknown if neither asked.
+      document.pointee.unknownTopLevelKeys = earlier.filter { key in
+        unread.contains { ExactString.areIdentical($0, key) }
+      }
+    } else {
+      document.pointee.unknownTopLevelKeys = unread
+    }
+  }
+
+  /// Reports a value the type was handed but never opened: all of a non-empty object's or
+  /// array's content is unread.
+  func reportUntouchedValue() throws {
+    fields.pointee.hasReported = true
+    let first = byte(at: start)
+    guard first == UInt8(ascii: "{") || first == UInt8(ascii: "[") else { return }
+    var parser = self.parser(at: start, depth: depth)
+    let value = try parser.parseValue()
+    switch value {
+    case .object(let object) where depth == 0:
+      try reportObject(unread: object.keys, checkingRepeats: false)
+    case .object(let object) where !object.isEmpty: reportNested()
+    case .array(let elements) where !elements.isEmpty: reportNested()
+    default: break
+    }
+  }
+
+  /// Some content below the top level (or array elements anywhere) went unread.
+  func reportNested() {
+    fields.pointee.hasReported = true
+    context.document.pointee.hasUnknownNestedContent = true
+  }
+}
+
+/// Carries the members a record type does not know from a stored record into its new
+/// encoding, so that an update written from the type keeps them (API.md, "Schema safety").
+public enum RecordMerge {
+  /// `newEncodedBytes` with the top-level members of `storedObjectBytes` named in `keys`
+  /// that it lacks appended after its own members, in the order of `keys`, each key and value
+  /// copied byte for byte from the stored object.
+  ///
+  /// A key that the new encoding has is left as the new encoding writes it; a key the stored
+  /// object lacks is ignored; a key named twice in `keys` is appended once. When the stored
+  /// object repeats a key, its last value is copied, as a parse would read it. When either
+  /// input is not one valid JSON object, or there is nothing to add, `newEncodedBytes` is
+  /// returned unchanged. O(n) in the two inputs' sizes.
+  public static func mergingUnknownKeys(
+    _ keys: [String], from storedObjectBytes: UnsafeRawBufferPointer, into newEncodedBytes: [UInt8]
+  ) -> [UInt8] {
+    guard !keys.isEmpty, let stored = try? topLevelMembers(of: storedObjectBytes) else { return newEncodedBytes }
+    let present = newEncodedBytes.withUnsafeBytes { try? topLevelMembers(of: $0) }
+    guard let present else { return newEncodedBytes }
+    var existing = Set(present.members.map { ExactString($0.key) })
+    var lastIndex: [ExactString: Int] = [:]
+    for (index, member) in stored.members.enumerated() { lastIndex[ExactString(member.key)] = index }
+
+    var merged = newEncodedBytes
+    // Drop the closing brace (and any white space after it) to append members.
+    merged.removeSubrange(present.closingBrace...)
+    var hasMembers = !present.members.isEmpty
+    var appended = false
+    for key in keys {
+      let exact = ExactString(key)
+      guard !existing.contains(exact), let index = lastIndex[exact] else { continue }
+      existing.insert(exact)
+      let member = stored.members[index]
+      if hasMembers { merged.append(UInt8(ascii: ",")) }
+      merged.append(contentsOf: UnsafeRawBufferPointer(rebasing: storedObjectBytes[member.keyRange]))
+      merged.append(UInt8(ascii: ":"))
+      merged.append(contentsOf: UnsafeRawBufferPointer(rebasing: storedObjectBytes[member.valueRange]))
+      hasMembers = true
+      appended = true
+    }
+    guard appended else { return newEncodedBytes }
+    merged.append(UInt8(ascii: "}"))
+    return merged
+  }
+
+  /// ``mergingUnknownKeys(_:from:into:)-(_,UnsafeRawBufferPointer,_)`` for stored bytes in any
+  /// collection.
+  public static func mergingUnknownKeys(
+    _ keys: [String], from storedObjectBytes: some Collection<UInt8>, into newEncodedBytes: [UInt8]
+  ) -> [UInt8] {
+    if let merged = storedObjectBytes.withContiguousStorageIfAvailable({ buffer in
+      mergingUnknownKeys(keys, from: UnsafeRawBufferPointer(buffer), into: newEncodedBytes)
+    }) {
+      return merged
+    }
+    return Array(storedObjectBytes).withUnsafeBytes { mergingUnknownKeys(keys, from: $0, into: newEncodedBytes) }
+  }
+
+  struct Member {
+    let key: String
+    /// The key's bytes with their quotes.
+    let keyRange: Range<Int>
+    let valueRange: Range<Int>
+  }
+
+  /// The top-level members of the one JSON object in `bytes`, in order, and the offset of its
+  /// closing brace. Validates the whole input strictly.
+  static func topLevelMembers(of bytes: UnsafeRawBufferPointer) throws -> (members: [Member], closingBrace: Int) {
+    var parser = JSONParser(bytes)
+    parser.skipWhitespace()
+    guard parser.peek() == UInt8(ascii: "{") else { throw parser.error("expected an object") }
+    try parser.enterNesting()
+    parser.position += 1
+    parser.skipWhitespace()
+    var members: [Member] = []
+    if parser.peek() == UInt8(ascii: "}") {
+      parser.position += 1
+    } else {
+      repeat {
+        try parser.expectMemberKey()
+        let keyStart = parser.position
+        let key = try parser.parseString()
+        let keyEnd = parser.position
+        try parser.skipNameSeparator()
+        let valueStart = parser.position
+        try parser.skipValue()
+        members.append(Member(key: key, keyRange: keyStart..<keyEnd, valueRange: valueStart..<parser.position))
+      } while try parser.endOfEntry(closing: UInt8(ascii: "}"))
+    }
+    let closingBrace = parser.position - 1
+    parser.skipWhitespace()
+    if parser.position != parser.end { throw parser.error("unexpected data after the JSON value") }
+    return (members, closingBrace)
+  }
+}

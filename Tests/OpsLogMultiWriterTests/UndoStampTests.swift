@@ -1,0 +1,70 @@
+import Foundation
+import OpsLogEngine
+import OpsLogMultiWriter
+import OpsLogStorage
+import OpsLogTypes
+import Testing
+
+/// API.md: undo takes back the undone operation's say in last-writer-wins. After an agent
+/// takes a write back (undo, or a failed append rolled back), another agent's write to the
+/// same key wins whatever its clock, in the undoing agent's view as in a fresh open.
+@Suite("Multi-writer agents: an undone write no longer wins")
+struct UndoStampTests {
+  @Test func anUndoneWriteDoesNotOutrankALaterWriteWithALowerClock() async throws {
+    let location = temporaryLocation()
+    defer { removeTemporaryLocation(location) }
+    let a = try await Store<Note>.open(location, agentId: "A", options: agentOptions())
+    let b = try await Store<Note>.open(location, agentId: "B", options: agentOptions())
+    for i in 0..<4 { try await a.set("y", Note(text: "y\(i)")) }
+    try await a.set("k", Note(text: "A's"))  // clock 5
+    #expect(try await a.undo())  // the last entry of A's journal: taken back in place
+    try await b.set("k", Note(text: "B's"))  // clock 1: B has not seen A
+    try await a.refresh()
+    #expect(try a.get("k") == Note(text: "B's"), "the undone clock-5 write has no say any more")
+    let fresh = try await Store<Note>.open(location, agentId: "R", options: agentOptions { $0.readOnly = true })
+    #expect(try fresh.get("k") == Note(text: "B's"))
+    #expect(try a.entries().map(\.id) == fresh.entries().map(\.id))
+    #expect(try a.entries().map(\.record) == fresh.entries().map(\.record))
+    try await fresh.close()
+    try await a.close()
+    try await b.close()
+  }
+
+  @Test func anUndoneUpdateGivesTheSayBackToTheWriteItReplaced() async throws {
+    let location = temporaryLocation()
+    defer { removeTemporaryLocation(location) }
+    let a = try await Store<Note>.open(location, agentId: "A", options: agentOptions())
+    let b = try await Store<Note>.open(location, agentId: "B", options: agentOptions())
+    try await b.set("k", Note(text: "B's first"))  // B clock 1
+    try await a.refresh()
+    try await a.set("k", Note(text: "A's"))  // A clock 2, over B's
+    try await b.set("z", Note(text: "z"))  // B clock 2
+    try await b.set("k", Note(text: "B's second"))  // B clock 3: later than A's 2
+    #expect(try await a.undo())
+    try await a.refresh()
+    #expect(try a.get("k") == Note(text: "B's second"))
+    let fresh = try await Store<Note>.open(location, agentId: "R", options: agentOptions { $0.readOnly = true })
+    #expect(try fresh.get("k") == Note(text: "B's second"))
+    try await fresh.close()
+    try await a.close()
+    try await b.close()
+  }
+
+  @Test func aRolledBackWriteDoesNotOutrankALaterWriteWithALowerClock() async throws {
+    let disk = MemoryDisk()
+    let location = "/memory/undo-stamp-\(UUID().uuidString)"
+    let a = try await Store<Note>.open(
+      location, agentId: "A", options: agentOptions { $0.backend = MemoryBackend(disk: disk) })
+    let b = try await Store<Note>.open(
+      location, agentId: "B", options: agentOptions { $0.backend = MemoryBackend(disk: disk) })
+    for i in 0..<4 { try await a.set("y", Note(text: "y\(i)")) }
+    disk.failWrite(.diskFull)
+    await #expect(throws: OpsLogError.self) { try await a.set("k", Note(text: "A's")) }  // clock 5, rolled back
+    #expect(try a.get("k") == nil)
+    try await b.set("k", Note(text: "B's"))  // clock 1
+    try await a.refresh()
+    #expect(try a.get("k") == Note(text: "B's"), "the rolled-back write has no say")
+    try await a.close()
+    try await b.close()
+  }
+}
