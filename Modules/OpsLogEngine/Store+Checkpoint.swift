@@ -99,9 +99,6 @@ extension Store {
       session.cut()
       cut = try state.withLock { state -> Cut? in
         if state.isClosed { throw OpsLogError.closed }
-        if let error = state.pipeline.failure(of: state.pipeline.nextSequence - 1), state.failure != nil {
-          throw error
-        }
         if case .threshold = reason, state.operationsSinceCheckpoint < options.checkpointThreshold { return nil }
         if case .close = reason, state.operationsSinceCheckpoint == 0, state.manifest.version == options.version {
           return nil

@@ -82,9 +82,6 @@ struct StoreState<Record: Sendable>: Sendable {
 
   // MARK: Commit pipeline
   @usableFromInline var pipeline: CommitPipeline
-  /// A failed write whose operations are being rolled back: nothing more is written and new
-  /// mutations are refused until the rollback is done.
-  var failure: (any Error)? = nil
   /// Bumped by every rollback and reload: a step that read the state before an `await`
   /// checks it.
   var generation = 0

@@ -230,9 +230,6 @@ public struct WALLine: Sendable {
   /// and undone whole (FORMAT.md, "Batches").
   public var unitSize: Int = 1
 
-  /// Whether this line is a later line of a batch, not the start of a unit.
-  public var continuesBatch: Bool { unitSize == 0 }
-
   /// The operation with its records parsed into ``JSONValue`` trees; parsed again on every
   /// access, so a caller that needs only some fields reads ``encoded``.
   public var operation: LogOperation<JSONValue> { encoded.mapRecords(\.value) }

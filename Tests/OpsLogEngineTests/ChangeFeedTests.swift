@@ -1,23 +1,11 @@
 import Foundation
 import OpsLogCodec
 import OpsLogStorage
+import OpsLogTestSupport
 import Synchronization
 import Testing
 
 @testable import OpsLogEngine
-
-/// A reproducible pseudo-random sequence (SplitMix64), so that a failing seed can be replayed.
-struct SeededGenerator: RandomNumberGenerator {
-  var state: UInt64
-  init(seed: UInt64) { state = seed }
-  mutating func next() -> UInt64 {
-    state &+= 0x9E37_79B9_7F4A_7C15
-    var z = state
-    z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-    z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-    return z ^ (z >> 31)
-  }
-}
 
 /// What a consumer of a change feed knows: the state it rebuilt from the changes alone.
 struct FeedModel {
@@ -65,7 +53,7 @@ struct FeedModel {
 
 @Suite("Change feeds and followers")
 struct ChangeFeedTests {
-  static func record(_ number: Int, _ generator: inout SeededGenerator) -> JSONValue {
+  static func record(_ number: Int, _ generator: inout TortureRandom) -> JSONValue {
     // Several keys, so that an update changing one of them is written as a delta patch.
     [
       "n": .int(Int64(number)), "title": .string("record \(number)"), "status": .string("active"),
@@ -81,7 +69,7 @@ struct ChangeFeedTests {
     arguments: BackendKind.allCases,
     Array(UInt64(1)...UInt64(ProcessInfo.processInfo.environment["OPSLOG_FEED_SEEDS"].flatMap { UInt64($0) } ?? 12)))
   func followerAndFeedsNeverDiverge(kind: BackendKind, seed: UInt64) async throws {
-    var generator = SeededGenerator(seed: seed)
+    var generator = TortureRandom(seed: seed)
     let location = TestLocation(kind)
     defer { location.cleanUp() }
     let migrates = seed % 3 == 0

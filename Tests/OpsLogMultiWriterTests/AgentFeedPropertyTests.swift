@@ -1,6 +1,7 @@
 import Foundation
 import OpsLogCodec
 import OpsLogMultiWriter
+import OpsLogTestSupport
 import Testing
 
 @testable import OpsLogEngine
@@ -10,17 +11,6 @@ import Testing
 /// read-only open, and what its change feed delivered rebuilds that state.
 @Suite("Agents: feeds and refreshes never diverge")
 struct AgentFeedPropertyTests {
-  struct Generator: RandomNumberGenerator {
-    var state: UInt64
-    mutating func next() -> UInt64 {
-      state &+= 0x9E37_79B9_7F4A_7C15
-      var z = state
-      z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-      z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-      return z ^ (z >> 31)
-    }
-  }
-
   static func apply(_ changes: [StoreChange<Note>], to model: inout [String: Note]?) {
     for change in changes {
       switch change {
@@ -42,7 +32,7 @@ struct AgentFeedPropertyTests {
 
   @Test(arguments: Array(UInt64(1)...UInt64(8)))
   func agentsInOneProcessAgreeWithAFreshOpen(seed: UInt64) async throws {
-    var generator = Generator(state: seed)
+    var generator = TortureRandom(seed: seed)
     let location = temporaryLocation()
     defer { removeTemporaryLocation(location) }
     let names = ["agent-a", "agent-b", "agent-c"]
