@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Runs every opslog-bench workload of BENCHMARKS.md in release mode, each RUNS times as a
+# Runs every opslog-bench workload of Docs/BENCHMARKS.md in release mode, each RUNS times as a
 # separate process, and prints a Markdown table of the medians against the reference's
 # figures and the targets, then the cost curve (open/compact at 50k/200k/800k records,
 # write-immediate with 20k and 800k records preloaded).
@@ -57,7 +57,7 @@ def prepare(records):
         prepared[records] = bench("prepare", "--records", records, "--ops", OPS)
     return prepared[records]
 
-# The reference's figures (BENCHMARKS.md): seconds, ops/s, peak RSS MB.
+# The reference's figures (Docs/BENCHMARKS.md): seconds, ops/s, peak RSS MB.
 REF = {
     "open": (0.77, None, 224), "compact": (0.55, None, 444), "query": (0.15, None, 259),
     "write-immediate": (2.7, 7500, 113), "write-group": (0.24, 84000, 112),

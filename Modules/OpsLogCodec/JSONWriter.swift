@@ -101,7 +101,7 @@ public struct JSONWriter: Sendable {
   /// 1e-7, exponent form such as `5e-324` below, the shortest digits that round-trip), with one
   /// exception: an integral double of magnitude 2^53 or more is written in exponent form
   /// (`5.0914961609563974e+17`, where JavaScript writes `509149616095639740`), so that it reads
-  /// back as the same double rather than as a different 64-bit integer (FORMAT.md, "Numbers").
+  /// back as the same double rather than as a different 64-bit integer (Docs/FORMAT.md, "Numbers").
   /// Smaller integral doubles are written as integers (`2`, not `2.0`). NaN and infinities are
   /// written as `null`, as `JSON.stringify` does.
   public mutating func write(_ number: Double) {

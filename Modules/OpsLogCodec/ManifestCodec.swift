@@ -3,7 +3,7 @@ import OpsLogTypes
 /// `manifest.json`: encoding in the reference's layout and strict decoding.
 ///
 /// The manifest names every file the state is made of, so a damaged one must stop the open:
-/// decoding checks every rule of FORMAT.md and names the field that breaks it.
+/// decoding checks every rule of Docs/FORMAT.md and names the field that breaks it.
 public enum ManifestCodec {
   /// The manifest's file name in the store's location.
   public static let fileName = "manifest.json"

@@ -4,7 +4,7 @@ import OpsLogTypes
 /// a full previous record is its compact JSON bytes, written as they are.
 public typealias EncodedPrevious = PreviousValue<[UInt8]>
 
-/// One WAL line (see FORMAT.md, "WAL line"): encoding in the reference's key order and
+/// One WAL line (see Docs/FORMAT.md, "WAL line"): encoding in the reference's key order and
 /// strict decoding with a distinct reason for every broken rule.
 ///
 /// The key order is the one opslog for Node writes, `ts, op, id, prev, data, encoding, agent,
@@ -39,7 +39,7 @@ public enum OperationLine {
   /// they are copied as they are. `data` is `nil` for a delete.
   ///
   /// `batch` is the operation count of a batch of two or more, written on the batch's first
-  /// line only (FORMAT.md, "Batches"): readers apply the batch only when all its lines are there.
+  /// line only (Docs/FORMAT.md, "Batches"): readers apply the batch only when all its lines are there.
   public static func write(
     into writer: inout JSONWriter, timestamp: String, kind: OperationKind, id: String,
     previous: EncodedPrevious, data: [UInt8]?, agent: String?, clock: Int?, batch: Int? = nil
@@ -96,7 +96,7 @@ public enum OperationLine {
   /// Decodes one line (without its newline; surrounding white space is allowed).
   ///
   /// Beyond the reference's rules, a non-object, non-null `prev` or `data` is accepted (the
-  /// deliberate widening in FORMAT.md); a `set` without `prev` counts as a create.
+  /// deliberate widening in Docs/FORMAT.md); a `set` without `prev` counts as a create.
   ///
   /// - Throws: ``OpsLogError/invalidJSON(reason:offset:)`` when the line is not JSON, and
   ///   ``OpsLogError/invalidOperation(reason:)`` naming the field when the JSON breaks a rule
@@ -133,7 +133,7 @@ public enum OperationLine {
   }
 
   /// ``decodeEncoded(_:)``, with the line's `batch` count: the number of operations of the
-  /// batch that this line starts (FORMAT.md, "Batches"), `nil` for a line that starts none.
+  /// batch that this line starts (Docs/FORMAT.md, "Batches"), `nil` for a line that starts none.
   ///
   /// - Throws: as ``decode(_:)``; a `batch` that is not an integer of at least 2 is
   ///   ``OpsLogError/invalidOperation(reason:)``.

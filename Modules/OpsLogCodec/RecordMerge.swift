@@ -1,7 +1,7 @@
 import OpsLogTypes
 
 /// Carries the members a record type does not know from a stored record into its new
-/// encoding, so that an update written from the type keeps them (API.md, "Schema safety").
+/// encoding, so that an update written from the type keeps them (Docs/API.md, "Schema safety").
 public enum RecordMerge {
   /// `newEncodedBytes` with the top-level members of `storedObjectBytes` named in `keys`
   /// that it lacks appended after its own members, in the stored object's order, each key and

@@ -1,7 +1,7 @@
 import OpsLogTypes
 
 /// What a decode did not read: the members of the stored JSON that the `Decodable` type never
-/// asked for, so that a store can keep them (API.md, "Schema safety").
+/// asked for, so that a store can keep them (Docs/API.md, "Schema safety").
 ///
 /// A member counts as asked for when the type called `decode`, `decodeIfPresent`, `decodeNil`
 /// or `contains` for its key, or read the whole value at once (as a ``JSONValue``, or as a

@@ -1,6 +1,6 @@
 import OpsLogTypes
 
-/// The JSONL snapshot layout (FORMAT.md, "Snapshot"): a header line, then one
+/// The JSONL snapshot layout (Docs/FORMAT.md, "Snapshot"): a header line, then one
 /// `{"id":…,"data":…}` line per record in the store's record order.
 public enum SnapshotFormat {
   /// The header line `{"version":V,"timestamp":"…"}` with its trailing newline.

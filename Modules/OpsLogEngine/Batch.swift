@@ -6,7 +6,7 @@ extension Store {
   /// Applies several changes as one: all of them or, when `body` throws, none.
   ///
   /// The operations are one unit everywhere: one WAL append whose first line carries the
-  /// batch's size, so that after a crash a reopen shows all of them or none (FORMAT.md,
+  /// batch's size, so that after a crash a reopen shows all of them or none (Docs/FORMAT.md,
   /// "Batches"); one journal entry group, so that ``undo()`` takes the whole batch back in one
   /// step. An empty batch does no I/O, and a batch of one operation is a plain line. `body`
   /// runs while other mutations wait; keep it short and do not call the store's writes from

@@ -11,7 +11,7 @@
 /// 3. `committedLength` is the WAL's length once everything written so far is there;
 ///    `inFlightLength` the bytes of the append in flight. The next queued line starts at
 ///    `queuedEnd` (`committedLength + inFlightLength + pending.count`): that offset is recorded
-///    with the operation and is where undo cuts the file (FORMAT.md, "Undo").
+///    with the operation and is where undo cuts the file (Docs/FORMAT.md, "Undo").
 /// 4. A unit (one operation, or a batch) is queued whole under one hold of the mutex, and a
 ///    writer takes the whole buffer, so a unit's lines always go out in one append.
 /// 5. At most one writer (`writerActive`) appends at a time. A failed append rolls back, in

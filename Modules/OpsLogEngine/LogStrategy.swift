@@ -4,7 +4,7 @@ import OpsLogStorage
 import OpsLogTypes
 
 /// The writer's agent id and Lamport clock, as an operation of a multi-writer store carries
-/// them in its WAL line (`agent`, `clock`; FORMAT.md, Multi-writer). Which of two stamped
+/// them in its WAL line (`agent`, `clock`; Docs/FORMAT.md, Multi-writer). Which of two stamped
 /// operations wins is the merge policy's to say, not the engine's.
 @_spi(LogStrategy)
 public struct OperationStamp: Sendable, Hashable {

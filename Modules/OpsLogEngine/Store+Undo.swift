@@ -8,7 +8,7 @@ extension Store {
   ///
   /// Its WAL lines are dropped from the buffer if they were not written yet; otherwise the
   /// WAL is cut at the offset where the first of them starts, recorded when the line was
-  /// written or read (FORMAT.md, "Undo"), so lines that replay skipped after it (a malformed
+  /// written or read (Docs/FORMAT.md, "Undo"), so lines that replay skipped after it (a malformed
   /// line kept by a writable open, a blank line) go too and the next write starts on a clean
   /// line. The cut is made with the store's ``StoreOptions/durability``: under `.disk` it is on
   /// disk when `undo` returns. In a multi-writer store it takes back this agent's last

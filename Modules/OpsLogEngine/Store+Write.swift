@@ -280,7 +280,7 @@ extension Store {
     return (sequence, followUp.waitsForWrite)
   }
 
-  /// - Parameter batch: the operation count of the batch this line starts (FORMAT.md,
+  /// - Parameter batch: the operation count of the batch this line starts (Docs/FORMAT.md,
   ///   "Batches"), written on a batch's first line only.
   @inlinable
   ///

@@ -27,7 +27,7 @@ import Synchronization
 ///   once the promise of ``StoreOptions/writeMode`` and ``StoreOptions/durability`` holds.
 /// - After ``close()`` every call throws ``OpsLogError/closed``.
 ///
-/// The files are exactly those of opslog 0.8.1 for Node (FORMAT.md), so either can open a
+/// The files are exactly those of opslog 0.8.1 for Node (Docs/FORMAT.md), so either can open a
 /// store the other wrote (gzip snapshots excepted).
 public final class Store<Record: Codable & Sendable>: Sendable {
   @usableFromInline let options: StoreOptions

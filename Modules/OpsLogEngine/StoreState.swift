@@ -14,7 +14,7 @@ struct JournalEntry<Record: Sendable>: Sendable {
   @usableFromInline var lineLength: Int
   /// Where its line starts in the WAL this store appends to, recorded when the line was
   /// queued or read: undo cuts the file there, never at a length computed from the end
-  /// (FORMAT.md, "Undo"). -1 for a line of another file (another agent's WAL).
+  /// (Docs/FORMAT.md, "Undo"). -1 for a line of another file (another agent's WAL).
   @usableFromInline var offset: Int
   /// 1 for an operation of its own, N for the first operation of a batch of N, 0 for the
   /// later ones of a batch: undo takes a unit back whole.

@@ -2,7 +2,7 @@ import OpsLogCodec
 import OpsLogTypes
 
 /// A stored record's JSON as it is on disk, kept for a record whose JSON has fields the
-/// `Record` type does not decode (API.md, "Schema safety"): written back byte for byte while
+/// `Record` type does not decode (Docs/API.md, "Schema safety"): written back byte for byte while
 /// the record is not written again, and the source of the unknown top-level keys that an
 /// update keeps. Records the type reads completely keep nothing here.
 @usableFromInline

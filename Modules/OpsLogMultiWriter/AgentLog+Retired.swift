@@ -28,7 +28,7 @@ struct AgentWALName: Sendable, Hashable {
   }
 }
 
-/// A WAL that the manifest no longer names but that still belongs to the state (FORMAT.md,
+/// A WAL that the manifest no longer names but that still belongs to the state (Docs/FORMAT.md,
 /// `.through`): the lines after its marker were acknowledged to their agent and no snapshot
 /// holds them.
 struct RetiredWAL: Sendable {

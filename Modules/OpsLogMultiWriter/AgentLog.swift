@@ -5,7 +5,7 @@ import OpsLogStorage
 import OpsLogTypes
 import Synchronization
 
-/// The log of one multi-writer agent (FORMAT.md, Multi-writer): its own WAL, a Lamport clock,
+/// The log of one multi-writer agent (Docs/FORMAT.md, Multi-writer): its own WAL, a Lamport clock,
 /// and incremental reads of every other agent's WAL.
 ///
 /// Losing nothing to a compaction: the compacting agent reads each other agent's WAL up to
@@ -33,7 +33,7 @@ final class AgentLog: LogStrategy {
     /// manifest names, and retired ones that still belong to the state (``markers``).
     var offsets: [String: Int] = [:]
     /// The retired WALs among ``offsets``, with the offset of their `.through` marker: lines
-    /// after it were acknowledged to their agent and no snapshot holds them (FORMAT.md).
+    /// after it were acknowledged to their agent and no snapshot holds them (Docs/FORMAT.md).
     var markers: [String: Int] = [:]
     /// Per agent, the milliseconds of the WAL the manifest names for it: a retired WAL of an
     /// agent that registered a newer one will not grow any more.

@@ -3,7 +3,7 @@ import OpsLogCodec
 import OpsLogTypes
 
 extension OperationStamp {
-  /// Merge order (FORMAT.md, Multi-writer): Lamport clock first, then agent id compared by its
+  /// Merge order (Docs/FORMAT.md, Multi-writer): Lamport clock first, then agent id compared by its
   /// UTF-8 bytes. The larger stamp is the later write and wins on the same record.
   static func precedes(_ lhs: OperationStamp, _ rhs: OperationStamp) -> Bool {
     if lhs.clock != rhs.clock { return lhs.clock < rhs.clock }
@@ -11,7 +11,7 @@ extension OperationStamp {
   }
 }
 
-/// Last-writer-wins (FORMAT.md, Multi-writer): on the same record, the operation with the
+/// Last-writer-wins (Docs/FORMAT.md, Multi-writer): on the same record, the operation with the
 /// larger stamp is the later write and wins, within a compaction generation; an operation
 /// without a stamp (a single writer's, before agents joined) takes effect in log order.
 ///

@@ -29,7 +29,7 @@ extension Store {
   /// - No acknowledged write is lost to another agent's compaction, even if its agent dies:
   ///   lines an agent appended after a compaction read its WAL are applied by every open and
   ///   every agent that follows, and folded in by the next compaction of any agent; the agent
-  ///   itself, noticing, carries them into the new WAL it registers (FORMAT.md, `.through`).
+  ///   itself, noticing, carries them into the new WAL it registers (Docs/FORMAT.md, `.through`).
   ///   A write that has to register a new WAL waits for another agent's compaction at most
   ///   as long as it takes (60 seconds at the most, then ``OpsLogError/locked(holder:)``).
   /// - ``WriteMode/group`` and ``WriteMode/async`` fall back to ``WriteMode/immediate`` (with

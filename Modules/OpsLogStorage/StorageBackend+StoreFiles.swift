@@ -11,7 +11,7 @@ import OpsLogTypes
 #endif
 
 /// The store-level operations, built once on the byte-level primitives so every backend
-/// follows the same format rules (FORMAT.md).
+/// follows the same format rules (Docs/FORMAT.md).
 extension StorageBackend {
   // MARK: Manifest
 
@@ -227,7 +227,7 @@ public struct WALLine: Sendable {
   public var hash: Int
   /// How many operations the unit this line starts holds: 1 for a plain line, N for the
   /// first line of a batch of N, 0 for the later lines of a batch. A unit is written, read,
-  /// and undone whole (FORMAT.md, "Batches").
+  /// and undone whole (Docs/FORMAT.md, "Batches").
   public var unitSize: Int = 1
 
   /// The operation with its records parsed into ``JSONValue`` trees; parsed again on every
@@ -236,7 +236,7 @@ public struct WALLine: Sendable {
 }
 
 /// Splits a WAL read into lines, decodes them, and groups them into units: the one place
-/// where WAL lines are decoded and FORMAT.md's batch rule is applied.
+/// where WAL lines are decoded and Docs/FORMAT.md's batch rule is applied.
 enum WALScanner {
   /// What one share of the lines decoded to.
   struct Part: Sendable {
@@ -296,7 +296,7 @@ enum WALScanner {
     return part
   }
 
-  /// Applies FORMAT.md's batch rule to the decoded lines, in file order:
+  /// Applies Docs/FORMAT.md's batch rule to the decoded lines, in file order:
   /// - a plain valid line is an operation of its own;
   /// - a line carrying `"batch": N` starts a unit of itself and the next N - 1 complete
   ///   lines, applied only when all of them are valid operations that start no unit of their
@@ -396,7 +396,7 @@ public struct WALReadResult: Sendable {
   /// batch whose lines are not all there yet (``incompleteBatch``).
   public var partialTailLength = 0
   /// Whether the read ended inside a batch: its lines, from ``consumedThrough`` on, are not
-  /// among ``lines`` (FORMAT.md, "Batches").
+  /// among ``lines`` (Docs/FORMAT.md, "Batches").
   public var incompleteBatch = false
   /// The bytes of the last of `lines`, newline included, as they were read; empty when
   /// `lines` is. A follower compares them with the file later to notice that the writer cut

@@ -11,7 +11,7 @@
 ///
 /// Swift's `String` treats `"é"` (U+00E9) and `"e\u{301}"` (an `e` and a combining acute
 /// accent) as equal, and hashes them alike. JSON, opslog for Node and the on-disk format do
-/// not: they are two record IDs and two object keys (FORMAT.md, "Ids"). Wrap a string in
+/// not: they are two record IDs and two object keys (Docs/FORMAT.md, "Ids"). Wrap a string in
 /// `ExactString` to use it as a `Dictionary` key or `Set` element with that rule, or call
 /// ``areIdentical(_:_:)`` and ``hash(_:into:)`` on plain strings.
 ///

@@ -20,7 +20,7 @@ extension PreviousValue: Equatable where Record: Equatable {}
 extension PreviousValue: Hashable where Record: Hashable {}
 
 /// A reverse patch for an update of an object record: applied to the new record, it gives the
-/// old one. See FORMAT.md, "Delta patch".
+/// old one. See Docs/FORMAT.md, "Delta patch".
 public struct DeltaPatch: Sendable, Hashable {
   /// `"$set"`: the old value of every top-level key that the update changed or removed.
   public var set: JSONObject
@@ -162,7 +162,7 @@ extension LogOperation: Encodable where Record: Encodable {
 }
 
 extension LogOperation: Decodable where Record: Decodable {
-  /// Reads a WAL line's JSON object, by the rules of FORMAT.md ("WAL line"): a non-empty
+  /// Reads a WAL line's JSON object, by the rules of Docs/FORMAT.md ("WAL line"): a non-empty
   /// `ts` and `id`; `op` `"set"` or `"delete"`; `data` present (not null) for a set and absent
   /// for a delete; `prev` `null` or absent for a create, a delta patch with
   /// `"encoding":"delta"`, the record otherwise (required for a delete); `encoding` `"full"`,

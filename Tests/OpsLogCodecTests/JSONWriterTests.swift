@@ -66,7 +66,7 @@ import Testing
   }
 
   /// JavaScript's Number.prototype.toString, built independently from Swift's shortest digits,
-  /// with this project's one exception (FORMAT.md, "Numbers"): from 2^53 on, exponent form.
+  /// with this project's one exception (Docs/FORMAT.md, "Numbers"): from 2^53 on, exponent form.
   static func referenceFormat(_ number: Double) -> String {
     if number == 0 { return "0" }
     var text = number.magnitude.description

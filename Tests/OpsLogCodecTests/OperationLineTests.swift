@@ -3,7 +3,7 @@ import Testing
 
 @testable import OpsLogCodec
 
-/// One broken rule of FORMAT.md's WAL line table, with the field its reason must name.
+/// One broken rule of Docs/FORMAT.md's WAL line table, with the field its reason must name.
 struct BrokenLine: Sendable, CustomTestStringConvertible {
   let line: String
   let field: String

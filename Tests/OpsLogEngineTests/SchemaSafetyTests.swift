@@ -4,7 +4,7 @@ import OpsLogEngine
 import OpsLogStorage
 import Testing
 
-/// API.md "Schema safety": fields the record type does not decode are kept.
+/// Docs/API.md "Schema safety": fields the record type does not decode are kept.
 @Suite("Schema safety: unknown fields are kept")
 struct SchemaSafetyTests {
   /// An application that knows only some of the fields.

@@ -293,7 +293,7 @@ struct TortureRound {
 /// - shared keys: each holds the value of an acknowledged write that was not undone (or of
 ///   a killed agent's last step), never an undone one, and is absent only when every write
 ///   to it was undone;
-/// - the fresh read-only open equals FORMAT.md's merge of the files (snapshot, then every
+/// - the fresh read-only open equals Docs/FORMAT.md's merge of the files (snapshot, then every
 ///   registered WAL and the lines after retired WALs' markers, by clock then agent id);
 /// - every surviving agent's last view holds the fresh open's records;
 /// - a new agent's compaction succeeds and changes nothing.
@@ -435,10 +435,10 @@ struct TortureCheck {
           "\(key) is missing; acknowledged and not undone: \(writes.subtracting(undone).sorted { "\($0)" < "\($1)" })")
       }
     }
-    // FORMAT.md's merge rule, computed from the files.
+    // Docs/FORMAT.md's merge rule, computed from the files.
     let merge = try deterministicMerge(location)
     if merge.map(\.id) != entries.map(\.id) || merge.map(\.record) != entries.map(\.record) {
-      issues.append("the fresh open differs from FORMAT.md's merge of the files")
+      issues.append("the fresh open differs from Docs/FORMAT.md's merge of the files")
     }
     // Every survivor's last view holds the same records. (Not necessarily in the same order:
     // an agent's records are in the order it first saw them, which for writes merged in

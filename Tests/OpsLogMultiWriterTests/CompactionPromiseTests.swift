@@ -110,7 +110,7 @@ struct LimitExceeded: Error, CustomStringConvertible {
   var description: String { "\(what) took longer than \(limit)" }
 }
 
-/// API.md, "Multi-writer promises on compaction": compact() never deadlocks on its own lock,
+/// Docs/API.md, "Multi-writer promises on compaction": compact() never deadlocks on its own lock,
 /// never waits for one it holds, and returns at once when another process holds it.
 @Suite("Multi-writer promises on compaction")
 struct CompactionPromiseTests {

@@ -1,5 +1,5 @@
 import Foundation
-import OpsLogMultiWriter  // alone, as API.md's example imports it
+import OpsLogMultiWriter  // alone, as Docs/API.md's example imports it
 import Testing
 
 @Test func oneImportOpensTheReferenceFixtureWithItsOperations() async throws {

@@ -6,7 +6,7 @@ import OpsLogStorage
 import OpsLogTypes
 import Testing
 
-/// FORMAT.md, `.through` (new rule): lines after a retired WAL's marker were acknowledged to
+/// Docs/FORMAT.md, `.through` (new rule): lines after a retired WAL's marker were acknowledged to
 /// their agent and are part of the store until they are carried into a registered WAL, even
 /// if that agent never opens again. Every open applies them; the next compaction by any
 /// agent folds them in.

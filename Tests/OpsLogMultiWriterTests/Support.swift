@@ -64,7 +64,7 @@ func readText(_ path: String) throws -> String {
   String(decoding: try Data(contentsOf: URL(fileURLWithPath: path)), as: UTF8.self)
 }
 
-/// The deterministic merge of a store as FORMAT.md defines it: the snapshot, then every WAL
+/// The deterministic merge of a store as Docs/FORMAT.md defines it: the snapshot, then every WAL
 /// line of the manifest's agents, and every line after the `.through` marker of a retired
 /// agent WAL (lines a compaction missed), sorted by (clock, agent id by UTF-8 bytes), last
 /// writer wins, records in first-insertion order.

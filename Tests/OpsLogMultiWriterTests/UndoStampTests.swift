@@ -5,7 +5,7 @@ import OpsLogStorage
 import OpsLogTypes
 import Testing
 
-/// API.md: undo takes back the undone operation's say in last-writer-wins. After an agent
+/// Docs/API.md: undo takes back the undone operation's say in last-writer-wins. After an agent
 /// takes a write back (undo, or a failed append rolled back), another agent's write to the
 /// same key wins whatever its clock, in the undoing agent's view as in a fresh open.
 @Suite("Multi-writer agents: an undone write no longer wins")

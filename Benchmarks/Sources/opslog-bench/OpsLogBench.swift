@@ -1,14 +1,14 @@
 import ArgumentParser
 
 /// `opslog-bench WORKLOAD [--records N] [--ops N] [--dir DIR] [--preload N]`: runs one workload
-/// of BENCHMARKS.md and prints one JSON line.
+/// of Docs/BENCHMARKS.md and prints one JSON line.
 @main
 struct OpsLogBench: AsyncParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "opslog-bench",
     abstract: "Runs one OpsLog benchmark workload and prints its result as one JSON line.",
     discussion: """
-      Workloads are defined in BENCHMARKS.md. `prepare` builds a store (RECORDS records, \
+      Workloads are defined in Docs/BENCHMARKS.md. `prepare` builds a store (RECORDS records, \
       compacted, then OPS delta-encoded updates left in the WAL) and prints its directory; \
       `open`, `compact` and `query` use `--dir` (made by either implementation) or run \
       `prepare` first in a child process. The write workloads (write-*, durable-*) accept \

@@ -1,4 +1,4 @@
-/// The benchmark record of BENCHMARKS.md ("The record"), shared by every workload.
+/// The benchmark record of Docs/BENCHMARKS.md ("The record"), shared by every workload.
 struct Task: Codable, Sendable, Equatable {
   var title: String
   var status: String

@@ -12,10 +12,10 @@ import OpsLogEngine
   import Darwin
 #endif
 
-/// How many records one `batch` loads, as BENCHMARKS.md says for `prepare`.
+/// How many records one `batch` loads, as Docs/BENCHMARKS.md says for `prepare`.
 let loadBatchSize = 5_000
 
-/// A checkpoint threshold no workload reaches ("10^12" in BENCHMARKS.md).
+/// A checkpoint threshold no workload reaches ("10^12" in Docs/BENCHMARKS.md).
 let noCheckpointThreshold = 1_000_000_000_000
 
 /// Errors of the benchmark harness itself.
@@ -47,7 +47,7 @@ func uncheckpointedOptions() -> StoreOptions {
   return options
 }
 
-/// Loads records `range` (BENCHMARKS.md's record `i` as `task-<i>`) in batches of 5,000.
+/// Loads records `range` (Docs/BENCHMARKS.md's record `i` as `task-<i>`) in batches of 5,000.
 func loadRecords(_ store: Store<Task>, _ range: Range<Int>) async throws {
   var start = range.lowerBound
   while start < range.upperBound {
