@@ -151,7 +151,9 @@ final class ParallelRecordCopy<Record: Sendable>: Sendable {
       }
       defer {
         state.workerSleeps = false
-        state.slots = []
+        // A worker dispatched but not started yet takes the slots when it starts: emptying
+        // them now would leave it indexing an empty array. They go with this object then.
+        if state.worker != .dispatched { state.slots = [] }
       }
       return (state.slots, state.worker != .cancelled, state.workerSleeps)
     }
