@@ -13,12 +13,17 @@ let package = Package(
     .library(name: "OpsLogEngine", targets: ["OpsLogEngine"]),
     .library(name: "OpsLogMultiWriter", targets: ["OpsLogMultiWriter"]),
     .library(name: "OpsLog", targets: ["OpsLog"]),
+    // Apart from the umbrella: a user who depends only on `OpsLog` builds no networking code.
+    .library(name: "OpsLogS3", targets: ["OpsLogS3"]),
     .executable(name: "opslog", targets: ["OpsLogCommand"]),
   ],
   dependencies: [
     .package(url: "https://github.com/apple/swift-log.git", from: "1.6.0"),
     .package(url: "https://github.com/swiftlang/swift-docc-plugin", from: "1.4.0"),
     .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
+    .package(url: "https://github.com/apple/swift-crypto.git", "3.12.3"..<"5.0.0"),
+    .package(url: "https://github.com/apple/swift-nio.git", from: "2.100.0"),
   ],
   targets: [
     .systemLibrary(
@@ -58,6 +63,20 @@ let package = Package(
       dependencies: ["OpsLogTypes", "OpsLogCodec", "OpsLogStorage", "OpsLogEngine", "OpsLogMultiWriter"],
       path: "Modules/OpsLog"
     ),
+    // An S3-compatible bucket as a store's medium: on the layers below the engine only, so the
+    // engine and the umbrella never pull in networking.
+    .target(
+      name: "OpsLogS3",
+      dependencies: [
+        "OpsLogTypes", "OpsLogCodec", "OpsLogStorage",
+        .product(name: "AsyncHTTPClient", package: "async-http-client"),
+        .product(name: "NIOCore", package: "swift-nio"),
+        .product(name: "NIOHTTP1", package: "swift-nio"),
+        .product(name: "Crypto", package: "swift-crypto"),
+        .product(name: "Logging", package: "swift-log"),
+      ],
+      path: "Modules/OpsLogS3"
+    ),
     // The `opslog` command-line tool: inspects and maintains store directories.
     .executableTarget(
       name: "OpsLogCommand",
@@ -73,9 +92,13 @@ let package = Package(
     .executableTarget(
       name: "InspectStore", dependencies: ["OpsLogStorage", "OpsLogCodec"], path: "Examples/InspectStore"),
     .executableTarget(name: "Observe", dependencies: ["OpsLog"], path: "Examples/Observe"),
+    .executableTarget(name: "S3Agents", dependencies: ["OpsLog", "OpsLogS3"], path: "Examples/S3Agents"),
     // Child processes for the tests that need more than one process (locks, crashes).
     .executableTarget(name: "OpsLogTestHelper", dependencies: ["OpsLog"], path: "Tests/OpsLogTestHelper"),
     .target(name: "OpsLogTestSupport", path: "Tests/OpsLogTestSupport"),
+    // The child process of the multi-process S3 tests.
+    .executableTarget(
+      name: "OpsLogS3TestHelper", dependencies: ["OpsLog", "OpsLogS3"], path: "Tests/OpsLogS3TestHelper"),
     // The child process of the kill -9 torture: random writes until it is killed.
     .executableTarget(
       name: "OpsLogTorture", dependencies: ["OpsLog", "OpsLogTestSupport"], path: "Tests/OpsLogTorture"),
@@ -88,7 +111,7 @@ let package = Package(
     .testTarget(
       name: "OpsLogStorageTests",
       // The helper is a dependency only so that it is built before the tests run them.
-      dependencies: ["OpsLogStorage", "OpsLogTestHelper", "OpsLogTestSupport"],
+      dependencies: ["OpsLogStorage", "OpsLogS3", "OpsLogTestHelper", "OpsLogTestSupport"],
       path: "Tests/OpsLogStorageTests"
     ),
     .testTarget(
@@ -108,6 +131,16 @@ let package = Package(
       // The helper is a dependency only so that it is built before the tests run it.
       dependencies: ["OpsLogMultiWriter", "OpsLogTestHelper", "OpsLogTestSupport"],
       path: "Tests/OpsLogMultiWriterTests"
+    ),
+    // Against the S3-compatible test server that Tests/S3Support/s3-test-server.py starts.
+    .testTarget(
+      name: "OpsLogS3Tests",
+      dependencies: [
+        "OpsLogS3", "OpsLogEngine", "OpsLogMultiWriter", "OpsLogTestSupport", "OpsLogS3TestHelper",
+        .product(name: "AsyncHTTPClient", package: "async-http-client"),
+        .product(name: "NIOCore", package: "swift-nio"),
+      ],
+      path: "Tests/OpsLogS3Tests"
     ),
     // Compiled as new app targets are, under default main-actor isolation: the store's
     // closures must be callable inline from such code with no annotation.

@@ -1,4 +1,6 @@
 import Foundation
+import OpsLogS3
+import OpsLogTestSupport
 import OpsLogTypes
 import Testing
 
@@ -14,6 +16,8 @@ import Testing
 enum BackendKind: String, CaseIterable, Sendable, CustomTestStringConvertible {
   case fs
   case memory
+  /// `S3Backend` against the S3-compatible test server (Tests/S3Support).
+  case s3
 
   var testDescription: String { rawValue }
 }
@@ -39,25 +43,41 @@ final class Medium: Sendable {
     case .memory:
       root = nil
       location = "/memory/\(unique)/store"
+    case .s3:
+      root = nil
+      location = "contract/\(unique)/store"
     }
   }
 
-  func makeBackend() -> any StorageBackend {
+  func makeBackend() throws -> any StorageBackend {
     switch kind {
     case .fs: return FsBackend()
     case .memory: return MemoryBackend(disk: disk)
+    case .s3:
+      let endpoint = try S3TestServer.endpoint()
+      var configuration = S3Configuration(
+        endpoint: endpoint.proxy, region: "us-east-1", bucket: endpoint.bucket,
+        credentials: .fixed(accessKeyID: "opslog-test-key", secretAccessKey: "opslog-test-secret"))
+      configuration.leaseDuration = .seconds(5)
+      return S3Backend(configuration)
     }
   }
 
   func open(readOnly: Bool = false) async throws -> any StorageBackend {
-    let backend = makeBackend()
+    let backend = try makeBackend()
     try await backend.initialize(location: location, readOnly: readOnly)
     return backend
   }
 
   /// Whether the location directory exists on the medium.
-  func locationExists() -> Bool {
+  func locationExists() async -> Bool {
     switch kind {
+    case .s3:
+      // An object store has no directories: the location exists once an object is under it.
+      guard let backend = try? makeBackend(), (try? await backend.initialize(location: location, readOnly: true)) != nil
+      else { return false }
+      defer { Task { try? await backend.shutdown() } }
+      return !((try? await backend.list("")) ?? []).isEmpty
     case .fs:
       return FileManager.default.fileExists(atPath: location)
     case .memory:
