@@ -55,14 +55,17 @@ func runAgent(_ agentId: String, location: String) async throws {
 }
 
 func measure() async throws {
-  for (name, mode) in [("immediate", WriteMode.immediate), ("group", WriteMode.group)] {
+  // (name, mode, concurrent writers, writes each): one writer waiting for each write, many
+  // writers sharing writes, and group commit.
+  let runs: [(String, WriteMode, Int, Int)] = [
+    ("immediate", .immediate, 1, 300), ("immediate", .immediate, 64, 40), ("group", .group, 64, 40),
+  ]
+  for (name, mode, writers, perWriter) in runs {
     let location = "measure/\(name)-\(UUID().uuidString.prefix(8))"
     var storeOptions = options(mode)
     storeOptions.checkpointThreshold = 1_000_000
     storeOptions.checkpointOnClose = false
     let store = try await Store<Todo>.open(location, options: storeOptions)
-    let writers = mode == .group ? 64 : 1
-    let perWriter = mode == .group ? 40 : 300
     let latencies = try await withThrowingTaskGroup(of: [Duration].self) { group in
       for writer in 0..<writers {
         group.addTask {
@@ -104,7 +107,8 @@ do {
     // The parent: starts two agent processes of this same executable on one prefix, waits
     // for both, then opens a third agent that sees what both wrote.
     let location = "examples/s3-agents-\(UUID().uuidString.prefix(8))"
-    print("store: s3://\(bucket)/\(location) at \(endpoint)")
+    // Written at once, not buffered: the agents' own lines follow it.
+    FileHandle.standardOutput.write(Data("store: s3://\(bucket)/\(location) at \(endpoint)\n".utf8))
     var children: [Process] = []
     for agentId in ["laptop-1", "laptop-2"] {
       let child = Process()
