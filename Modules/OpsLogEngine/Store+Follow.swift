@@ -350,9 +350,12 @@ extension Store {
     return stream
   }
 
-  /// A subscription to the change feed with no stream and no polling, for tests that step the
-  /// store and look at what was published (``ChangeSubscription/takeQueued()``).
-  func subscribeToChanges() -> ChangeSubscription<Record> {
+  /// A subscription to the change feed with no stream and no polling, for tests (and their
+  /// child processes) that step the store and look at what was published
+  /// (``ChangeSubscription/takeQueued()``): every change a call makes is queued by the time
+  /// it returns. Testing SPI, not part of the API.
+  @_spi(Testing)
+  public func subscribeToChanges() -> ChangeSubscription<Record> {
     let subscription = ChangeSubscription<Record>()
     _ = state.withLock { $0.feed.subscribe(subscription) }
     return subscription
