@@ -50,7 +50,12 @@ struct ChangeFeed<Record: Sendable>: Sendable {
 /// Memory stays bounded: a consumer that lets more than ``ChangeSubscription/limit`` changes
 /// pile up gets one ``StoreChange/reloaded`` in their place, and changes published while that
 /// marker waits are part of what it will read afresh, so they are not queued.
-final class ChangeSubscription<Record: Sendable>: Sendable {
+///
+/// Outside the engine it is testing SPI (``Store/subscribeToChanges()``): a test's child
+/// process that steps a store drains it after each step, knowing that every change of the
+/// step is queued by the time the step returns.
+@_spi(Testing)
+public final class ChangeSubscription<Record: Sendable>: Sendable {
   /// Changes a consumer may fall behind by before they are coalesced into `.reloaded`.
   static var limit: Int { 10_000 }
 
@@ -84,7 +89,7 @@ final class ChangeSubscription<Record: Sendable>: Sendable {
   }
 
   /// What is queued now, without waiting (for tests that step a store and look).
-  func takeQueued() -> [StoreChange<Record>] {
+  public func takeQueued() -> [StoreChange<Record>] {
     state.withLock { state in
       let queued = Array(state.queue[state.head...])
       state.queue.removeAll(keepingCapacity: true)

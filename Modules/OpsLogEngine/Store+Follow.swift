@@ -30,9 +30,10 @@ extension Store {
     return try await followSingleWriter()
   }
 
-  /// One poll of a single writer in another process, from the follower's cursor: the
-  /// generation it belongs to (the manifest's snapshot and WAL), the offset of the next line,
-  /// and the last line applied. Whatever the cursor cannot account for is never guessed at:
+  /// One poll of a single writer in another process, from the follower's ``FollowCursor``:
+  /// the generation it belongs to (the manifest's snapshot and WAL), the offset of the next
+  /// line, and the last line applied. Whatever the cursor cannot account for is never guessed
+  /// at:
   /// - a WAL shorter than the offset, or whose last applied line changed, was undone: the
   ///   lines that differ from what was applied are taken back (`.undone`) and the WAL's
   ///   current lines applied;
@@ -43,7 +44,8 @@ extension Store {
   ///   the state from the current snapshot (`.reloaded`).
   func followSingleWriter() async throws -> [LogOperation<Record>] {
     var collected: [LogOperation<Record>] = []
-    let (walPath, token, current) = state.withLock { ($0.walPath, $0.manifestToken, $0.manifest) }
+    let (cursor, token, current) = state.withLock { ($0.followCursor, $0.manifestToken, $0.manifest) }
+    guard let cursor else { return [] }
     let currentToken = try await backend.manifestChangeToken()
     var manifest = current
     if currentToken != token {
@@ -55,30 +57,29 @@ extension Store {
     if manifest.version > options.version {
       throw OpsLogError.versionTooNew(stored: manifest.version, supported: options.version)
     }
-    if manifest.archiveSegments != current.archiveSegments
-      || manifest.stats.archivedRecords != current.stats.archivedRecords || manifest.version != current.version
-    {
+    var successor: ManifestInfo? = nil
+    switch cursor.generation.change(to: manifest) {
+    case .same:
+      break
+    case .rebased:
       // Archived records left the state without WAL operations: only the snapshot knows.
       try await reload(manifest, token: currentToken)
       return collected
-    }
-    let sameGeneration = manifest.activeOps == walPath && manifest.currentSnapshot == current.currentSnapshot
-    if !sameGeneration {
-      guard try await isDirectSuccessor(of: walPath, next: manifest.activeOps),
-        try await backend.size(of: walPath) != nil
-      else {
+    case .checkpointed:
+      guard try await isDirectSuccessor(of: cursor.generation.activeWAL, next: manifest.activeOps) else {
         try await reload(manifest, token: currentToken)
         return collected
       }
+      successor = manifest
     }
     // The rest of the cursor's WAL: final once a checkpoint replaced it.
-    guard try await followWAL(walPath, into: &collected) else {
+    guard try await followWAL(from: cursor, into: &collected) else {
       try await reload(manifest, token: currentToken)
       return collected
     }
-    if !sameGeneration {
+    if let successor {
       let seen = state.withLock { $0.tailLineHashes }
-      let wal = try await backend.readWAL(manifest.activeOps, logger: logger)
+      let wal = try await backend.readWAL(successor.activeOps, logger: logger)
       let newHashes = wal.lines.map(\.hash)
       var carried = min(seen.count, newHashes.count)
       while carried > 0 && Array(seen.suffix(carried)) != Array(newHashes.prefix(carried)) { carried -= 1 }
@@ -90,13 +91,12 @@ extension Store {
         for index in kept.indices { kept[index].offset = wal.lines[index].offset }
         state.journal = ChunkedArray(kept)
         state.operationsSinceCheckpoint = kept.count
-        state.walPath = manifest.activeOps
+        state.walPath = successor.activeOps
       }
-      collected += try applyMerged(Array(wal.lines.dropFirst(carried)), path: manifest.activeOps)
+      collected += try applyMerged(Array(wal.lines.dropFirst(carried)), path: successor.activeOps)
       state.withLock { state in
-        state.walLength = wal.consumedThrough
+        state.follow(to: FollowCursor(generation: successor, after: wal))
         state.tailLineHashes = newHashes
-        state.lastFollowedLine = wal.lines.last.map { FollowedLine($0) }
       }
     }
     state.withLock { state in
@@ -120,21 +120,21 @@ extension Store {
     return between.isEmpty && names.contains(previous) && names.contains(next)
   }
 
-  /// Reads `path` on from the cursor and applies its new complete units. First checks that
-  /// the lines applied are still there: when the writer undid some, the ones that differ are
-  /// taken back and the file's current lines applied. Returns `false` when the cursor cannot
-  /// be reconciled with the file (the caller reloads).
-  func followWAL(_ path: String, into collected: inout [LogOperation<Record>]) async throws -> Bool {
-    let (offset, last) = state.withLock { ($0.walLength, $0.lastFollowedLine) }
-    guard let size = try await backend.size(of: path) else { return false }
-    var diverged = size < offset
-    if !diverged, let last {
-      let bytes = try await backend.read(path, offset: last.offset, length: last.length - 1)
-      diverged = FollowedLine.hash(bytes) != last.hash
-    }
-    guard diverged else {
-      try await follow(path, from: offset, into: &collected)
+  /// Reads the cursor's WAL on from the cursor and applies its new complete units, once
+  /// ``FollowCursor/check(backend:)`` found the lines applied still there. When the writer
+  /// undid some, the ones that differ are taken back (`.undone`) and the file's current lines
+  /// applied. Returns `false` when the cursor cannot be reconciled with the file (it is gone,
+  /// or the history does not match it): the caller reloads.
+  func followWAL(from cursor: FollowCursor, into collected: inout [LogOperation<Record>]) async throws -> Bool {
+    let path = cursor.generation.activeWAL
+    switch try await cursor.check(path, backend: backend) {
+    case .missing:
+      return false
+    case .intact:
+      try await follow(cursor, into: &collected)
       return true
+    case .undone:
+      break
     }
     // The writer undid lines this follower applied: match the file's lines against the ones
     // applied, take back those after the common prefix, apply the file's from there.
@@ -159,10 +159,11 @@ extension Store {
     }
     guard let matched else { return false }
     collected += try applyMerged(Array(wal.lines.dropFirst(matched)), path: path)
+    var next = cursor
+    next.follow(path, at: WALPosition(after: wal))
     state.withLock { state in
-      state.walLength = wal.consumedThrough
+      state.follow(to: next)
       state.tailLineHashes.append(contentsOf: wal.lines.dropFirst(matched).map(\.hash))
-      state.lastFollowedLine = wal.lines.last.map { FollowedLine($0) }
     }
     return true
   }
@@ -252,7 +253,7 @@ extension Store {
   func reloadState(_ load: LogLoad, token: FileChangeToken? = nil) async throws {
     var load = load
     let lineHashes = followsSingleWriter ? load.lines.map(\.hash) : []
-    let lastLine = followsSingleWriter ? load.lines.last.map { FollowedLine($0) } : nil
+    let cursor = followsSingleWriter ? FollowCursor(loadedFrom: load) : nil
     let loader = try await StateLoader<Record>.load(&load, options: options, backend: backend)
     try state.withLock { state in
       try loader.finish(into: &state)
@@ -261,7 +262,7 @@ extension Store {
       state.walPath = load.appendPath
       state.walLength = load.appendLength
       state.tailLineHashes = lineHashes
-      state.lastFollowedLine = lastLine
+      if let cursor { state.follow(to: cursor) }
       state.journalFloor = 0
       state.feed.publish(.reloaded)
       // Anything that read the state before an `await` must not act on the one replaced.
@@ -349,22 +350,28 @@ extension Store {
     return stream
   }
 
-  /// A subscription to the change feed with no stream and no polling, for tests that step the
-  /// store and look at what was published (``ChangeSubscription/takeQueued()``).
-  func subscribeToChanges() -> ChangeSubscription<Record> {
+  /// A subscription to the change feed with no stream and no polling, for tests (and their
+  /// child processes) that step the store and look at what was published
+  /// (``ChangeSubscription/takeQueued()``): every change a call makes is queued by the time
+  /// it returns. Testing SPI, not part of the API.
+  @_spi(Testing)
+  public func subscribeToChanges() -> ChangeSubscription<Record> {
     let subscription = ChangeSubscription<Record>()
     _ = state.withLock { $0.feed.subscribe(subscription) }
     return subscription
   }
 
-  /// Reads complete lines of `path` from `offset`, applies them, and advances the tail.
-  func follow(_ path: String, from offset: Int, into collected: inout [LogOperation<Record>]) async throws {
-    let wal = try await backend.readWAL(path, from: offset, logger: logger)
+  /// Reads the complete lines of the cursor's WAL from its offset, applies them, and moves
+  /// the cursor past them.
+  func follow(_ cursor: FollowCursor, into collected: inout [LogOperation<Record>]) async throws {
+    let path = cursor.generation.activeWAL
+    let wal = try await backend.readWAL(path, from: cursor.activePosition?.offset ?? 0, logger: logger)
     collected += try applyMerged(wal.lines, path: path)
+    var next = cursor
+    next.advance(path, over: wal)
     state.withLock { state in
-      state.walLength = wal.consumedThrough
+      state.follow(to: next)
       state.tailLineHashes.append(contentsOf: wal.lines.map(\.hash))
-      if let last = wal.lines.last { state.lastFollowedLine = FollowedLine(last) }
     }
   }
 

@@ -124,19 +124,21 @@ extension Store {
         : try await WALRepair.cutTornTail(walPath, read: wal, backend: backend, durability: options.durability)
       var state = StoreState<Record>(manifest: manifest, walPath: walPath, walLength: walLength)
       state.manifestToken = token
+      // Nothing was applied: the cursor knows no line to check, only where to read on.
+      if follows { state.follow(to: FollowCursor(generation: LogGeneration(manifest), offset: walLength)) }
       return Store(location: location, options: options, backend: backend, strategy: strategy, state: state)
     }
 
     let logger = Logger(label: "OpsLog")
     var load = try await strategy.load(manifest: manifest, backend: backend, options: options, logger: logger)
     let lineHashes = follows ? load.lines.map(\.hash) : []
-    let lastLine = follows ? load.lines.last.map { FollowedLine($0) } : nil
+    let cursor = follows ? FollowCursor(loadedFrom: load) : nil
     let loader = try await StateLoader<Record>.load(&load, options: options, backend: backend)
     var state = StoreState<Record>(manifest: load.manifest, walPath: load.appendPath, walLength: load.appendLength)
     try loader.finish(into: &state)
     state.manifestToken = token
     state.tailLineHashes = lineHashes
-    state.lastFollowedLine = lastLine
+    if let cursor { state.follow(to: cursor) }
     if load.malformedLines > 0 {
       logger.warning(
         "skipped malformed WAL lines on open",

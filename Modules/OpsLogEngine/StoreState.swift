@@ -101,12 +101,13 @@ struct StoreState<Record: Sendable>: Sendable {
 
   // MARK: Following another writer (read-only single-writer stores)
   var manifestToken: FileChangeToken?
+  /// Where a follower stands: the generation it follows, the offset of the next line of its
+  /// WAL and the last line applied (``FollowCursor``, the cursor agents keep too); `nil` for a
+  /// store that follows no single writer. Set through ``follow(to:)`` only.
+  private(set) var followCursor: FollowCursor?
   /// Hashes of the lines read from the current WAL, to recognise the lines a checkpoint
   /// carries over into the next WAL.
   var tailLineHashes: [Int] = []
-  /// The last line applied from `walPath`: a follower checks that it is still there, which
-  /// is how it notices that the writer undid lines it applied.
-  var lastFollowedLine: FollowedLine?
   /// The consumers of ``Store/changes(pollInterval:)`` and ``Store/watch(interval:)``.
   @usableFromInline var feed = ChangeFeed<Record>()
 
@@ -116,30 +117,17 @@ struct StoreState<Record: Sendable>: Sendable {
   @usableFromInline var isClosing = false
   @usableFromInline var checkpointRunning = false
 
+  /// Moves the follower's cursor; the WAL the state reflects and how much of it is read go
+  /// with it, so that the two never disagree.
+  mutating func follow(to cursor: FollowCursor) {
+    followCursor = cursor
+    walPath = cursor.generation.activeWAL
+    walLength = cursor.activePosition?.offset ?? 0
+  }
+
   init(manifest: ManifestInfo, walPath: String, walLength: Int) {
     self.manifest = manifest
     self.walPath = walPath
     self.pipeline = CommitPipeline(committedLength: walLength)
-  }
-}
-
-/// Where a line a follower applied is, and a hash of its bytes (newline excluded), to find it
-/// again unchanged.
-struct FollowedLine: Sendable {
-  var offset: Int
-  var length: Int
-  var hash: Int
-
-  init(_ line: WALLine) {
-    offset = line.offset
-    length = line.length
-    hash = line.hash
-  }
-
-  /// The hash ``WALLine/hash`` is: of the line's bytes in this process.
-  static func hash(_ bytes: [UInt8]) -> Int {
-    var hasher = Hasher()
-    bytes.withUnsafeBytes { hasher.combine(bytes: $0) }
-    return hasher.finalize()
   }
 }

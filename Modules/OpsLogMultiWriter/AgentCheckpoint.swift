@@ -38,7 +38,9 @@ final class AgentCheckpoint: CheckpointSession {
   }
 
   func cut() {
-    let (offsets, markers) = log.state.withLock { ($0.offsets, $0.markers) }
+    let (offsets, markers) = log.state.withLock { state in
+      ((state.cursor?.positions ?? [:]).mapValues(\.offset), state.markers)
+    }
     state.withLock { state in
       state.cutOffsets = offsets
       state.cutMarkers = markers
@@ -59,14 +61,14 @@ final class AgentCheckpoint: CheckpointSession {
     let token = try? await backend.manifestChangeToken()
     let newest = AgentWALName(path: newWALPath)?.milliseconds
     let agentId = log.agentId
-    let snapshot = manifest.currentSnapshot
+    let generation = LogGeneration(manifest)
     let folds = log.state.withLock { state -> [String: Int] in
       state.ownPath = newWALPath
       // Every WAL followed so far is retired now, its marker at what the snapshot includes;
       // lines after the marker count as stranded.
       var markers: [String: Int] = [:]
       var folds: [String: Int] = [:]
-      for path in state.offsets.keys {
+      for path in (state.cursor?.positions ?? [:]).keys {
         let through = cut[path] ?? retired[path] ?? 0
         markers[path] = through
         if let marker = retired[path], through > marker { folds[path] = through }
@@ -74,7 +76,8 @@ final class AgentCheckpoint: CheckpointSession {
       state.markers = markers
       state.registeredNewest = newest.map { [agentId: $0] } ?? [:]
       state.token = token
-      state.snapshot = snapshot
+      // The follower's cursor moves to the new generation, every WAL it followed with it.
+      state.cursor?.generation = generation
       return folds
     }
     state.withLock { $0.folds = folds }

@@ -17,32 +17,22 @@ import Synchronization
 /// applies them and follows their WAL, and the next compaction by any agent folds them in
 /// and moves the marker past them once its manifest has switched.
 final class AgentLog: LogStrategy {
-  /// The last valid line read from another agent's WAL, where it starts. Complete lines that
-  /// are not valid operations (skipped) may follow it, so its place is kept, not derived from
-  /// how far the WAL was read.
-  struct LastLine: Sendable {
-    var offset: Int
-    var bytes: [UInt8]
-  }
-
   struct State: Sendable {
     var clock = 0
     /// This agent's WAL; `nil` for a read-only agent, which registers none.
     var ownPath: String? = nil
-    /// Every other WAL of the current generation, read through this offset: those the
-    /// manifest names, and retired ones that still belong to the state (``markers``).
-    var offsets: [String: Int] = [:]
-    /// The retired WALs among ``offsets``, with the offset of their `.through` marker: lines
+    /// The follower's cursor, the one a single writer's follower keeps too: the generation the
+    /// state belongs to, and every other WAL of it followed, with the offset of the next line
+    /// and the last line applied: those the manifest names, and retired ones that still
+    /// belong to the state (``markers``). `nil` until the first load.
+    var cursor: FollowCursor? = nil
+    /// The retired WALs the cursor follows, with the offset of their `.through` marker: lines
     /// after it were acknowledged to their agent and no snapshot holds them (Docs/FORMAT.md).
     var markers: [String: Int] = [:]
     /// Per agent, the milliseconds of the WAL the manifest names for it: a retired WAL of an
     /// agent that registered a newer one will not grow any more.
     var registeredNewest: [String: Int64] = [:]
-    /// The last line read from each of those WALs: when it is no longer there, its writer
-    /// undid operations already merged here, and only a full load is right.
-    var lastLines: [String: LastLine] = [:]
     var token: FileChangeToken? = nil
-    var snapshot = ""
     /// The milliseconds in the name of the newest WAL this agent made.
     var newestOwnMilliseconds: Int64 = 0
   }
@@ -181,8 +171,7 @@ final class AgentLog: LogStrategy {
     // A store written by a single writer before agents joined: its WAL is part of the state.
     if !paths.contains(manifest.activeOps) { paths.insert(manifest.activeOps, at: 0) }
     var lines: [WALLine] = []
-    var offsets: [String: Int] = [:]
-    var lastLines: [String: LastLine] = [:]
+    var cursor = FollowCursor(generation: LogGeneration(manifest))
     var ownLength = 0
     var malformed = 0
     for path in paths {
@@ -197,8 +186,7 @@ final class AgentLog: LogStrategy {
         // Only this agent appends here: a torn tail is its own crashed write.
         ownLength = try await WALRepair.cutTornTail(path, read: wal, backend: backend, durability: options.durability)
       } else {
-        offsets[path] = wal.consumedThrough
-        if let last = wal.lines.last { lastLines[path] = LastLine(offset: last.offset, bytes: wal.lastLineBytes) }
+        cursor.follow(path, at: WALPosition(after: wal))
       }
     }
     // Lines a compaction missed and no agent carried into a registered WAL belong to the
@@ -210,24 +198,18 @@ final class AgentLog: LogStrategy {
       malformed += wal.read.malformedLines
       lines.append(contentsOf: wal.read.lines)
       guard wal.follow else { continue }
-      offsets[wal.path] = wal.read.consumedThrough
+      cursor.follow(wal.path, at: WALPosition(after: wal.read))
       markers[wal.path] = wal.through
-      if let last = wal.read.lines.last {
-        lastLines[wal.path] = LastLine(offset: last.offset, bytes: wal.read.lastLineBytes)
-      }
     }
     let merged = Self.merge(lines)
-    let snapshot = manifest.currentSnapshot
     let registeredNewest = Self.registeredNewest(manifest)
     state.withLock { state in
       state.clock = max(state.clock, Self.largestClock(merged))
       state.ownPath = own
-      state.offsets = offsets
+      state.cursor = cursor
       state.markers = markers
       state.registeredNewest = registeredNewest
-      state.lastLines = lastLines
       state.token = token
-      state.snapshot = snapshot
     }
     return LogLoad(
       manifest: manifest, lines: merged, appendPath: own ?? manifest.activeOps, appendLength: ownLength,
@@ -374,23 +356,31 @@ final class AgentLog: LogStrategy {
   func checkBeforeMutation(backend: any StorageBackend, options: StoreOptions, logger: Logger) async throws -> LogLoad?
   {
     if readOnly { return nil }
-    let (known, own, snapshot) = state.withLock { ($0.token, $0.ownPath, $0.snapshot) }
+    let (known, own, cursor) = state.withLock { ($0.token, $0.ownPath, $0.cursor) }
     let token = try await backend.manifestChangeToken()
     if token == known { return nil }
     guard let manifest = try await backend.readManifest() else { return nil }
-    if let own, manifest.agentWAL(agentId) == own, manifest.currentSnapshot == snapshot {
+    if let own, manifest.agentWAL(agentId) == own, cursor?.change(to: manifest) == .same {
       notice(manifest, token: token)
       return nil
     }
     return try await recover(backend: backend, options: options, logger: logger, manifest: manifest)
   }
 
+  /// One poll, through the follower's cursor (``FollowCursor``) as a single writer's follower
+  /// polls: a manifest of another generation (a compaction, an archive, a version change) or
+  /// one that retired this agent's WAL reloads; then every WAL followed is checked before it
+  /// is read, and one that shrank below its offset, whose last applied line changed (another
+  /// agent undid operations merged here) or that is gone reloads too: the operations merged
+  /// here were placed by last-writer-wins among every agent's, so a full load is the way to
+  /// take them back.
   func poll(backend: any StorageBackend, options: StoreOptions, logger: Logger) async throws -> LogPoll? {
-    let (known, own, snapshot) = state.withLock { ($0.token, $0.ownPath, $0.snapshot) }
+    let (known, own, generation) = state.withLock { ($0.token, $0.ownPath, $0.cursor?.generation) }
     let token = try await backend.manifestChangeToken()
     if token != known, let manifest = try await backend.readManifest() {
       let retired = own != nil && manifest.agentWAL(agentId) != own
-      if retired || manifest.currentSnapshot != snapshot {
+      let change = generation?.change(to: manifest) ?? .rebased(reason: "nothing was loaded yet")
+      if retired || change != .same {
         return .reload(try await recover(backend: backend, options: options, logger: logger, manifest: manifest))
       }
       notice(manifest, token: token)
@@ -399,41 +389,41 @@ final class AgentLog: LogStrategy {
       logger.info("another agent carried lines merged here from a retired WAL; reloading")
       return .reload(try await loadAll(backend: backend, options: options, logger: logger))
     }
-    let (offsets, lastLines) = state.withLock { ($0.offsets, $0.lastLines) }
+    guard var cursor = state.withLock({ $0.cursor }) else { return .lines([]) }
     var lines: [WALLine] = []
-    var advanced: [String: Int] = [:]
-    var newLastLines: [String: LastLine] = [:]
-    for (path, offset) in offsets.sorted(by: { $0.key < $1.key }) {
-      guard let size = try await backend.size(of: path) else { continue }
-      // The writer undid (cut off) lines merged here already: only a full load is right.
-      var rewritten = size < offset
-      if !rewritten, let last = lastLines[path] {
-        rewritten = try await backend.read(path, offset: last.offset, length: last.bytes.count) != last.bytes
-      }
-      if rewritten {
+    for (path, position) in cursor.positions.sorted(by: { $0.key < $1.key }) {
+      switch try await cursor.check(path, backend: backend) {
+      case .intact:
+        break
+      case .undone:
         logger.info("another agent took back operations already merged; reloading", metadata: ["path": "\(path)"])
         return .reload(try await loadAll(backend: backend, options: options, logger: logger))
+      case .missing:
+        logger.info("a WAL this agent follows is gone; reloading", metadata: ["path": "\(path)"])
+        return .reload(try await loadAll(backend: backend, options: options, logger: logger))
       }
-      let wal = try await backend.readWAL(path, from: offset, logger: logger)
+      let wal = try await backend.readWAL(path, from: position.offset, logger: logger)
       lines.append(contentsOf: wal.lines)
-      advanced[path] = wal.consumedThrough
-      if let last = wal.lines.last { newLastLines[path] = LastLine(offset: last.offset, bytes: wal.lastLineBytes) }
+      cursor.advance(path, over: wal)
     }
     let merged = Self.merge(lines)
+    let advanced = cursor
     state.withLock { state in
-      for (path, offset) in advanced where state.offsets[path] != nil { state.offsets[path] = offset }
-      for (path, line) in newLastLines where state.offsets[path] != nil { state.lastLines[path] = line }
+      // Only the files still followed move: a load or a carry may have changed the cursor
+      // meanwhile.
+      for (path, position) in advanced.positions where state.cursor?.positions[path] != nil {
+        state.cursor?.follow(path, at: position)
+      }
       state.clock = max(state.clock, Self.largestClock(merged))
       // A retired WAL whose agent has registered a newer one was read to its end just now,
       // after that registration was noticed: its agent appends there no more. It is dropped
       // once no line past its marker waits for a compaction to fold it in.
       for (path, marker) in state.markers {
         guard let name = AgentWALName(path: path), let newest = state.registeredNewest[name.agent],
-          newest > name.milliseconds, state.offsets[path] ?? 0 <= marker
+          newest > name.milliseconds, state.cursor?.positions[path]?.offset ?? 0 <= marker
         else { continue }
         state.markers[path] = nil
-        state.offsets[path] = nil
-        state.lastLines[path] = nil
+        state.cursor?.stopFollowing(path)
       }
     }
     return .lines(merged)
@@ -452,7 +442,7 @@ final class AgentLog: LogStrategy {
   func followCarries(backend: any StorageBackend) async throws -> Bool {
     let candidates = state.withLock { state -> [(path: String, offset: Int, marker: Int)] in
       state.markers.compactMap { path, marker in
-        guard let offset = state.offsets[path], let name = AgentWALName(path: path),
+        guard let offset = state.cursor?.positions[path]?.offset, let name = AgentWALName(path: path),
           let newest = state.registeredNewest[name.agent], newest > name.milliseconds
         else { return nil }
         return (path, offset, marker)
@@ -464,10 +454,10 @@ final class AgentLog: LogStrategy {
       }
       if offset > known && marker > known { return true }
       state.withLock { state in
-        guard state.offsets[path] == offset else { return }
-        state.offsets[path] = max(offset, marker)
+        guard state.cursor?.positions[path]?.offset == offset else { return }
+        // The lines up to the marker are read from the new WAL: none of this one's is applied.
+        state.cursor?.follow(path, at: WALPosition(offset: max(offset, marker)))
         state.markers[path] = marker
-        state.lastLines[path] = nil
       }
     }
     return false
@@ -481,7 +471,9 @@ final class AgentLog: LogStrategy {
       state.registeredNewest = registeredNewest
       var paths = manifest.activeAgentOps?.map(\.path) ?? []
       if !paths.contains(manifest.activeOps) { paths.append(manifest.activeOps) }
-      for path in paths where path != own && state.offsets[path] == nil { state.offsets[path] = 0 }
+      for path in paths where path != own && state.cursor?.positions[path] == nil {
+        state.cursor?.follow(path, at: WALPosition(offset: 0))
+      }
       state.token = token
     }
   }

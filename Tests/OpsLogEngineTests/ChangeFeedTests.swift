@@ -5,7 +5,7 @@ import OpsLogTestSupport
 import Synchronization
 import Testing
 
-@testable import OpsLogEngine
+@_spi(Testing) @testable import OpsLogEngine
 
 /// What a consumer of a change feed knows: the state it rebuilt from the changes alone.
 struct FeedModel {

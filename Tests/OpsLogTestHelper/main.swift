@@ -139,6 +139,9 @@ case "agent-write":
 case "torture-agent":
   await runTortureAgent(arguments)
 
+case "feed-agent":
+  await runFeedAgent(arguments)
+
 default:
   fail("unknown subcommand \(arguments[1])", code: 2)
 }
