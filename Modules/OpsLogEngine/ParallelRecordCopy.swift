@@ -1,5 +1,5 @@
 import Dispatch
-import OpsLogStorage
+import OpsLogTypes
 import Synchronization
 
 /// Copies a table's matching records out on a second thread while the caller is still
@@ -230,7 +230,10 @@ final class ParallelRecordCopy<Record: Sendable>: Sendable {
       }
     }
     state.withLock { state in
+      // Moved, not copied: were the worker's own reference still alive once the caller takes
+      // the result, the caller's append would find the buffer shared and copy every record.
       state.result = records
+      records = []
       state.worker = .finished
     }
     workerDone.signal()

@@ -90,7 +90,7 @@ final class StateLoader<Record: Codable & Sendable> {
     // a chunk and inserting records are sequential: they run while the chunk before is being
     // decoded, so that neither core waits for them.
     var chunks = SnapshotChunks(path: path, chunkSize: 1 << 18, validatingRecordData: false)
-    try await withThrowingTaskGroup(of: DecodedPart.self) { group in
+    try await withThrowingTaskGroup(of: DecodedBatch.self) { group in
       var batches = Batches()
       // A reading error comes after the decoding errors of the records before it, as it did
       // when each chunk was decoded before the next was read.
@@ -110,11 +110,11 @@ final class StateLoader<Record: Codable & Sendable> {
     }
   }
 
-  /// One share of a chunk's records, decoded, or the error of the first that failed.
-  struct DecodedPart: Sendable {
+  /// A chunk's records, decoded in parts (``ParallelWork``), or the error of the first that
+  /// failed.
+  struct DecodedBatch: Sendable {
     var batch: Int
-    var part: Int
-    var records: Result<DecodedRecords, any Error>
+    var parts: Result<[DecodedRecords], any Error>
   }
 
   /// Records decoded from a share of a chunk, and the stored forms of those whose JSON has
@@ -124,77 +124,86 @@ final class StateLoader<Record: Codable & Sendable> {
     var storedForms: [(index: Int, form: StoredForm)] = []
   }
 
-  /// The chunks whose records are being decoded, oldest first.
+  /// The chunks whose records are being decoded, oldest first: their IDs, and their records
+  /// once decoded.
   struct Batches {
-    struct Batch {
-      var ids: [String]
-      var parts: [Result<DecodedRecords, any Error>?]
-      var received = 0
-    }
-    var waiting: [Int: Batch] = [:]
+    var ids: [Int: [String]] = [:]
+    var decoded: [Int: Result<[DecodedRecords], any Error>] = [:]
     var oldest = 0
     var next = 0
     var count: Int { next - oldest }
   }
 
-  /// Starts decoding `pending` in two halves at once.
+  /// Starts decoding `pending`, split over the cores by ``ParallelWork``.
   func submit(
     _ pending: PendingRecords, path: String, to batches: inout Batches,
-    group: inout ThrowingTaskGroup<DecodedPart, any Error>
+    group: inout ThrowingTaskGroup<DecodedBatch, any Error>
   ) {
     guard !pending.ids.isEmpty else { return }
     let (ids, bytes, ends) = (pending.ids, pending.bytes, pending.ends)
-    let count = ids.count
-    let parts = count >= 256 ? 2 : 1
     let batch = batches.next
     let decoder = self.decoder
-    for part in 0..<parts {
-      let range = (count * part / parts)..<(count * (part + 1) / parts)
-      // On the global pool whatever the opening task prefers: a task running on a store's
-      // I/O executor would otherwise decode on that one serial thread, holding up its I/O.
-      group.addTask(executorPreference: globalConcurrentExecutor) {
-        let records = Result {
-          var decoded = DecodedRecords()
-          decoded.records.reserveCapacity(range.count)
-          try bytes.withUnsafeBytes { raw in
-            for index in range {
-              let start = index == 0 ? 0 : ends[index - 1]
-              let recordBytes = UnsafeRawBufferPointer(rebasing: raw[start..<ends[index]])
-              let (record, unknown) = try Store<Record>.decodeStored(Record.self, id: ids[index], path: path) {
-                try decoder.decodeNotingUnknownKeys(Record.self, from: recordBytes)
-              }
-              decoded.records.append(record)
-              if let form = StoredForm.noting(unknown, bytes: recordBytes) {
-                decoded.storedForms.append((decoded.records.count - 1, form))
-              }
-            }
-          }
-          return decoded
+    // On the global pool whatever the opening task prefers: a task running on a store's I/O
+    // executor would otherwise decode on that one serial thread, holding up its I/O.
+    group.addTask(executorPreference: globalConcurrentExecutor) {
+      await StateLoader<Record>.decodeBatch(batch, ids: ids, bytes: bytes, ends: ends, path: path, decoder: decoder)
+    }
+    batches.ids[batch] = ids
+    batches.next += 1
+  }
+
+  /// Decodes a chunk's pending records on every core.
+  static func decodeBatch(
+    _ batch: Int, ids: [String], bytes: [UInt8], ends: [Int], path: String, decoder: RecordDecoder
+  ) async -> DecodedBatch {
+    do {
+      let parts = try await ParallelWork.map(ids.count, minimumPartSize: 128) { range in
+        try decodeRecords(range, ids: ids, bytes: bytes, ends: ends, path: path, decoder: decoder)
+      }
+      return DecodedBatch(batch: batch, parts: .success(parts))
+    } catch {
+      return DecodedBatch(batch: batch, parts: .failure(error))
+    }
+  }
+
+  /// Decodes the records `range` of a chunk's pending records.
+  static func decodeRecords(
+    _ range: Range<Int>, ids: [String], bytes: [UInt8], ends: [Int], path: String, decoder: RecordDecoder
+  ) throws -> DecodedRecords {
+    var decoded = DecodedRecords()
+    decoded.records.reserveCapacity(range.count)
+    try bytes.withUnsafeBytes { raw in
+      for index in range {
+        let start = index == 0 ? 0 : ends[index - 1]
+        let recordBytes = UnsafeRawBufferPointer(rebasing: raw[start..<ends[index]])
+        let (record, unknown) = try Store<Record>.decodeStored(Record.self, id: ids[index], path: path) {
+          try decoder.decodeNotingUnknownKeys(Record.self, from: recordBytes)
         }
-        return DecodedPart(batch: batch, part: part, records: records)
+        decoded.records.append(record)
+        if let form = StoredForm.noting(unknown, bytes: recordBytes) {
+          decoded.storedForms.append((decoded.records.count - 1, form))
+        }
       }
     }
-    batches.waiting[batch] = Batches.Batch(ids: ids, parts: Array(repeating: nil, count: parts))
-    batches.next += 1
+    return decoded
   }
 
   /// Waits until the oldest batch is decoded and inserts its records in file order. A
   /// failure is that of its first record that fails.
-  func insertOldest(_ batches: inout Batches, group: inout ThrowingTaskGroup<DecodedPart, any Error>) async throws {
+  func insertOldest(_ batches: inout Batches, group: inout ThrowingTaskGroup<DecodedBatch, any Error>) async throws {
     let oldest = batches.oldest
-    while let batch = batches.waiting[oldest], batch.received < batch.parts.count {
+    while batches.decoded[oldest] == nil, batches.ids[oldest] != nil {
       guard let decoded = try await group.next() else { break }
-      batches.waiting[decoded.batch]?.parts[decoded.part] = decoded.records
-      batches.waiting[decoded.batch]?.received += 1
+      batches.decoded[decoded.batch] = decoded.parts
     }
-    guard let batch = batches.waiting.removeValue(forKey: oldest) else { return }
+    guard let ids = batches.ids.removeValue(forKey: oldest) else { return }
+    let parts = batches.decoded.removeValue(forKey: oldest)
     batches.oldest += 1
     var index = 0
-    for part in batch.parts {
-      guard let decoded = try part?.get() else { continue }
+    for decoded in try parts?.get() ?? [] {
       var forms = decoded.storedForms[...]
       for (position, record) in decoded.records.enumerated() {
-        let id = batch.ids[index]
+        let id = ids[index]
         table.set(id, record)
         if let form = forms.first, form.index == position {
           storedForms[ExactString(id)] = form.form
@@ -272,34 +281,20 @@ final class StateLoader<Record: Codable & Sendable> {
     }
   }
 
-  /// Decodes the records of `lines` on both cores: the operations in order, in parts. A
+  /// Decodes the records of `lines` on every core: the operations in order, in parts. A
   /// failure is that of the first line that fails, as if they were decoded one by one.
   static func decodeOperations(_ lines: [WALLine], path: String, decoder: RecordDecoder) async throws
     -> [[DecodedOperation<Record>]]
   {
-    let decodeRange = { @Sendable (range: Range<Int>) -> Result<[DecodedOperation<Record>], any Error> in
-      Result {
-        var operations: [DecodedOperation<Record>] = []
-        operations.reserveCapacity(range.count)
-        for index in range {
-          operations.append(
-            try Store<Record>.decodeOperationNotingUnknownKeys(lines[index].encoded, path: path, decoder: decoder))
-        }
-        return operations
+    try await ParallelWork.map(lines.count, minimumPartSize: 128) { range in
+      var operations: [DecodedOperation<Record>] = []
+      operations.reserveCapacity(range.count)
+      for index in range {
+        operations.append(
+          try Store<Record>.decodeOperationNotingUnknownKeys(lines[index].encoded, path: path, decoder: decoder))
       }
+      return operations
     }
-    let parts = lines.count >= 256 ? 2 : 1
-    guard parts > 1 else { return [try decodeRange(0..<lines.count).get()] }
-    let decoded = await withTaskGroup(of: (Int, Result<[DecodedOperation<Record>], any Error>).self) { group in
-      for part in 0..<parts {
-        let range = (lines.count * part / parts)..<(lines.count * (part + 1) / parts)
-        group.addTask(executorPreference: globalConcurrentExecutor) { (part, decodeRange(range)) }
-      }
-      var decoded = [Result<[DecodedOperation<Record>], any Error>](repeating: .success([]), count: parts)
-      for await (part, result) in group { decoded[part] = result }
-      return decoded
-    }
-    return try decoded.map { try $0.get() }
   }
 
   func finish(into state: inout StoreState<Record>) throws {
