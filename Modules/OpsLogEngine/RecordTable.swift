@@ -85,7 +85,7 @@ struct RecordTable<Record> {
   /// previous record, if any, and the slot.
   @inlinable
   @discardableResult
-  mutating func set(_ id: String, _ record: Record) -> (previous: Record?, slot: Int) {
+  mutating func set(_ id: String, _ record: consuming Record) -> (previous: Record?, slot: Int) {
     let hash = Self.hash(id)
     let (bucket, found) = find(id, hash: hash)
     if let slot = found {

@@ -90,7 +90,7 @@ final class StateLoader<Record: Codable & Sendable> {
     // a chunk and inserting records are sequential: they run while the chunk before is being
     // decoded, so that neither core waits for them.
     var chunks = SnapshotChunks(path: path, chunkSize: 1 << 18, validatingRecordData: false)
-    try await withThrowingTaskGroup(of: DecodedBatch.self) { group in
+    try await withThrowingTaskGroup(of: DecodedPart.self) { group in
       var batches = Batches()
       // A reading error comes after the decoding errors of the records before it, as it did
       // when each chunk was decoded before the next was read.
@@ -110,11 +110,11 @@ final class StateLoader<Record: Codable & Sendable> {
     }
   }
 
-  /// A chunk's records, decoded in parts (``ParallelWork``), or the error of the first that
-  /// failed.
-  struct DecodedBatch: Sendable {
+  /// One part of a chunk's records, decoded, or the error of the first that failed.
+  struct DecodedPart: Sendable {
     var batch: Int
-    var parts: Result<[DecodedRecords], any Error>
+    var part: Int
+    var records: Result<DecodedRecords, any Error>
   }
 
   /// Records decoded from a share of a chunk, and the stored forms of those whose JSON has
@@ -124,46 +124,43 @@ final class StateLoader<Record: Codable & Sendable> {
     var storedForms: [(index: Int, form: StoredForm)] = []
   }
 
-  /// The chunks whose records are being decoded, oldest first: their IDs, and their records
-  /// once decoded.
+  /// The chunks whose records are being decoded, oldest first.
   struct Batches {
-    var ids: [Int: [String]] = [:]
-    var decoded: [Int: Result<[DecodedRecords], any Error>] = [:]
+    struct Batch {
+      var ids: [String]
+      var parts: [Result<DecodedRecords, any Error>?]
+      var received = 0
+    }
+    var waiting: [Int: Batch] = [:]
     var oldest = 0
     var next = 0
     var count: Int { next - oldest }
   }
 
-  /// Starts decoding `pending`, split over the cores by ``ParallelWork``.
+  /// Starts decoding `pending` in parts (``ParallelWork/parts(of:minimumPartSize:)``), one
+  /// task each in the loader's group, so that the next chunk is read and the last one
+  /// inserted while they run.
   func submit(
     _ pending: PendingRecords, path: String, to batches: inout Batches,
-    group: inout ThrowingTaskGroup<DecodedBatch, any Error>
+    group: inout ThrowingTaskGroup<DecodedPart, any Error>
   ) {
     guard !pending.ids.isEmpty else { return }
     let (ids, bytes, ends) = (pending.ids, pending.bytes, pending.ends)
+    let parts = ParallelWork.parts(of: ids.count, minimumPartSize: 128)
     let batch = batches.next
     let decoder = self.decoder
-    // On the global pool whatever the opening task prefers: a task running on a store's I/O
-    // executor would otherwise decode on that one serial thread, holding up its I/O.
-    group.addTask(executorPreference: globalConcurrentExecutor) {
-      await StateLoader<Record>.decodeBatch(batch, ids: ids, bytes: bytes, ends: ends, path: path, decoder: decoder)
-    }
-    batches.ids[batch] = ids
-    batches.next += 1
-  }
-
-  /// Decodes a chunk's pending records on every core.
-  static func decodeBatch(
-    _ batch: Int, ids: [String], bytes: [UInt8], ends: [Int], path: String, decoder: RecordDecoder
-  ) async -> DecodedBatch {
-    do {
-      let parts = try await ParallelWork.map(ids.count, minimumPartSize: 128) { range in
-        try decodeRecords(range, ids: ids, bytes: bytes, ends: ends, path: path, decoder: decoder)
+    for (part, range) in parts.enumerated() {
+      // On the global pool whatever the opening task prefers: a task running on a store's
+      // I/O executor would otherwise decode on that one serial thread, holding up its I/O.
+      group.addTask(executorPreference: globalConcurrentExecutor) {
+        let records = Result {
+          try StateLoader<Record>.decodeRecords(range, ids: ids, bytes: bytes, ends: ends, path: path, decoder: decoder)
+        }
+        return DecodedPart(batch: batch, part: part, records: records)
       }
-      return DecodedBatch(batch: batch, parts: .success(parts))
-    } catch {
-      return DecodedBatch(batch: batch, parts: .failure(error))
     }
+    batches.waiting[batch] = Batches.Batch(ids: ids, parts: Array(repeating: nil, count: parts.count))
+    batches.next += 1
   }
 
   /// Decodes the records `range` of a chunk's pending records.
@@ -190,19 +187,27 @@ final class StateLoader<Record: Codable & Sendable> {
 
   /// Waits until the oldest batch is decoded and inserts its records in file order. A
   /// failure is that of its first record that fails.
-  func insertOldest(_ batches: inout Batches, group: inout ThrowingTaskGroup<DecodedBatch, any Error>) async throws {
+  func insertOldest(_ batches: inout Batches, group: inout ThrowingTaskGroup<DecodedPart, any Error>) async throws {
     let oldest = batches.oldest
-    while batches.decoded[oldest] == nil, batches.ids[oldest] != nil {
+    while let batch = batches.waiting[oldest], batch.received < batch.parts.count {
       guard let decoded = try await group.next() else { break }
-      batches.decoded[decoded.batch] = decoded.parts
+      batches.waiting[decoded.batch]?.parts[decoded.part] = decoded.records
+      batches.waiting[decoded.batch]?.received += 1
     }
-    guard let ids = batches.ids.removeValue(forKey: oldest) else { return }
-    let parts = batches.decoded.removeValue(forKey: oldest)
+    guard let batch = batches.waiting.removeValue(forKey: oldest) else { return }
+    let ids = batch.ids
+    var parts = try batch.parts.map { try $0?.get() ?? DecodedRecords() }
     batches.oldest += 1
     var index = 0
-    for decoded in try parts?.get() ?? [] {
-      var forms = decoded.storedForms[...]
-      for (position, record) in decoded.records.enumerated() {
+    for part in parts.indices {
+      // The records are moved into the table, not copied: a copy retained every reference a
+      // record holds, and freeing the decoded array released them again (~8 % of an open).
+      var records: [Record] = []
+      swap(&records, &parts[part].records)
+      records.reverse()
+      var forms = parts[part].storedForms[...]
+      var position = 0
+      while let record = records.popLast() {
         let id = ids[index]
         table.set(id, record)
         if let form = forms.first, form.index == position {
@@ -213,6 +218,7 @@ final class StateLoader<Record: Codable & Sendable> {
           storedForms[ExactString(id)] = nil
         }
         index += 1
+        position += 1
       }
     }
   }

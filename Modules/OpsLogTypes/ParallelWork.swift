@@ -1,7 +1,9 @@
 import Dispatch
 import Synchronization
 
-#if canImport(FoundationEssentials)
+#if canImport(Glibc)
+  import Glibc
+#elseif canImport(FoundationEssentials)
   import FoundationEssentials
 #else
   import Foundation
@@ -10,7 +12,7 @@ import Synchronization
 /// Splits work over the machine's processors: the one way every layer runs work in parallel.
 ///
 /// A job of `count` items is cut into contiguous parts, one per processor the process may use
-/// (``processorCount``, `ProcessInfo.activeProcessorCount`) and none smaller than the
+/// (``processorCount``) and none smaller than the
 /// caller's minimum, so that a small job stays on the caller's thread. The parts run at once
 /// and their results come back in part order, so a caller that needs "the first failure" or
 /// "file order" gets it for free.
@@ -21,7 +23,19 @@ import Synchronization
 /// I/O thread, which cannot await.
 package enum ParallelWork {
   /// The processors the process may run on.
-  package static let processorCount = max(1, ProcessInfo.processInfo.activeProcessorCount)
+  ///
+  /// On Linux this is the online processor count, the number the cooperative thread pool that
+  /// runs the parts is sized by, read with `sysconf`: `ProcessInfo.activeProcessorCount` gives
+  /// the same on the machines this runs on, but the first use of `ProcessInfo` makes a fresh
+  /// process 2-3.5 MB larger (measured with getrusage and /proc/self/statm), 1.5 MB of an
+  /// open's peak.
+  package static let processorCount: Int = {
+    #if os(Linux)
+      return max(1, sysconf(Int32(_SC_NPROCESSORS_ONLN)))
+    #else
+      return max(1, ProcessInfo.processInfo.activeProcessorCount)
+    #endif
+  }()
 
   /// `0..<count` cut into at most ``processorCount`` contiguous parts of at least
   /// `minimumPartSize` items each (one part when `count` is below twice that), in order.
