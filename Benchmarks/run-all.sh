@@ -150,18 +150,20 @@ try:
             if kind == "time+rss": ref_text += f", {rrss} MB"
         rate_text = spread(r, "opsPerSecond", 0) if rate else "–"
         print(f"| {workload} | {spread(r, 'seconds', 3)} | {rate_text} | {mb(rss)} | {ref_text} | {ratio_text} | {target_text} | {met} |")
+    footnote = None
     if "durable-1" in results and "durable-64" in results:
         d1, d64 = results["durable-1"], results["durable-64"]
         fsync = med(d1 + d64, "fsyncPerSecond")
         d1rate, d64rate = med(d1, "opsPerSecond"), med(d64, "opsPerSecond")
         print(f"| durable-1 ({DURABLE_OPS:,} ops) | {spread(d1, 'seconds', 3)} | {spread(d1, 'opsPerSecond', 0)} | {mb(med(d1, 'peakRSSBytes'))} | fsync rate {num(fsync)}/s | {d1rate / fsync:.2f}× fsync rate | ≥ 0.8× | {'yes' if d1rate >= 0.8 * fsync else '**no**'} |")
         print(f"| durable-64 ({DURABLE_OPS:,} ops) | {spread(d64, 'seconds', 3)} | {spread(d64, 'opsPerSecond', 0)} | {mb(med(d64, 'peakRSSBytes'))} | durable-1 {num(d1rate)}/s | {d64rate / d1rate:.1f}× durable-1 | ≥ 10× | {'yes' if d64rate >= 10 * d1rate else '**no**'} |")
-        print(f"\nThis machine's fsync rate (4 KiB O_DSYNC appends, median): {num(fsync)}/s")
+        footnote = f"\nThis machine's fsync rate (4 KiB O_DSYNC appends, median): {num(fsync)}/s"
     if "codec" in results:
         c = results["codec"]
         p, sz, fp, fs = (med(c, k) for k in ["parseMBps", "serializeMBps", "foundationParseMBps", "foundationSerializeMBps"])
         print(f"| codec parse | | {spread(c, 'parseMBps', 0)} MB/s | {mb(med(c, 'peakRSSBytes'))} | Foundation {fp:.0f} MB/s | {p / fp:.1f}× Foundation | ≥ 100 MB/s, ≥ 4× | {'yes' if p >= 100 and p >= 4 * fp else '**no**'} |")
         print(f"| codec serialize | | {spread(c, 'serializeMBps', 0)} MB/s | | Foundation {fs:.0f} MB/s | {sz / fs:.1f}× Foundation | ≥ 120 MB/s, ≥ 5× | {'yes' if sz >= 120 and sz >= 5 * fs else '**no**'} |")
+    if footnote: print(footnote)
     sys.stdout.flush()
 
     if CURVE:
