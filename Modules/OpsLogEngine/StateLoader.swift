@@ -195,9 +195,11 @@ final class StateLoader<Record: Codable & Sendable> {
       batches.waiting[decoded.batch]?.received += 1
     }
     guard let batch = batches.waiting.removeValue(forKey: oldest) else { return }
+    // Before anything throws: a caller that goes on inserting after an error must find the
+    // next batch, not wait for this one forever.
+    batches.oldest += 1
     let ids = batch.ids
     var parts = try batch.parts.map { try $0?.get() ?? DecodedRecords() }
-    batches.oldest += 1
     var index = 0
     for part in parts.indices {
       // The records are moved into the table, not copied: a copy retained every reference a
