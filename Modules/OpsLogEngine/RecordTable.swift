@@ -85,7 +85,7 @@ struct RecordTable<Record> {
   /// previous record, if any, and the slot.
   @inlinable
   @discardableResult
-  mutating func set(_ id: String, _ record: Record) -> (previous: Record?, slot: Int) {
+  mutating func set(_ id: String, _ record: consuming Record) -> (previous: Record?, slot: Int) {
     let hash = Self.hash(id)
     let (bucket, found) = find(id, hash: hash)
     if let slot = found {
@@ -213,50 +213,24 @@ struct RecordTable<Record> {
   }
 }
 
-extension RecordTable where Record: Sendable {
+extension RecordTable {
   /// The records for which `isIncluded(id, record)` is true, in order.
   ///
-  /// Each slot is read in place, and the predicate runs on the caller's thread since it need
-  /// not be `Sendable`. In a large table the matches are copied out on a second thread while
-  /// the scan goes on (see ``ParallelRecordCopy``).
-  ///
-  /// `waitingForWorker` is for tests (see ``ParallelRecordCopy/waitsForWorker``).
+  /// Each slot is read in place and only the matches are copied, on the caller's thread (the
+  /// predicate need not be `Sendable`). Copying a match costs a retain for each reference the
+  /// record holds, which is most of a large filter; doing it on a second thread cost more than
+  /// it saved (Benchmarks/PROFILE-NOTES.md, fifth session).
   @inlinable
-  func records(
-    waitingForWorker: Bool = false, where isIncluded: (String, Record) throws -> Bool
-  ) rethrows -> [Record] {
-    guard slots.count >= 2 * ParallelRecordCopy<Record>.chunkSize else {
-      var result: [Record] = []
+  func records(where isIncluded: (String, Record) throws -> Bool) rethrows -> [Record] {
+    var result: [Record] = []
+    try slots.withUnsafeBufferPointer { slots in
       for index in slots.indices where slots[index] != nil {
         if try isIncluded(slots[index].unsafelyUnwrapped.id, slots[index].unsafelyUnwrapped.record) {
           result.append(slots[index].unsafelyUnwrapped.record)
         }
       }
-      return result
     }
-    let copier = ParallelRecordCopy(slots: slots, waitsForWorker: waitingForWorker)
-    var scanned = false
-    defer { if !scanned { copier.cancel() } }
-    try slots.withUnsafeBufferPointer { slots in
-      var chunkStart = 0
-      var lastCount = 0
-      while chunkStart < slots.count {
-        let chunkEnd = min(chunkStart + ParallelRecordCopy<Record>.chunkSize, slots.count)
-        var matches: [Int32] = []
-        matches.reserveCapacity(lastCount + lastCount / 8)
-        for index in chunkStart..<chunkEnd where slots[index] != nil {
-          if try isIncluded(slots[index].unsafelyUnwrapped.id, slots[index].unsafelyUnwrapped.record) {
-            // Slot numbers fit 32 bits (``insert(slot:hash:at:)`` checks that).
-            matches.append(Int32(truncatingIfNeeded: index))
-          }
-        }
-        lastCount = matches.count
-        copier.submit(matches)
-        chunkStart = chunkEnd
-      }
-    }
-    scanned = true
-    return copier.finish()
+    return result
   }
 }
 

@@ -1,4 +1,3 @@
-import Dispatch
 import Logging
 import OpsLogCodec
 import OpsLogStorage
@@ -224,8 +223,8 @@ extension Store {
 
   /// Streams the snapshot: one header line, then one line per record in order, encoded in
   /// chunks on the backend's I/O thread so the whole file is never one buffer. Each chunk's
-  /// records are encoded in two halves at once (the machines this runs on have two cores and
-  /// encoding is the cost of a checkpoint), then joined in order.
+  /// records are encoded in parts on every core at once (``ParallelWork``: encoding is the cost
+  /// of a checkpoint), then joined in order.
   ///
   /// A record with a ``StoredForm`` (fields `Record` does not decode) is written as stored,
   /// byte for byte, never re-encoded without them.
@@ -245,29 +244,26 @@ extension Store {
         headerWritten = true
       }
       guard slotIndex < slots.count else { return chunk.isEmpty ? nil : chunk }
+      let start = slotIndex
       let end = min(slots.count, slotIndex + slotsPerChunk)
-      let middle = slotIndex + (end - slotIndex) / 2
-      let ranges = [slotIndex..<middle, middle..<end]
       slotIndex = end
-      let halves = Mutex<[Result<[UInt8], any Error>]>(Array(repeating: .success([]), count: 2))
-      DispatchQueue.concurrentPerform(iterations: ranges.count) { part in
-        let result = Result { () throws -> [UInt8] in
-          var writer = JSONWriter(reservingCapacity: ranges[part].count * 256)
-          for index in ranges[part] {
-            guard let entry = slots[index] else { continue }
-            if !storedForms.isEmpty, let stored = storedForms[ExactString(entry.id)] {
-              SnapshotFormat.writeRecordLine(into: &writer, id: entry.id, data: stored.bytes)
-              continue
-            }
-            try SnapshotFormat.writeRecordLine(into: &writer, id: entry.id) {
-              try encoder.encode(entry.record, into: &$0)
-            }
+      // The producer runs on the backend's I/O thread (or, in memory, inline), not as a task, so
+      // it uses the blocking form.
+      let parts = try ParallelWork.mapBlocking(end - start, minimumPartSize: 512) { part in
+        var writer = JSONWriter(reservingCapacity: part.count * 256)
+        for index in (start + part.lowerBound)..<(start + part.upperBound) {
+          guard let entry = slots[index] else { continue }
+          if !storedForms.isEmpty, let stored = storedForms[ExactString(entry.id)] {
+            SnapshotFormat.writeRecordLine(into: &writer, id: entry.id, data: stored.bytes)
+            continue
           }
-          return writer.bytes
+          try SnapshotFormat.writeRecordLine(into: &writer, id: entry.id) {
+            try encoder.encode(entry.record, into: &$0)
+          }
         }
-        halves.withLock { $0[part] = result }
+        return writer.bytes
       }
-      for half in halves.withLock({ $0 }) { chunk.append(contentsOf: try half.get()) }
+      for part in parts { chunk.append(contentsOf: part) }
       return chunk
     }
   }

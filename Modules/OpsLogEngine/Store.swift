@@ -113,9 +113,8 @@ public final class Store<Record: Codable & Sendable>: Sendable {
   /// Every record, in first-insertion order: an update keeps a record's place, a delete and a
   /// later set move it to the end, an undo puts it back where it was.
   ///
-  /// Copies from a consistent copy of the state, outside the store's lock; a large store's
-  /// records are copied on two threads (a retain per reference a record holds is most of
-  /// the cost).
+  /// Copies from a consistent copy of the state, outside the store's lock (a retain per
+  /// reference a record holds is most of the cost).
   @inlinable
   public func all() throws -> [Record] {
     let table = try read { $0.table }
@@ -136,8 +135,8 @@ public final class Store<Record: Codable & Sendable>: Sendable {
   /// The records for which `isIncluded` is true, in the order of ``all()``.
   ///
   /// The predicate runs on the caller's thread over a consistent copy of the state, outside the
-  /// store's lock, so it may be slow or call the store without blocking writers. In a large
-  /// store the matches are copied out on a second thread while the predicate runs.
+  /// store's lock, so it may be slow or call the store without blocking writers. Records are
+  /// read in place; only the matches are copied.
   @inlinable
   public func filter(_ isIncluded: (Record) throws -> Bool) throws -> [Record] {
     let table = try read { $0.table }

@@ -1,4 +1,5 @@
 import Dispatch
+import OpsLogTypes
 import Synchronization
 
 #if canImport(Glibc)

@@ -137,25 +137,12 @@ extension StorageBackend {
     let bytes = try await readNamedFile(
       path, offset: offset, length: maximumBytes ?? Int.max, missing: "the WAL the manifest names does not exist")
     let lines = WALScanner.completeLines(bytes)
-    // A large WAL (the one replayed on open) is decoded on both cores; each line is decoded on
-    // its own, and the halves are put back in file order.
-    let parts = lines.count >= 512 ? 2 : 1
-    let scanned: [WALScanner.Part]
-    if parts == 1 {
-      scanned = [WALScanner.decode(lines[...], in: bytes, fileOffset: offset)]
-    } else {
-      scanned = await withTaskGroup(of: (Int, WALScanner.Part).self) { group in
-        for part in 0..<parts {
-          let range = (lines.count * part / parts)..<(lines.count * (part + 1) / parts)
-          group.addTask(executorPreference: globalConcurrentExecutor) {
-            (part, WALScanner.decode(lines[range], in: bytes, fileOffset: offset))
-          }
-        }
-        var halves = [WALScanner.Part](repeating: WALScanner.Part(), count: parts)
-        for await (part, decoded) in group { halves[part] = decoded }
-        return halves
-      }
+    // A large WAL (the one replayed on open) is decoded on every core; each line is decoded on
+    // its own, and the parts come back in file order.
+    var scanned = await ParallelWork.map(lines.count, minimumPartSize: 256) { range in
+      WALScanner.decode(lines[range], in: bytes, fileOffset: offset)
     }
+    if scanned.isEmpty { scanned = [WALScanner.decode(lines[...], in: bytes, fileOffset: offset)] }
     let endOfCompleteLines = offset + (lines.last.map { $0.upperBound + 1 } ?? 0)
     var result = WALScanner.assemble(
       scanned, startOffset: offset, endOfCompleteLines: endOfCompleteLines, path: path,

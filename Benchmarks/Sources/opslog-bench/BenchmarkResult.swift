@@ -67,3 +67,15 @@ func medianSeconds(runs: Int = 3, _ body: () throws -> Void) rethrows -> Double 
   timings.sort()
   return timings[timings.count / 2]
 }
+
+/// User and system processor time of every thread of the process so far, in seconds.
+func processorSeconds() -> Double {
+  var usage = rusage()
+  #if canImport(Glibc)
+    getrusage(RUSAGE_SELF.rawValue, &usage)
+  #else
+    getrusage(RUSAGE_SELF, &usage)
+  #endif
+  func seconds(_ time: timeval) -> Double { Double(time.tv_sec) + Double(time.tv_usec) / 1e6 }
+  return seconds(usage.ru_utime) + seconds(usage.ru_stime)
+}

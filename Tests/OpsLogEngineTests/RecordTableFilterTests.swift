@@ -1,13 +1,12 @@
-import Foundation
 import Synchronization
 import Testing
 
 @testable import OpsLogEngine
 
-/// `RecordTable.records(where:)` on tables large enough that the matches are copied on a
-/// second thread (``ParallelRecordCopy``), against a plain serial filter of a model.
-@Suite("Parallel record copy")
-struct ParallelRecordCopyTests {
+/// `RecordTable.records(where:)`, which reads slots in place and copies only the matches,
+/// against a plain filter of a model, with records whose copies must be retained.
+@Suite("Record table filter")
+struct RecordTableFilterTests {
   /// How many ``Tracked`` objects are alive: a copy lost or released twice shows up here
   /// (or as a crash), a copy leaked keeps it above zero.
   final class LiveCount: Sendable {
@@ -49,42 +48,38 @@ struct ParallelRecordCopyTests {
     return (table, (0..<count).filter { $0 % 7 != 0 })
   }
 
-  /// Predicates over the number, chosen so that the worker starts early, late or never, and
-  /// the caller finds chunks left to copy or none.
+  /// Predicates over the number: everything, nothing, and matches spread out or bunched.
   static let predicates: [(name: String, isIncluded: @Sendable (Int) -> Bool)] = [
     ("every record", { _ in true }),
     ("none", { _ in false }),
     ("every third", { $0 % 3 == 0 }),
-    ("too few for a second thread", { $0 % 200 == 0 }),
+    ("a few spread out", { $0 % 200 == 0 }),
     ("only the first few", { $0 < 10 }),
     ("only the last chunk", { $0 >= 45_000 }),
     ("only the first chunk", { $0 < 8_000 }),
   ]
 
-  @Test(arguments: predicates.indices, [false, true])
-  func matchesASerialFilterInOrder(predicate: Int, waitingForWorker: Bool) {
+  @Test(arguments: predicates.indices)
+  func matchesAPlainFilterInOrder(predicate: Int) {
     let (name, isIncluded) = Self.predicates[predicate]
     let live = LiveCount()
     do {
       let (table, model) = Self.makeTable(count: 50_000, live: live)
       let expected = model.filter(isIncluded)
-      // Several times: which thread copies which chunk depends on timing. Waiting for the
-      // worker makes the caller and the worker share every large result.
-      for round in 0..<5 {
-        let found = table.records(waitingForWorker: waitingForWorker) { id, item in
+      for round in 0..<2 {
+        let found = table.records { id, item in
           #expect(id == "item-\(item.number)")
           return isIncluded(item.number)
         }
-        let comment: Comment = "\(name), waiting for the worker: \(waitingForWorker), round \(round)"
+        let comment: Comment = "\(name), round \(round)"
         #expect(Self.firstDifference(found.map(\.number), expected) == nil, comment)
         #expect(found.allSatisfy { $0.name.hasSuffix(" \($0.number)") }, comment)
       }
       // Copies share the table's objects: one alive per record.
       #expect(live.current == table.count)
     }
-    // Every copy is released with the results and the table (the worker may let go of its
-    // last reference a moment after the call returned).
-    #expect(eventually { live.current == 0 }, "\(name): \(live.current) records still alive")
+    // Every copy is released with the results and the table.
+    #expect(live.current == 0, "\(name): \(live.current) records still alive")
   }
 
   @Test func theRecordsStayIntactAfterTheTableChanges() {
@@ -97,7 +92,7 @@ struct ParallelRecordCopyTests {
       #expect(before.map(\.number) == model.filter { $0 % 2 == 1 })
       #expect(before.allSatisfy { $0.name.hasSuffix(" \($0.number)") })
     }
-    #expect(eventually { live.current == 0 })
+    #expect(live.current == 0)
   }
 
   @Test(arguments: [10, 9_000, 30_000])
@@ -106,7 +101,7 @@ struct ParallelRecordCopyTests {
     do {
       let (table, model) = Self.makeTable(count: 50_000, live: live)
       #expect(throws: PredicateFailed.self) {
-        try table.records(waitingForWorker: true) { _, item in
+        try table.records { _, item in
           if item.number == number + 1 { throw PredicateFailed() }
           return item.number % 2 == 0
         }
@@ -115,7 +110,7 @@ struct ParallelRecordCopyTests {
       #expect(table.count == model.count)
       #expect(table.records { _, item in item.number % 2 == 0 }.map(\.number) == model.filter { $0 % 2 == 0 })
     }
-    #expect(eventually { live.current == 0 })
+    #expect(live.current == 0)
   }
 
   @Test func smallTablesAndEmptyTables() {
@@ -123,10 +118,10 @@ struct ParallelRecordCopyTests {
     do {
       let empty = RecordTable<Item>()
       #expect(empty.records { _, _ in true }.isEmpty)
-      let (table, model) = Self.makeTable(count: 2 * ParallelRecordCopy<Item>.chunkSize - 1, live: live)
+      let (table, model) = Self.makeTable(count: 100, live: live)
       #expect(table.records { _, _ in true }.map(\.number) == model)
     }
-    #expect(eventually { live.current == 0 })
+    #expect(live.current == 0)
   }
 
   /// Where two lists first differ, or nil; a short message instead of two 40,000-number lists.
@@ -135,14 +130,5 @@ struct ParallelRecordCopyTests {
       return "at \(index): \(found[index]) instead of \(expected[index])"
     }
     return found.count == expected.count ? nil : "\(found.count) records instead of \(expected.count)"
-  }
-
-  /// Polls `condition` for up to five seconds.
-  func eventually(_ condition: () -> Bool) -> Bool {
-    for _ in 0..<5_000 {
-      if condition() { return true }
-      Thread.sleep(forTimeInterval: 0.001)
-    }
-    return condition()
   }
 }

@@ -1,6 +1,7 @@
 /// Waiting for another thread by watching, for waits expected to be shorter than a thread's
-/// sleep and wake-up (tens of microseconds on a virtual machine). Used by ``IOThread`` and by
-/// the engine's parallel record copy; each falls back to sleeping on a semaphore.
+/// sleep and wake-up (tens of microseconds on a virtual machine). In the lowest layer so that
+/// every layer above may use it; the storage layer's I/O thread does (its callers and the
+/// thread itself), each falling back to sleeping on a semaphore.
 package enum SpinWait {
   /// Watches `condition` until it holds or `duration` has passed; whether it holds.
   ///
