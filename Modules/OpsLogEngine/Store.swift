@@ -155,7 +155,23 @@ public final class Store<Record: Codable & Sendable>: Sendable {
   @inlinable
   public func count() throws -> Int { try read { $0.table.count } }
 
+  /// The number of records for which `isIncluded(record)` is true.
+  ///
+  /// The predicate runs on the caller's thread over a consistent copy of the state, outside the
+  /// store's lock, as for ``filter(_:)-(Record)``; nothing is copied out.
+  ///
+  /// - Complexity: O(n) calls of `isIncluded`, n the number of records.
+  @inlinable
+  public func count(where isIncluded: (Record) throws -> Bool) throws -> Int {
+    let table = try read { $0.table }
+    var count = 0
+    try table.forEach { _, record in if try isIncluded(record) { count += 1 } }
+    return count
+  }
+
   /// The number of records for which `isIncluded(record, id)` is true.
+  ///
+  /// - Complexity: O(n) calls of `isIncluded`, n the number of records.
   @inlinable
   public func count(where isIncluded: (Record, _ id: String) throws -> Bool) throws -> Int {
     let table = try read { $0.table }
