@@ -75,7 +75,9 @@ let package = Package(
     .executableTarget(name: "Observe", dependencies: ["OpsLog"], path: "Examples/Observe"),
     // Child processes for the tests that need more than one process (locks, crashes).
     .executableTarget(name: "OpsLogTestHelper", dependencies: ["OpsLog"], path: "Tests/OpsLogTestHelper"),
-    .target(name: "OpsLogTestSupport", path: "Tests/OpsLogTestSupport"),
+    .target(
+      name: "OpsLogTestSupport", dependencies: [.product(name: "Logging", package: "swift-log")],
+      path: "Tests/OpsLogTestSupport"),
     // The child process of the kill -9 torture: random writes until it is killed.
     .executableTarget(
       name: "OpsLogTorture", dependencies: ["OpsLog", "OpsLogTestSupport"], path: "Tests/OpsLogTorture"),
@@ -94,7 +96,10 @@ let package = Package(
     .testTarget(
       name: "OpsLogEngineTests",
       // The executables are dependencies only so that they are built before the tests run them.
-      dependencies: ["OpsLogEngine", "OpsLogTestHelper", "OpsLogTorture", "OpsLogTestSupport"],
+      dependencies: [
+        "OpsLogEngine", "OpsLogTestHelper", "OpsLogTorture", "OpsLogTestSupport",
+        .product(name: "Logging", package: "swift-log"),
+      ],
       path: "Tests/OpsLogEngineTests"
     ),
     .testTarget(
@@ -106,7 +111,9 @@ let package = Package(
     .testTarget(
       name: "OpsLogMultiWriterTests",
       // The helper is a dependency only so that it is built before the tests run it.
-      dependencies: ["OpsLogMultiWriter", "OpsLogTestHelper", "OpsLogTestSupport"],
+      dependencies: [
+        "OpsLogMultiWriter", "OpsLogTestHelper", "OpsLogTestSupport", .product(name: "Logging", package: "swift-log"),
+      ],
       path: "Tests/OpsLogMultiWriterTests"
     ),
     // Compiled as new app targets are, under default main-actor isolation: the store's

@@ -107,6 +107,7 @@ extension Store {
     strategy: any LogStrategy
   ) async throws -> Store<Record> {
     let follows = followsSingleWriter(options: options, strategy: strategy)
+    let logger = options.storeLogger(location: location)
     let token = follows ? try await backend.manifestChangeToken() : nil
     let walPath = manifest.activeOps
     if options.skipLoad {
@@ -117,17 +118,17 @@ extension Store {
       // read as part of it; a reader starts following after the last complete unit, so that
       // it reads the rest once it is complete instead of from its middle. Finding where a
       // batch starts takes reading the WAL: O(WAL), like an open that loads.
-      let wal = try await backend.readWAL(walPath)
+      let wal = try await backend.readWAL(walPath, logger: logger)
       let walLength =
         options.readOnly
         ? wal.consumedThrough
-        : try await WALRepair.cutTornTail(walPath, read: wal, backend: backend, durability: options.durability)
+        : try await WALRepair.cutTornTail(
+          walPath, read: wal, backend: backend, durability: options.durability, logger: logger)
       var state = StoreState<Record>(manifest: manifest, walPath: walPath, walLength: walLength)
       state.manifestToken = token
       return Store(location: location, options: options, backend: backend, strategy: strategy, state: state)
     }
 
-    let logger = Logger(label: "OpsLog")
     var load = try await strategy.load(manifest: manifest, backend: backend, options: options, logger: logger)
     let lineHashes = follows ? load.lines.map(\.hash) : []
     let lastLine = follows ? load.lines.last.map { FollowedLine($0) } : nil

@@ -86,9 +86,7 @@ public final class Store<Record: Codable & Sendable>: Sendable {
     state.merge = strategy.makeMergePolicy()
     state.merge.rebuild(from: state.journal)
     self.state = Mutex(state)
-    var logger = Logger(label: "OpsLog")
-    logger[metadataKey: "store"] = "\(location)"
-    self.logger = logger
+    self.logger = options.storeLogger(location: location)
   }
 
   // MARK: - Reads

@@ -1,3 +1,4 @@
+import Logging
 @_exported import OpsLogStorage
 @_exported import OpsLogTypes
 
@@ -62,8 +63,22 @@ public struct StoreOptions: Sendable {
   /// default `nil`, nothing is ever removed (as opslog for Node); with `n` ≥ 1, files that
   /// only manifests older than the last `n` checkpoints named are deleted.
   public var retainedGenerations: Int? = nil
+  /// Where the store's messages go: warnings about skipped WAL lines, cut torn tails, failed
+  /// background writes and checkpoints, ignored options. Every message the store logs goes to
+  /// it, with the metadata key `store` set to the location. `nil`: a swift-log `Logger` with
+  /// the label `OpsLog`, which goes wherever the process's `LoggingSystem` sends it.
+  public var logger: Logger? = nil
 
   /// The defaults: immediate writes, `.process` durability, a checkpoint every 100 operations
-  /// and on close, the filesystem backend, nothing removed.
+  /// and on close, the filesystem backend, nothing removed, the `OpsLog` logger.
   public init() {}
+
+  /// The logger the store at `location` writes to: ``logger``, or one labelled `OpsLog`, with
+  /// the location as its `store` metadata.
+  @_spi(LogStrategy)
+  public func storeLogger(location: String) -> Logger {
+    var logger = self.logger ?? Logger(label: "OpsLog")
+    logger[metadataKey: "store"] = "\(location)"
+    return logger
+  }
 }

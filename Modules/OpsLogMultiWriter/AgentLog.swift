@@ -195,7 +195,8 @@ final class AgentLog: LogStrategy {
       lines.append(contentsOf: wal.lines)
       if path == own {
         // Only this agent appends here: a torn tail is its own crashed write.
-        ownLength = try await WALRepair.cutTornTail(path, read: wal, backend: backend, durability: options.durability)
+        ownLength = try await WALRepair.cutTornTail(
+          path, read: wal, backend: backend, durability: options.durability, logger: logger)
       } else {
         offsets[path] = wal.consumedThrough
         if let last = wal.lines.last { lastLines[path] = LastLine(offset: last.offset, bytes: wal.lastLineBytes) }

@@ -50,7 +50,7 @@ extension Store {
     }
     var options = options
     if options.writeMode != .immediate {
-      Logger(label: "OpsLog").warning(
+      options.storeLogger(location: location).warning(
         "multi-writer agents write immediately; the requested write mode is ignored",
         metadata: ["agent": "\(agentId)", "writeMode": "\(options.writeMode)"])
       options.writeMode = .immediate

@@ -1,9 +1,11 @@
 import Foundation
+import Logging
 import OpsLogCodec
 import OpsLogEngine
+import OpsLogTestSupport
 import Testing
 
-@Suite("Options: count(where:)")
+@Suite("Options: count(where:), the logger")
 struct OptionsAndLocationTests {
   @Test(arguments: BackendKind.allCases)
   func countWhereTakesTheRecordAlone(kind: BackendKind) async throws {
@@ -20,5 +22,34 @@ struct OptionsAndLocationTests {
     #expect(throws: Stop.self) { try store.count { _ in throw Stop() } }
     try await store.close()
     #expect(throws: OpsLogError.closed) { try store.count { _ in true } }
+  }
+
+  // MARK: - Logger
+
+  /// A WAL with a line that is not an operation and a torn last line: opening it logs.
+  func storeWithDamagedWAL(_ location: TestLocation) async throws {
+    let store = try await location.open(JSONValue.self, { $0.checkpointOnClose = false })
+    try await store.set("a", 1)
+    let wal = try store.manifest().activeOps
+    try await store.close()
+    let backend: any StorageBackend = location.kind == .memory ? MemoryBackend(disk: location.disk) : FsBackend()
+    try await backend.initialize(location: location.path, readOnly: false)
+    try await backend.append(wal, Array("not an operation\n{\"ts\":".utf8), durability: .process)
+    try await backend.shutdown()
+  }
+
+  @Test(arguments: BackendKind.allCases)
+  func theStoreLogsToTheGivenLogger(kind: BackendKind) async throws {
+    let location = TestLocation(kind)
+    defer { location.cleanUp() }
+    try await storeWithDamagedWAL(location)
+    let log = CapturedLog()
+    let store = try await location.open(JSONValue.self, { $0.logger = log.logger })
+    #expect(try store.get("a") == 1)
+    let warnings = log.messages(at: .warning)
+    #expect(warnings.contains { $0.message.contains("skipped malformed WAL lines") }, "\(warnings.map(\.message))")
+    #expect(warnings.contains { $0.message.contains("torn last WAL line") }, "\(warnings.map(\.message))")
+    #expect(!warnings.isEmpty && warnings.allSatisfy { $0.metadata["store"] == "\(location.path)" })
+    try await store.close()
   }
 }
