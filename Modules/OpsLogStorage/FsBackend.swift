@@ -159,10 +159,19 @@ public final class FsBackend: StorageBackend {
   // MARK: Lifecycle
 
   /// Starts serving the store at `location` (a directory path, absolute or relative to the
-  /// working directory). Creates nothing. Throws ``OpsLogError/invalidArgument(_:)`` while this
-  /// backend still serves a store.
+  /// working directory). Creates nothing.
+  ///
+  /// - Throws: ``OpsLogError/invalidArgument(_:)`` while this backend still serves a store, and
+  ///   when `location` (or a directory above it) is a regular file rather than a directory.
   public func initialize(location: String, readOnly: Bool) async throws {
     let normalized = try BackendArguments.location(location)
+    do {
+      if let info = try Posix.status(normalized), !Posix.isDirectory(info) {
+        throw BackendArguments.locationIsFile(location)
+      }
+    } catch OpsLogError.io(_, ENOTDIR, _) {
+      throw BackendArguments.locationIsFile(location, ancestor: "a directory above it")
+    }
     try await performAnyState { state in
       if let serving = state.location {
         throw OpsLogError.invalidArgument(

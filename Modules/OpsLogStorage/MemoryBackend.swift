@@ -236,12 +236,20 @@ public final class MemoryBackend: StorageBackend {
 
   // MARK: Lifecycle
 
-  /// Starts serving `location` on the disk; creates nothing. ``OpsLogError/invalidArgument(_:)``
-  /// while still serving a store.
+  /// Starts serving `location` on the disk; creates nothing.
+  ///
+  /// - Throws: ``OpsLogError/invalidArgument(_:)`` while still serving a store, and when
+  ///   `location` (or a directory above it) is a file on the disk, as ``FsBackend`` does.
   public func initialize(location: String, readOnly: Bool) async throws {
     let normalized = try BackendArguments.location(location)
     let id = id
     try disk.contents.withLock { contents in
+      if contents.files[normalized] != nil { throw BackendArguments.locationIsFile(location) }
+      do {
+        try contents.checkAncestors(normalized)
+      } catch {
+        throw BackendArguments.locationIsFile(location, ancestor: "a directory above it")
+      }
       if let serving = contents.backends[id]?.location {
         throw OpsLogError.invalidArgument(
           "this backend already serves the store at \(serving); shut it down before opening another")

@@ -5,7 +5,7 @@ import OpsLogEngine
 import OpsLogTestSupport
 import Testing
 
-@Suite("Options: count(where:), the logger")
+@Suite("Options: count(where:), the logger, the location")
 struct OptionsAndLocationTests {
   @Test(arguments: BackendKind.allCases)
   func countWhereTakesTheRecordAlone(kind: BackendKind) async throws {
@@ -51,5 +51,41 @@ struct OptionsAndLocationTests {
     #expect(warnings.contains { $0.message.contains("torn last WAL line") }, "\(warnings.map(\.message))")
     #expect(!warnings.isEmpty && warnings.allSatisfy { $0.metadata["store"] == "\(location.path)" })
     try await store.close()
+  }
+
+  // MARK: - Location
+
+  @Test(arguments: BackendKind.allCases)
+  func aLocationThatIsAFileIsAClearError(kind: BackendKind) async throws {
+    let location = TestLocation(kind)
+    defer { location.cleanUp() }
+    let content = Array("my notes\n".utf8)
+    let backend: any StorageBackend = kind == .memory ? MemoryBackend(disk: location.disk) : FsBackend()
+    try await backend.initialize(location: location.path, readOnly: false)
+    try await backend.replace("notes.txt", bytes: content)
+    try await backend.shutdown()
+    let file = location.path + "/notes.txt"
+
+    for path in [file, file + "/store"] {
+      var options = location.options()
+      options.backend = kind == .memory ? MemoryBackend(disk: location.disk) : FsBackend()
+      let error = await #expect(throws: OpsLogError.self) { try await Store<JSONValue>.open(path, options: options) }
+      guard case .invalidArgument(let reason)? = error else {
+        Issue.record("expected .invalidArgument, got \(String(describing: error))")
+        continue
+      }
+      #expect(reason.contains("is a regular file, not a directory"), "\(reason)")
+      #expect(reason.contains(path), "the message names the location")
+      #expect(error?.errorDescription?.contains("regular file") == true, "what an alert shows says it too")
+    }
+    let readerError = await #expect(throws: OpsLogError.self) {
+      _ = try await StoreReader.open(file, backend: kind == .memory ? MemoryBackend(disk: location.disk) : nil)
+    }
+    if case .invalidArgument? = readerError {} else { Issue.record("StoreReader: \(String(describing: readerError))") }
+
+    let inspector = try await location.inspector()
+    #expect(try await inspector.read("notes.txt") == content, "the file is left as it was")
+    #expect(try await inspector.list("").sorted() == ["notes.txt"], "nothing was created beside it")
+    try await inspector.shutdown()
   }
 }
