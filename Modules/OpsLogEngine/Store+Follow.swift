@@ -3,6 +3,14 @@ import OpsLogStorage
 import OpsLogTypes
 import Synchronization
 
+#if canImport(Glibc)
+  import Glibc
+#elseif canImport(Musl)
+  import Musl
+#elseif canImport(Darwin)
+  import Darwin
+#endif
+
 extension Store {
   // MARK: - Following a writer in another process
 
@@ -369,12 +377,34 @@ extension Store {
   }
 
   /// Loads the state afresh from `manifest`'s snapshot and WAL.
+  ///
+  /// A writer that checkpoints under ``StoreOptions/retainedGenerations`` may remove those
+  /// files between the follower's reading of the manifest and of the files: when a file is
+  /// gone and the manifest has changed meanwhile, the reload starts again from the new one.
   func reload(_ manifest: ManifestInfo, token: FileChangeToken?) async throws {
-    let wal = try await backend.readWAL(manifest.activeOps, logger: logger)
-    let load = LogLoad(
-      manifest: manifest, lines: wal.lines, appendPath: manifest.activeOps, appendLength: wal.consumedThrough,
-      malformedLines: wal.malformedLines)
-    try await reloadState(load, token: token)
+    var manifest = manifest
+    var token = token
+    var attempts = 0
+    while true {
+      do {
+        let wal = try await backend.readWAL(manifest.activeOps, logger: logger)
+        let load = LogLoad(
+          manifest: manifest, lines: wal.lines, appendPath: manifest.activeOps,
+          appendLength: wal.consumedThrough, malformedLines: wal.malformedLines)
+        try await reloadState(load, token: token)
+        return
+      } catch let error as OpsLogError {
+        attempts += 1
+        guard followsSingleWriter, attempts < 10, error.isMissingFile else { throw error }
+        let newToken = try await backend.manifestChangeToken()
+        guard newToken != token, let newer = try await backend.readManifest(),
+          newer.currentSnapshot != manifest.currentSnapshot
+        else { throw error }
+        logger.debug("the files of the manifest read were removed meanwhile; reloading from the newer one")
+        manifest = newer
+        token = newToken
+      }
+    }
   }
 
   // MARK: - Streaming reads
@@ -401,5 +431,17 @@ extension Store {
   public func walOperations(since timestamp: String? = nil) -> AsyncThrowingStream<LogOperation<Record>, any Error> {
     let cursor = WALCursor<Record>(store: self, since: timestamp)
     return AsyncThrowingStream { try await cursor.next() }
+  }
+}
+
+extension OpsLogError {
+  /// Whether the error says a file is not there (removed by a checkpoint, or never written):
+  /// the store's own wording for a named file that is missing, or `ENOENT` from a read.
+  var isMissingFile: Bool {
+    switch self {
+    case .corrupted(_, let reason): return reason.hasSuffix("does not exist")
+    case .io(_, let code, _): return code == ENOENT
+    default: return false
+    }
   }
 }

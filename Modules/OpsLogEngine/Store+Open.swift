@@ -38,6 +38,10 @@ extension Store {
       throw OpsLogError.invalidArgument("checkpointThreshold must be at least 1")
     }
     guard options.groupCommitSize > 0 else { throw OpsLogError.invalidArgument("groupCommitSize must be at least 1") }
+    if let retained = options.retainedGenerations, retained < 1 {
+      throw OpsLogError.invalidArgument(
+        "retainedGenerations must be at least 1 (the generation a reader may still use), or nil to keep every file")
+    }
     if case .gzip(let level) = options.snapshotCompression, !(0...9).contains(level) {
       throw OpsLogError.invalidArgument("gzip level must be 0 to 9, not \(level)")
     }
@@ -75,6 +79,9 @@ extension Store {
         }
         if options.readOnly || options.skipLoad { throw OpsLogError.storeNotFound(location: location) }
         store = try await createFresh(location, options: options, backend: backend, strategy: strategy)
+      }
+      if store.isWritable && !options.skipLoad && strategy.capabilities.contains(.exclusiveWriter) {
+        await store.adoptEarlierGenerations()
       }
       if store.isWritable && !options.skipLoad && store.needsMigrationCheckpoint {
         try await store.checkpoint(reason: .migration)

@@ -59,10 +59,18 @@ public struct StoreOptions: Sendable {
   /// How many superseded snapshot/WAL generations a checkpoint keeps on disk.
   ///
   /// A reader in another process that loaded the previous manifest may still be reading the
-  /// files it named, so a checkpoint never removes the generation it just replaced: with the
-  /// default `nil`, nothing is ever removed (as opslog for Node); with `n` ≥ 1, files that
-  /// only manifests older than the last `n` checkpoints named are deleted.
-  public var retainedGenerations: Int? = nil
+  /// files it named, so a checkpoint never removes the generation it just replaced. With the
+  /// default `1`, a checkpoint removes the snapshot and WAL that only manifests older than
+  /// the previous one named, so a store keeps at most two generations on disk however long it
+  /// runs; a writable open removes what earlier sessions left beyond that. A read-only
+  /// follower that falls further behind than the retained generations finds its files gone and
+  /// reloads from the current snapshot (``StoreChange/reloaded``); it never misses a change
+  /// silently. With `n` ≥ 1, the last `n` superseded generations stay; `nil` keeps every file
+  /// forever, as opslog for Node does. Below 1, `open` throws ``OpsLogError/invalidArgument(_:)``.
+  ///
+  /// Only a single writer's own snapshots and WALs are ever removed: archive segments, agent
+  /// WALs of other agents and files the format does not define stay.
+  public var retainedGenerations: Int? = 1
   /// Where the store's messages go: warnings about skipped WAL lines, cut torn tails, failed
   /// background writes and checkpoints, ignored options. Every message the store logs goes to
   /// it, with the metadata key `store` set to the location. `nil`: a swift-log `Logger` with
@@ -70,7 +78,7 @@ public struct StoreOptions: Sendable {
   public var logger: Logger? = nil
 
   /// The defaults: immediate writes, `.process` durability, a checkpoint every 100 operations
-  /// and on close, the filesystem backend, nothing removed, the `OpsLog` logger.
+  /// and on close, the filesystem backend, one superseded generation kept, the `OpsLog` logger.
   public init() {}
 
   /// The logger the store at `location` writes to: ``logger``, or one labelled `OpsLog`, with

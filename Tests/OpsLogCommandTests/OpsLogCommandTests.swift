@@ -84,7 +84,10 @@ import Testing
   @Test func historyOutlivesACheckpointAndShowsCarriedLinesOnce() async throws {
     try await withScratch { root in
       let location = try copyFixture("wal-replay", to: root)
-      let store = try await Store<JSONValue>.open(location)
+      // Every WAL stays on disk (the default keeps one superseded generation).
+      var options = StoreOptions()
+      options.retainedGenerations = nil
+      let store = try await Store<JSONValue>.open(location, options: options)
       try await store.set("k1", ["after": true])
       try await store.compact()
       #expect(try store.history(of: "k1").isEmpty)
