@@ -10,6 +10,30 @@ public enum Gzip {
     return iterator.next() == 0x1F && iterator.next() == 0x8B
   }
 
+  /// `bytes` as one gzip member, compressed at zlib's `level` (0 to 9).
+  ///
+  /// - Throws: ``OpsLogError/invalidArgument(_:)`` for a level outside 0...9.
+  public static func compress(_ bytes: some Collection<UInt8>, level: Int) throws -> [UInt8] {
+    let compressor = try GzipCompressor(level: level)
+    var output = try compressor.compress(bytes)
+    output += try compressor.finish()
+    return output
+  }
+
+  /// The whole of a gzip file's data, inflated.
+  ///
+  /// - Parameter path: the file, named in errors.
+  /// - Throws: ``OpsLogError/corrupted(path:reason:)`` when the data is damaged, or when it
+  ///   ends before its gzip member does (a truncated file).
+  public static func decompress(_ bytes: some Collection<UInt8>, path: String) throws -> [UInt8] {
+    let decompressor = try GzipDecompressor(path: path)
+    let plain = try decompressor.decompress(bytes)
+    guard decompressor.isFinished else {
+      throw OpsLogError.corrupted(path: path, reason: "the gzip stream is truncated")
+    }
+    return plain
+  }
+
   /// Output is produced in blocks of this size; big enough that zlib is rarely re-entered,
   /// small enough to stay in cache.
   static let blockSize = 64 * 1024

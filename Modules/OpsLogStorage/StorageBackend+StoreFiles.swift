@@ -189,26 +189,37 @@ extension StorageBackend {
 
   // MARK: Archive
 
-  /// The archive segment at `path`, or `nil` when it does not exist.
+  /// The archive segment at `path`, plain or gzip-compressed (by its magic bytes), or `nil`
+  /// when it does not exist.
+  ///
+  /// - Throws: ``OpsLogError/corrupted(path:reason:)`` when it is damaged or truncated.
   public func readArchiveSegment(_ path: String) async throws -> ArchiveSegment? {
     guard let bytes = try await read(path) else { return nil }
     return try ArchiveCodec.decode(bytes, path: path)
   }
 
-  /// Writes `segment` to `path` atomically, merged into the segment already there: records
-  /// already archived stay, new ones are added, and one with the same ID is replaced. As
-  /// durable as ``StorageBackend/replace(_:chunks:)``.
+  /// Writes `segment` to `path` atomically, merged into the segment already there (of either
+  /// kind): records already archived stay, new ones are added, and one with the same ID is
+  /// replaced. With `compression` ``SnapshotCompression/gzip(level:)`` the file is one gzip
+  /// member (name it `archive-<period>.json.gz`). As durable as
+  /// ``StorageBackend/replace(_:chunks:)``.
   ///
   /// - Throws: ``OpsLogError/corrupted(path:reason:)`` when the segment already at `path` is
   ///   damaged; it is left as it is, since merging into it would lose what it archived.
-  public func writeArchiveSegment(_ segment: ArchiveSegment, to path: String) async throws {
+  ///   ``OpsLogError/invalidArgument(_:)`` for a gzip level outside 0...9.
+  public func writeArchiveSegment(
+    _ segment: ArchiveSegment, to path: String, compression: SnapshotCompression = .none
+  ) async throws {
     var merged = segment
     if let existing = try await readArchiveSegment(path) {
       var records = existing.records
       for (id, record) in segment.records { records[id] = record }
       merged.records = records
     }
-    try await replace(path, bytes: ArchiveCodec.encode(merged))
+    switch compression {
+    case .none: try await replace(path, bytes: ArchiveCodec.encode(merged))
+    case .gzip(let level): try await replace(path, bytes: ArchiveCodec.encodeCompressed(merged, level: level))
+    }
   }
 }
 

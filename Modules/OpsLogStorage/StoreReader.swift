@@ -294,6 +294,21 @@ public struct StoreReader: Sendable {
     }.map(\.1)
   }
 
+  // MARK: - Archive
+
+  /// The archive segment at `path` (as the manifest's `archiveSegments` lists it), plain
+  /// `archive-<period>.json` or gzip-compressed `archive-<period>.json.gz`, recognized by its
+  /// magic bytes.
+  ///
+  /// - Throws: ``OpsLogError/corrupted(path:reason:)`` when it does not exist, is damaged, or is
+  ///   a truncated gzip stream, the reason naming what is wrong.
+  public func archiveSegment(_ path: String) async throws -> ArchiveSegment {
+    guard let segment = try await backend.readArchiveSegment(path) else {
+      throw OpsLogError.corrupted(path: path, reason: "the archive segment does not exist")
+    }
+    return segment
+  }
+
   // MARK: - State
 
   /// The state the files hold: the snapshot's records with the WAL operations applied in
@@ -326,13 +341,7 @@ public struct StoreReader: Sendable {
   // MARK: - Helpers
 
   static func gunzip(_ bytes: [UInt8], path: String) throws -> [UInt8] {
-    let decompressor = try GzipDecompressor(path: path)
-    var plain = try decompressor.decompress(bytes)
-    if !decompressor.isFinished {
-      plain = []
-      throw OpsLogError.corrupted(path: path, reason: "the gzip stream is truncated")
-    }
-    return plain
+    try Gzip.decompress(bytes, path: path)
   }
 }
 

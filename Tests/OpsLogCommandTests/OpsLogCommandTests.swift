@@ -318,6 +318,36 @@ import Testing
     }
   }
 
+  @Test func compressedArchiveSegmentsAreReadAndCheckedLikePlainOnes() async throws {
+    try await withScratch { root in
+      let location = root + "/store"
+      var options = StoreOptions()
+      options.snapshotCompression = .gzip(level: 6)
+      let store = try await Store<JSONValue>.open(location, options: options)
+      try await store.set("kept", ["n": 1])
+      try await store.set("old", ["n": 2])
+      #expect(try await store.archive(segment: "2024") { _, id in id == "old" } == 1)
+      try await store.close()
+      let segment = "archive/archive-2024.json.gz"
+
+      let verify = try await opslog("verify", location)
+      #expect(verify.status == 0, "\(verify)")
+      let history = try await opslog("history", location, "old")
+      #expect(history.status == 0, "\(history)")
+      #expect(history.stderr.contains("\"old\" is archived in \(segment)"), "\(history)")
+      let inspect = try await opslog("inspect", "--json", location)
+      #expect(inspect.status == 0, "\(inspect)")
+      #expect(inspect.stdout.contains(segment))
+
+      let file = URL(fileURLWithPath: location + "/" + segment)
+      let bytes = try Data(contentsOf: file)
+      try bytes.prefix(bytes.count - 6).write(to: file)
+      let damaged = try await opslog("verify", location)
+      #expect(damaged.status == 1, "\(damaged)")
+      #expect(damaged.stdoutLines == ["\(segment):0: the gzip stream is truncated"], "\(damaged)")
+    }
+  }
+
   @Test func gcRemovesOldGenerationsAndKeepsThePreviousOne() async throws {
     try await withScratch { root in
       let location = try copyFixture("archived", to: root)
