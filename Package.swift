@@ -5,7 +5,9 @@ import PackageDescription
 // can take the codec alone and a test can swap the filesystem for the in-memory backend.
 let package = Package(
   name: "OpsLog",
-  platforms: [.macOS(.v15)],
+  // Apple platforms of 2024 on (Synchronization's Mutex, typed throws in the standard library);
+  // on Darwin, `.disk` durability flushes with F_FULLFSYNC.
+  platforms: [.macOS(.v15), .iOS(.v18), .tvOS(.v18), .watchOS(.v11), .visionOS(.v2)],
   products: [
     .library(name: "OpsLogTypes", targets: ["OpsLogTypes"]),
     .library(name: "OpsLogCodec", targets: ["OpsLogCodec"]),
