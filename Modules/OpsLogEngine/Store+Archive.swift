@@ -23,8 +23,8 @@ extension Store {
   /// - Returns: how many records were archived (0: nothing was written).
   /// - Complexity: O(records in the store): the predicate sees every record, and the
   ///   checkpoint writes the whole state.
-  /// - Throws: ``OpsLogError/invalidArgument(_:)`` for a segment name unsafe in a file name,
-  ///   ``OpsLogError/unsupported(_:)`` with `skipLoad`, ``OpsLogError/locked(holder:)`` when
+  /// - Throws: `OpsLogError.invalidArgument(_:)` for a segment name unsafe in a file name,
+  ///   `OpsLogError.unsupported(_:)` with `skipLoad`, `OpsLogError.locked(holder:)` when
   ///   another agent is compacting a multi-writer store (nothing changed), and the errors of
   ///   ``compact()``.
   @discardableResult
@@ -94,8 +94,8 @@ extension Store {
   /// two archived IDs that differ only in composition meet in one key.
   ///
   /// - Complexity: O(records in the segment): the file is read and decoded whole.
-  /// - Throws: ``OpsLogError/archiveSegmentNotFound(_:)`` when it does not exist,
-  ///   ``OpsLogError/corrupted(path:reason:)`` when it is damaged or a compressed segment is
+  /// - Throws: `OpsLogError.archiveSegmentNotFound(_:)` when it does not exist,
+  ///   `OpsLogError.corrupted(path:reason:)` when it is damaged or a compressed segment is
   ///   truncated.
   public func loadArchive(_ segment: String) async throws -> [String: Record] {
     let listed = try state.withLock { state in

@@ -16,8 +16,8 @@ extension Store {
   /// manifest at both. Waits for a checkpoint already running. Operations before it can no
   /// longer be undone.
   ///
-  /// - Throws: ``OpsLogError/unsupported(_:)`` with `skipLoad` (the snapshot would hold only
-  ///   what this process wrote), ``OpsLogError/readOnly``, ``OpsLogError/closed``, or the
+  /// - Throws: `OpsLogError.unsupported(_:)` with `skipLoad` (the snapshot would hold only
+  ///   what this process wrote), `OpsLogError.readOnly`, `OpsLogError.closed`, or the
   ///   write's error, in which case the previous snapshot and WAL stay current.
   public func compact() async throws {
     if options.skipLoad {

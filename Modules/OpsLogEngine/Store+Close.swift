@@ -5,7 +5,7 @@ import OpsLogTypes
 extension Store {
   /// Flushes what is buffered, checkpoints when ``StoreOptions/checkpointOnClose`` is set and
   /// operations were written since the last checkpoint, releases the lock and closes the
-  /// files. After it, every call throws ``OpsLogError/closed``; closing twice is harmless.
+  /// files. After it, every call throws `OpsLogError.closed`; closing twice is harmless.
   ///
   /// - Throws: a background write failure not reported yet, or the final write's error; the
   ///   store is closed all the same.

@@ -24,8 +24,8 @@ extension Store {
   /// archived records reloads the snapshot.
   ///
   /// A writable single-writer store holds the lock, so nobody else appends: it returns `[]`.
-  /// - Throws: ``OpsLogError/closed``; the reads' ``OpsLogError/io(path:errno:reason:)``;
-  ///   ``OpsLogError/corrupted(path:reason:)`` for a record that does not decode or a
+  /// - Throws: `OpsLogError.closed`; the reads' `OpsLogError.io(path:errno:reason:)`;
+  ///   `OpsLogError.corrupted(path:reason:)` for a record that does not decode or a
   ///   damaged snapshot or manifest met while reloading. Malformed lines are skipped with a
   ///   warning, as on open.
   @discardableResult
@@ -414,9 +414,9 @@ extension Store {
   /// reading back instead of letting records pile up in memory.
   ///
   /// The file is the one the manifest names at the first `next()`, not at this call. The
-  /// stream throws ``OpsLogError/closed`` when it has to read after the store is closed,
-  /// ``OpsLogError/corrupted(path:reason:)`` for damage or a record that does not decode, and
-  /// ``OpsLogError/io(path:errno:reason:)`` when the file cannot be read (for example, removed
+  /// stream throws `OpsLogError.closed` when it has to read after the store is closed,
+  /// `OpsLogError.corrupted(path:reason:)` for damage or a record that does not decode, and
+  /// `OpsLogError.io(path:errno:reason:)` when the file cannot be read (for example, removed
   /// by a checkpoint under ``StoreOptions/retainedGenerations``).
   public func streamSnapshot() -> AsyncThrowingStream<(id: String, record: Record), any Error> {
     let cursor = SnapshotCursor<Record>(store: self)

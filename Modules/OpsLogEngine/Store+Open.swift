@@ -8,7 +8,7 @@ extension Store {
   ///
   /// - A location without `manifest.json` is a fresh store if it holds no store files (the
   ///   directory is created); if it holds snapshots or WAL files, opening it is
-  ///   ``OpsLogError/corrupted(path:reason:)``, never a silent fresh store over old data.
+  ///   `OpsLogError.corrupted(path:reason:)`, never a silent fresh store over old data.
   /// - Otherwise the snapshot is loaded and the WAL replayed; WAL lines that are not valid
   ///   operations (a line torn by a crash) are skipped with a warning. A writable open cuts a
   ///   torn last line off before appending.
@@ -16,13 +16,13 @@ extension Store {
   ///   ``StoreOptions/migrate``; a writable open then checkpoints at once.
   /// - ``StoreOptions/readOnly`` takes no lock and writes nothing; ``StoreOptions/skipLoad``
   ///   loads nothing. Neither creates a store: a missing one is
-  ///   ``OpsLogError/storeNotFound(location:)``.
+  ///   `OpsLogError.storeNotFound(location:)`.
   ///
   /// A failed open leaves no lock and no new file behind.
   ///
-  /// - Throws: ``OpsLogError/locked(holder:)`` when another live writer holds the store,
-  ///   ``OpsLogError/corrupted(path:reason:)`` for a damaged manifest or snapshot,
-  ///   ``OpsLogError/migrationFailed(id:reason:)``, ``OpsLogError/io(path:errno:reason:)``.
+  /// - Throws: `OpsLogError.locked(holder:)` when another live writer holds the store,
+  ///   `OpsLogError.corrupted(path:reason:)` for a damaged manifest or snapshot,
+  ///   `OpsLogError.migrationFailed(id:reason:)`, `OpsLogError.io(path:errno:reason:)`.
   public static func open(_ location: String, options: StoreOptions = StoreOptions()) async throws -> Store<Record> {
     try await open(location, options: options, strategy: SingleWriterLog())
   }

@@ -25,7 +25,7 @@ import Synchronization
 ///   every acknowledged write, and also writes still buffered in `.group` and `.async` modes.
 /// - Writes (`set`, `delete`, `batch`, `undo`, …) take effect strictly in call order and return
 ///   once the promise of ``StoreOptions/writeMode`` and ``StoreOptions/durability`` holds.
-/// - After ``close()`` every call throws ``OpsLogError/closed``.
+/// - After ``close()`` every call throws `OpsLogError.closed`.
 ///
 /// The files are exactly those of opslog 0.8.1 for Node (Docs/FORMAT.md), so either can open a
 /// store the other wrote (gzip snapshots excepted).
@@ -156,7 +156,7 @@ public final class Store<Record: Codable & Sendable>: Sendable {
   /// The number of records for which `isIncluded(record)` is true.
   ///
   /// The predicate runs on the caller's thread over a consistent copy of the state, outside the
-  /// store's lock, as for ``filter(_:)-(Record)``; nothing is copied out.
+  /// store's lock, as for the one-argument `filter(_:)`; nothing is copied out.
   ///
   /// - Complexity: O(n) calls of `isIncluded`, n the number of records.
   @inlinable
@@ -204,7 +204,7 @@ public final class Store<Record: Codable & Sendable>: Sendable {
   /// ``operations(since:)-(Date?)`` with the time as ISO-8601 text, with or without fractional
   /// seconds, in UTC or with an offset (`2026-04-01T10:00:01Z`, `2026-04-01T12:00:01.5+02:00`).
   ///
-  /// - Throws: ``OpsLogError/invalidArgument(_:)`` when `timestamp` is not ISO-8601 (for
+  /// - Throws: `OpsLogError.invalidArgument(_:)` when `timestamp` is not ISO-8601 (for
   ///   example `"yesterday"`), rather than comparing text and returning nothing.
   public func operations(since timestamp: String) throws -> [LogOperation<Record>] {
     guard let date = ISOTime.date(parsing: timestamp) else {
