@@ -16,6 +16,8 @@ extension Store {
   /// manifest at both. Waits for a checkpoint already running. Operations before it can no
   /// longer be undone.
   ///
+  /// - Complexity: O(n), n the number of records: the whole state is encoded and written;
+  ///   writes go on meanwhile and wait only for the two short switches.
   /// - Throws: `OpsLogError.unsupported(_:)` with `skipLoad` (the snapshot would hold only
   ///   what this process wrote), `OpsLogError.readOnly`, `OpsLogError.closed`, or the
   ///   write's error, in which case the previous snapshot and WAL stay current.

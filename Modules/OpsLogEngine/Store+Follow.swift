@@ -24,6 +24,8 @@ extension Store {
   /// archived records reloads the snapshot.
   ///
   /// A writable single-writer store holds the lock, so nobody else appends: it returns `[]`.
+  /// - Complexity: O(bytes the other writers appended since the last call); a reload is
+  ///   O(records + WAL operations), as an open.
   /// - Throws: `OpsLogError.closed`; the reads' `OpsLogError.io(path:errno:reason:)`;
   ///   `OpsLogError.corrupted(path:reason:)` for a record that does not decode or a
   ///   damaged snapshot or manifest met while reloading. Malformed lines are skipped with a
@@ -279,6 +281,8 @@ extension Store {
 
   /// Applies what another process wrote since the last call; see ``tail()``, whose errors it
   /// throws.
+  ///
+  /// - Complexity: as ``tail()``.
   public func refresh() async throws {
     try await tail()
   }
@@ -290,6 +294,8 @@ extension Store {
   ///
   /// The stream finishes (without an error) when its task is cancelled or the store is
   /// closed, and with an error when a read fails.
+  ///
+  /// - Complexity: O(1) to start; each poll as ``tail()``.
   public func watch(interval: Duration = .seconds(1)) -> AsyncThrowingStream<[LogOperation<Record>], any Error> {
     let changes = changes(pollInterval: interval)
     return AsyncThrowingStream {
@@ -316,6 +322,9 @@ extension Store {
   ///
   /// The stream finishes without an error when its task is cancelled or the store is closed,
   /// and with the error when a poll fails.
+  ///
+  /// - Complexity: O(1) to start; each change is delivered in O(its operations); a poll
+  ///   costs as ``tail()``.
   public func changes(pollInterval: Duration = .milliseconds(250)) -> AsyncThrowingStream<
     StoreChange<Record>, any Error
   > {
@@ -418,6 +427,9 @@ extension Store {
   /// `OpsLogError.corrupted(path:reason:)` for damage or a record that does not decode, and
   /// `OpsLogError.io(path:errno:reason:)` when the file cannot be read (for example, removed
   /// by a checkpoint under ``StoreOptions/retainedGenerations``).
+  ///
+  /// - Complexity: O(n) over the whole stream, in memory O(one read window), whatever
+  ///   the snapshot's size.
   public func streamSnapshot() -> AsyncThrowingStream<(id: String, record: Record), any Error> {
     let cursor = SnapshotCursor<Record>(store: self)
     return AsyncThrowingStream { try await cursor.next() }
@@ -428,6 +440,8 @@ extension Store {
   ///
   /// The file is the store's WAL at the first `next()`; lines appended while streaming may
   /// or may not be included. Errors as for ``streamSnapshot()``.
+  ///
+  /// - Complexity: O(WAL size) over the whole stream, in memory O(one read window).
   public func walOperations(since timestamp: String? = nil) -> AsyncThrowingStream<LogOperation<Record>, any Error> {
     let cursor = WALCursor<Record>(store: self, since: timestamp)
     return AsyncThrowingStream { try await cursor.next() }

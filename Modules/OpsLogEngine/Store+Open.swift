@@ -20,6 +20,9 @@ extension Store {
   ///
   /// A failed open leaves no lock and no new file behind.
   ///
+  /// - Complexity: O(records in the snapshot + operations in the WAL): the snapshot is read
+  ///   and decoded once and the WAL replayed; a migration adds one checkpoint, also linear in
+  ///   the records.
   /// - Throws: `OpsLogError.locked(holder:)` when another live writer holds the store,
   ///   `OpsLogError.corrupted(path:reason:)` for a damaged manifest or snapshot,
   ///   `OpsLogError.migrationFailed(id:reason:)`, `OpsLogError.io(path:errno:reason:)`.

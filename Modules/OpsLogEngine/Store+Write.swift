@@ -225,7 +225,10 @@ extension Store {
   ///
   /// Returns when the write mode's promise holds (see ``WriteMode``). Writes take effect in
   /// call order.
-  /// - Complexity: O(size of the record), independent of the number of records stored.
+  /// - Complexity: O(size of the record), independent of the number of records stored. (The
+  ///   first write after a checkpoint starts, or while `all()` or `filter` holds a copy of the
+  ///   state, copies the record table's references once, O(n); a checkpoint every
+  ///   ``StoreOptions/checkpointThreshold`` writes makes that O(n / threshold) per write.)
   /// - Throws: `OpsLogError.readOnly`, `OpsLogError.closed`, `OpsLogError.invalidArgument(_:)`
   ///   for an empty ID, an `EncodingError` when the record cannot be encoded, or the write's
   ///   `OpsLogError.io(path:errno:reason:)`; a failed write leaves the store as it was.
@@ -526,6 +529,7 @@ extension Store {
   /// Writes every buffered operation (group and async modes) and returns once they are in
   /// the WAL; with `Durability.disk` they are fsynced too.
   ///
+  /// - Complexity: O(buffered operations).
   /// - Throws: a background write failure not reported yet.
   public func flush() async throws {
     let last = try state.withLock { state -> UInt64 in
@@ -539,6 +543,8 @@ extension Store {
 
   /// ``flush()``, and with `Durability.disk` every written operation is on disk. (Each
   /// append under `.disk` is fsynced before it counts as written, so this is `flush()`.)
+  ///
+  /// - Complexity: O(buffered operations).
   public func sync() async throws {
     try await flush()
   }

@@ -101,10 +101,14 @@ public final class Store<Record: Codable & Sendable>: Sendable {
   }
 
   /// The record with this ID, or `nil`.
+  ///
+  /// - Complexity: O(1) on average: one hash lookup of `id`.
   @inlinable
   public func get(_ id: String) throws -> Record? { try read { $0.table.get(id) } }
 
   /// Whether a record has this ID.
+  ///
+  /// - Complexity: O(1) on average.
   @inlinable
   public func has(_ id: String) throws -> Bool { try read { $0.table.contains(id) } }
 
@@ -114,6 +118,8 @@ public final class Store<Record: Codable & Sendable>: Sendable {
   /// Copies from a consistent copy of the state, outside the store's lock; a large store's
   /// records are copied on two threads (a retain per reference a record holds is most of
   /// the cost).
+  ///
+  /// - Complexity: O(n), n the number of records.
   @inlinable
   public func all() throws -> [Record] {
     let table = try read { $0.table }
@@ -121,6 +127,8 @@ public final class Store<Record: Codable & Sendable>: Sendable {
   }
 
   /// Every record with its ID, in the order of ``all()``.
+  ///
+  /// - Complexity: O(n), n the number of records.
   @inlinable
   public func entries() throws -> [(id: String, record: Record)] {
     try read { state in
@@ -136,6 +144,8 @@ public final class Store<Record: Codable & Sendable>: Sendable {
   /// The predicate runs on the caller's thread over a consistent copy of the state, outside the
   /// store's lock, so it may be slow or call the store without blocking writers. In a large
   /// store the matches are copied out on a second thread while the predicate runs.
+  ///
+  /// - Complexity: O(n) calls of `isIncluded`, n the number of records.
   @inlinable
   public func filter(_ isIncluded: (Record) throws -> Bool) throws -> [Record] {
     let table = try read { $0.table }
@@ -143,6 +153,8 @@ public final class Store<Record: Codable & Sendable>: Sendable {
   }
 
   /// The records for which `isIncluded(record, id)` is true, in the order of ``all()``.
+  ///
+  /// - Complexity: O(n) calls of `isIncluded`, n the number of records.
   @inlinable
   public func filter(_ isIncluded: (Record, _ id: String) throws -> Bool) throws -> [Record] {
     let table = try read { $0.table }
@@ -150,6 +162,8 @@ public final class Store<Record: Codable & Sendable>: Sendable {
   }
 
   /// The number of records.
+  ///
+  /// - Complexity: O(1).
   @inlinable
   public func count() throws -> Int { try read { $0.table.count } }
 
@@ -181,6 +195,8 @@ public final class Store<Record: Codable & Sendable>: Sendable {
   // MARK: - History
 
   /// The operations on `id` since the last checkpoint, oldest first.
+  ///
+  /// - Complexity: O(operations since the last checkpoint).
   public func history(of id: String) throws -> [LogOperation<Record>] {
     try read { state in state.journal.lazy.filter { ExactString.areIdentical($0.operation.id, id) }.map(\.operation) }
   }
@@ -204,6 +220,7 @@ public final class Store<Record: Codable & Sendable>: Sendable {
   /// ``operations(since:)-(Date?)`` with the time as ISO-8601 text, with or without fractional
   /// seconds, in UTC or with an offset (`2026-04-01T10:00:01Z`, `2026-04-01T12:00:01.5+02:00`).
   ///
+  /// - Complexity: O(operations since the last checkpoint).
   /// - Throws: `OpsLogError.invalidArgument(_:)` when `timestamp` is not ISO-8601 (for
   ///   example `"yesterday"`), rather than comparing text and returning nothing.
   public func operations(since timestamp: String) throws -> [LogOperation<Record>] {
@@ -215,12 +232,16 @@ public final class Store<Record: Codable & Sendable>: Sendable {
   }
 
   /// Whether a record has this ID; the same as ``has(_:)``, the reference's name.
+  ///
+  /// - Complexity: O(1) on average.
   @inlinable
   public func contains(_ id: String) throws -> Bool { try read { $0.table.contains(id) } }
 
   // MARK: - Stats
 
   /// Record and operation counts. `opsCount` includes buffered operations not written yet.
+  ///
+  /// - Complexity: O(1).
   public func stats() throws -> StoreStats {
     try read { state in
       StoreStats(
@@ -230,6 +251,8 @@ public final class Store<Record: Codable & Sendable>: Sendable {
   }
 
   /// The manifest as last written, with its record and operation counts brought up to date.
+  ///
+  /// - Complexity: O(archive segments and agents the manifest lists).
   public func manifest() throws -> ManifestInfo {
     try read { state in
       var manifest = state.manifest
@@ -240,6 +263,8 @@ public final class Store<Record: Codable & Sendable>: Sendable {
   }
 
   /// Archive segment paths as the manifest lists them, e.g. `archive/archive-2025-Q4.json`.
+  ///
+  /// - Complexity: O(archive segments).
   public func archiveSegments() throws -> [String] { try read { $0.manifest.archiveSegments } }
 
   // MARK: - Helpers

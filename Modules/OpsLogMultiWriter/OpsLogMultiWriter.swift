@@ -37,6 +37,8 @@ extension Store {
   /// - A `StoreOptions.readOnly` agent writes nothing, not even a WAL file.
   /// - A missing directory is created, as by `Store.open(_:options:)`; agents take no `.lock`.
   ///
+  /// - Complexity: O(records in the snapshot + operations in every agent's WAL), which
+  ///   are merged by (clock, agent id).
   /// - Throws: `OpsLogError.invalidArgument(_:)` for an agent id that is empty, is `.` or
   ///   `..`, or holds characters other than `A-Z a-z 0-9 . _ -`;
   ///   `OpsLogError.unsupported(_:)` with `StoreOptions.skipLoad`; the errors of
