@@ -174,8 +174,12 @@ extension Store {
       manifest.stats.opsCount = max(0, operationCount - cut.operationCount)
       manifest.stats.lastCheckpoint = timestamp
       manifest = try await session.writeManifest(manifest, newWALPath: walPath, backend: backend)
+      // Only a single writer removes files: another agent may be loading any recent
+      // generation at any moment, and it holds no lock that says so.
+      let removesGenerations = strategy.capabilities.contains(.exclusiveWriter)
       let retired = state.withLock { state -> [String] in
         state.finishCheckpoint(cut, manifest: manifest, walPath: walPath, carriedLength: carried.count, plan: plan)
+        guard removesGenerations else { return [] }
         state.retiredGenerations.append([cut.manifest.currentSnapshot, cut.walPath])
         guard let keep = options.retainedGenerations, state.retiredGenerations.count > keep else { return [] }
         let expired = state.retiredGenerations.prefix(state.retiredGenerations.count - keep)

@@ -65,12 +65,7 @@ extension Store {
       if !options.readOnly && !options.skipLoad { try await strategy.prepare(backend: backend, options: options) }
       let store: Store<Record>
       if let manifest = try await backend.readManifest() {
-        // A newer application wrote it: an older one would misread or drop what it does not
-        // know, so it is not opened in any mode and nothing is written.
-        if manifest.version > options.version {
-          throw OpsLogError.versionTooNew(stored: manifest.version, supported: options.version)
-        }
-        store = try await openExisting(
+        store = try await openExistingFollowingReplacements(
           location, manifest: manifest, options: options, backend: backend, strategy: strategy)
       } else {
         if try await backend.containsStoreFiles() {
@@ -110,6 +105,36 @@ extension Store {
       options: options, milliseconds: milliseconds, walPath: walPath, agent: nil)
     let state = StoreState<Record>(manifest: manifest, walPath: walPath, walLength: 0)
     return Store(location: location, options: options, backend: backend, strategy: strategy, state: state)
+  }
+
+  /// ``openExisting(_:manifest:options:backend:strategy:)``, refusing a newer version. A reader
+  /// holds no lock, so the writer may checkpoint twice while it loads and remove the files it
+  /// is reading (``StoreOptions/retainedGenerations``): a read-only open that finds a file
+  /// gone starts again from the newer manifest. An unchanged manifest means the file is really
+  /// missing, and the error stands.
+  static func openExistingFollowingReplacements(
+    _ location: String, manifest: ManifestInfo, options: StoreOptions, backend: any StorageBackend,
+    strategy: any LogStrategy
+  ) async throws -> Store<Record> {
+    var manifest = manifest
+    var attempts = 0
+    while true {
+      // A newer application wrote it: an older one would misread or drop what it does not
+      // know, so it is not opened in any mode and nothing is written.
+      if manifest.version > options.version {
+        throw OpsLogError.versionTooNew(stored: manifest.version, supported: options.version)
+      }
+      do {
+        return try await openExisting(
+          location, manifest: manifest, options: options, backend: backend, strategy: strategy)
+      } catch let error as OpsLogError where options.readOnly && error.isMissingFile && attempts < 10 {
+        attempts += 1
+        guard let newer = try await backend.readManifest(),
+          newer.currentSnapshot != manifest.currentSnapshot || newer.activeOps != manifest.activeOps
+        else { throw error }
+        manifest = newer
+      }
+    }
   }
 
   static func openExisting(

@@ -69,7 +69,9 @@ public struct StoreOptions: Sendable {
   /// forever, as opslog for Node does. Below 1, `open` throws `OpsLogError.invalidArgument(_:)`.
   ///
   /// Only a single writer's own snapshots and WALs are ever removed: archive segments, agent
-  /// WALs of other agents and files the format does not define stay.
+  /// WALs and files the format does not define stay. Multi-writer agents remove nothing
+  /// (another agent may be loading any recent generation, and no lock says so); `opslog gc`
+  /// removes old generations of such a store under its `.compact-lock`.
   public var retainedGenerations: Int? = 1
   /// Where the store's messages go: warnings about skipped WAL lines, cut torn tails, failed
   /// background writes and checkpoints, ignored options. Every message the store logs goes to
