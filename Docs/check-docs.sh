@@ -34,7 +34,7 @@ if [ "$warnings" -ne 0 ]; then
 fi
 
 expected=$(printf '%s.doccarchive\n' "${libraries[@]}" | sort)
-made=$(find "$outputs" -maxdepth 1 -name '*.doccarchive' -printf '%f\n' | sort)
+made=$(cd "$outputs" && ls -d -- *.doccarchive | sort)
 if [ "$made" != "$expected" ]; then
   echo "check-docs: expected archives:" >&2
   echo "$expected" >&2
