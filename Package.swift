@@ -5,7 +5,9 @@ import PackageDescription
 // can take the codec alone and a test can swap the filesystem for the in-memory backend.
 let package = Package(
   name: "OpsLog",
-  platforms: [.macOS(.v15)],
+  // Apple platforms of 2024 on (Synchronization's Mutex, typed throws in the standard library);
+  // on Darwin, `.disk` durability flushes with F_FULLFSYNC.
+  platforms: [.macOS(.v15), .iOS(.v18), .tvOS(.v18), .watchOS(.v11), .visionOS(.v2)],
   products: [
     .library(name: "OpsLogTypes", targets: ["OpsLogTypes"]),
     .library(name: "OpsLogCodec", targets: ["OpsLogCodec"]),
@@ -95,7 +97,9 @@ let package = Package(
     .executableTarget(name: "S3Agents", dependencies: ["OpsLog", "OpsLogS3"], path: "Examples/S3Agents"),
     // Child processes for the tests that need more than one process (locks, crashes).
     .executableTarget(name: "OpsLogTestHelper", dependencies: ["OpsLog"], path: "Tests/OpsLogTestHelper"),
-    .target(name: "OpsLogTestSupport", path: "Tests/OpsLogTestSupport"),
+    .target(
+      name: "OpsLogTestSupport", dependencies: [.product(name: "Logging", package: "swift-log")],
+      path: "Tests/OpsLogTestSupport"),
     // The child process of the multi-process S3 tests.
     .executableTarget(
       name: "OpsLogS3TestHelper", dependencies: ["OpsLog", "OpsLogS3"], path: "Tests/OpsLogS3TestHelper"),
@@ -117,7 +121,10 @@ let package = Package(
     .testTarget(
       name: "OpsLogEngineTests",
       // The executables are dependencies only so that they are built before the tests run them.
-      dependencies: ["OpsLogEngine", "OpsLogTestHelper", "OpsLogTorture", "OpsLogTestSupport"],
+      dependencies: [
+        "OpsLogEngine", "OpsLogTestHelper", "OpsLogTorture", "OpsLogTestSupport",
+        .product(name: "Logging", package: "swift-log"),
+      ],
       path: "Tests/OpsLogEngineTests"
     ),
     .testTarget(
@@ -129,7 +136,9 @@ let package = Package(
     .testTarget(
       name: "OpsLogMultiWriterTests",
       // The helper is a dependency only so that it is built before the tests run it.
-      dependencies: ["OpsLogMultiWriter", "OpsLogTestHelper", "OpsLogTestSupport"],
+      dependencies: [
+        "OpsLogMultiWriter", "OpsLogTestHelper", "OpsLogTestSupport", .product(name: "Logging", package: "swift-log"),
+      ],
       path: "Tests/OpsLogMultiWriterTests"
     ),
     // Against the S3-compatible test server that Tests/S3Support/s3-test-server.py starts.

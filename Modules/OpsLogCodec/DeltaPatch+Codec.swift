@@ -6,7 +6,7 @@ extension DeltaPatch {
   /// full `prev`).
   ///
   /// Values are "the same" when their compact JSON texts are equal
-  /// (``JSONValue/isIdentical(to:)``), so a reordered nested object counts as a change, as in
+  /// (`JSONValue.isIdentical(to:)`), so a reordered nested object counts as a change, as in
   /// the reference. `$set` follows the old record's key order, `$unset` the new record's.
   public static func make(from old: JSONValue, to new: JSONValue) -> DeltaPatch? {
     guard case .object(let oldObject) = old, case .object(let newObject) = new else { return nil }
@@ -56,7 +56,7 @@ extension DeltaPatch {
 
   /// Reads a stored patch.
   ///
-  /// - Throws: ``OpsLogError/invalidOperation(reason:)`` when `jsonValue` is not an object,
+  /// - Throws: `OpsLogError.invalidOperation(reason:)` when `jsonValue` is not an object,
   ///   `$set` is not an object, `$unset` is not an array of strings, or a key other than
   ///   those two is present (undo would silently ignore it).
   public init(jsonValue: JSONValue) throws {

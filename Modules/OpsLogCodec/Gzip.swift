@@ -10,6 +10,32 @@ public enum Gzip {
     return iterator.next() == 0x1F && iterator.next() == 0x8B
   }
 
+  /// `bytes` as one gzip member, compressed at zlib's `level` (0 to 9).
+  ///
+  /// - Throws: `OpsLogError.invalidArgument(_:)` for a level outside 0...9.
+  public static func compress(_ bytes: some Collection<UInt8>, level: Int) throws -> [UInt8] {
+    let compressor = try GzipCompressor(level: level)
+    var output = try compressor.compress(bytes)
+    output += try compressor.finish()
+    return output
+  }
+
+  /// The whole of a gzip file's data, inflated.
+  ///
+  /// - Parameters:
+  ///   - bytes: the file's whole content, one or more gzip members.
+  ///   - path: the file, named in errors.
+  /// - Throws: `OpsLogError.corrupted(path:reason:)` when the data is damaged, or when it
+  ///   ends before its gzip member does (a truncated file).
+  public static func decompress(_ bytes: some Collection<UInt8>, path: String) throws -> [UInt8] {
+    let decompressor = try GzipDecompressor(path: path)
+    let plain = try decompressor.decompress(bytes)
+    guard decompressor.isFinished else {
+      throw OpsLogError.corrupted(path: path, reason: "the gzip stream is truncated")
+    }
+    return plain
+  }
+
   /// Output is produced in blocks of this size; big enough that zlib is rarely re-entered,
   /// small enough to stay in cache.
   static let blockSize = 64 * 1024
@@ -65,7 +91,7 @@ public final class GzipCompressor {
   /// Starts a gzip member.
   ///
   /// - Parameter level: zlib's compression level, 0 (store) to 9 (smallest).
-  /// - Throws: ``OpsLogError/invalidArgument(_:)`` for a level outside 0...9, or when zlib
+  /// - Throws: `OpsLogError.invalidArgument(_:)` for a level outside 0...9, or when zlib
   ///   cannot start (out of memory).
   public init(level: Int) throws {
     guard (0...9).contains(level) else {
@@ -93,7 +119,7 @@ public final class GzipCompressor {
   /// Compresses `chunk` and returns whatever compressed bytes are ready (often none: zlib
   /// buffers until it has a block).
   ///
-  /// - Throws: ``OpsLogError/invalidArgument(_:)`` after ``finish()``, or when zlib fails to
+  /// - Throws: `OpsLogError.invalidArgument(_:)` after ``finish()``, or when zlib fails to
   ///   compress (its status in the message).
   public func compress(_ chunk: some Collection<UInt8>) throws -> [UInt8] {
     guard !isFinished else { throw OpsLogError.invalidArgument("the gzip member is already finished") }
@@ -113,7 +139,7 @@ public final class GzipCompressor {
   /// Ends the member and returns the remaining compressed bytes, including the gzip trailer
   /// (CRC-32 and length).
   ///
-  /// - Throws: ``OpsLogError/invalidArgument(_:)`` when called twice.
+  /// - Throws: `OpsLogError.invalidArgument(_:)` when called twice.
   public func finish() throws -> [UInt8] {
     guard !isFinished else { throw OpsLogError.invalidArgument("the gzip member is already finished") }
     var output: [UInt8] = []
@@ -164,7 +190,7 @@ public final class GzipDecompressor {
   /// Starts inflating.
   ///
   /// - Parameter path: the file being read, named in errors.
-  /// - Throws: ``OpsLogError/corrupted(path:reason:)`` when zlib cannot start (out of memory).
+  /// - Throws: `OpsLogError.corrupted(path:reason:)` when zlib cannot start (out of memory).
   public init(path: String) throws {
     self.path = path
     stream = .allocate(capacity: 1)
@@ -185,7 +211,7 @@ public final class GzipDecompressor {
 
   /// Inflates `chunk` and returns the bytes it gives.
   ///
-  /// - Throws: ``OpsLogError/corrupted(path:reason:)`` when the data is not gzip or is damaged
+  /// - Throws: `OpsLogError.corrupted(path:reason:)` when the data is not gzip or is damaged
   ///   (a bad header, a bad deflate block, a CRC or length mismatch); once thrown, every later
   ///   call throws too.
   public func decompress(_ chunk: some Collection<UInt8>) throws -> [UInt8] {

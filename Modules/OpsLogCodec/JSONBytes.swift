@@ -4,7 +4,7 @@ import OpsLogTypes
 ///
 /// ``OperationLine/decodeEncoded(_:)`` hands out `data` and a full `prev` in this form, so
 /// that a typed store decodes them straight into its record type with ``RecordDecoder``
-/// instead of parsing them into a ``JSONValue`` tree and serializing that tree again.
+/// instead of parsing them into a `JSONValue` tree and serializing that tree again.
 ///
 /// Two values are equal when their bytes are: `{"a":1}` and `{ "a": 1 }` differ.
 public struct JSONBytes: Sendable, Hashable {
@@ -13,7 +13,7 @@ public struct JSONBytes: Sendable, Hashable {
 
   /// The value in `bytes`.
   ///
-  /// - Throws: ``OpsLogError/invalidJSON(reason:offset:)`` when `bytes` is not one valid JSON
+  /// - Throws: `OpsLogError.invalidJSON(reason:offset:)` when `bytes` is not one valid JSON
   ///   value (optionally surrounded by white space).
   public init(validating bytes: ArraySlice<UInt8>) throws {
     try bytes.withUnsafeBytes { raw in

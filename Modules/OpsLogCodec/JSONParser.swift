@@ -9,19 +9,19 @@ import OpsLogTypes
 #endif
 
 extension JSONValue {
-  /// Nesting deeper than this is ``OpsLogError/invalidJSON(reason:offset:)``: a hostile file
+  /// Nesting deeper than this is `OpsLogError.invalidJSON(reason:offset:)`: a hostile file
   /// can never overflow the stack.
   public static let maximumDepth = 512
 
   /// Parses one JSON document, strictly by RFC 8259: UTF-8 validated, no trailing commas, no
   /// comments, nothing but white space after the value.
   ///
-  /// Integers that fit `Int64` become ``JSONValue/int(_:)``, exactly; every other number a
-  /// ``JSONValue/double(_:)``. A number beyond `Double`'s range (`1e400`) is an error, so NaN
+  /// Integers that fit `Int64` become `JSONValue.int(_:)`, exactly; every other number a
+  /// `JSONValue.double(_:)`. A number beyond `Double`'s range (`1e400`) is an error, so NaN
   /// and infinities never enter a store. Object keys keep their order; a repeated key keeps
   /// its first place and its last value, as `JSON.parse` does.
   ///
-  /// - Throws: ``OpsLogError/invalidJSON(reason:offset:)`` with the byte offset of the problem.
+  /// - Throws: `OpsLogError.invalidJSON(reason:offset:)` with the byte offset of the problem.
   public init(parsing bytes: some Collection<UInt8>) throws {
     let parsed = try bytes.withContiguousStorageIfAvailable { buffer in
       try JSONParser.parseDocument(UnsafeRawBufferPointer(buffer))
@@ -88,7 +88,7 @@ public struct JSONParser {
   @inline(__always)
   func peek() -> UInt8? { position < end ? byte(at: position) : nil }
 
-  /// The ``OpsLogError/invalidJSON(reason:offset:)`` for `reason` at `offset` (by default the
+  /// The `OpsLogError.invalidJSON(reason:offset:)` for `reason` at `offset` (by default the
   /// current position), so every error names where parsing stopped.
   public func error(_ reason: String, at offset: Int? = nil) -> OpsLogError {
     .invalidJSON(reason: reason, offset: offset ?? position)

@@ -4,9 +4,9 @@ extension JSONValue {
   /// The compact JSON text, byte for byte as JavaScript's `JSON.stringify` writes it: no
   /// white space, short escapes, `\u00XX` for other control characters, non-ASCII as raw
   /// UTF-8, numbers in the shortest form that round-trips. One deliberate difference: an
-  /// integral ``JSONValue/double(_:)`` of magnitude 2^53 or more is written in exponent form
+  /// integral `JSONValue.double(_:)` of magnitude 2^53 or more is written in exponent form
   /// (`5.0914961609563974e+17`), so that parsing the text again gives back the same double and
-  /// not a different ``JSONValue/int(_:)``; opslog for Node reads both forms as one number.
+  /// not a different `JSONValue.int(_:)`; opslog for Node reads both forms as one number.
   public func serialized() -> [UInt8] {
     var writer = JSONWriter()
     writer.write(self)

@@ -39,7 +39,7 @@ public enum ManifestCodec {
 
   /// Decodes and validates a manifest.
   ///
-  /// - Throws: ``OpsLogError/corrupted(path:reason:)`` with the path `manifest.json` when the
+  /// - Throws: `OpsLogError.corrupted(path:reason:)` with the path `manifest.json` when the
   ///   bytes are not JSON, or a field is missing, of the wrong type, negative, or an empty path;
   ///   the reason names the field.
   public static func decode(_ bytes: some Collection<UInt8>) throws -> ManifestInfo {

@@ -1,6 +1,6 @@
 import OpsLogTypes
 
-/// A `prev` value that is already encoded, for ``OperationLine/write(into:timestamp:kind:id:previous:data:agent:clock:)``:
+/// A `prev` value that is already encoded, for `OperationLine.write(into:timestamp:kind:id:previous:data:agent:clock:)`:
 /// a full previous record is its compact JSON bytes, written as they are.
 public typealias EncodedPrevious = PreviousValue<[UInt8]>
 
@@ -33,9 +33,9 @@ public enum OperationLine {
   }
 
   /// Appends one line, with its trailing newline, for records that are already encoded: the
-  /// engine's hot path, which never builds a ``JSONValue`` tree.
+  /// engine's hot path, which never builds a `JSONValue` tree.
   ///
-  /// `data` and a ``PreviousValue/record(_:)`` must each be one valid compact JSON value;
+  /// `data` and a `PreviousValue.record(_:)` must each be one valid compact JSON value;
   /// they are copied as they are. `data` is `nil` for a delete.
   ///
   /// `batch` is the operation count of a batch of two or more, written on the batch's first
@@ -98,8 +98,8 @@ public enum OperationLine {
   /// Beyond the reference's rules, a non-object, non-null `prev` or `data` is accepted (the
   /// deliberate widening in Docs/FORMAT.md); a `set` without `prev` counts as a create.
   ///
-  /// - Throws: ``OpsLogError/invalidJSON(reason:offset:)`` when the line is not JSON, and
-  ///   ``OpsLogError/invalidOperation(reason:)`` naming the field when the JSON breaks a rule
+  /// - Throws: `OpsLogError.invalidJSON(reason:offset:)` when the line is not JSON, and
+  ///   `OpsLogError.invalidOperation(reason:)` naming the field when the JSON breaks a rule
   ///   of the WAL line format, each rule with its own reason.
   public static func decode(_ line: some Collection<UInt8>) throws -> LogOperation<JSONValue> {
     try decode(value: JSONValue(parsing: line))
@@ -122,7 +122,7 @@ public enum OperationLine {
 
   /// Decodes one line as ``decode(_:)`` does, accepting and rejecting exactly the same lines
   /// for the same reasons, but leaves `data` and a full `prev` as the line's bytes: a typed
-  /// store decodes them straight into its record type instead of building a ``JSONValue``
+  /// store decodes them straight into its record type instead of building a `JSONValue`
   /// tree first. Both are checked to be valid JSON, nested no deeper than in the whole line.
   ///
   /// The returned bytes share `line`'s storage.
@@ -136,7 +136,7 @@ public enum OperationLine {
   /// batch that this line starts (Docs/FORMAT.md, "Batches"), `nil` for a line that starts none.
   ///
   /// - Throws: as ``decode(_:)``; a `batch` that is not an integer of at least 2 is
-  ///   ``OpsLogError/invalidOperation(reason:)``.
+  ///   `OpsLogError.invalidOperation(reason:)`.
   public static func decodeEncodedLine(_ line: ArraySlice<UInt8>) throws -> DecodedLine<JSONBytes> {
     do {
       return try scanEncoded(line)

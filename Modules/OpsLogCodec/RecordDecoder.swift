@@ -2,10 +2,10 @@ import OpsLogTypes
 
 /// Decodes `Decodable` values from JSON: a store's typed records.
 ///
-/// Bytes are decoded straight into the type, without building a ``JSONValue`` first, and are
-/// checked as strictly as ``JSONValue/init(parsing:)-(Collection<UInt8>)`` checks them: the
+/// Bytes are decoded straight into the type, without building a `JSONValue` first, and are
+/// checked as strictly as `JSONValue.init(parsing:)-(Collection<UInt8>)` checks them: the
 /// whole input must be one valid JSON value (RFC 8259, UTF-8, at most
-/// ``JSONValue/maximumDepth`` levels), including members the type does not read.
+/// `JSONValue.maximumDepth` levels), including members the type does not read.
 ///
 /// Conventions, matching ``RecordEncoder``:
 /// - `Date` is a string, ISO-8601 in UTC: `2026-04-01T10:00:01.000Z` as JavaScript's
@@ -15,16 +15,16 @@ import OpsLogTypes
 ///   `Int64` and `UInt64` are exact over their whole range. `Double` and `Float` decode from
 ///   any number.
 /// - `decodeIfPresent` treats an absent key and `null` alike.
-/// - ``JSONValue`` (the whole value, or any member) is parsed as by the parser, keeping the
+/// - `JSONValue` (the whole value, or any member) is parsed as by the parser, keeping the
 ///   order of object keys.
 /// - When an object repeats a key, the last one wins, as in `JSON.parse` and
-///   ``JSONValue/init(parsing:)-(Collection<UInt8>)``, from bytes and from a ``JSONValue``
+///   `JSONValue.init(parsing:)-(Collection<UInt8>)`, from bytes and from a `JSONValue`
 ///   alike. (Such a document is decoded a second time, from its parsed tree: slower, and rare.)
-/// - Keys are matched by their exact code points (``ExactString``). A `Dictionary` keyed by
+/// - Keys are matched by their exact code points (`ExactString`). A `Dictionary` keyed by
 ///   `String` follows Swift's `String` equality, so two keys that differ only in Unicode
-///   normalization land on one entry; decode a ``JSONObject`` to keep both.
+///   normalization land on one entry; decode a `JSONObject` to keep both.
 ///
-/// Errors: malformed JSON is ``OpsLogError/invalidJSON(reason:offset:)`` with the byte
+/// Errors: malformed JSON is `OpsLogError.invalidJSON(reason:offset:)` with the byte
 /// offset; JSON of the wrong shape is a `DecodingError` (`typeMismatch`, `valueNotFound`,
 /// `keyNotFound`, `dataCorrupted` for out-of-range numbers and bad dates) whose context holds
 /// the coding path and whose description names it, for example `tasks[2].priority`.
@@ -35,9 +35,9 @@ public struct RecordDecoder: Sendable {
   /// Decodes `type` from a parsed value. Object key order is preserved.
   ///
   /// - Throws: `DecodingError` when the value does not fit the type;
-  ///   ``OpsLogError/invalidJSON(reason:offset:)`` when it nests deeper than
-  ///   ``JSONValue/maximumDepth`` (a value built in memory can; a parsed one cannot), the
-  ///   offset counting in its compact serialization. A `type` of ``JSONValue`` never throws.
+  ///   `OpsLogError.invalidJSON(reason:offset:)` when it nests deeper than
+  ///   `JSONValue.maximumDepth` (a value built in memory can; a parsed one cannot), the
+  ///   offset counting in its compact serialization. A `type` of `JSONValue` never throws.
   public func decode<T: Decodable>(_ type: T.Type, from value: JSONValue) throws -> T {
     if T.self == JSONValue.self { return value as! T }
     // The value's compact text decodes exactly as the value would, through the one fast path.
@@ -47,7 +47,7 @@ public struct RecordDecoder: Sendable {
 
   /// Decodes `type` from the bytes of one JSON document.
   ///
-  /// - Throws: ``OpsLogError/invalidJSON(reason:offset:)`` for malformed input (anywhere in
+  /// - Throws: `OpsLogError.invalidJSON(reason:offset:)` for malformed input (anywhere in
   ///   it), `DecodingError` when the JSON does not fit the type.
   public func decode<T: Decodable>(_ type: T.Type, from bytes: some Collection<UInt8>) throws -> T {
     if let result = try bytes.withContiguousStorageIfAvailable({ buffer in
@@ -62,7 +62,7 @@ public struct RecordDecoder: Sendable {
   /// Decodes `type` from the bytes of one JSON document in memory the caller owns: the hot
   /// path, for example one line of a snapshot read into a larger buffer.
   ///
-  /// - Throws: ``OpsLogError/invalidJSON(reason:offset:)`` for malformed input (anywhere in
+  /// - Throws: `OpsLogError.invalidJSON(reason:offset:)` for malformed input (anywhere in
   ///   it), `DecodingError` when the JSON does not fit the type.
   public func decode<T: Decodable>(_ type: T.Type, from bytes: UnsafeRawBufferPointer) throws -> T {
     if T.self == JSONValue.self { return try JSONParser.parseDocument(bytes) as! T }

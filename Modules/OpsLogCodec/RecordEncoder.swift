@@ -2,13 +2,13 @@ import OpsLogTypes
 
 /// Encodes `Encodable` values as compact JSON: a store's typed records.
 ///
-/// The output is what ``JSONValue/serialized()`` writes (compact, like `JSON.stringify`),
-/// produced in one pass straight into the bytes, without a ``JSONValue`` in between.
+/// The output is what `JSONValue.serialized()` writes (compact, like `JSON.stringify`),
+/// produced in one pass straight into the bytes, without a `JSONValue` in between.
 ///
 /// Conventions, matching ``RecordDecoder``:
 /// - Object keys come in the order the type encodes them; for a synthesized `Codable` struct
 ///   that is declaration order. A `Dictionary` is written in its own iteration order, which
-///   Swift does not fix (it varies between processes): sort it first, or use ``JSONObject``,
+///   Swift does not fix (it varies between processes): sort it first, or use `JSONObject`,
 ///   when stable bytes matter. `[Int: T]` and other non-`String` keys become strings, as
 ///   with `JSONEncoder`.
 /// - `Date` is a string, ISO-8601 in UTC with milliseconds, `2026-04-01T10:00:01.000Z`, as
@@ -16,7 +16,7 @@ import OpsLogTypes
 /// - `Data` is a base64 string.
 /// - `encodeIfPresent` of `nil` leaves the key out; `encodeNil` writes `null`.
 /// - A value that encodes nothing at all is an empty object `{}`.
-/// - ``JSONValue`` is written as by the writer, keeping the order of object keys.
+/// - `JSONValue` is written as by the writer, keeping the order of object keys.
 ///
 /// - Throws from every method: `EncodingError.invalidValue`, naming the coding path, for a
 ///   NaN or infinite `Double`/`Float` (JSON has no such numbers; nothing is written).
@@ -24,7 +24,7 @@ public struct RecordEncoder: Sendable {
   /// An encoder. It holds no state, so one instance serves any number of encodes, concurrently.
   public init() {}
 
-  /// Encodes `value` as a ``JSONValue``; object key order is preserved.
+  /// Encodes `value` as a `JSONValue`; object key order is preserved.
   public func encode<T: Encodable>(_ value: T) throws -> JSONValue {
     if T.self == JSONValue.self { return value as! JSONValue }
     return try JSONValue(parsing: encodeBytes(value))

@@ -11,7 +11,7 @@ public enum RecordMerge {
   /// object lacks is ignored. When the stored object repeats a key, it is appended once, in its
   /// first place with its last value, as a parse reads it. When either input is not one valid
   /// JSON object, or there is nothing to add, `newEncodedBytes` is returned unchanged.
-  /// Keys compare by exact code points (``ExactString``).
+  /// Keys compare by exact code points (`ExactString`).
   ///
   /// - Complexity: O(n) in the two inputs' sizes.
   public static func mergingUnknownKeys(

@@ -4,11 +4,11 @@ import OpsLogTypes
 /// asked for, so that a store can keep them (Docs/API.md, "Schema safety").
 ///
 /// A member counts as asked for when the type called `decode`, `decodeIfPresent`, `decodeNil`
-/// or `contains` for its key, or read the whole value at once (as a ``JSONValue``, or as a
+/// or `contains` for its key, or read the whole value at once (as a `JSONValue`, or as a
 /// dictionary, whose decoding asks for every key).
 public struct UnknownKeys: Sendable, Hashable {
   /// The keys of the top-level object that the type never asked for, in file order, each
-  /// once. These are the members ``RecordMerge/mergingUnknownKeys(_:from:into:)`` carries over.
+  /// once. These are the members ``RecordMerge/mergingUnknownKeys(_:from:into:)-(_,UnsafeRawBufferPointer,_)`` carries over.
   public var topLevel: [String]
   /// Whether a value below the top level had content the type never read: members of a
   /// nested object (one inside an array included), elements of an array it stopped reading
@@ -30,7 +30,7 @@ extension RecordDecoder {
   /// `unknownKeys` is nil when the type asked for every key of every object it decoded (see
   /// ``UnknownKeys`` for what counts as asking), which is the case whenever the type matches
   /// the data; then the decode costs what ``decode(_:from:)-(_,UnsafeRawBufferPointer)``
-  /// costs. A `type` of ``JSONValue`` reads everything.
+  /// costs. A `type` of `JSONValue` reads everything.
   ///
   /// - Throws: as ``decode(_:from:)-(_,UnsafeRawBufferPointer)``.
   public func decodeNotingUnknownKeys<T: Decodable>(

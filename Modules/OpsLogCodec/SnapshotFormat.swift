@@ -17,7 +17,7 @@ public enum SnapshotFormat {
   /// Appends `{"id":<id>,"data":<data>}` and a newline.
   ///
   /// `data` must be one valid compact JSON value (the record as ``RecordEncoder`` or
-  /// ``JSONValue/serialized()`` wrote it); it is copied as it is, so a record is never parsed
+  /// `JSONValue.serialized()` wrote it); it is copied as it is, so a record is never parsed
   /// again to be snapshotted.
   public static func writeRecordLine(into writer: inout JSONWriter, id: String, data: some Sequence<UInt8>) {
     writeRecordLine(into: &writer, id: id) { $0.writeRaw(data) }
@@ -59,7 +59,7 @@ public final class SnapshotWriter {
 
   /// Starts a snapshot with its header line.
   ///
-  /// - Throws: ``OpsLogError/invalidArgument(_:)`` for a gzip level outside 0...9.
+  /// - Throws: `OpsLogError.invalidArgument(_:)` for a gzip level outside 0...9.
   public init(header: SnapshotHeader, compression: SnapshotCompression) throws {
     switch compression {
     case .none: compressor = nil
@@ -71,7 +71,7 @@ public final class SnapshotWriter {
   /// Adds one record line; `data` is the record's compact JSON, copied as it is (not checked).
   /// Lines come out in the order they are appended.
   ///
-  /// - Throws: for a gzip snapshot, ``OpsLogError/invalidArgument(_:)`` from the compressor
+  /// - Throws: for a gzip snapshot, `OpsLogError.invalidArgument(_:)` from the compressor
   ///   when a full buffer is handed to it: zlib failed, or ``finish()`` was called already. A
   ///   plain snapshot never throws.
   public func append(id: String, data: some Sequence<UInt8>) throws {
@@ -88,7 +88,7 @@ public final class SnapshotWriter {
 
   /// The remaining bytes, including the gzip trailer when compressed.
   ///
-  /// - Throws: ``OpsLogError/invalidArgument(_:)`` when called twice on a gzip snapshot.
+  /// - Throws: `OpsLogError.invalidArgument(_:)` when called twice on a gzip snapshot.
   public func finish() throws -> [UInt8] {
     try drain()
     if let compressor { output.append(contentsOf: try compressor.finish()) }

@@ -33,7 +33,7 @@ public struct SnapshotRecord: Sendable {
 /// have no line structure and are buffered.
 ///
 /// Snapshots are replaced atomically, so a bad line is real damage: every problem throws
-/// ``OpsLogError/corrupted(path:reason:)`` naming the line; no record is ever skipped.
+/// `OpsLogError.corrupted(path:reason:)` naming the line; no record is ever skipped.
 ///
 /// Not `Sendable` and not to be copied mid-stream (a copy shares the zlib stream).
 public struct SnapshotReader {
@@ -76,7 +76,7 @@ public struct SnapshotReader {
   /// Reads the next chunk of the file and calls `onRecord` for every record line it
   /// completes, in file order.
   ///
-  /// - Throws: ``OpsLogError/corrupted(path:reason:)`` for a bad header, a record line that is
+  /// - Throws: `OpsLogError.corrupted(path:reason:)` for a bad header, a record line that is
   ///   not `{"id":<non-empty string>,"data":<value>}`, anything but blank lines after a
   ///   single-line legacy document, damaged gzip data, or any chunk after ``finish(_:)``
   ///   ("data after the end of the snapshot"); whatever `onRecord` throws.
@@ -93,7 +93,7 @@ public struct SnapshotReader {
 
   /// Reads what is left after the last chunk and returns the header.
   ///
-  /// - Throws: ``OpsLogError/corrupted(path:reason:)`` for an empty snapshot, a truncated gzip
+  /// - Throws: `OpsLogError.corrupted(path:reason:)` for an empty snapshot, a truncated gzip
   ///   stream, a last line that is damaged, or a legacy document that is truncated or invalid.
   public mutating func finish(_ onRecord: (SnapshotRecord) throws -> Void) throws -> SnapshotHeader {
     guard !isFinished else {

@@ -18,10 +18,10 @@ extension Store {
   /// Returns when the write mode's promise holds for the batch (see ``WriteMode``), in call
   /// order with the store's other writes.
   /// - Complexity: O(total size of the batch's records).
-  /// - Throws: whatever `body` throws (nothing is written); ``OpsLogError/notFound(id:)`` from
-  ///   ``Batch/delete(_:)``; ``OpsLogError/invalidArgument(_:)`` for an empty ID;
-  ///   ``OpsLogError/readOnly``, ``OpsLogError/closed``, an `EncodingError`, or the write's
-  ///   ``OpsLogError/io(path:errno:reason:)``, after which the store is as it was.
+  /// - Throws: whatever `body` throws (nothing is written); `OpsLogError.notFound(id:)` from
+  ///   ``Batch/delete(_:)``; `OpsLogError.invalidArgument(_:)` for an empty ID;
+  ///   `OpsLogError.readOnly`, `OpsLogError.closed`, an `EncodingError`, or the write's
+  ///   `OpsLogError.io(path:errno:reason:)`, after which the store is as it was.
   public func batch(
     isolation: isolated (any Actor)? = #isolation, _ body: (inout Batch<Record>) throws -> Void
   ) async throws {
@@ -108,14 +108,14 @@ public struct Batch<Record: Sendable> {
   init(base: RecordTable<Record>) { self.base = base }
 
   /// Sets `id` to `value` (creates or replaces it). An empty `id` makes ``Store/batch(isolation:_:)``
-  /// throw ``OpsLogError/invalidArgument(_:)`` and write nothing.
+  /// throw `OpsLogError.invalidArgument(_:)` and write nothing.
   public mutating func set(_ id: String, _ value: Record) {
     changes.append(Change(id: id, record: value, previous: get(id)))
     overlay[ExactString(id)] = .some(value)
   }
 
   /// Deletes `id`.
-  /// - Throws: ``OpsLogError/notFound(id:)`` when, as the batch sees the store, no record has it.
+  /// - Throws: `OpsLogError.notFound(id:)` when, as the batch sees the store, no record has it.
   public mutating func delete(_ id: String) throws {
     guard let previous = get(id) else { throw OpsLogError.notFound(id: id) }
     changes.append(Change(id: id, record: nil, previous: previous))

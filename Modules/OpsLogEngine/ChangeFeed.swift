@@ -9,7 +9,7 @@ public enum StoreChange<Record: Sendable>: Sendable {
   case applied([LogOperation<Record>])
   /// Operations taken back (an undo, this store's or the followed writer's, or a write that
   /// failed and was rolled back), newest first: the order in which to revert them. Each
-  /// carries its full previous record (``PreviousValue/record(_:)``, or ``PreviousValue/none``
+  /// carries its full previous record (`PreviousValue.record(_:)`, or `PreviousValue.none`
   /// for a create), never a delta patch, so that reverting needs no JSON.
   case undone([LogOperation<Record>])
   /// The state was rebuilt (an archive, another agent's compaction, a follower that could not

@@ -189,10 +189,11 @@ public struct SingleWriterLog: LogStrategy {
   {
     try Self.checkLayout(manifest)
     let walPath = manifest.activeOps
-    let wal = try await backend.readWAL(walPath)
+    let wal = try await backend.readWAL(walPath, logger: logger)
     var walLength = wal.consumedThrough
     if !options.readOnly {
-      walLength = try await WALRepair.cutTornTail(walPath, read: wal, backend: backend, durability: options.durability)
+      walLength = try await WALRepair.cutTornTail(
+        walPath, read: wal, backend: backend, durability: options.durability, logger: logger)
     }
     // A reader keeps the torn tail: it reads the line again once it is complete.
     return LogLoad(
@@ -284,34 +285,38 @@ public enum WALRepair {
 
   /// Cuts a last line without its newline off the WAL: a new line appended after it would be
   /// glued to it. Returns the new length.
-  public static func cutTornTail(_ path: String, length: Int, backend: any StorageBackend, durability: Durability)
+  public static func cutTornTail(
+    _ path: String, length: Int, backend: any StorageBackend, durability: Durability, logger: Logger? = nil
+  )
     async throws -> Int
   {
     let keep = try await completeLength(path, length: length, backend: backend)
-    try await cut(path, from: length, to: keep, backend: backend, durability: durability)
+    try await cut(path, from: length, to: keep, backend: backend, durability: durability, logger: logger)
     return keep
   }
 
   /// ``cutTornTail(_:length:backend:durability:)`` for a WAL just read whole with `readWAL`,
   /// which already found where its complete lines end. Returns the new length.
   public static func cutTornTail(
-    _ path: String, read wal: WALReadResult, backend: any StorageBackend, durability: Durability
+    _ path: String, read wal: WALReadResult, backend: any StorageBackend, durability: Durability,
+    logger: Logger? = nil
   )
     async throws -> Int
   {
     try await cut(
       path, from: wal.consumedThrough + wal.partialTailLength, to: wal.consumedThrough, backend: backend,
-      durability: durability)
+      durability: durability, logger: logger)
     return wal.consumedThrough
   }
 
   private static func cut(
-    _ path: String, from length: Int, to keep: Int, backend: any StorageBackend, durability: Durability
+    _ path: String, from length: Int, to keep: Int, backend: any StorageBackend, durability: Durability,
+    logger: Logger?
   )
     async throws
   {
     guard keep < length else { return }
-    Logger(label: "OpsLog").warning(
+    (logger ?? Logger(label: "OpsLog")).warning(
       "cutting a torn last WAL line", metadata: ["path": "\(path)", "bytes": "\(length - keep)"])
     try await backend.truncate(path, toLength: keep, durability: durability)
   }

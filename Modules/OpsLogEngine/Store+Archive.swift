@@ -4,10 +4,14 @@ import OpsLogTypes
 
 extension Store {
   /// Moves the records for which `isIncluded(record, id)` is true out of the active state
-  /// into the archive segment `archive/archive-<segment>.json`, then checkpoints.
+  /// into the archive segment `archive/archive-<segment>.json`, then checkpoints. With
+  /// ``StoreOptions/snapshotCompression`` set to gzip, a new segment is written compressed,
+  /// as `archive/archive-<segment>.json.gz`, at the same level as the snapshots.
   ///
   /// Archiving into an existing segment merges: records already there stay, new ones are
-  /// added, one with the same ID is replaced. The default segment is the current quarter in
+  /// added, one with the same ID is replaced. A segment the manifest already lists keeps its
+  /// kind (plain or compressed) whatever the compression option says, so that a period never
+  /// has two files. The default segment is the current quarter in
   /// UTC, `YYYY-Qn`. The segment is written before the records leave the active state, so a
   /// crash in between leaves them in both places, never in neither. The records leave memory
   /// only once the checkpoint's manifest is written: when any step fails, the store shows
@@ -19,8 +23,8 @@ extension Store {
   /// - Returns: how many records were archived (0: nothing was written).
   /// - Complexity: O(records in the store): the predicate sees every record, and the
   ///   checkpoint writes the whole state.
-  /// - Throws: ``OpsLogError/invalidArgument(_:)`` for a segment name unsafe in a file name,
-  ///   ``OpsLogError/unsupported(_:)`` with `skipLoad`, ``OpsLogError/locked(holder:)`` when
+  /// - Throws: `OpsLogError.invalidArgument(_:)` for a segment name unsafe in a file name,
+  ///   `OpsLogError.unsupported(_:)` with `skipLoad`, `OpsLogError.locked(holder:)` when
   ///   another agent is compacting a multi-writer store (nothing changed), and the errors of
   ///   ``compact()``.
   @discardableResult
@@ -32,17 +36,26 @@ extension Store {
       throw OpsLogError.unsupported("archive() needs the whole state, and a skipLoad store loaded none of it")
     }
     let period = segment ?? ISOTime.currentQuarter()
-    let path = "archive/" + (try ArchiveCodec.fileName(period: period))
+    let plainPath = "archive/" + (try ArchiveCodec.fileName(period: period))
+    let compressedPath = "archive/" + (try ArchiveCodec.fileName(period: period, compressed: true))
     await checkpointLock.lock()
     defer { checkpointLock.unlock() }
     await mutationLock.lock()
     defer { mutationLock.unlock() }
     try await checkLogBeforeMutation()
     try await writeQueued()
-    let (table, storedForms) = try state.withLock { state in
+    let (table, storedForms, listed) = try state.withLock { state in
       try state.checkMutable(readOnly: options.readOnly)
-      return (state.table, state.storedForms)
+      return (state.table, state.storedForms, state.manifest.archiveSegments)
     }
+    // A listed segment keeps its kind; a new one follows the snapshots' compression.
+    let compression: SnapshotCompression
+    switch (listed.contains(plainPath), listed.contains(compressedPath), options.snapshotCompression) {
+    case (true, _, _), (false, false, .none): compression = .none
+    case (false, _, .gzip): compression = options.snapshotCompression
+    case (false, true, .none): compression = .gzip(level: 6)
+    }
+    let path = compression == SnapshotCompression.none ? plainPath : compressedPath
     var records = JSONObject()
     var ids: [String] = []
     try table.forEach { id, record in
@@ -65,25 +78,54 @@ extension Store {
       reason: .archive(path: path, count: ids.count), plan: plan,
       beforeCut: {
         try await self.backend.writeArchiveSegment(
-          ArchiveSegment(period: period, timestamp: ISOTime.now(), records: segmentRecords), to: path)
+          ArchiveSegment(period: period, timestamp: ISOTime.now(), records: segmentRecords), to: path,
+          compression: compression)
       })
     guard ran else { throw OpsLogError.locked(holder: "another agent's compaction; archive again once it is done") }
     return ids.count
   }
 
   /// The records of an archive segment, by ID. `segment` is a period (`"2025-Q4"`) or a path
-  /// as ``archiveSegments()`` lists it (`"archive/archive-2025-Q4.json"`).
+  /// as ``archiveSegments()`` lists it (`"archive/archive-2025-Q4.json"`). A period finds its
+  /// segment plain or compressed (`archive-2025-Q4.json.gz`), the one the manifest lists
+  /// first; either kind is read, recognized by its bytes.
   ///
-  /// - Throws: ``OpsLogError/archiveSegmentNotFound(_:)`` when it does not exist,
-  ///   ``OpsLogError/corrupted(path:reason:)`` when it is damaged.
+  /// Records are keyed by Swift `String`, whose equality is Unicode canonical equivalence:
+  /// two archived IDs that differ only in composition meet in one key.
+  ///
+  /// - Complexity: O(records in the segment): the file is read and decoded whole.
+  /// - Throws: `OpsLogError.archiveSegmentNotFound(_:)` when it does not exist,
+  ///   `OpsLogError.corrupted(path:reason:)` when it is damaged or a compressed segment is
+  ///   truncated.
   public func loadArchive(_ segment: String) async throws -> [String: Record] {
-    try state.withLock { state in if state.isClosed { throw OpsLogError.closed } }
-    let path = segment.contains("/") ? segment : "archive/" + (try ArchiveCodec.fileName(period: segment))
-    let stored: ArchiveSegment?
-    do {
-      stored = try await backend.readArchiveSegment(path)
-    } catch OpsLogError.invalidArgument {
-      throw OpsLogError.archiveSegmentNotFound(segment)
+    let listed = try state.withLock { state in
+      if state.isClosed { throw OpsLogError.closed }
+      return state.manifest.archiveSegments
+    }
+    var candidates: [String]
+    if segment.contains("/") {
+      candidates = [segment]
+    } else {
+      do {
+        candidates = [
+          "archive/" + (try ArchiveCodec.fileName(period: segment)),
+          "archive/" + (try ArchiveCodec.fileName(period: segment, compressed: true)),
+        ]
+      } catch OpsLogError.invalidArgument {
+        throw OpsLogError.archiveSegmentNotFound(segment)
+      }
+      // The kind the manifest lists is read first.
+      candidates.sort { listed.contains($0) && !listed.contains($1) }
+    }
+    var stored: ArchiveSegment? = nil
+    var path = candidates[0]
+    for candidate in candidates where stored == nil {
+      do {
+        stored = try await backend.readArchiveSegment(candidate)
+        path = candidate
+      } catch OpsLogError.invalidArgument {
+        throw OpsLogError.archiveSegmentNotFound(segment)
+      }
     }
     guard let stored else { throw OpsLogError.archiveSegmentNotFound(segment) }
     var records: [String: Record] = [:]

@@ -15,8 +15,10 @@ extension Store {
   /// manifest at both. Waits for a checkpoint already running. Operations before it can no
   /// longer be undone.
   ///
-  /// - Throws: ``OpsLogError/unsupported(_:)`` with `skipLoad` (the snapshot would hold only
-  ///   what this process wrote), ``OpsLogError/readOnly``, ``OpsLogError/closed``, or the
+  /// - Complexity: O(n), n the number of records: the whole state is encoded and written;
+  ///   writes go on meanwhile and wait only for the two short switches.
+  /// - Throws: `OpsLogError.unsupported(_:)` with `skipLoad` (the snapshot would hold only
+  ///   what this process wrote), `OpsLogError.readOnly`, `OpsLogError.closed`, or the
   ///   write's error, in which case the previous snapshot and WAL stay current.
   public func compact() async throws {
     if options.skipLoad {
@@ -171,8 +173,12 @@ extension Store {
       manifest.stats.opsCount = max(0, operationCount - cut.operationCount)
       manifest.stats.lastCheckpoint = timestamp
       manifest = try await session.writeManifest(manifest, newWALPath: walPath, backend: backend)
+      // Only a single writer removes files: another agent may be loading any recent
+      // generation at any moment, and it holds no lock that says so.
+      let removesGenerations = strategy.capabilities.contains(.exclusiveWriter)
       let retired = state.withLock { state -> [String] in
         state.finishCheckpoint(cut, manifest: manifest, walPath: walPath, carriedLength: carried.count, plan: plan)
+        guard removesGenerations else { return [] }
         state.retiredGenerations.append([cut.manifest.currentSnapshot, cut.walPath])
         guard let keep = options.retainedGenerations, state.retiredGenerations.count > keep else { return [] }
         let expired = state.retiredGenerations.prefix(state.retiredGenerations.count - keep)
@@ -184,6 +190,52 @@ extension Store {
       try? await backend.remove(walPath)
       try? await backend.remove(snapshotPath)
       throw error
+    }
+  }
+
+  /// Picks up the generations earlier sessions superseded, so that
+  /// ``StoreOptions/retainedGenerations`` bounds the files on disk across reopens too, not only
+  /// within one session: the newest `retainedGenerations` of them become this session's
+  /// retired generations (removed by later checkpoints as they expire), and older ones are
+  /// removed now.
+  ///
+  /// A generation is a snapshot older than the current one with the single-writer WALs
+  /// (`ops/ops-<ms>.jsonl`) written from its time until the next snapshot's. Files that are
+  /// newer than the current snapshot (left by a checkpoint that failed before its manifest),
+  /// temporary files, agent WALs and archive segments are never touched. A writable
+  /// single-writer open calls it while it holds the lock; a failure to list or remove only
+  /// leaves files behind.
+  func adoptEarlierGenerations() async {
+    guard let keep = options.retainedGenerations else { return }
+    let manifest = state.withLock { $0.manifest }
+    guard let currentTime = StoreFileName.milliseconds(of: manifest.currentSnapshot) else { return }
+    let named: Set<String> = [manifest.currentSnapshot, manifest.activeOps]
+    do {
+      func older(_ paths: [String]) -> [(time: Int64, path: String)] {
+        paths.filter { !named.contains($0) && !StoreFileName.isTemporary($0) }
+          .compactMap { path in StoreFileName.milliseconds(of: path).map { (time: $0, path: path) } }
+          .filter { $0.time < currentTime }.sorted { $0.time < $1.time }
+      }
+      let snapshots = older(
+        try await backend.list("snapshots").filter { $0.hasPrefix("snap-") }.map { "snapshots/" + $0 })
+      let wals = older(try await backend.listWALFiles().filter { $0.hasPrefix("ops/ops-") })
+      guard !snapshots.isEmpty || !wals.isEmpty else { return }
+      // Oldest first; WALs older than every older snapshot join the oldest generation.
+      var generations: [[String]] = snapshots.map { [$0.path] }
+      if generations.isEmpty { generations = [[]] }
+      for wal in wals {
+        let index = snapshots.lastIndex { $0.time <= wal.time } ?? 0
+        generations[index].append(wal.path)
+      }
+      let expired = generations.count > keep ? generations.prefix(generations.count - keep).flatMap { $0 } : []
+      let kept = Array(generations.suffix(min(keep, generations.count)))
+      state.withLock { $0.retiredGenerations = kept + $0.retiredGenerations }
+      for path in expired { try? await backend.remove(path) }
+      if !expired.isEmpty {
+        logger.debug("removed superseded generations", metadata: ["files": "\(expired.count)"])
+      }
+    } catch {
+      logger.warning("could not list superseded generations; they stay on disk", metadata: ["error": "\(error)"])
     }
   }
 

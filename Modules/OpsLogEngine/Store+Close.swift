@@ -5,8 +5,10 @@ import OpsLogTypes
 extension Store {
   /// Flushes what is buffered, checkpoints when ``StoreOptions/checkpointOnClose`` is set and
   /// operations were written since the last checkpoint, releases the lock and closes the
-  /// files. After it, every call throws ``OpsLogError/closed``; closing twice is harmless.
+  /// files. After it, every call throws `OpsLogError.closed`; closing twice is harmless.
   ///
+  /// - Complexity: O(buffered operations), plus a checkpoint (O(n) in the records) when
+  ///   operations were written since the last one and ``StoreOptions/checkpointOnClose`` is set.
   /// - Throws: a background write failure not reported yet, or the final write's error; the
   ///   store is closed all the same.
   public func close() async throws {

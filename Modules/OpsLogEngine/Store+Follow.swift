@@ -3,6 +3,14 @@ import OpsLogStorage
 import OpsLogTypes
 import Synchronization
 
+#if canImport(Glibc)
+  import Glibc
+#elseif canImport(Musl)
+  import Musl
+#elseif canImport(Darwin)
+  import Darwin
+#endif
+
 extension Store {
   // MARK: - Following a writer in another process
 
@@ -16,8 +24,10 @@ extension Store {
   /// archived records reloads the snapshot.
   ///
   /// A writable single-writer store holds the lock, so nobody else appends: it returns `[]`.
-  /// - Throws: ``OpsLogError/closed``; the reads' ``OpsLogError/io(path:errno:reason:)``;
-  ///   ``OpsLogError/corrupted(path:reason:)`` for a record that does not decode or a
+  /// - Complexity: O(bytes the other writers appended since the last call); a reload is
+  ///   O(records + WAL operations), as an open.
+  /// - Throws: `OpsLogError.closed`; the reads' `OpsLogError.io(path:errno:reason:)`;
+  ///   `OpsLogError.corrupted(path:reason:)` for a record that does not decode or a
   ///   damaged snapshot or manifest met while reloading. Malformed lines are skipped with a
   ///   warning, as on open.
   @discardableResult
@@ -272,6 +282,8 @@ extension Store {
 
   /// Applies what another process wrote since the last call; see ``tail()``, whose errors it
   /// throws.
+  ///
+  /// - Complexity: as ``tail()``.
   public func refresh() async throws {
     try await tail()
   }
@@ -283,6 +295,8 @@ extension Store {
   ///
   /// The stream finishes (without an error) when its task is cancelled or the store is
   /// closed, and with an error when a read fails.
+  ///
+  /// - Complexity: O(1) to start; each poll as ``tail()``.
   public func watch(interval: Duration = .seconds(1)) -> AsyncThrowingStream<[LogOperation<Record>], any Error> {
     let changes = changes(pollInterval: interval)
     return AsyncThrowingStream {
@@ -309,6 +323,9 @@ extension Store {
   ///
   /// The stream finishes without an error when its task is cancelled or the store is closed,
   /// and with the error when a poll fails.
+  ///
+  /// - Complexity: O(1) to start; each change is delivered in O(its operations); a poll
+  ///   costs as ``tail()``.
   public func changes(pollInterval: Duration = .milliseconds(250)) -> AsyncThrowingStream<
     StoreChange<Record>, any Error
   > {
@@ -376,12 +393,34 @@ extension Store {
   }
 
   /// Loads the state afresh from `manifest`'s snapshot and WAL.
+  ///
+  /// A writer that checkpoints under ``StoreOptions/retainedGenerations`` may remove those
+  /// files between the follower's reading of the manifest and of the files: when a file is
+  /// gone and the manifest has changed meanwhile, the reload starts again from the new one.
   func reload(_ manifest: ManifestInfo, token: FileChangeToken?) async throws {
-    let wal = try await backend.readWAL(manifest.activeOps, logger: logger)
-    let load = LogLoad(
-      manifest: manifest, lines: wal.lines, appendPath: manifest.activeOps, appendLength: wal.consumedThrough,
-      malformedLines: wal.malformedLines)
-    try await reloadState(load, token: token)
+    var manifest = manifest
+    var token = token
+    var attempts = 0
+    while true {
+      do {
+        let wal = try await backend.readWAL(manifest.activeOps, logger: logger)
+        let load = LogLoad(
+          manifest: manifest, lines: wal.lines, appendPath: manifest.activeOps,
+          appendLength: wal.consumedThrough, malformedLines: wal.malformedLines)
+        try await reloadState(load, token: token)
+        return
+      } catch let error as OpsLogError {
+        attempts += 1
+        guard followsSingleWriter, attempts < 10, error.isMissingFile else { throw error }
+        let newToken = try await backend.manifestChangeToken()
+        guard newToken != token, let newer = try await backend.readManifest(),
+          newer.currentSnapshot != manifest.currentSnapshot
+        else { throw error }
+        logger.debug("the files of the manifest read were removed meanwhile; reloading from the newer one")
+        manifest = newer
+        token = newToken
+      }
+    }
   }
 
   // MARK: - Streaming reads
@@ -391,10 +430,13 @@ extension Store {
   /// reading back instead of letting records pile up in memory.
   ///
   /// The file is the one the manifest names at the first `next()`, not at this call. The
-  /// stream throws ``OpsLogError/closed`` when it has to read after the store is closed,
-  /// ``OpsLogError/corrupted(path:reason:)`` for damage or a record that does not decode, and
-  /// ``OpsLogError/io(path:errno:reason:)`` when the file cannot be read (for example, removed
+  /// stream throws `OpsLogError.closed` when it has to read after the store is closed,
+  /// `OpsLogError.corrupted(path:reason:)` for damage or a record that does not decode, and
+  /// `OpsLogError.io(path:errno:reason:)` when the file cannot be read (for example, removed
   /// by a checkpoint under ``StoreOptions/retainedGenerations``).
+  ///
+  /// - Complexity: O(n) over the whole stream, in memory O(one read window), whatever
+  ///   the snapshot's size.
   public func streamSnapshot() -> AsyncThrowingStream<(id: String, record: Record), any Error> {
     let cursor = SnapshotCursor<Record>(store: self)
     return AsyncThrowingStream { try await cursor.next() }
@@ -405,8 +447,22 @@ extension Store {
   ///
   /// The file is the store's WAL at the first `next()`; lines appended while streaming may
   /// or may not be included. Errors as for ``streamSnapshot()``.
+  ///
+  /// - Complexity: O(WAL size) over the whole stream, in memory O(one read window).
   public func walOperations(since timestamp: String? = nil) -> AsyncThrowingStream<LogOperation<Record>, any Error> {
     let cursor = WALCursor<Record>(store: self, since: timestamp)
     return AsyncThrowingStream { try await cursor.next() }
+  }
+}
+
+extension OpsLogError {
+  /// Whether the error says a file is not there (removed by a checkpoint, or never written):
+  /// the store's own wording for a named file that is missing, or `ENOENT` from a read.
+  var isMissingFile: Bool {
+    switch self {
+    case .corrupted(_, let reason): return reason.hasSuffix("does not exist")
+    case .io(_, let code, _): return code == ENOENT
+    default: return false
+    }
   }
 }

@@ -8,7 +8,7 @@ extension Store {
   ///
   /// - A location without `manifest.json` is a fresh store if it holds no store files (the
   ///   directory is created); if it holds snapshots or WAL files, opening it is
-  ///   ``OpsLogError/corrupted(path:reason:)``, never a silent fresh store over old data.
+  ///   `OpsLogError.corrupted(path:reason:)`, never a silent fresh store over old data.
   /// - Otherwise the snapshot is loaded and the WAL replayed; WAL lines that are not valid
   ///   operations (a line torn by a crash) are skipped with a warning. A writable open cuts a
   ///   torn last line off before appending.
@@ -16,13 +16,16 @@ extension Store {
   ///   ``StoreOptions/migrate``; a writable open then checkpoints at once.
   /// - ``StoreOptions/readOnly`` takes no lock and writes nothing; ``StoreOptions/skipLoad``
   ///   loads nothing. Neither creates a store: a missing one is
-  ///   ``OpsLogError/storeNotFound(location:)``.
+  ///   `OpsLogError.storeNotFound(location:)`.
   ///
   /// A failed open leaves no lock and no new file behind.
   ///
-  /// - Throws: ``OpsLogError/locked(holder:)`` when another live writer holds the store,
-  ///   ``OpsLogError/corrupted(path:reason:)`` for a damaged manifest or snapshot,
-  ///   ``OpsLogError/migrationFailed(id:reason:)``, ``OpsLogError/io(path:errno:reason:)``.
+  /// - Complexity: O(records in the snapshot + operations in the WAL): the snapshot is read
+  ///   and decoded once and the WAL replayed; a migration adds one checkpoint, also linear in
+  ///   the records.
+  /// - Throws: `OpsLogError.locked(holder:)` when another live writer holds the store,
+  ///   `OpsLogError.corrupted(path:reason:)` for a damaged manifest or snapshot,
+  ///   `OpsLogError.migrationFailed(id:reason:)`, `OpsLogError.io(path:errno:reason:)`.
   public static func open(_ location: String, options: StoreOptions = StoreOptions()) async throws -> Store<Record> {
     try await open(location, options: options, strategy: SingleWriterLog())
   }
@@ -38,6 +41,10 @@ extension Store {
       throw OpsLogError.invalidArgument("checkpointThreshold must be at least 1")
     }
     guard options.groupCommitSize > 0 else { throw OpsLogError.invalidArgument("groupCommitSize must be at least 1") }
+    if let retained = options.retainedGenerations, retained < 1 {
+      throw OpsLogError.invalidArgument(
+        "retainedGenerations must be at least 1 (the generation a reader may still use), or nil to keep every file")
+    }
     if case .gzip(let level) = options.snapshotCompression, !(0...9).contains(level) {
       throw OpsLogError.invalidArgument("gzip level must be 0 to 9, not \(level)")
     }
@@ -58,12 +65,7 @@ extension Store {
       if !options.readOnly && !options.skipLoad { try await strategy.prepare(backend: backend, options: options) }
       let store: Store<Record>
       if let manifest = try await backend.readManifest() {
-        // A newer application wrote it: an older one would misread or drop what it does not
-        // know, so it is not opened in any mode and nothing is written.
-        if manifest.version > options.version {
-          throw OpsLogError.versionTooNew(stored: manifest.version, supported: options.version)
-        }
-        store = try await openExisting(
+        store = try await openExistingFollowingReplacements(
           location, manifest: manifest, options: options, backend: backend, strategy: strategy)
       } else {
         if try await backend.containsStoreFiles() {
@@ -75,6 +77,9 @@ extension Store {
         }
         if options.readOnly || options.skipLoad { throw OpsLogError.storeNotFound(location: location) }
         store = try await createFresh(location, options: options, backend: backend, strategy: strategy)
+      }
+      if store.isWritable && !options.skipLoad && strategy.capabilities.contains(.exclusiveWriter) {
+        await store.adoptEarlierGenerations()
       }
       if store.isWritable && !options.skipLoad && store.needsMigrationCheckpoint {
         try await store.checkpoint(reason: .migration)
@@ -102,11 +107,42 @@ extension Store {
     return Store(location: location, options: options, backend: backend, strategy: strategy, state: state)
   }
 
+  /// ``openExisting(_:manifest:options:backend:strategy:)``, refusing a newer version. A reader
+  /// holds no lock, so the writer may checkpoint twice while it loads and remove the files it
+  /// is reading (``StoreOptions/retainedGenerations``): a read-only open that finds a file
+  /// gone starts again from the newer manifest. An unchanged manifest means the file is really
+  /// missing, and the error stands.
+  static func openExistingFollowingReplacements(
+    _ location: String, manifest: ManifestInfo, options: StoreOptions, backend: any StorageBackend,
+    strategy: any LogStrategy
+  ) async throws -> Store<Record> {
+    var manifest = manifest
+    var attempts = 0
+    while true {
+      // A newer application wrote it: an older one would misread or drop what it does not
+      // know, so it is not opened in any mode and nothing is written.
+      if manifest.version > options.version {
+        throw OpsLogError.versionTooNew(stored: manifest.version, supported: options.version)
+      }
+      do {
+        return try await openExisting(
+          location, manifest: manifest, options: options, backend: backend, strategy: strategy)
+      } catch let error as OpsLogError where options.readOnly && error.isMissingFile && attempts < 10 {
+        attempts += 1
+        guard let newer = try await backend.readManifest(),
+          newer.currentSnapshot != manifest.currentSnapshot || newer.activeOps != manifest.activeOps
+        else { throw error }
+        manifest = newer
+      }
+    }
+  }
+
   static func openExisting(
     _ location: String, manifest: ManifestInfo, options: StoreOptions, backend: any StorageBackend,
     strategy: any LogStrategy
   ) async throws -> Store<Record> {
     let follows = followsSingleWriter(options: options, strategy: strategy)
+    let logger = options.storeLogger(location: location)
     let token = follows ? try await backend.manifestChangeToken() : nil
     let walPath = manifest.activeOps
     if options.skipLoad {
@@ -117,11 +153,12 @@ extension Store {
       // read as part of it; a reader starts following after the last complete unit, so that
       // it reads the rest once it is complete instead of from its middle. Finding where a
       // batch starts takes reading the WAL: O(WAL), like an open that loads.
-      let wal = try await backend.readWAL(walPath)
+      let wal = try await backend.readWAL(walPath, logger: logger)
       let walLength =
         options.readOnly
         ? wal.consumedThrough
-        : try await WALRepair.cutTornTail(walPath, read: wal, backend: backend, durability: options.durability)
+        : try await WALRepair.cutTornTail(
+          walPath, read: wal, backend: backend, durability: options.durability, logger: logger)
       var state = StoreState<Record>(manifest: manifest, walPath: walPath, walLength: walLength)
       state.manifestToken = token
       // Nothing was applied: the cursor knows no line to check, only where to read on.
@@ -129,7 +166,6 @@ extension Store {
       return Store(location: location, options: options, backend: backend, strategy: strategy, state: state)
     }
 
-    let logger = Logger(label: "OpsLog")
     var load = try await strategy.load(manifest: manifest, backend: backend, options: options, logger: logger)
     let lineHashes = follows ? load.lines.map(\.hash) : []
     let cursor = follows ? FollowCursor(loadedFrom: load) : nil

@@ -17,8 +17,8 @@ extension Store {
   /// Returns `false` when there is nothing to undo (no operation since the last checkpoint,
   /// or only operations of a checkpoint in progress).
   /// - Complexity: O(1) I/O; O(operations in the batch) in memory.
-  /// - Throws: ``OpsLogError/readOnly``, ``OpsLogError/closed``, a background write failure not
-  ///   reported yet, or the truncation's ``OpsLogError/io(path:errno:reason:)`` (then nothing
+  /// - Throws: `OpsLogError.readOnly`, `OpsLogError.closed`, a background write failure not
+  ///   reported yet, or the truncation's `OpsLogError.io(path:errno:reason:)` (then nothing
   ///   is undone).
   @discardableResult
   public func undo() async throws -> Bool {

@@ -225,10 +225,13 @@ extension Store {
   ///
   /// Returns when the write mode's promise holds (see ``WriteMode``). Writes take effect in
   /// call order.
-  /// - Complexity: O(size of the record), independent of the number of records stored.
-  /// - Throws: ``OpsLogError/readOnly``, ``OpsLogError/closed``, ``OpsLogError/invalidArgument(_:)``
+  /// - Complexity: O(size of the record), independent of the number of records stored. (The
+  ///   first write after a checkpoint starts, or while `all()` or `filter` holds a copy of the
+  ///   state, copies the record table's references once, O(n); a checkpoint every
+  ///   ``StoreOptions/checkpointThreshold`` writes makes that O(n / threshold) per write.)
+  /// - Throws: `OpsLogError.readOnly`, `OpsLogError.closed`, `OpsLogError.invalidArgument(_:)`
   ///   for an empty ID, an `EncodingError` when the record cannot be encoded, or the write's
-  ///   ``OpsLogError/io(path:errno:reason:)``; a failed write leaves the store as it was.
+  ///   `OpsLogError.io(path:errno:reason:)`; a failed write leaves the store as it was.
   // Inlinable, like the rest of the single-operation write path, so that it is specialized for
   // the caller's record type: unspecialized, a third of a write went to generic metadata
   // lookups and value-witness copies.
@@ -247,7 +250,7 @@ extension Store {
   /// Deletes the record `id`.
   ///
   /// - Complexity: O(size of the record).
-  /// - Throws: ``OpsLogError/notFound(id:)`` when no record has this ID, and the errors of
+  /// - Throws: `OpsLogError.notFound(id:)` when no record has this ID, and the errors of
   ///   ``set(_:_:)``.
   @inlinable
   public func delete(_ id: String) async throws {
@@ -524,8 +527,9 @@ extension Store {
   // MARK: - Flush
 
   /// Writes every buffered operation (group and async modes) and returns once they are in
-  /// the WAL; with ``Durability/disk`` they are fsynced too.
+  /// the WAL; with `Durability.disk` they are fsynced too.
   ///
+  /// - Complexity: O(buffered operations).
   /// - Throws: a background write failure not reported yet.
   public func flush() async throws {
     let last = try state.withLock { state -> UInt64 in
@@ -537,8 +541,10 @@ extension Store {
     if let error = state.withLock({ $0.takeBackgroundError() }) { throw error }
   }
 
-  /// ``flush()``, and with ``Durability/disk`` every written operation is on disk. (Each
+  /// ``flush()``, and with `Durability.disk` every written operation is on disk. (Each
   /// append under `.disk` is fsynced before it counts as written, so this is `flush()`.)
+  ///
+  /// - Complexity: O(buffered operations).
   public func sync() async throws {
     try await flush()
   }

@@ -25,7 +25,7 @@ import Synchronization
 ///   every acknowledged write, and also writes still buffered in `.group` and `.async` modes.
 /// - Writes (`set`, `delete`, `batch`, `undo`, …) take effect strictly in call order and return
 ///   once the promise of ``StoreOptions/writeMode`` and ``StoreOptions/durability`` holds.
-/// - After ``close()`` every call throws ``OpsLogError/closed``.
+/// - After ``close()`` every call throws `OpsLogError.closed`.
 ///
 /// The files are exactly those of opslog 0.8.1 for Node (Docs/FORMAT.md), so either can open a
 /// store the other wrote (gzip snapshots excepted).
@@ -86,9 +86,7 @@ public final class Store<Record: Codable & Sendable>: Sendable {
     state.merge = strategy.makeMergePolicy()
     state.merge.rebuild(from: state.journal)
     self.state = Mutex(state)
-    var logger = Logger(label: "OpsLog")
-    logger[metadataKey: "store"] = "\(location)"
-    self.logger = logger
+    self.logger = options.storeLogger(location: location)
   }
 
   // MARK: - Reads
@@ -103,10 +101,14 @@ public final class Store<Record: Codable & Sendable>: Sendable {
   }
 
   /// The record with this ID, or `nil`.
+  ///
+  /// - Complexity: O(1) on average: one hash lookup of `id`.
   @inlinable
   public func get(_ id: String) throws -> Record? { try read { $0.table.get(id) } }
 
   /// Whether a record has this ID.
+  ///
+  /// - Complexity: O(1) on average.
   @inlinable
   public func has(_ id: String) throws -> Bool { try read { $0.table.contains(id) } }
 
@@ -115,6 +117,8 @@ public final class Store<Record: Codable & Sendable>: Sendable {
   ///
   /// Copies from a consistent copy of the state, outside the store's lock (a retain per
   /// reference a record holds is most of the cost).
+  ///
+  /// - Complexity: O(n), n the number of records.
   @inlinable
   public func all() throws -> [Record] {
     let table = try read { $0.table }
@@ -122,6 +126,8 @@ public final class Store<Record: Codable & Sendable>: Sendable {
   }
 
   /// Every record with its ID, in the order of ``all()``.
+  ///
+  /// - Complexity: O(n), n the number of records.
   @inlinable
   public func entries() throws -> [(id: String, record: Record)] {
     try read { state in
@@ -137,6 +143,8 @@ public final class Store<Record: Codable & Sendable>: Sendable {
   /// The predicate runs on the caller's thread over a consistent copy of the state, outside the
   /// store's lock, so it may be slow or call the store without blocking writers. Records are
   /// read in place; only the matches are copied.
+  ///
+  /// - Complexity: O(n) calls of `isIncluded`, n the number of records.
   @inlinable
   public func filter(_ isIncluded: (Record) throws -> Bool) throws -> [Record] {
     let table = try read { $0.table }
@@ -144,6 +152,8 @@ public final class Store<Record: Codable & Sendable>: Sendable {
   }
 
   /// The records for which `isIncluded(record, id)` is true, in the order of ``all()``.
+  ///
+  /// - Complexity: O(n) calls of `isIncluded`, n the number of records.
   @inlinable
   public func filter(_ isIncluded: (Record, _ id: String) throws -> Bool) throws -> [Record] {
     let table = try read { $0.table }
@@ -151,10 +161,28 @@ public final class Store<Record: Codable & Sendable>: Sendable {
   }
 
   /// The number of records.
+  ///
+  /// - Complexity: O(1).
   @inlinable
   public func count() throws -> Int { try read { $0.table.count } }
 
+  /// The number of records for which `isIncluded(record)` is true.
+  ///
+  /// The predicate runs on the caller's thread over a consistent copy of the state, outside the
+  /// store's lock, as for the one-argument `filter(_:)`; nothing is copied out.
+  ///
+  /// - Complexity: O(n) calls of `isIncluded`, n the number of records.
+  @inlinable
+  public func count(where isIncluded: (Record) throws -> Bool) throws -> Int {
+    let table = try read { $0.table }
+    var count = 0
+    try table.forEach { _, record in if try isIncluded(record) { count += 1 } }
+    return count
+  }
+
   /// The number of records for which `isIncluded(record, id)` is true.
+  ///
+  /// - Complexity: O(n) calls of `isIncluded`, n the number of records.
   @inlinable
   public func count(where isIncluded: (Record, _ id: String) throws -> Bool) throws -> Int {
     let table = try read { $0.table }
@@ -166,6 +194,8 @@ public final class Store<Record: Codable & Sendable>: Sendable {
   // MARK: - History
 
   /// The operations on `id` since the last checkpoint, oldest first.
+  ///
+  /// - Complexity: O(operations since the last checkpoint).
   public func history(of id: String) throws -> [LogOperation<Record>] {
     try read { state in state.journal.lazy.filter { ExactString.areIdentical($0.operation.id, id) }.map(\.operation) }
   }
@@ -189,7 +219,8 @@ public final class Store<Record: Codable & Sendable>: Sendable {
   /// ``operations(since:)-(Date?)`` with the time as ISO-8601 text, with or without fractional
   /// seconds, in UTC or with an offset (`2026-04-01T10:00:01Z`, `2026-04-01T12:00:01.5+02:00`).
   ///
-  /// - Throws: ``OpsLogError/invalidArgument(_:)`` when `timestamp` is not ISO-8601 (for
+  /// - Complexity: O(operations since the last checkpoint).
+  /// - Throws: `OpsLogError.invalidArgument(_:)` when `timestamp` is not ISO-8601 (for
   ///   example `"yesterday"`), rather than comparing text and returning nothing.
   public func operations(since timestamp: String) throws -> [LogOperation<Record>] {
     guard let date = ISOTime.date(parsing: timestamp) else {
@@ -200,12 +231,16 @@ public final class Store<Record: Codable & Sendable>: Sendable {
   }
 
   /// Whether a record has this ID; the same as ``has(_:)``, the reference's name.
+  ///
+  /// - Complexity: O(1) on average.
   @inlinable
   public func contains(_ id: String) throws -> Bool { try read { $0.table.contains(id) } }
 
   // MARK: - Stats
 
   /// Record and operation counts. `opsCount` includes buffered operations not written yet.
+  ///
+  /// - Complexity: O(1).
   public func stats() throws -> StoreStats {
     try read { state in
       StoreStats(
@@ -215,6 +250,8 @@ public final class Store<Record: Codable & Sendable>: Sendable {
   }
 
   /// The manifest as last written, with its record and operation counts brought up to date.
+  ///
+  /// - Complexity: O(archive segments and agents the manifest lists).
   public func manifest() throws -> ManifestInfo {
     try read { state in
       var manifest = state.manifest
@@ -225,6 +262,8 @@ public final class Store<Record: Codable & Sendable>: Sendable {
   }
 
   /// Archive segment paths as the manifest lists them, e.g. `archive/archive-2025-Q4.json`.
+  ///
+  /// - Complexity: O(archive segments).
   public func archiveSegments() throws -> [String] { try read { $0.manifest.archiveSegments } }
 
   // MARK: - Helpers

@@ -184,7 +184,8 @@ final class AgentLog: LogStrategy {
       lines.append(contentsOf: wal.lines)
       if path == own {
         // Only this agent appends here: a torn tail is its own crashed write.
-        ownLength = try await WALRepair.cutTornTail(path, read: wal, backend: backend, durability: options.durability)
+        ownLength = try await WALRepair.cutTornTail(
+          path, read: wal, backend: backend, durability: options.durability, logger: logger)
       } else {
         cursor.follow(path, at: WALPosition(after: wal))
       }

@@ -15,32 +15,34 @@ extension Store {
   ///   manifest's `activeAgentOps`; every operation carries `agent` and a Lamport `clock`.
   ///   The state is the snapshot plus every agent's WAL merged by (clock, agent id), the later
   ///   one winning on the same key.
-  /// - ``Store/refresh()``, ``Store/tail()`` and ``Store/watch(interval:)`` read only what the
+  /// - `Store.refresh()`, `Store.tail()` and `Store.watch(interval:)` read only what the
   ///   other agents appended since the last time.
-  /// - ``Store/undo()`` takes back this agent's own last operation (or batch), re-deriving only
+  /// - `Store.undo()` takes back this agent's own last operation (or batch), re-deriving only
   ///   its key, and with it the operation's say in last-writer-wins: another agent's write to
   ///   the key, whatever its clock, is what every agent and reader sees afterwards. It holds
   ///   `.compact-lock`, so it waits (at most as long as that takes) while another agent
   ///   compacts; an operation a compaction has taken into its snapshot is no longer undone.
-  /// - ``Store/compact()`` takes `.compact-lock`, reads every agent's WAL to its end and
+  /// - `Store.compact()` takes `.compact-lock`, reads every agent's WAL to its end and
   ///   snapshots the merged state. When another process (or another store in this one) holds
   ///   the lock, it returns at once without compacting; it never throws
-  ///   ``OpsLogError/locked(holder:)`` and never waits for a lock this store holds.
+  ///   `OpsLogError.locked(holder:)` and never waits for a lock this store holds.
   /// - No acknowledged write is lost to another agent's compaction, even if its agent dies:
   ///   lines an agent appended after a compaction read its WAL are applied by every open and
   ///   every agent that follows, and folded in by the next compaction of any agent; the agent
   ///   itself, noticing, carries them into the new WAL it registers (Docs/FORMAT.md, `.through`).
   ///   A write that has to register a new WAL waits for another agent's compaction at most
-  ///   as long as it takes (60 seconds at the most, then ``OpsLogError/locked(holder:)``).
-  /// - ``WriteMode/group`` and ``WriteMode/async`` fall back to ``WriteMode/immediate`` (with
+  ///   as long as it takes (60 seconds at the most, then `OpsLogError.locked(holder:)`).
+  /// - `WriteMode.group` and `WriteMode.async` fall back to `WriteMode.immediate` (with
   ///   a warning): an agent's write must be in its WAL before another agent can merge it.
-  /// - A ``StoreOptions/readOnly`` agent writes nothing, not even a WAL file.
-  /// - A missing directory is created, as by ``Store/open(_:options:)``; agents take no `.lock`.
+  /// - A `StoreOptions.readOnly` agent writes nothing, not even a WAL file.
+  /// - A missing directory is created, as by `Store.open(_:options:)`; agents take no `.lock`.
   ///
-  /// - Throws: ``OpsLogError/invalidArgument(_:)`` for an agent id that is empty, is `.` or
+  /// - Complexity: O(records in the snapshot + operations in every agent's WAL), which
+  ///   are merged by (clock, agent id).
+  /// - Throws: `OpsLogError.invalidArgument(_:)` for an agent id that is empty, is `.` or
   ///   `..`, or holds characters other than `A-Z a-z 0-9 . _ -`;
-  ///   ``OpsLogError/unsupported(_:)`` with ``StoreOptions/skipLoad``; the errors of
-  ///   ``Store/open(_:options:)``.
+  ///   `OpsLogError.unsupported(_:)` with `StoreOptions.skipLoad`; the errors of
+  ///   `Store.open(_:options:)`.
   public static func open(_ location: String, agentId: String, options: StoreOptions = StoreOptions()) async throws
     -> Store<Record>
   {
@@ -50,7 +52,7 @@ extension Store {
     }
     var options = options
     if options.writeMode != .immediate {
-      Logger(label: "OpsLog").warning(
+      options.storeLogger(location: location).warning(
         "multi-writer agents write immediately; the requested write mode is ignored",
         metadata: ["agent": "\(agentId)", "writeMode": "\(options.writeMode)"])
       options.writeMode = .immediate

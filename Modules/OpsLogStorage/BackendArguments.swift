@@ -12,6 +12,14 @@ enum BackendArguments {
     return StoragePath.normalizeLocation(location)
   }
 
+  /// The error for a location that is a file: a store is a directory.
+  static func locationIsFile(_ location: String, ancestor: String? = nil) -> OpsLogError {
+    let what = ancestor.map { "\($0), part of the location \(location)," } ?? "the location \(location)"
+    return OpsLogError.invalidArgument(
+      "\(what) is a regular file, not a directory: a store is a directory holding manifest.json, snapshots/ and ops/; give the path of a directory (or of one to create)"
+    )
+  }
+
   /// Throws ``OpsLogError/invalidArgument(_:)`` for a negative offset or length.
   static func checkRange(offset: Int, length: Int) throws {
     guard offset >= 0, length >= 0 else {

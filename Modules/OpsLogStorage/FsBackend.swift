@@ -25,11 +25,11 @@ import Synchronization
 /// appends never wait for a checkpoint. Its rename takes its turn on the I/O thread.
 ///
 /// The I/O thread stays awake for a moment after each call, and a caller of an append
-/// without fsync watches for its result for a moment before suspending (see ``IOThread``):
+/// without fsync watches for its result for a moment before suspending (see `IOThread`):
 /// an append then costs a few microseconds instead of two thread wake-ups.
 ///
 /// Appends keep the file open between calls, so a WAL append costs one `write` (and one
-/// `fdatasync` with ``Durability/disk``). The handle is dropped when this backend replaces,
+/// `fdatasync` with `Durability.disk`). The handle is dropped when this backend replaces,
 /// truncates or removes the file; another process that replaces the file while this backend
 /// appends to it is not noticed, which the store's lock rules out.
 ///
@@ -37,7 +37,7 @@ import Synchronization
 /// in addition `flock`ed for as long as they are held, so two processes (or two backends in
 /// one process) can never both hold one, even when they race to take over a stale lock.
 ///
-/// Errors of system calls are ``OpsLogError/io(path:errno:reason:)`` naming the full path
+/// Errors of system calls are `OpsLogError.io(path:errno:reason:)` naming the full path
 /// (the location joined with the relative path) and the `errno` of the failed call.
 public final class FsBackend: StorageBackend {
   /// What the backend knows between calls. Only the I/O thread changes it after
@@ -113,7 +113,7 @@ public final class FsBackend: StorageBackend {
   let ioExecutor: IOTaskExecutor
 
   /// A backend serving no store yet: every call but ``initialize(location:readOnly:)`` and
-  /// ``shutdown()`` throws ``OpsLogError/closed`` until it is initialized. Touches no file.
+  /// ``shutdown()`` throws `OpsLogError.closed` until it is initialized. Touches no file.
   public init() {
     ioExecutor = IOTaskExecutor(thread: ioThread)
   }
@@ -159,10 +159,19 @@ public final class FsBackend: StorageBackend {
   // MARK: Lifecycle
 
   /// Starts serving the store at `location` (a directory path, absolute or relative to the
-  /// working directory). Creates nothing. Throws ``OpsLogError/invalidArgument(_:)`` while this
-  /// backend still serves a store.
+  /// working directory). Creates nothing.
+  ///
+  /// - Throws: `OpsLogError.invalidArgument(_:)` while this backend still serves a store, and
+  ///   when `location` (or a directory above it) is a regular file rather than a directory.
   public func initialize(location: String, readOnly: Bool) async throws {
     let normalized = try BackendArguments.location(location)
+    do {
+      if let info = try Posix.status(normalized), !Posix.isDirectory(info) {
+        throw BackendArguments.locationIsFile(location)
+      }
+    } catch OpsLogError.io(_, ENOTDIR, _) {
+      throw BackendArguments.locationIsFile(location, ancestor: "a directory above it")
+    }
     try await performAnyState { state in
       if let serving = state.location {
         throw OpsLogError.invalidArgument(
@@ -195,7 +204,7 @@ public final class FsBackend: StorageBackend {
   }
 
   /// Up to `length` bytes from `offset`, read with `pread`: fewer, or none, at the end of the
-  /// file. A missing file is ``OpsLogError/io(path:errno:reason:)`` with `ENOENT`.
+  /// file. A missing file is `OpsLogError.io(path:errno:reason:)` with `ENOENT`.
   public func read(_ path: String, offset: Int, length: Int) async throws -> [UInt8] {
     try StoragePath.validate(path)
     try BackendArguments.checkRange(offset: offset, length: length)
@@ -287,9 +296,9 @@ public final class FsBackend: StorageBackend {
     }
   }
 
-  /// Creates an empty file with `O_EXCL`, and its parent directories. With ``Durability/disk``
+  /// Creates an empty file with `O_EXCL`, and its parent directories. With `Durability.disk`
   /// the new directory entries are fsynced before it returns; otherwise the first
-  /// ``Durability/disk`` append to the file fsyncs them.
+  /// `Durability.disk` append to the file fsyncs them.
   public func create(_ path: String, durability: Durability) async throws {
     try StoragePath.validate(path)
     try await perform(writing: true) { state, location in
@@ -303,7 +312,7 @@ public final class FsBackend: StorageBackend {
 
   /// Appends `bytes` with one `write` (looping only over a partial write), creating the file
   /// and its parent directories when missing. Returns once the bytes are in the kernel
-  /// (``Durability/process``) or on the disk (``Durability/disk``, after `fdatasync`, and after
+  /// (`Durability.process`) or on the disk (`Durability.disk`, after `fdatasync`, and after
   /// fsyncing the directory entries of the file and its parent directories when this backend
   /// created them and has not synced them yet). A failed append cuts the file back to its
   /// previous length, so no partial line stays behind.
@@ -336,9 +345,9 @@ public final class FsBackend: StorageBackend {
     }
   }
 
-  /// Cuts the file to `length` bytes with `ftruncate`; with ``Durability/disk`` it is fsynced.
-  /// A missing file is ``OpsLogError/io(path:errno:reason:)`` with `ENOENT`; `length` beyond
-  /// the end is ``OpsLogError/invalidArgument(_:)``.
+  /// Cuts the file to `length` bytes with `ftruncate`; with `Durability.disk` it is fsynced.
+  /// A missing file is `OpsLogError.io(path:errno:reason:)` with `ENOENT`; `length` beyond
+  /// the end is `OpsLogError.invalidArgument(_:)`.
   public func truncate(_ path: String, toLength length: Int, durability: Durability) async throws {
     try StoragePath.validate(path)
     try BackendArguments.checkTruncateLength(length)
@@ -358,7 +367,7 @@ public final class FsBackend: StorageBackend {
   }
 
   /// Removes a file (`unlink`) or an empty directory (`rmdir`); a missing one is no error, a
-  /// non-empty directory is ``OpsLogError/io(path:errno:reason:)`` with `ENOTEMPTY`.
+  /// non-empty directory is `OpsLogError.io(path:errno:reason:)` with `ENOTEMPTY`.
   public func remove(_ path: String) async throws {
     try StoragePath.validate(path)
     try await perform(writing: true) { state, location in
@@ -373,7 +382,7 @@ public final class FsBackend: StorageBackend {
   /// Takes the lock file `name` in the location (creating the location directory): creates it
   /// exclusively, `flock`s it for as long as it is held, and writes this process's PID into it.
   ///
-  /// An existing lock file is refused with ``OpsLogError/locked(holder:)`` (`"process N"`)
+  /// An existing lock file is refused with `OpsLogError.locked(holder:)` (`"process N"`)
   /// when another backend holds its `flock`, or when the PID in it is a live process other than
   /// this one (a writer that does not `flock`, such as opslog for Node). Otherwise, when the PID
   /// is dead, missing or unreadable, the lock is stale and taken over. A lock this backend
@@ -406,7 +415,7 @@ public final class FsBackend: StorageBackend {
     try await replace(path, bytes: [UInt8](content))
   }
 
-  /// The whole blob; a missing one is ``OpsLogError/io(path:errno:reason:)`` with `ENOENT`.
+  /// The whole blob; a missing one is `OpsLogError.io(path:errno:reason:)` with `ENOENT`.
   public func readBlob(_ path: String) async throws -> Data {
     try StoragePath.validate(path)
     return try await perform(writing: false) { _, location in

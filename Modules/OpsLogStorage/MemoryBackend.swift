@@ -156,7 +156,7 @@ public final class MemoryDisk: Sendable {
   public init() {}
 
   /// Makes a later write-like call fail: the next `successfulWrites` such calls, on any backend
-  /// using this disk, succeed, and the one after them throws ``OpsLogError/io(path:errno:reason:)``
+  /// using this disk, succeed, and the one after them throws `OpsLogError.io(path:errno:reason:)`
   /// with `ENOSPC` (``Fault/diskFull``) or `EIO` (``Fault/ioError``) having changed nothing.
   /// Later writes work again.
   ///
@@ -193,7 +193,7 @@ public final class MemoryDisk: Sendable {
 ///
 /// Where it differs from ``FsBackend``:
 /// - Durability is ignored: every write is on the disk the moment it returns, so a
-///   ``Durability/process`` write survives ``simulateCrash()`` as a ``Durability/disk`` one does.
+///   `Durability.process` write survives ``simulateCrash()`` as a `Durability.disk` one does.
 /// - ``size(of:)`` of a directory is `0` (a file system reports a size of its own choosing).
 /// - ``changeToken(of:)`` of a directory is `nil`, as for a missing file (a file system gives
 ///   a token built from the directory's `stat`).
@@ -207,7 +207,7 @@ public final class MemoryBackend: StorageBackend {
 
   /// A backend on `disk`, a fresh one unless given, serving no store yet: every call but
   /// ``initialize(location:readOnly:)``, ``shutdown()`` and ``simulateCrash()`` throws
-  /// ``OpsLogError/closed`` until it is initialized. Takes the disk's next ``id``.
+  /// `OpsLogError.closed` until it is initialized. Takes the disk's next ``id``.
   public init(disk: MemoryDisk = MemoryDisk()) {
     self.disk = disk
     self.id = disk.register()
@@ -236,12 +236,20 @@ public final class MemoryBackend: StorageBackend {
 
   // MARK: Lifecycle
 
-  /// Starts serving `location` on the disk; creates nothing. ``OpsLogError/invalidArgument(_:)``
-  /// while still serving a store.
+  /// Starts serving `location` on the disk; creates nothing.
+  ///
+  /// - Throws: `OpsLogError.invalidArgument(_:)` while still serving a store, and when
+  ///   `location` (or a directory above it) is a file on the disk, as ``FsBackend`` does.
   public func initialize(location: String, readOnly: Bool) async throws {
     let normalized = try BackendArguments.location(location)
     let id = id
     try disk.contents.withLock { contents in
+      if contents.files[normalized] != nil { throw BackendArguments.locationIsFile(location) }
+      do {
+        try contents.checkAncestors(normalized)
+      } catch {
+        throw BackendArguments.locationIsFile(location, ancestor: "a directory above it")
+      }
       if let serving = contents.backends[id]?.location {
         throw OpsLogError.invalidArgument(
           "this backend already serves the store at \(serving); shut it down before opening another")
@@ -262,7 +270,7 @@ public final class MemoryBackend: StorageBackend {
   }
 
   /// Stops serving as a process killed with `SIGKILL` would: later calls throw
-  /// ``OpsLogError/closed``, files stay as they are, and this backend's lock files stay on the
+  /// `OpsLogError.closed`, files stay as they are, and this backend's lock files stay on the
   /// disk but become stale, so another backend's ``acquireLock(_:)`` takes them over. The
   /// backend may then be initialized again, like a restarted process.
   public func simulateCrash() {
@@ -405,7 +413,7 @@ public final class MemoryBackend: StorageBackend {
   // MARK: Locks
 
   /// Takes the lock file `name`, writing this backend's ID into it. Refused with
-  /// ``OpsLogError/locked(holder:)`` naming `"memory backend <id>"` while another serving
+  /// `OpsLogError.locked(holder:)` naming `"memory backend <id>"` while another serving
   /// backend holds it, or `"this process"` when this one does; a lock file without a live
   /// holder (left by ``simulateCrash()`` or written by hand) is taken over.
   public func acquireLock(_ name: String) async throws {

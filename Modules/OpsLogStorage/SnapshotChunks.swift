@@ -15,7 +15,7 @@ import OpsLogTypes
 /// `streamSnapshot()` all read through it, so they accept and reject the same files.
 ///
 /// The steps are split so that a caller holding a lock between them can do the read itself:
-/// ``nextRead`` says what to read, ``consume(_:)`` takes the bytes; ``next(from:)`` does both.
+/// `nextRead` says what to read, ``consume(_:)`` takes the bytes; ``next(from:)`` does both.
 public struct SnapshotChunks {
   /// The snapshot's path, relative to the location.
   public let path: String
@@ -26,8 +26,13 @@ public struct SnapshotChunks {
   /// Whether the whole file was read and its records handed out.
   public private(set) var isFinished = false
 
-  /// - Parameter validatingRecordData: `false` when the caller decodes each record strictly
-  ///   itself, so that its bytes are parsed once (`SnapshotReader.validatesRecordData`).
+  /// Reads nothing yet.
+  ///
+  /// - Parameters:
+  ///   - path: the snapshot's path, relative to the location.
+  ///   - chunkSize: how many bytes each read asks for.
+  ///   - validatingRecordData: `false` when the caller decodes each record strictly itself, so
+  ///     that its bytes are parsed once (`SnapshotReader.validatesRecordData`).
   public init(path: String, chunkSize: Int = 1 << 20, validatingRecordData: Bool = true) {
     self.path = path
     self.chunkSize = chunkSize
@@ -44,7 +49,7 @@ public struct SnapshotChunks {
   /// Takes the chunk read at ``nextOffset`` and returns the records it completes, in file
   /// order. A chunk shorter than ``chunkSize`` is the file's last.
   ///
-  /// - Throws: ``OpsLogError/corrupted(path:reason:)`` for damage.
+  /// - Throws: `OpsLogError.corrupted(path:reason:)` for damage.
   public mutating func consume(_ chunk: [UInt8]) throws -> [SnapshotRecord] {
     var records: [SnapshotRecord] = []
     if !chunk.isEmpty {
@@ -60,8 +65,8 @@ public struct SnapshotChunks {
 
   /// Reads and consumes the next chunk; `nil` once finished.
   ///
-  /// - Throws: ``OpsLogError/corrupted(path:reason:)`` when the file is missing or damaged,
-  ///   the read's ``OpsLogError/io(path:errno:reason:)``.
+  /// - Throws: `OpsLogError.corrupted(path:reason:)` when the file is missing or damaged,
+  ///   the read's `OpsLogError.io(path:errno:reason:)`.
   public mutating func next(from backend: any StorageBackend) async throws -> [SnapshotRecord]? {
     guard let offset = nextOffset else { return nil }
     let chunk: [UInt8]

@@ -16,7 +16,7 @@ extension StorageBackend {
   // MARK: Manifest
 
   /// The manifest, or `nil` when the store has none. A manifest that exists but is not valid
-  /// is ``OpsLogError/corrupted(path:reason:)``, never a fresh store.
+  /// is `OpsLogError.corrupted(path:reason:)`, never a fresh store.
   public func readManifest() async throws -> ManifestInfo? {
     guard let bytes = try await read(ManifestCodec.fileName) else { return nil }
     return try ManifestCodec.decode(bytes)
@@ -64,11 +64,15 @@ extension StorageBackend {
   /// JSON, reading `chunkSize` bytes at a time; never the whole file at once.
   ///
   /// - Returns: the snapshot's header.
-  /// - Throws: ``OpsLogError/corrupted(path:reason:)`` when the file is missing or damaged.
+  /// - Throws: `OpsLogError.corrupted(path:reason:)` when the file is missing or damaged.
   ///
-  /// - Parameter validatingRecordData: `false` when `onRecord` decodes each record strictly
-  ///   itself, so that its bytes are parsed once (see `SnapshotReader.validatesRecordData` in
-  ///   OpsLogCodec).
+  /// - Parameters:
+  ///   - path: the snapshot's path, relative to the location.
+  ///   - chunkSize: how many bytes each read asks for.
+  ///   - validatingRecordData: `false` when `onRecord` decodes each record strictly itself, so
+  ///     that its bytes are parsed once (see `SnapshotReader.validatesRecordData` in
+  ///     OpsLogCodec).
+  ///   - onRecord: called with each record, in file order.
   public func loadSnapshot(
     _ path: String, chunkSize: Int = 1 << 22, validatingRecordData: Bool = true,
     _ onRecord: (SnapshotRecord) throws -> Void
@@ -90,7 +94,7 @@ extension StorageBackend {
   /// which is fsynced and renamed over `path`, and the directory is fsynced; a crash leaves
   /// the old file or the new one, and an error leaves the old one.
   ///
-  /// - Throws: ``OpsLogError/invalidArgument(_:)`` for a gzip level outside 0...9, before
+  /// - Throws: `OpsLogError.invalidArgument(_:)` for a gzip level outside 0...9, before
   ///   anything is written.
   public func writeSnapshot(
     _ path: String, compression: SnapshotCompression,
@@ -125,10 +129,14 @@ extension StorageBackend {
   /// torn by a crash is survived. A last line without its newline is not consumed, so a reader
   /// following a writer reads it again once it is complete.
   ///
-  /// - Parameter maximumBytes: read at most this many bytes (`nil`: to the end), for callers
-  ///   that stream a large WAL window by window; a line longer than the window is not
-  ///   consumed, so such a caller widens the window when nothing was.
-  /// - Throws: ``OpsLogError/corrupted(path:reason:)`` when the WAL does not exist: it is the
+  /// - Parameters:
+  ///   - path: the WAL's path, relative to the location.
+  ///   - offset: where to start reading: 0, or the end of a line read before.
+  ///   - maximumBytes: read at most this many bytes (`nil`: to the end), for callers that
+  ///     stream a large WAL window by window; a line longer than the window is not consumed,
+  ///     so such a caller widens the window when nothing was.
+  ///   - logger: where skipped lines are reported (`nil`: the label `OpsLog.Storage`).
+  /// - Throws: `OpsLogError.corrupted(path:reason:)` when the WAL does not exist: it is the
   ///   one the manifest names, so a missing one is damage, not an empty log. Reading at or
   ///   past the end gives no lines.
   public func readWAL(
@@ -176,26 +184,37 @@ extension StorageBackend {
 
   // MARK: Archive
 
-  /// The archive segment at `path`, or `nil` when it does not exist.
+  /// The archive segment at `path`, plain or gzip-compressed (by its magic bytes), or `nil`
+  /// when it does not exist.
+  ///
+  /// - Throws: `OpsLogError.corrupted(path:reason:)` when it is damaged or truncated.
   public func readArchiveSegment(_ path: String) async throws -> ArchiveSegment? {
     guard let bytes = try await read(path) else { return nil }
     return try ArchiveCodec.decode(bytes, path: path)
   }
 
-  /// Writes `segment` to `path` atomically, merged into the segment already there: records
-  /// already archived stay, new ones are added, and one with the same ID is replaced. As
-  /// durable as ``StorageBackend/replace(_:chunks:)``.
+  /// Writes `segment` to `path` atomically, merged into the segment already there (of either
+  /// kind): records already archived stay, new ones are added, and one with the same ID is
+  /// replaced. With `compression` `SnapshotCompression.gzip(level:)` the file is one gzip
+  /// member (name it `archive-<period>.json.gz`). As durable as
+  /// ``StorageBackend/replace(_:chunks:)``.
   ///
-  /// - Throws: ``OpsLogError/corrupted(path:reason:)`` when the segment already at `path` is
+  /// - Throws: `OpsLogError.corrupted(path:reason:)` when the segment already at `path` is
   ///   damaged; it is left as it is, since merging into it would lose what it archived.
-  public func writeArchiveSegment(_ segment: ArchiveSegment, to path: String) async throws {
+  ///   `OpsLogError.invalidArgument(_:)` for a gzip level outside 0...9.
+  public func writeArchiveSegment(
+    _ segment: ArchiveSegment, to path: String, compression: SnapshotCompression = .none
+  ) async throws {
     var merged = segment
     if let existing = try await readArchiveSegment(path) {
       var records = existing.records
       for (id, record) in segment.records { records[id] = record }
       merged.records = records
     }
-    try await replace(path, bytes: ArchiveCodec.encode(merged))
+    switch compression {
+    case .none: try await replace(path, bytes: ArchiveCodec.encode(merged))
+    case .gzip(let level): try await replace(path, bytes: ArchiveCodec.encodeCompressed(merged, level: level))
+    }
   }
 }
 
@@ -217,7 +236,7 @@ public struct WALLine: Sendable {
   /// and undone whole (Docs/FORMAT.md, "Batches").
   public var unitSize: Int = 1
 
-  /// The operation with its records parsed into ``JSONValue`` trees; parsed again on every
+  /// The operation with its records parsed into `JSONValue` trees; parsed again on every
   /// access, so a caller that needs only some fields reads ``encoded``.
   public var operation: LogOperation<JSONValue> { encoded.mapRecords(\.value) }
 }

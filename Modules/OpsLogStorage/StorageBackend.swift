@@ -15,18 +15,18 @@ import OpsLogTypes
 /// built on these primitives in extensions, so every backend gets the same format rules.
 ///
 /// Paths are relative to the location given to ``initialize(location:readOnly:)``, use `/`
-/// separators, and may not be absolute or contain `..` components (``OpsLogError/invalidArgument(_:)``):
+/// separators, and may not be absolute or contain `..` components (`OpsLogError.invalidArgument(_:)`):
 /// a damaged or hostile manifest can never make a backend read or write outside its store.
 ///
 /// Conforming types must be safe to call from any task. ``FsBackend`` runs its blocking
 /// system calls on a thread of its own, never on Swift's cooperative thread pool.
 ///
 /// A backend instance serves one store at a time: ``initialize(location:readOnly:)`` while it
-/// is serving another is ``OpsLogError/invalidArgument(_:)``; after ``shutdown()`` it may serve
+/// is serving another is `OpsLogError.invalidArgument(_:)`; after ``shutdown()`` it may serve
 /// another.
 public protocol StorageBackend: AnyObject, Sendable {
   /// Starts serving the store at `location`. Creates nothing: directories are made by the
-  /// first write. With `readOnly`, every later write-like call throws ``OpsLogError/readOnly``.
+  /// first write. With `readOnly`, every later write-like call throws `OpsLogError.readOnly`.
   func initialize(location: String, readOnly: Bool) async throws
   /// Closes open files and releases every lock this backend still holds. Calling it twice is
   /// harmless.
@@ -37,8 +37,8 @@ public protocol StorageBackend: AnyObject, Sendable {
   /// The whole file, or `nil` when it does not exist.
   func read(_ path: String) async throws -> [UInt8]?
   /// Up to `length` bytes from `offset`: fewer (or none) at the end of the file. A missing
-  /// file is ``OpsLogError/io(path:errno:reason:)`` with `ENOENT`; a negative offset or
-  /// length is ``OpsLogError/invalidArgument(_:)``.
+  /// file is `OpsLogError.io(path:errno:reason:)` with `ENOENT`; a negative offset or
+  /// length is `OpsLogError.invalidArgument(_:)`.
   func read(_ path: String, offset: Int, length: Int) async throws -> [UInt8]
   /// The file's size in bytes, or `nil` when it does not exist.
   func size(of path: String) async throws -> Int?
@@ -57,14 +57,14 @@ public protocol StorageBackend: AnyObject, Sendable {
   /// directories. `nextChunk` is called on the backend's I/O thread, one call at a time.
   func replace(_ path: String, chunks nextChunk: sending @escaping () throws -> [UInt8]?) async throws
   /// Creates an empty file (and its parent directories). An existing file is
-  /// ``OpsLogError/io(path:errno:reason:)`` with `EEXIST`.
+  /// `OpsLogError.io(path:errno:reason:)` with `EEXIST`.
   func create(_ path: String, durability: Durability) async throws
   /// Appends `bytes` in one write. Returns once they are in the kernel (`.process`) or on disk
   /// (`.disk`). All or nothing: a failed append (disk full, I/O error) leaves the file at its
-  /// previous length and throws ``OpsLogError/io(path:errno:reason:)``.
+  /// previous length and throws `OpsLogError.io(path:errno:reason:)`.
   func append(_ path: String, _ bytes: [UInt8], durability: Durability) async throws
   /// Cuts the file to `length` bytes (O(1)); `length` beyond the end is
-  /// ``OpsLogError/invalidArgument(_:)``.
+  /// `OpsLogError.invalidArgument(_:)`.
   func truncate(_ path: String, toLength length: Int, durability: Durability) async throws
   /// Removes a file or an empty directory; a missing one is no error.
   func remove(_ path: String) async throws
@@ -73,7 +73,7 @@ public protocol StorageBackend: AnyObject, Sendable {
 
   /// Takes the lock file `name` (`.lock` for the single writer, `.compact-lock` for a
   /// multi-writer compaction), creating the location directory if needed. A lock held by a
-  /// live holder throws ``OpsLogError/locked(holder:)``; a stale one (its holder is dead) is
+  /// live holder throws `OpsLogError.locked(holder:)`; a stale one (its holder is dead) is
   /// taken over. Two callers never both succeed.
   func acquireLock(_ name: String) async throws
   /// Releases a lock this backend holds; releasing one it does not hold is no error.
@@ -83,10 +83,10 @@ public protocol StorageBackend: AnyObject, Sendable {
 
   /// Writes (or overwrites) a blob, creating parent directories.
   func writeBlob(_ path: String, _ content: Data) async throws
-  /// The whole blob; a missing one is ``OpsLogError/io(path:errno:reason:)`` with `ENOENT`.
+  /// The whole blob; a missing one is `OpsLogError.io(path:errno:reason:)` with `ENOENT`.
   func readBlob(_ path: String) async throws -> Data
   /// Up to `length` bytes from `offset`: short or empty at the end; negative arguments are
-  /// ``OpsLogError/invalidArgument(_:)``.
+  /// `OpsLogError.invalidArgument(_:)`.
   func readBlobRange(_ path: String, offset: Int, length: Int) async throws -> Data
   /// Names of the direct children of `prefix`, sorted; `[]` if it does not exist.
   func listBlobs(_ prefix: String) async throws -> [String]

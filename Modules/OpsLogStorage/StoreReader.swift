@@ -53,8 +53,8 @@ public struct StoreReader: Sendable {
   /// A reader of the store at `location`, on `backend` (a new ``FsBackend`` when `nil`)
   /// initialized read-only, so that nothing can be written through it.
   ///
-  /// - Throws: ``OpsLogError/storeNotFound(location:)`` when the location holds no manifest
-  ///   and no store files; ``OpsLogError/invalidArgument(_:)`` when it is not a directory.
+  /// - Throws: `OpsLogError.storeNotFound(location:)` when the location holds no manifest
+  ///   and no store files; `OpsLogError.invalidArgument(_:)` when it is not a directory.
   public static func open(_ location: String, backend: (any StorageBackend)? = nil) async throws -> StoreReader {
     let backend = backend ?? FsBackend()
     try await backend.initialize(location: location, readOnly: true)
@@ -79,7 +79,7 @@ public struct StoreReader: Sendable {
 
   /// The manifest.
   ///
-  /// - Throws: ``OpsLogError/corrupted(path:reason:)`` when it is missing (the location
+  /// - Throws: `OpsLogError.corrupted(path:reason:)` when it is missing (the location
   ///   holds store files without one) or invalid, naming the field.
   public func manifest() async throws -> ManifestInfo {
     guard let manifest = try await backend.readManifest() else {
@@ -92,7 +92,7 @@ public struct StoreReader: Sendable {
   /// The files the current state is made of, as the manifest names them, plus the retired
   /// agent WALs whose lines after their `.through` offset still belong to the state.
   ///
-  /// Nothing is checked to exist here: ``contents(of:)`` and the other reads report a file
+  /// Nothing is checked to exist here: `contents(of:)` and the other reads report a file
   /// that is missing.
   public func files(of given: ManifestInfo? = nil) async throws -> StoreFiles {
     let manifest: ManifestInfo
@@ -214,7 +214,7 @@ public struct StoreReader: Sendable {
   /// record's ID and JSON bytes exactly as stored (legacy snapshots: re-serialized compactly).
   ///
   /// - Returns: the snapshot's header.
-  /// - Throws: ``OpsLogError/corrupted(path:reason:)`` naming the line for the first problem:
+  /// - Throws: `OpsLogError.corrupted(path:reason:)` naming the line for the first problem:
   ///   a snapshot is replaced atomically, so any bad line is damage, and none is skipped.
   public func snapshotRecords(
     _ path: String, progress: ((_ bytesRead: Int) -> Void)? = nil, _ onRecord: (SnapshotRecord) throws -> Void
@@ -243,8 +243,8 @@ public struct StoreReader: Sendable {
   /// Reads one WAL file (plain or gzip) from `startOffset` on: its valid operations in file
   /// order, batches checked, and every line that was skipped, with the reason.
   ///
-  /// - Throws: ``OpsLogError/corrupted(path:reason:)`` when the file does not exist or is a
-  ///   damaged gzip stream; ``OpsLogError/io(path:errno:reason:)`` when it cannot be read.
+  /// - Throws: `OpsLogError.corrupted(path:reason:)` when the file does not exist or is a
+  ///   damaged gzip stream; `OpsLogError.io(path:errno:reason:)` when it cannot be read.
   public func walFile(_ path: String, from startOffset: Int = 0) async throws -> WALFileContents {
     guard var bytes = try await backend.read(path) else {
       throw OpsLogError.corrupted(path: path, reason: "the WAL does not exist")
@@ -294,6 +294,21 @@ public struct StoreReader: Sendable {
     }.map(\.1)
   }
 
+  // MARK: - Archive
+
+  /// The archive segment at `path` (as the manifest's `archiveSegments` lists it), plain
+  /// `archive-<period>.json` or gzip-compressed `archive-<period>.json.gz`, recognized by its
+  /// magic bytes.
+  ///
+  /// - Throws: `OpsLogError.corrupted(path:reason:)` when it does not exist, is damaged, or is
+  ///   a truncated gzip stream, the reason naming what is wrong.
+  public func archiveSegment(_ path: String) async throws -> ArchiveSegment {
+    guard let segment = try await backend.readArchiveSegment(path) else {
+      throw OpsLogError.corrupted(path: path, reason: "the archive segment does not exist")
+    }
+    return segment
+  }
+
   // MARK: - State
 
   /// The state the files hold: the snapshot's records with the WAL operations applied in
@@ -326,13 +341,7 @@ public struct StoreReader: Sendable {
   // MARK: - Helpers
 
   static func gunzip(_ bytes: [UInt8], path: String) throws -> [UInt8] {
-    let decompressor = try GzipDecompressor(path: path)
-    var plain = try decompressor.decompress(bytes)
-    if !decompressor.isFinished {
-      plain = []
-      throw OpsLogError.corrupted(path: path, reason: "the gzip stream is truncated")
-    }
-    return plain
+    try Gzip.decompress(bytes, path: path)
   }
 }
 

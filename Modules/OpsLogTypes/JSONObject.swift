@@ -1,7 +1,7 @@
 /// A JSON object: members keep their insertion order, and lookup by key is O(1).
 ///
 /// Small objects (the common record) are searched linearly, which beats hashing below a
-/// handful of keys; from ``indexThreshold`` keys on, a hash index is kept beside the members.
+/// handful of keys; from `indexThreshold` keys on, a hash index is kept beside the members.
 /// `==` ignores member order, as JSON does; serialization and iteration keep it.
 ///
 /// Keys are compared and hashed by their exact code points (``ExactString``), as JavaScript

@@ -84,7 +84,10 @@ import Testing
   @Test func historyOutlivesACheckpointAndShowsCarriedLinesOnce() async throws {
     try await withScratch { root in
       let location = try copyFixture("wal-replay", to: root)
-      let store = try await Store<JSONValue>.open(location)
+      // Every WAL stays on disk (the default keeps one superseded generation).
+      var options = StoreOptions()
+      options.retainedGenerations = nil
+      let store = try await Store<JSONValue>.open(location, options: options)
       try await store.set("k1", ["after": true])
       try await store.compact()
       #expect(try store.history(of: "k1").isEmpty)
@@ -312,6 +315,36 @@ import Testing
       let gc = try await opslog("gc", location, "--json")
       #expect(gc.status == 0, "\(gc)")
       #expect(try gc.json()["removed"] == [])
+    }
+  }
+
+  @Test func compressedArchiveSegmentsAreReadAndCheckedLikePlainOnes() async throws {
+    try await withScratch { root in
+      let location = root + "/store"
+      var options = StoreOptions()
+      options.snapshotCompression = .gzip(level: 6)
+      let store = try await Store<JSONValue>.open(location, options: options)
+      try await store.set("kept", ["n": 1])
+      try await store.set("old", ["n": 2])
+      #expect(try await store.archive(segment: "2024") { _, id in id == "old" } == 1)
+      try await store.close()
+      let segment = "archive/archive-2024.json.gz"
+
+      let verify = try await opslog("verify", location)
+      #expect(verify.status == 0, "\(verify)")
+      let history = try await opslog("history", location, "old")
+      #expect(history.status == 0, "\(history)")
+      #expect(history.stderr.contains("\"old\" is archived in \(segment)"), "\(history)")
+      let inspect = try await opslog("inspect", "--json", location)
+      #expect(inspect.status == 0, "\(inspect)")
+      #expect(inspect.stdout.contains(segment))
+
+      let file = URL(fileURLWithPath: location + "/" + segment)
+      let bytes = try Data(contentsOf: file)
+      try bytes.prefix(bytes.count - 6).write(to: file)
+      let damaged = try await opslog("verify", location)
+      #expect(damaged.status == 1, "\(damaged)")
+      #expect(damaged.stdoutLines == ["\(segment):0: the gzip stream is truncated"], "\(damaged)")
     }
   }
 

@@ -58,7 +58,8 @@ struct History: AsyncParsableCommand {
       let contents = try await reader.contents(of: files)
       inState = contents.records.contains { $0.id == id }
       for segment in files.manifest.archiveSegments {
-        if let stored = try? await reader.backend.readArchiveSegment(segment),
+        // Plain or compressed (archive-<period>.json.gz): the reader tells them by their bytes.
+        if let stored = try? await reader.archiveSegment(segment),
           stored.records[id] != nil
         {
           archivedIn.append(segment)
