@@ -119,12 +119,14 @@ extension S3Backend {
   }
 
   private func install(_ name: String, key: String, etag: String, token: String, sentAt: ContinuousClock.Instant) {
-    let validity = configuration.leaseDuration * 0.9
+    let validity = configuration.leaseDuration * 0.95
     state.withLock { state in
       state.leases[name] = Lease(key: key, etag: etag, token: token, validUntil: sentAt + validity)
     }
-    let interval = configuration.leaseDuration / 3
-    let renewal = Task.detached { [weak self] in
+    let interval = configuration.leaseDuration / 4
+    // On a thread of its own, not the cooperative pool: an application that keeps the pool's
+    // threads busy (or blocked) must not make its own lease lapse.
+    let renewal = Task(executorPreference: renewalExecutor) { [weak self] in
       while !Task.isCancelled {
         try? await Task.sleep(for: interval)
         guard let self, !Task.isCancelled else { return }
@@ -154,7 +156,7 @@ extension S3Backend {
         }
         return false
       }
-      let validity = configuration.leaseDuration * 0.9
+      let validity = configuration.leaseDuration * 0.95
       state.withLock { state in
         guard state.leases[name]?.token == token else { return }
         state.leases[name]?.etag = etag

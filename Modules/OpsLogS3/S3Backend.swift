@@ -36,7 +36,7 @@ import Synchronization
 ///   another writer replaced it since, the call fails with `OpsLogError/locked(holder:)` and
 ///   changes nothing.
 /// - `.lock` and `.compact-lock` are leases: created with `If-None-Match: *`, holding owner and
-///   expiry, renewed by the holder every third of ``S3Configuration/leaseDuration``, taken over
+///   expiry, renewed by the holder every quarter of ``S3Configuration/leaseDuration``, taken over
 ///   after expiry only with `If-Match` on the expired lease's ETag, released with a
 ///   conditional delete. Whoever takes `.lock` over fences the previous holder first (a new
 ///   generation of the manifest and of its WAL, and the WAL's next position taken), so a
@@ -53,6 +53,8 @@ public final class S3Backend: StorageBackend {
   let configuration: S3Configuration
   let logger: Logger
   let state = Mutex(State())
+  /// Where lease renewals run: a thread of this backend's own (it ends when idle).
+  let renewalExecutor = IOTaskExecutor(thread: IOThread())
 
   struct Object: Sendable, Equatable {
     var sequence: Int
@@ -410,7 +412,19 @@ public final class S3Backend: StorageBackend {
   public func read(_ path: String) async throws -> [UInt8]? {
     try Self.validate(path)
     let serving = try serving(writing: false)
-    return try await readContent(serving, path, range: nil, recordingBasis: true)
+    guard let bytes = try await readContent(serving, path, range: nil, recordingBasis: true) else {
+      try await refuseDirectory(serving, path, action: "read")
+      return nil
+    }
+    return bytes
+  }
+
+  /// `EISDIR` when `path`, which is no file, holds files: as a filesystem says of a directory.
+  func refuseDirectory(_ serving: Serving, _ path: String, action: String) async throws {
+    let inside = try await listAll(serving, prefix: serving.layout.directoryPrefix(path), maximumKeys: 1)
+    if !inside.objects.isEmpty {
+      throw OpsLogError.io(path: displayPath(serving, path), errno: EISDIR, reason: "\(action) failed: is a directory")
+    }
   }
 
   public func read(_ path: String, offset: Int, length: Int) async throws -> [UInt8] {
@@ -422,6 +436,7 @@ public final class S3Backend: StorageBackend {
     let upper = offset.addingReportingOverflow(length)
     let range = offset..<(upper.overflow ? Int.max : upper.partialValue)
     guard let bytes = try await readContent(serving, path, range: range, recordingBasis: false) else {
+      try await refuseDirectory(serving, path, action: "open for reading")
       throw OpsLogError.io(
         path: displayPath(serving, path), errno: ENOENT, reason: "open for reading failed: no such file")
     }

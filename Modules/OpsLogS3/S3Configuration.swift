@@ -82,7 +82,7 @@ public struct S3Configuration: Sendable, CustomStringConvertible {
   /// `OpsLogError/io(path:errno:reason:)` naming the key and the HTTP status.
   public var maximumRetries: Int = 5
   /// How long a lease (`.lock`, `.compact-lock`) stays valid without renewal; the holder
-  /// renews it every third of this. Another writer takes an expired lease over, so a holder
+  /// renews it every quarter of this. Another writer takes an expired lease over, so a holder
   /// that was killed blocks the store for at most this long; default 30 seconds.
   public var leaseDuration: Duration = .seconds(30)
 

@@ -4,12 +4,12 @@
 /// async code on that thread, so a backend call it makes finds itself on the I/O thread
 /// already and does its system call in place, with no hand-over there and back. Blocking
 /// calls still never run on Swift's cooperative pool: the thread is the backend's own.
-final class IOTaskExecutor: TaskExecutor {
+package final class IOTaskExecutor: TaskExecutor {
   let thread: IOThread
 
-  init(thread: IOThread) { self.thread = thread }
+  package init(thread: IOThread) { self.thread = thread }
 
-  func enqueue(_ job: consuming ExecutorJob) {
+  package func enqueue(_ job: consuming ExecutorJob) {
     let job = UnownedJob(job)
     thread.submit { job.runSynchronously(on: self.asUnownedTaskExecutor()) }
   }

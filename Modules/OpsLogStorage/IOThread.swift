@@ -23,7 +23,7 @@ import Synchronization
 ///
 /// The thread starts on the first job and ends after a second with nothing to do, so a
 /// backend nobody uses holds no thread.
-final class IOThread: Sendable {
+package final class IOThread: Sendable {
   struct State: ~Copyable {
     /// Submitted and not yet taken, oldest first.
     var jobs: [@Sendable () -> Void] = []
@@ -54,7 +54,7 @@ final class IOThread: Sendable {
   /// How long the thread sleeps with nothing to do before it ends.
   static let idleExit: DispatchTimeInterval = .seconds(1)
 
-  init() {}
+  package init() {}
 
   /// Whether the calling code runs on this thread.
   var isCurrent: Bool {

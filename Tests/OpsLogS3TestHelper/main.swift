@@ -23,7 +23,7 @@ let name = arguments[5]
 var configuration = S3Configuration(
   endpoint: arguments[2], region: "us-east-1", bucket: arguments[3],
   credentials: .fixed(accessKeyID: "opslog-test-key", secretAccessKey: "opslog-test-secret-never-shown"))
-configuration.leaseDuration = .seconds(3)
+configuration.leaseDuration = .seconds(5)
 
 func say(_ line: String) {
   FileHandle.standardOutput.write(Data((line + "\n").utf8))

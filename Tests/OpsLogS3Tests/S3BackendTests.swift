@@ -14,7 +14,7 @@ import Testing
 /// directories), against the test server.
 @Suite("S3 backend contract")
 struct S3BackendTests {
-  func open(_ location: String, readOnly: Bool = false, leaseDuration: Duration = .seconds(3)) async throws
+  func open(_ location: String, readOnly: Bool = false, leaseDuration: Duration = .seconds(20)) async throws
     -> S3Backend
   {
     let backend = S3Backend(try s3Configuration(leaseDuration: leaseDuration))
@@ -139,13 +139,13 @@ struct S3BackendTests {
 
   @Test func leasesExcludeOthersAndAreTakenOverAfterExpiry() async throws {
     let location = freshLocation()
-    let holder = try await open(location, leaseDuration: .seconds(2))
-    let contender = try await open(location, leaseDuration: .seconds(2))
+    let holder = try await open(location, leaseDuration: .seconds(4))
+    let contender = try await open(location, leaseDuration: .seconds(4))
     try await holder.acquireLock(".lock")
     #expect(isLocked(await thrownError { try await contender.acquireLock(".lock") }))
     #expect(isLocked(await thrownError { try await holder.acquireLock(".lock") }))
     // Renewal keeps it held past its first expiry.
-    try await Task.sleep(for: .seconds(3))
+    try await Task.sleep(for: .seconds(5))
     #expect(isLocked(await thrownError { try await contender.acquireLock(".lock") }))
     try await holder.releaseLock(".lock")
     try await contender.acquireLock(".lock")
@@ -154,7 +154,7 @@ struct S3BackendTests {
     // A holder that stops renewing (killed, paused) loses the lease once it expires.
     try await holder.acquireLock(".lock")
     holder.suspendLeaseRenewalForTesting()
-    try await Task.sleep(for: .seconds(3))
+    try await Task.sleep(for: .seconds(5))
     try await contender.acquireLock(".lock")
     // The old holder acknowledges nothing more, and its release leaves the new lease alone.
     #expect(isLocked(await thrownError { try await holder.append("ops/x.jsonl", bytes("x\n"), durability: .process) }))
@@ -170,7 +170,7 @@ struct S3BackendTests {
   @Test(arguments: ["append", "truncate", "manifest"])
   func aTakeoverFencesThePausedWriter(firstWrite: String) async throws {
     let location = freshLocation()
-    let paused = try await open(location, leaseDuration: .seconds(2))
+    let paused = try await open(location, leaseDuration: .seconds(6))
     try await paused.acquireLock(".lock")
     try await paused.create("ops/w.jsonl", durability: .process)
     try await paused.append("ops/w.jsonl", bytes("one\n"), durability: .process)
@@ -181,8 +181,8 @@ struct S3BackendTests {
     // The writer pauses past its lease: its local clock does not know, so it still writes.
     paused.suspendLeaseRenewalForTesting()
     paused.pretendLeasesValidForTesting()
-    try await Task.sleep(for: .seconds(3))
-    let successor = try await open(location, leaseDuration: .seconds(2))
+    try await Task.sleep(for: .seconds(7))
+    let successor = try await open(location, leaseDuration: .seconds(6))
     try await successor.acquireLock(".lock")
     #expect(try await successor.read("ops/w.jsonl") == bytes("one\n"))
 

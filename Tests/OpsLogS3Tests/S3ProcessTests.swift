@@ -132,7 +132,7 @@ struct S3ProcessTests {
     let started = ContinuousClock.now
     let second = try Child(try helperArguments("writer", location, "v", count: 10, compactEvery: 0))
     try await second.finish()
-    // The second writer waited for the lease (2 s) rather than breaking in.
+    // The second writer waited for the lease (5 s) rather than breaking in.
     #expect(ContinuousClock.now - started >= .milliseconds(1500))
     #expect(
       second.output.lines.withLock { $0.first { $0.hasPrefix("open ") } }.flatMap { Int($0.dropFirst(5)) } ?? 0

@@ -12,10 +12,11 @@ struct Note: Codable, Sendable, Equatable {
   var text: String
 }
 
-/// A configuration for the test server, with test credentials and a short lease so that
-/// takeovers happen within a test.
+/// A configuration for the test server, with test credentials. The lease is long enough that
+/// a loaded machine (the whole suite runs at once) renews it in time; the takeover tests ask
+/// for short ones.
 func s3Configuration(
-  leaseDuration: Duration = .seconds(3), maximumRetries: Int = 5, requestTimeout: Duration = .seconds(10)
+  leaseDuration: Duration = .seconds(20), maximumRetries: Int = 5, requestTimeout: Duration = .seconds(10)
 ) throws -> S3Configuration {
   let endpoint = try S3TestServer.endpoint()
   var configuration = S3Configuration(

@@ -58,7 +58,7 @@ final class Medium: Sendable {
       var configuration = S3Configuration(
         endpoint: endpoint.proxy, region: "us-east-1", bucket: endpoint.bucket,
         credentials: .fixed(accessKeyID: "opslog-test-key", secretAccessKey: "opslog-test-secret"))
-      configuration.leaseDuration = .seconds(5)
+      configuration.leaseDuration = .seconds(20)
       return S3Backend(configuration)
     }
   }

@@ -10,8 +10,8 @@ The proxy forwards every request to moto and adds two things the tests need:
 
 - Atomic conditions. moto 5 checks If-None-Match and If-Match on PUT and If-Match on DELETE,
   but a check and its write are not one step under its threaded server; the proxy lets one
-  mutating request through at a time, so a race between two writers is decided as S3 decides
-  it, by exactly one winner.
+  mutating request per key through at a time, so a race between two writers is decided as S3
+  decides it, by exactly one winner.
 - Faults, set by the tests: POST /__opslog/faults with a JSON list of rules, each
   {"method": "PUT", "keyContains": "ops/", "action": A, "times": N, "every": K,
    "status": 503, "code": "SlowDown", "delayMs": 100}
@@ -80,6 +80,18 @@ class Faults:
             return {"requests": dict(self.requests), "faults": self.injected}
 
 
+class KeyLocks:
+    """One lock per object key: writes to one key go one at a time, others are not held up."""
+
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.locks = {}
+
+    def for_key(self, key):
+        with self.lock:
+            return self.locks.setdefault(key, threading.Lock())
+
+
 def make_handler(upstream_port, faults, write_lock):
     class Handler(http.server.BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
@@ -146,7 +158,7 @@ def make_handler(upstream_port, faults, write_lock):
                     time.sleep(rule.get("delayMs", 100) / 1000)
             mutating = self.command in ("PUT", "POST", "DELETE")
             if mutating:
-                with write_lock:
+                with write_lock.for_key(self.path.split("?", 1)[0]):
                     status, data, headers = self.forward(body)
             else:
                 status, data, headers = self.forward(body)
@@ -187,7 +199,7 @@ def main():
 
     faults = Faults()
     proxy = http.server.ThreadingHTTPServer(
-        ("127.0.0.1", arguments.port or free_port()), make_handler(server_port, faults, threading.Lock()))
+        ("127.0.0.1", arguments.port or free_port()), make_handler(server_port, faults, KeyLocks()))
     proxy.daemon_threads = True
     threading.Thread(target=proxy.serve_forever, daemon=True).start()
     print(json.dumps({"server": server_port, "proxy": proxy.server_address[1], "bucket": arguments.bucket}),
