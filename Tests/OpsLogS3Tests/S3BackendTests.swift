@@ -172,15 +172,17 @@ struct S3BackendTests {
     let location = freshLocation()
     let paused = try await open(location, leaseDuration: .seconds(6))
     try await paused.acquireLock(".lock")
+    // The writer will pause past its lease: it stops renewing now, and its local clock does
+    // not know, so it still writes (on a loaded machine the setup below may itself outlast
+    // the lease).
+    paused.suspendLeaseRenewalForTesting()
+    paused.pretendLeasesValidForTesting()
     try await paused.create("ops/w.jsonl", durability: .process)
     try await paused.append("ops/w.jsonl", bytes("one\n"), durability: .process)
     let manifest =
       "{\"version\":1,\"currentSnapshot\":\"snapshots/s.jsonl\",\"activeOps\":\"ops/w.jsonl\",\"archiveSegments\":[],\"stats\":{\"activeRecords\":0,\"archivedRecords\":0,\"opsCount\":0,\"created\":\"2026-12-02T00:00:00.000Z\",\"lastCheckpoint\":\"2026-12-02T00:00:00.000Z\"}}"
     try await paused.replace("manifest.json", bytes: bytes(manifest))
 
-    // The writer pauses past its lease: its local clock does not know, so it still writes.
-    paused.suspendLeaseRenewalForTesting()
-    paused.pretendLeasesValidForTesting()
     try await Task.sleep(for: .seconds(7))
     // The successor's own lease is long: only the paused writer's must expire here.
     let successor = try await open(location)
