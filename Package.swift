@@ -35,6 +35,8 @@ let package = Package(
       providers: [.apt(["libz-dev"]), .brew(["zlib"])]
     ),
     .target(name: "OpsLogTypes", path: "Modules/OpsLogTypes"),
+    // A software prefetch for the engine's scans (Swift has no spelling for one).
+    .target(name: "COpsLogPrefetch", path: "Modules/COpsLogPrefetch"),
     .target(
       name: "OpsLogCodec",
       dependencies: ["OpsLogTypes", "CZlib"],
@@ -48,7 +50,8 @@ let package = Package(
     .target(
       name: "OpsLogEngine",
       dependencies: [
-        "OpsLogTypes", "OpsLogCodec", "OpsLogStorage", .product(name: "Logging", package: "swift-log"),
+        "OpsLogTypes", "OpsLogCodec", "OpsLogStorage", "COpsLogPrefetch",
+        .product(name: "Logging", package: "swift-log"),
       ],
       path: "Modules/OpsLogEngine"
     ),

@@ -130,12 +130,8 @@ public final class Store<Record: Codable & Sendable>: Sendable {
   /// - Complexity: O(n), n the number of records.
   @inlinable
   public func entries() throws -> [(id: String, record: Record)] {
-    try read { state in
-      var entries: [(id: String, record: Record)] = []
-      entries.reserveCapacity(state.table.count)
-      state.table.forEach { id, record in entries.append((id, record)) }
-      return entries
-    }
+    let table = try read { $0.table }
+    return table.entries()
   }
 
   /// The records for which `isIncluded` is true, in the order of ``all()``.

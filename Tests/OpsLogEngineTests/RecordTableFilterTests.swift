@@ -57,6 +57,10 @@ struct RecordTableFilterTests {
     ("only the first few", { $0 < 10 }),
     ("only the last chunk", { $0 >= 45_000 }),
     ("only the first chunk", { $0 < 8_000 }),
+    // Matches are copied in batches of ReferencePrefetch.batchSize (32): exactly one batch,
+    // and one more than a batch (the numbers below 38 that are not multiples of 7 number 32).
+    ("exactly one batch", { $0 < 38 }),
+    ("one batch and one", { $0 < 39 }),
   ]
 
   @Test(arguments: predicates.indices)
@@ -111,6 +115,43 @@ struct RecordTableFilterTests {
       #expect(table.records { _, item in item.number % 2 == 0 }.map(\.number) == model.filter { $0 % 2 == 0 })
     }
     #expect(live.current == 0)
+  }
+
+  /// A record whose words are not references but look like addresses, or like nothing an
+  /// address could be, and which is larger than the words the prefetch looks at: the prefetch
+  /// of such words must neither fault nor change what is copied.
+  struct Words: Sendable, Equatable {
+    var number: Int
+    var first: (UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64)
+    var rest: [UInt64]
+    var tail: (UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64)
+    var more: (UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64)
+    var last: (UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64)
+    var end: (UInt64, UInt64)
+
+    static func == (left: Words, right: Words) -> Bool {
+      left.number == right.number && left.rest == right.rest && left.first.0 == right.first.0
+        && left.end.1 == right.end.1
+    }
+  }
+
+  @Test func wordsThatLookLikeAddressesAreHarmless() {
+    let patterns: [UInt64] = [.max, 0x1000, 0xFFF, 0x7FFF_FFFF_F000, 0x0000_FFFF_FFFF_FFF0, 0x8000_0000_0000_0000, 1]
+    var table = RecordTable<Words>()
+    for number in 0..<1_000 {
+      let word = patterns[number % patterns.count]
+      let eight = (word, word, word, word, word, word, word, word)
+      table.set(
+        "words-\(number)",
+        Words(
+          number: number, first: eight, rest: [word, UInt64(number)], tail: eight, more: eight, last: eight,
+          end: (word, word)))
+    }
+    #expect(MemoryLayout<Words>.size > ReferencePrefetch.maximumWords * 8)
+    let found = table.records { _, words in words.number % 3 == 0 }
+    #expect(found.map(\.number) == Array(stride(from: 0, to: 1_000, by: 3)))
+    #expect(found.allSatisfy { $0.rest == [patterns[$0.number % patterns.count], UInt64($0.number)] })
+    #expect(found.allSatisfy { $0.end.1 == patterns[$0.number % patterns.count] })
   }
 
   @Test func smallTablesAndEmptyTables() {
