@@ -70,6 +70,15 @@ struct RecordTable<Record> {
     }
   }
 
+  /// Starts loading the bucket where a lookup of an ID with this hash begins. A bulk insert
+  /// (open) prefetches a few IDs ahead: each bucket of a large table is a cache miss.
+  @inlinable
+  func prefetchBucket(for hash: UInt32) {
+    buckets.withUnsafeBufferPointer { buckets in
+      ReferencePrefetch.prefetch(buckets.baseAddress.unsafelyUnwrapped + (Int(hash) & (buckets.count - 1)))
+    }
+  }
+
   @inlinable
   func get(_ id: String) -> Record? {
     guard let slot = find(id, hash: Self.hash(id)).slot else { return nil }
@@ -86,7 +95,13 @@ struct RecordTable<Record> {
   @inlinable
   @discardableResult
   mutating func set(_ id: String, _ record: consuming Record) -> (previous: Record?, slot: Int) {
-    let hash = Self.hash(id)
+    set(id, record, hash: Self.hash(id))
+  }
+
+  /// ``set(_:_:)`` with the ID's ``hash(_:)`` computed beforehand (see ``prefetchBucket(for:)``).
+  @inlinable
+  @discardableResult
+  mutating func set(_ id: String, _ record: consuming Record, hash: UInt32) -> (previous: Record?, slot: Int) {
     let (bucket, found) = find(id, hash: hash)
     if let slot = found {
       let previous = slots[slot].unsafelyUnwrapped.record

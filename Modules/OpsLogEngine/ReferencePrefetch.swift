@@ -25,6 +25,12 @@ enum ReferencePrefetch {
   @inlinable
   static var maximumWords: Int { 32 }
 
+  /// Starts loading the cache line at `address` for writing.
+  @inlinable
+  static func prefetch(_ address: UnsafeRawPointer) {
+    opslog_prefetch_for_write(address)
+  }
+
   @inlinable
   static func prefetchReferences<Value>(of value: UnsafePointer<Value>) {
     #if _pointerBitWidth(_64)

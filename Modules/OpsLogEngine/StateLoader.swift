@@ -209,9 +209,13 @@ final class StateLoader<Record: Codable & Sendable> {
       records.reverse()
       var forms = parts[part].storedForms[...]
       var position = 0
+      // Hashed ahead, so that each ID's bucket is prefetched a few inserts before its turn.
+      let lookahead = 8
+      let hashes = ids[index..<index + records.count].map(RecordTable<Record>.hash)
       while let record = records.popLast() {
         let id = ids[index]
-        table.set(id, record)
+        if position + lookahead < hashes.count { table.prefetchBucket(for: hashes[position + lookahead]) }
+        table.set(id, record, hash: hashes[position])
         if let form = forms.first, form.index == position {
           storedForms[ExactString(id)] = form.form
           forms.removeFirst()
