@@ -147,10 +147,59 @@ final class AgentLog: LogStrategy {
     }
   }
 
+  /// How many times ``loadAll(backend:options:logger:fallback:)`` reads everything again when
+  /// the manifest changed while it read; then it keeps the last read, and the next poll, which
+  /// finds the newer manifest, catches up.
+  static let maximumLoadAttempts = 10
+
   /// Reads the current manifest and every WAL it names to the end, registering this agent's
-  /// WAL first when it has none.
+  /// WAL first when it has none, and the lines after the markers of retired WALs.
+  ///
+  /// The files read must be those of one manifest. The markers are read after it, and another
+  /// agent may move one meanwhile, past lines the manifest read does not account for: a carry
+  /// moves its old WAL's marker once the manifest names the new WAL that holds the lines, a
+  /// compaction moves the markers of the lines it folded in once the manifest names its
+  /// snapshot. A load that kept the older manifest and the newer marker would hold neither
+  /// copy of those lines, and nothing would bring them back before the next change of the
+  /// manifest. Every marker moves only after such a manifest, so a manifest whose change token
+  /// is the same after everything was read is one the markers read agree with; a changed one
+  /// means reading everything again.
   func loadAll(backend: any StorageBackend, options: StoreOptions, logger: Logger, fallback: ManifestInfo? = nil)
     async throws -> LogLoad
+  {
+    var attempt = 1
+    while true {
+      let read = try await readEverything(backend: backend, options: options, logger: logger, fallback: fallback)
+      let unchanged = try await backend.manifestChangeToken() == read.token
+      if unchanged || attempt == Self.maximumLoadAttempts {
+        if !unchanged {
+          logger.debug("the manifest kept changing while this agent loaded; the next poll catches up")
+        }
+        return commit(read)
+      }
+      logger.debug("the manifest changed while this agent loaded; reading everything again")
+      attempt += 1
+    }
+  }
+
+  /// What one pass of ``loadAll(backend:options:logger:fallback:)`` read.
+  struct FullRead {
+    /// The manifest's change token, read before the manifest.
+    var token: FileChangeToken?
+    var manifest: ManifestInfo
+    var own: String?
+    var ownLength: Int
+    /// Every line read, in merge order.
+    var lines: [WALLine]
+    var malformedLines: Int
+    var cursor: FollowCursor
+    var markers: [String: Int]
+  }
+
+  /// One pass of ``loadAll(backend:options:logger:fallback:)``: reads, and changes nothing of
+  /// the follower's state but this agent's own WAL (registered, its torn tail cut).
+  func readEverything(backend: any StorageBackend, options: StoreOptions, logger: Logger, fallback: ManifestInfo?)
+    async throws -> FullRead
   {
     var token: FileChangeToken?
     var manifest: ManifestInfo
@@ -202,19 +251,25 @@ final class AgentLog: LogStrategy {
       cursor.follow(wal.path, at: WALPosition(after: wal.read))
       markers[wal.path] = wal.through
     }
-    let merged = Self.merge(lines)
-    let registeredNewest = Self.registeredNewest(manifest)
+    return FullRead(
+      token: token, manifest: manifest, own: own, ownLength: ownLength, lines: Self.merge(lines),
+      malformedLines: malformed, cursor: cursor, markers: markers)
+  }
+
+  /// Makes `read` the follower's state and the load the engine replays.
+  func commit(_ read: FullRead) -> LogLoad {
+    let registeredNewest = Self.registeredNewest(read.manifest)
     state.withLock { state in
-      state.clock = max(state.clock, Self.largestClock(merged))
-      state.ownPath = own
-      state.cursor = cursor
-      state.markers = markers
+      state.clock = max(state.clock, Self.largestClock(read.lines))
+      state.ownPath = read.own
+      state.cursor = read.cursor
+      state.markers = read.markers
       state.registeredNewest = registeredNewest
-      state.token = token
+      state.token = read.token
     }
     return LogLoad(
-      manifest: manifest, lines: merged, appendPath: own ?? manifest.activeOps, appendLength: ownLength,
-      malformedLines: malformed)
+      manifest: read.manifest, lines: read.lines, appendPath: read.own ?? read.manifest.activeOps,
+      appendLength: read.ownLength, malformedLines: read.malformedLines)
   }
 
   /// Starts a new WAL for this agent, registered in `activeAgentOps`, and carries into it the

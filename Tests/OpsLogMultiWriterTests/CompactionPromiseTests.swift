@@ -21,8 +21,8 @@ final class PausingBackend: StorageBackend {
 
   init(disk: MemoryDisk) { base = MemoryBackend(disk: disk) }
 
-  /// The next call named `call` (`changeToken`, `read` of a range, `replace`, `truncate`) on a path for which
-  /// `path` holds waits until ``resume()``.
+  /// The next call named `call` (`changeToken`, `read` of a range, `replace`, `truncate`,
+  /// `list` of a directory) on a path for which `path` holds waits until ``resume()``.
   func pauseNext(_ call: String, where path: @escaping @Sendable (String) -> Bool = { _ in true }) {
     pause.withLock { $0 = Pause(matches: { $0 == call && path($1) }) }
   }
@@ -69,7 +69,10 @@ final class PausingBackend: StorageBackend {
     return try await base.read(path, offset: offset, length: length)
   }
   func size(of path: String) async throws -> Int? { try await base.size(of: path) }
-  func list(_ directory: String) async throws -> [String] { try await base.list(directory) }
+  func list(_ directory: String) async throws -> [String] {
+    try await holdIfPaused("list", directory)
+    return try await base.list(directory)
+  }
   func create(_ path: String, durability: Durability) async throws {
     try await base.create(path, durability: durability)
   }
