@@ -270,6 +270,8 @@ public final class FsBackend: StorageBackend {
               while let chunk = try next() {
                 try Posix.writeAll(descriptor, chunk, path: temporary)
               }
+              // Every replacement's change token must be new (see stampModificationTime).
+              try Posix.stampModificationTime(descriptor, path: temporary)
               try Posix.sync(descriptor, path: temporary)
               Posix.close(descriptor)
             } catch {

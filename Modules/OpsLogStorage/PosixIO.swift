@@ -145,6 +145,24 @@ enum Posix {
     }
   }
 
+  /// Sets the file's modification (and access) time to now, read from the fine real-time
+  /// clock.
+  ///
+  /// A replaced file's change token (``FsBackend/changeToken(of:)``) is its inode, size and
+  /// modification time. The next temporary file often gets the inode the replaced one freed
+  /// (ext4 alternates between two), and some kernels and file systems stamp times from a
+  /// clock that moves every few milliseconds or every second (HFS+): two replacements of
+  /// equal size within one tick would then give the token of the file before them, and a
+  /// follower comparing tokens would miss both.
+  static func stampModificationTime(_ descriptor: Int32, path: String) throws {
+    var now = timespec()
+    clock_gettime(CLOCK_REALTIME, &now)
+    // Both times given: UTIME_OMIT, to leave the access time alone, is a C macro Swift does
+    // not import, and nothing reads the access time of a store's files.
+    var times = [now, now]
+    if futimens(descriptor, &times) != 0 { throw error(path, "futimens") }
+  }
+
   /// Flushes the file's data (and the metadata needed to read it back) to the disk.
   static func syncData(_ descriptor: Int32, path: String) throws {
     #if canImport(Darwin)
