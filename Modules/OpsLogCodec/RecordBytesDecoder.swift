@@ -248,14 +248,14 @@ final class RecordValueDecoder: CodingPathNode, Decoder, SingleValueDecodingCont
 
   // MARK: Scalars at an offset, each returning the value and the offset after it
 
-  func readString(at offset: Int, _ component: (any CodingKey)?) throws -> (String, Int) {
-    guard byte(at: offset) == UInt8(ascii: "\"") else { throw mismatch(String.self, at: offset, component) }
+  func readString(at offset: Int, _ component: @autoclosure () -> (any CodingKey)?) throws -> (String, Int) {
+    guard byte(at: offset) == UInt8(ascii: "\"") else { throw mismatch(String.self, at: offset, component()) }
     var parser = self.parser(at: offset, depth: depth)
     let value = try parser.parseString()
     return (value, parser.position)
   }
 
-  func readBool(at offset: Int, _ component: (any CodingKey)?) throws -> (Bool, Int) {
+  func readBool(at offset: Int, _ component: @autoclosure () -> (any CodingKey)?) throws -> (Bool, Int) {
     var parser = self.parser(at: offset, depth: depth)
     switch byte(at: offset) {
     case UInt8(ascii: "t"):
@@ -264,7 +264,7 @@ final class RecordValueDecoder: CodingPathNode, Decoder, SingleValueDecodingCont
     case UInt8(ascii: "f"):
       try parser.expectLiteral("false")
       return (false, parser.position)
-    default: throw mismatch(Bool.self, at: offset, component)
+    default: throw mismatch(Bool.self, at: offset, component())
     }
   }
 
@@ -276,10 +276,10 @@ final class RecordValueDecoder: CodingPathNode, Decoder, SingleValueDecodingCont
     return parser.position
   }
 
-  func readDouble(at offset: Int, _ component: (any CodingKey)?) throws -> (Double, Int) {
+  func readDouble(at offset: Int, _ component: @autoclosure () -> (any CodingKey)?) throws -> (Double, Int) {
     let first = byte(at: offset)
     guard first == UInt8(ascii: "-") || (first >= UInt8(ascii: "0") && first <= UInt8(ascii: "9")) else {
-      throw mismatch(Double.self, at: offset, component)
+      throw mismatch(Double.self, at: offset, component())
     }
     var parser = self.parser(at: offset, depth: depth)
     switch try parser.parseNumber() {
@@ -289,19 +289,19 @@ final class RecordValueDecoder: CodingPathNode, Decoder, SingleValueDecodingCont
     }
   }
 
-  func readFloat(at offset: Int, _ component: (any CodingKey)?) throws -> (Float, Int) {
-    let (double, after) = try readDouble(at: offset, component)
+  func readFloat(at offset: Int, _ component: @autoclosure () -> (any CodingKey)?) throws -> (Float, Int) {
+    let (double, after) = try readDouble(at: offset, component())
     let float = Float(double)
-    guard float.isFinite else { throw corrupted("the number \(double) does not fit in Float", component) }
+    guard float.isFinite else { throw corrupted("the number \(double) does not fit in Float", component()) }
     return (float, after)
   }
 
   func readInteger<Integer: FixedWidthInteger>(
-    _ type: Integer.Type, at offset: Int, _ component: (any CodingKey)?
+    _ type: Integer.Type, at offset: Int, _ component: @autoclosure () -> (any CodingKey)?
   ) throws -> (Integer, Int) {
     let first = byte(at: offset)
     guard first == UInt8(ascii: "-") || (first >= UInt8(ascii: "0") && first <= UInt8(ascii: "9")) else {
-      throw mismatch(type, at: offset, component)
+      throw mismatch(type, at: offset, component())
     }
     var parser = self.parser(at: offset, depth: depth)
     let number = try parser.parseNumber()
@@ -317,7 +317,7 @@ final class RecordValueDecoder: CodingPathNode, Decoder, SingleValueDecodingCont
     default: break
     }
     let text = String(decoding: UnsafeBufferPointer(start: base + offset, count: after - offset), as: UTF8.self)
-    throw corrupted("the number \(text) does not fit in \(type)", component)
+    throw corrupted("the number \(text) does not fit in \(type)", component())
   }
 
   /// Types with a JSON form of their own (and arrays of the common scalars, which the generic

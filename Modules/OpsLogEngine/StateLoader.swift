@@ -206,26 +206,23 @@ final class StateLoader<Record: Codable & Sendable> {
       // record holds, and freeing the decoded array released them again (~8 % of an open).
       var records: [Record] = []
       swap(&records, &parts[part].records)
-      records.reverse()
-      var forms = parts[part].storedForms[...]
-      var position = 0
-      // Hashed ahead, so that each ID's bucket is prefetched a few inserts before its turn.
-      let lookahead = 8
-      let hashes = ids[index..<index + records.count].map(RecordTable<Record>.hash)
-      while let record = records.popLast() {
-        let id = ids[index]
-        if position + lookahead < hashes.count { table.prefetchBucket(for: hashes[position + lookahead]) }
-        table.set(id, record, hash: hashes[position])
-        if let form = forms.first, form.index == position {
-          storedForms[ExactString(id)] = form.form
-          forms.removeFirst()
-        } else if !storedForms.isEmpty {
-          // A repeated ID's later line replaces the earlier one, stored form included.
-          storedForms[ExactString(id)] = nil
+      let count = records.count
+      table.setAll(ids[index..<index + count], moving: &records)
+      let forms = parts[part].storedForms
+      if !forms.isEmpty || !storedForms.isEmpty {
+        var remaining = forms[...]
+        for position in 0..<count {
+          let id = ids[index + position]
+          if let form = remaining.first, form.index == position {
+            storedForms[ExactString(id)] = form.form
+            remaining.removeFirst()
+          } else if !storedForms.isEmpty {
+            // A repeated ID's later line replaces the earlier one, stored form included.
+            storedForms[ExactString(id)] = nil
+          }
         }
-        index += 1
-        position += 1
       }
+      index += count
     }
   }
 

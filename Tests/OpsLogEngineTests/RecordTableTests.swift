@@ -30,6 +30,30 @@ struct RecordTableTests {
     }
   }
 
+  /// The bulk insert of an open is `set` in order: a repeated ID keeps its first place and
+  /// takes its last value, the index grows through many buckets, and the records are moved
+  /// out of the caller's array.
+  @Test func setAllIsSetInOrder() {
+    var random = SplitMix(state: 7)
+    let ids = (0..<5_000).map { _ in "id-\(random.next() % 3_000)" }
+    var bulk = RecordTable<Int>(minimumCapacity: 3)
+    var records = Array(ids.indices)
+    bulk.setAll(ids[...], moving: &records)
+    #expect(records.isEmpty)
+    var oneByOne = RecordTable<Int>()
+    var model: [(id: String, value: Int)?] = []
+    for (value, id) in ids.enumerated() {
+      oneByOne.set(id, value)
+      if let index = model.firstIndex(where: { $0?.id == id }) {
+        model[index] = (id, value)
+      } else {
+        model.append((id, value))
+      }
+    }
+    check(bulk, against: model, "bulk")
+    check(oneByOne, against: model, "one by one")
+  }
+
   @Test(arguments: [1, 2, 3, 4])
   func randomOperationsMatchTheModel(seed: UInt64) {
     var random = SplitMix(state: seed)
