@@ -100,8 +100,11 @@ let package = Package(
     .executableTarget(name: "S3Agents", dependencies: ["OpsLog", "OpsLogS3"], path: "Examples/S3Agents"),
     // Child processes for the tests that need more than one process (locks, crashes).
     .executableTarget(name: "OpsLogTestHelper", dependencies: ["OpsLog"], path: "Tests/OpsLogTestHelper"),
+    // What the tests and the torture's child share: on the storage layer (for ForwardingBackend)
+    // and nothing above it, so the storage tests that use it do not build the engine.
     .target(
-      name: "OpsLogTestSupport", dependencies: [.product(name: "Logging", package: "swift-log")],
+      name: "OpsLogTestSupport",
+      dependencies: ["OpsLogTypes", "OpsLogStorage", .product(name: "Logging", package: "swift-log")],
       path: "Tests/OpsLogTestSupport"),
     // The child process of the multi-process S3 tests.
     .executableTarget(

@@ -1,5 +1,6 @@
 import Foundation
 import OpsLogEngine
+import OpsLogTestSupport
 import Synchronization
 import Testing
 
@@ -218,8 +219,9 @@ struct FaultSweep {
   /// `MemoryDisk.failWrite` counts them. Checks that the scenario does what it says.
   func countWrites() async throws -> Int {
     let disk = MemoryDisk()
-    let counter = CountingBackend(MemoryBackend(disk: disk))
-    let store = try await Store<Todo>.open(path, options: options(disk, backend: counter))
+    let counter = WriteCounter()
+    let store = try await Store<Todo>.open(
+      path, options: options(disk, backend: ForwardingBackend(MemoryBackend(disk: disk), after: counter.note)))
     for step in Self.steps { try await step.run(store) }
     #expect(try store.get("a4") != nil, "the delete was undone")
     #expect(try store.get("a6") != nil && store.get("b1")?.status == "batched", "the batch was undone whole")
@@ -246,10 +248,11 @@ struct FaultSweep {
     let disk = MemoryDisk()
     let context = "\(mode), fault \(fault) after \(after) writes"
     disk.failWrite(fault, after: after)
-    let counter = CountingBackend(MemoryBackend(disk: disk))
+    let counter = WriteCounter()
     let store: Store<Todo>
     do {
-      store = try await Store<Todo>.open(path, options: options(disk, backend: counter))
+      store = try await Store<Todo>.open(
+        path, options: options(disk, backend: ForwardingBackend(MemoryBackend(disk: disk), after: counter.note)))
     } catch {
       disarm(disk)
       // A failed open leaves nothing behind: the next one starts a fresh store.
@@ -312,72 +315,30 @@ struct FaultSweep {
   }
 }
 
-/// Forwards to a backend and counts write-like calls the way `MemoryDisk.failWrite` does:
-/// one for a non-empty append, a create, a truncate, a blob write; two for a replace. Also
-/// counts the write-like calls that failed.
-final class CountingBackend: StorageBackend {
-  let base: any StorageBackend
+/// Counts write-like calls the way `MemoryDisk.failWrite` does: one for a non-empty append, a
+/// create, a truncate, a blob write; two for a replace. Also counts the write-like calls that
+/// failed: ``note(_:error:)`` is a `ForwardingBackend`'s `after` hook.
+final class WriteCounter: Sendable {
   private let counts = Mutex((writes: 0, failures: 0))
-
-  init(_ base: any StorageBackend) { self.base = base }
 
   var writes: Int { counts.withLock { $0.writes } }
   var failures: Int { counts.withLock { $0.failures } }
 
-  private func counted<Result>(_ steps: Int, _ call: () async throws -> Result) async throws -> Result {
-    do {
-      let result = try await call()
-      counts.withLock { $0.writes += steps }
-      return result
-    } catch {
-      noteFailure(error)
-      throw error
+  func note(_ call: ForwardingBackend.Call, error: (any Error)?) {
+    let steps: Int
+    switch call {
+    case .replace: steps = 2
+    case .create, .truncate, .writeBlob: steps = 1
+    case .append(_, let bytes, _): steps = bytes.isEmpty ? 0 : 1
+    default: return
     }
-  }
-
-  /// Counts the failures that `MemoryDisk.failWrite` injects (ENOSPC, EIO).
-  private func noteFailure(_ error: any Error) {
+    guard let error else {
+      counts.withLock { $0.writes += steps }
+      return
+    }
+    // The failures that `MemoryDisk.failWrite` injects (ENOSPC, EIO).
     if case OpsLogError.io(_, let errno, _) = error, errno == ENOSPC || errno == EIO {
       counts.withLock { $0.failures += 1 }
     }
   }
-
-  func initialize(location: String, readOnly: Bool) async throws {
-    try await base.initialize(location: location, readOnly: readOnly)
-  }
-  func shutdown() async throws { try await base.shutdown() }
-  func read(_ path: String) async throws -> [UInt8]? { try await base.read(path) }
-  func read(_ path: String, offset: Int, length: Int) async throws -> [UInt8] {
-    try await base.read(path, offset: offset, length: length)
-  }
-  func size(of path: String) async throws -> Int? { try await base.size(of: path) }
-  func changeToken(of path: String) async throws -> FileChangeToken? { try await base.changeToken(of: path) }
-  func list(_ directory: String) async throws -> [String] { try await base.list(directory) }
-  func replace(_ path: String, chunks nextChunk: sending @escaping () throws -> [UInt8]?) async throws {
-    do {
-      try await base.replace(path, chunks: nextChunk)
-      counts.withLock { $0.writes += 2 }
-    } catch {
-      noteFailure(error)
-      throw error
-    }
-  }
-  func create(_ path: String, durability: Durability) async throws {
-    try await counted(1) { try await base.create(path, durability: durability) }
-  }
-  func append(_ path: String, _ bytes: [UInt8], durability: Durability) async throws {
-    try await counted(bytes.isEmpty ? 0 : 1) { try await base.append(path, bytes, durability: durability) }
-  }
-  func truncate(_ path: String, toLength length: Int, durability: Durability) async throws {
-    try await counted(1) { try await base.truncate(path, toLength: length, durability: durability) }
-  }
-  func remove(_ path: String) async throws { try await base.remove(path) }
-  func acquireLock(_ name: String) async throws { try await base.acquireLock(name) }
-  func releaseLock(_ name: String) async throws { try await base.releaseLock(name) }
-  func writeBlob(_ path: String, _ content: Data) async throws {
-    try await counted(1) { try await base.writeBlob(path, content) }
-  }
-  func readBlob(_ path: String) async throws -> Data { try await base.readBlob(path) }
-  func deleteBlob(_ path: String) async throws { try await base.deleteBlob(path) }
-  func deleteBlobDir(_ prefix: String) async throws { try await base.deleteBlobDir(prefix) }
 }

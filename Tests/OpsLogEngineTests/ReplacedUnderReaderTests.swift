@@ -1,63 +1,31 @@
 import Foundation
 import OpsLogCodec
 import OpsLogEngine
+import OpsLogTestSupport
 import Synchronization
 import Testing
 
-/// A `MemoryBackend` that runs a step of another process (a writer's checkpoints) just before
-/// its next snapshot read: the moment a reader without a lock is most exposed to files being
-/// removed under it.
-final class InterruptingBackend: StorageBackend {
-  let inner: MemoryBackend
+/// Runs a step of another process (a writer's checkpoints) just before a backend's next
+/// snapshot read: the moment a reader without a lock is most exposed to files being removed
+/// under it. ``beforeCall(_:)`` is a `ForwardingBackend`'s `before` hook.
+final class SnapshotReadInterruption: Sendable {
   private let beforeSnapshotRead = Mutex<(@Sendable () async throws -> Void)?>(nil)
   let interruptions = Atomic<Int>(0)
-
-  init(disk: MemoryDisk) { inner = MemoryBackend(disk: disk) }
 
   /// `step` runs once, before the next read of a file under `snapshots/`.
   func interruptNextSnapshotRead(with step: @escaping @Sendable () async throws -> Void) {
     beforeSnapshotRead.withLock { $0 = step }
   }
 
-  func initialize(location: String, readOnly: Bool) async throws {
-    try await inner.initialize(location: location, readOnly: readOnly)
-  }
-  func shutdown() async throws { try await inner.shutdown() }
-  func read(_ path: String) async throws -> [UInt8]? {
-    try await interruptIfSnapshot(path)
-    return try await inner.read(path)
-  }
-  func read(_ path: String, offset: Int, length: Int) async throws -> [UInt8] {
-    try await interruptIfSnapshot(path)
-    return try await inner.read(path, offset: offset, length: length)
-  }
-  func size(of path: String) async throws -> Int? { try await inner.size(of: path) }
-  func changeToken(of path: String) async throws -> FileChangeToken? { try await inner.changeToken(of: path) }
-  func list(_ directory: String) async throws -> [String] { try await inner.list(directory) }
-  func replace(_ path: String, chunks nextChunk: sending @escaping () throws -> [UInt8]?) async throws {
-    try await inner.replace(path, chunks: nextChunk)
-  }
-  func create(_ path: String, durability: Durability) async throws {
-    try await inner.create(path, durability: durability)
-  }
-  func append(_ path: String, _ bytes: [UInt8], durability: Durability) async throws {
-    try await inner.append(path, bytes, durability: durability)
-  }
-  func truncate(_ path: String, toLength length: Int, durability: Durability) async throws {
-    try await inner.truncate(path, toLength: length, durability: durability)
-  }
-  func remove(_ path: String) async throws { try await inner.remove(path) }
-  func acquireLock(_ name: String) async throws { try await inner.acquireLock(name) }
-  func releaseLock(_ name: String) async throws { try await inner.releaseLock(name) }
-  func writeBlob(_ path: String, _ content: Data) async throws { try await inner.writeBlob(path, content) }
-  func readBlob(_ path: String) async throws -> Data { try await inner.readBlob(path) }
-  func deleteBlob(_ path: String) async throws { try await inner.deleteBlob(path) }
-  func deleteBlobDir(_ prefix: String) async throws { try await inner.deleteBlobDir(prefix) }
-
-  private func interruptIfSnapshot(_ path: String) async throws {
-    guard path.hasPrefix("snapshots/"), let step = beforeSnapshotRead.withLock({ $0.take() }) else { return }
-    interruptions.add(1, ordering: .relaxed)
-    try await step()
+  func beforeCall(_ call: ForwardingBackend.Call) async throws {
+    switch call {
+    case .read(let path), .readRange(let path, _, _):
+      guard path.hasPrefix("snapshots/"), let step = beforeSnapshotRead.withLock({ $0.take() }) else { return }
+      interruptions.add(1, ordering: .relaxed)
+      try await step()
+    default:
+      return
+    }
   }
 }
 
@@ -80,13 +48,13 @@ struct ReplacedUnderReaderTests {
     try await writer.compact()
     let read = try writer.manifest()
 
-    let backend = InterruptingBackend(disk: disk)
-    backend.interruptNextSnapshotRead { try await Self.twoCheckpoints(writer, "during-open") }
+    let interruption = SnapshotReadInterruption()
+    interruption.interruptNextSnapshotRead { try await Self.twoCheckpoints(writer, "during-open") }
     var readerOptions = StoreOptions()
-    readerOptions.backend = backend
+    readerOptions.backend = ForwardingBackend(MemoryBackend(disk: disk), before: interruption.beforeCall)
     readerOptions.readOnly = true
     let reader = try await Store<JSONValue>.open("/store", options: readerOptions)
-    #expect(backend.interruptions.load(ordering: .relaxed) == 1)
+    #expect(interruption.interruptions.load(ordering: .relaxed) == 1)
     #expect(disk.bytes(at: "/store/" + read.currentSnapshot) == nil, "the generation it first read is gone")
     #expect(try reader.manifest().currentSnapshot == writer.manifest().currentSnapshot)
     #expect(try reader.entries().map(\.id) == ["a", "during-open"])
@@ -100,16 +68,16 @@ struct ReplacedUnderReaderTests {
     writerOptions.backend = MemoryBackend(disk: disk)
     let writer = try await Store<JSONValue>.open("/store", options: writerOptions)
     try await writer.set("a", 1)
-    let backend = InterruptingBackend(disk: disk)
+    let interruption = SnapshotReadInterruption()
     var readerOptions = StoreOptions()
-    readerOptions.backend = backend
+    readerOptions.backend = ForwardingBackend(MemoryBackend(disk: disk), before: interruption.beforeCall)
     readerOptions.readOnly = true
     let reader = try await Store<JSONValue>.open("/store", options: readerOptions)
     // The follower falls behind (its files go), then loses the next ones while it reloads.
     try await Self.twoCheckpoints(writer, "behind")
-    backend.interruptNextSnapshotRead { try await Self.twoCheckpoints(writer, "during-reload") }
+    interruption.interruptNextSnapshotRead { try await Self.twoCheckpoints(writer, "during-reload") }
     try await reader.refresh()
-    #expect(backend.interruptions.load(ordering: .relaxed) == 1)
+    #expect(interruption.interruptions.load(ordering: .relaxed) == 1)
     #expect(try reader.entries().map(\.id) == ["a", "behind", "during-reload"])
     try await writer.set("after", 2)
     #expect(try await reader.tail().map(\.id) == ["after"])

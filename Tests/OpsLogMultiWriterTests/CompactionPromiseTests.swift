@@ -3,89 +3,45 @@ import OpsLogCodec
 import OpsLogEngine
 import OpsLogMultiWriter
 import OpsLogStorage
+import OpsLogTestSupport
 import OpsLogTypes
 import Synchronization
 import Testing
 
-/// A ``MemoryBackend`` that can hold one chosen call until told to go on, so that a test
-/// knows where another store's work stands (a mutation holding its mutation lock, a
-/// compaction between its cut and its switch).
-final class PausingBackend: StorageBackend {
-  let base: MemoryBackend
-  private struct Pause: Sendable {
-    var matches: (@Sendable (_ call: String, _ path: String) -> Bool)? = nil
+/// Holds one chosen backend call until told to go on, so that a test knows where another
+/// store's work stands (a mutation holding its mutation lock, a compaction between its cut
+/// and its switch): ``hold(_:)`` is a `ForwardingBackend`'s `before` hook.
+final class CallPause: Sendable {
+  private struct State: Sendable {
+    var matches: (@Sendable (ForwardingBackend.Call) -> Bool)? = nil
     var reached = false
     var released = false
   }
-  private let pause = Mutex(Pause())
+  private let state = Mutex(State())
 
-  init(disk: MemoryDisk) { base = MemoryBackend(disk: disk) }
-
-  /// The next call named `call` (`changeToken`, `read` of a range, `replace`, `truncate`,
-  /// `list` of a directory) on a path for which `path` holds waits until ``resume()``.
-  func pauseNext(_ call: String, where path: @escaping @Sendable (String) -> Bool = { _ in true }) {
-    pause.withLock { $0 = Pause(matches: { $0 == call && path($1) }) }
+  /// The next call for which `matches` holds waits until ``resume()``.
+  func pauseNext(where matches: @escaping @Sendable (ForwardingBackend.Call) -> Bool) {
+    state.withLock { $0 = State(matches: matches) }
   }
   /// The next read of the manifest's change token waits until ``resume()``.
-  func pauseNextManifestToken() { pauseNext("changeToken") { $0 == ManifestCodec.fileName } }
+  func pauseNextManifestToken() { pauseNext { $0 == .changeToken(ManifestCodec.fileName) } }
   /// Waits until a caller is held by the pause.
   func waitUntilPaused() async throws {
-    while !pause.withLock({ $0.reached }) { try await Task.sleep(for: .milliseconds(1)) }
+    while !state.withLock({ $0.reached }) { try await Task.sleep(for: .milliseconds(1)) }
   }
-  func resume() { pause.withLock { $0.released = true } }
+  func resume() { state.withLock { $0.released = true } }
 
-  private func holdIfPaused(_ call: String, _ path: String) async throws {
-    let held = pause.withLock { pause -> Bool in
-      guard let matches = pause.matches, matches(call, path) else { return false }
-      pause.matches = nil
-      pause.reached = true
+  func hold(_ call: ForwardingBackend.Call) async throws {
+    let held = state.withLock { state -> Bool in
+      guard let matches = state.matches, matches(call) else { return false }
+      state.matches = nil
+      state.reached = true
       return true
     }
     if held {
-      while !pause.withLock({ $0.released }) { try await Task.sleep(for: .milliseconds(1)) }
+      while !state.withLock({ $0.released }) { try await Task.sleep(for: .milliseconds(1)) }
     }
   }
-
-  func changeToken(of path: String) async throws -> FileChangeToken? {
-    try await holdIfPaused("changeToken", path)
-    return try await base.changeToken(of: path)
-  }
-  func replace(_ path: String, chunks nextChunk: sending @escaping () throws -> [UInt8]?) async throws {
-    try await holdIfPaused("replace", path)
-    try await base.replace(path, chunks: nextChunk)
-  }
-  func truncate(_ path: String, toLength length: Int, durability: Durability) async throws {
-    try await holdIfPaused("truncate", path)
-    try await base.truncate(path, toLength: length, durability: durability)
-  }
-
-  func initialize(location: String, readOnly: Bool) async throws {
-    try await base.initialize(location: location, readOnly: readOnly)
-  }
-  func shutdown() async throws { try await base.shutdown() }
-  func read(_ path: String) async throws -> [UInt8]? { try await base.read(path) }
-  func read(_ path: String, offset: Int, length: Int) async throws -> [UInt8] {
-    try await holdIfPaused("read", path)
-    return try await base.read(path, offset: offset, length: length)
-  }
-  func size(of path: String) async throws -> Int? { try await base.size(of: path) }
-  func list(_ directory: String) async throws -> [String] {
-    try await holdIfPaused("list", directory)
-    return try await base.list(directory)
-  }
-  func create(_ path: String, durability: Durability) async throws {
-    try await base.create(path, durability: durability)
-  }
-  func append(_ path: String, _ bytes: [UInt8], durability: Durability) async throws {
-    try await base.append(path, bytes, durability: durability)
-  }
-  func remove(_ path: String) async throws { try await base.remove(path) }
-  func acquireLock(_ name: String) async throws { try await base.acquireLock(name) }
-  func releaseLock(_ name: String) async throws { try await base.releaseLock(name) }
-  func writeBlob(_ path: String, _ content: Data) async throws { try await base.writeBlob(path, content) }
-  func readBlob(_ path: String) async throws -> Data { try await base.readBlob(path) }
-  func deleteBlob(_ path: String) async throws { try await base.deleteBlob(path) }
-  func deleteBlobDir(_ prefix: String) async throws { try await base.deleteBlobDir(prefix) }
 }
 
 /// Runs `body`, failing the test (instead of hanging it) when it takes longer than `limit`.
@@ -145,7 +101,8 @@ struct CompactionPromiseTests {
     let location = "/memory/promise-\(UUID().uuidString)"
     let a = try await Store<Note>.open(
       location, agentId: "A", options: agentOptions { $0.backend = MemoryBackend(disk: disk) })
-    let pausing = PausingBackend(disk: disk)
+    let pause = CallPause()
+    let pausing = ForwardingBackend(MemoryBackend(disk: disk), before: pause.hold)
     let b = try await Store<Note>.open(location, agentId: "B", options: agentOptions { $0.backend = pausing })
     try await b.set("one", Note(text: "1"))
     try await a.compact()  // retires B's WAL
@@ -153,13 +110,13 @@ struct CompactionPromiseTests {
     // B's write holds B's mutation lock, about to find its WAL retired; B's compaction takes
     // .compact-lock meanwhile and waits for the mutation lock for its cut. The write must
     // enter the lock B holds, not wait for it.
-    pausing.pauseNextManifestToken()
+    pause.pauseNextManifestToken()
     let write = Task { try await b.set("two", Note(text: "2")) }
-    try await pausing.waitUntilPaused()
+    try await pause.waitUntilPaused()
     let before = try b.manifest().currentSnapshot
     let compaction = Task { try await b.compact() }
     while disk.bytes(at: location + "/.compact-lock") == nil { try await Task.sleep(for: .milliseconds(1)) }
-    pausing.resume()
+    pause.resume()
     try await within(.seconds(10), "B's write and compaction") {
       try await write.value
       try await compaction.value

@@ -2,6 +2,7 @@ import Foundation
 import OpsLogEngine
 import OpsLogMultiWriter
 import OpsLogStorage
+import OpsLogTestSupport
 import Testing
 
 /// Issue 13: a full load reads the manifest first and the `.through` markers of retired WALs
@@ -36,7 +37,8 @@ struct LoadRaceTests {
     let a = try await open("A", backend: MemoryBackend(disk: disk))
     let bBackend = MemoryBackend(disk: disk)
     let b = try await open("B", backend: bBackend)
-    let pausing = PausingBackend(disk: disk)
+    let pause = CallPause()
+    let pausing = ForwardingBackend(MemoryBackend(disk: disk), before: pause.hold)
     let f = try await open("F", backend: pausing)
     try await b.set("before", Note(text: "before"))
     try await f.set("f", Note(text: "f"))
@@ -49,9 +51,9 @@ struct LoadRaceTests {
 
     // F's refresh finds its WAL retired, registers a new one and loads everything; it is held
     // where the load lists the retired WALs, after it read the manifest.
-    pausing.pauseNext("list") { $0 == "ops" }
+    pause.pauseNext { $0 == .list("ops") }
     let refresh = Task { try await f.refresh() }
-    try await within(.seconds(30), "F's load reaching the retired WALs") { try await pausing.waitUntilPaused() }
+    try await within(.seconds(30), "F's load reaching the retired WALs") { try await pause.waitUntilPaused() }
     let c: Store<Note>?
     switch change {
     case .carry:
@@ -62,7 +64,7 @@ struct LoadRaceTests {
       try await compactor.compact()
       c = compactor
     }
-    pausing.resume()
+    pause.resume()
     try await within(.seconds(30), "F's refresh") { try await refresh.value }
 
     #expect(try f.get("stranded") == Note(text: "stranded"), "acknowledged before F's refresh began")

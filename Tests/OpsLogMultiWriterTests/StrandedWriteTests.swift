@@ -3,6 +3,7 @@ import OpsLogCodec
 import OpsLogEngine
 import OpsLogMultiWriter
 import OpsLogStorage
+import OpsLogTestSupport
 import OpsLogTypes
 import Testing
 
@@ -198,7 +199,8 @@ struct StrandedWriteTests {
     let location = "/memory/stranded-\(UUID().uuidString)"
     let a = try await Store<Note>.open(
       location, agentId: "A", options: agentOptions { $0.backend = MemoryBackend(disk: disk) })
-    let bBackend = PausingBackend(disk: disk)
+    let bPause = CallPause()
+    let bBackend = ForwardingBackend(MemoryBackend(disk: disk), before: bPause.hold)
     let b = try await Store<Note>.open(location, agentId: "B", options: agentOptions { $0.backend = bBackend })
     let c = try await Store<Note>.open(
       location, agentId: "C", options: agentOptions { $0.backend = MemoryBackend(disk: disk) })
@@ -213,13 +215,13 @@ struct StrandedWriteTests {
     // C's last line, while A compacts and B's earlier write that raced the compaction lands
     // after the marker.
     let cWAL = try #require(try c.manifest().agentWAL("C"))
-    bBackend.pauseNext("read") { $0 == cWAL }
+    bPause.pauseNext { if case .readRange(cWAL, _, _) = $0 { true } else { false } }
     let refresh = Task { try await b.refresh() }
-    try await bBackend.waitUntilPaused()
+    try await bPause.waitUntilPaused()
     try await Task.sleep(for: .milliseconds(20))
     try await a.compact()
-    try await bBackend.base.append(oldWAL, Self.strandedLine(id: "raced", clock: 5), durability: .process)
-    bBackend.resume()
+    try await bBackend.inner.append(oldWAL, Self.strandedLine(id: "raced", clock: 5), durability: .process)
+    bPause.resume()
     try await refresh.value
     try await b.refresh()
     #expect(try b.get("raced") == Note(text: "raced"), "B's own acknowledged write is in its view")

@@ -2,6 +2,7 @@ import Foundation
 import OpsLogEngine
 import OpsLogMultiWriter
 import OpsLogStorage
+import OpsLogTestSupport
 import OpsLogTypes
 import Testing
 
@@ -74,7 +75,8 @@ struct UndoStampTests {
   @Test func anUndoDuringAnotherAgentsCompactionTakesEffectEverywhereOrNowhere() async throws {
     let disk = MemoryDisk()
     let location = "/memory/undo-compaction-\(UUID().uuidString)"
-    let compactorBackend = PausingBackend(disk: disk)
+    let pause = CallPause()
+    let compactorBackend = ForwardingBackend(MemoryBackend(disk: disk), before: pause.hold)
     let a = try await Store<Note>.open(location, agentId: "A", options: agentOptions { $0.backend = compactorBackend })
     let b = try await Store<Note>.open(
       location, agentId: "B", options: agentOptions { $0.backend = MemoryBackend(disk: disk) })
@@ -82,9 +84,9 @@ struct UndoStampTests {
     try await b.set("undone", Note(text: "u"))
 
     // A's compaction has read B's WAL and is writing its snapshot.
-    compactorBackend.pauseNext("replace") { $0.hasPrefix("snapshots/") }
+    pause.pauseNext { if case .replace(let path) = $0 { path.hasPrefix("snapshots/") } else { false } }
     let compaction = Task { try await a.compact() }
-    try await compactorBackend.waitUntilPaused()
+    try await pause.waitUntilPaused()
     let undoAndWrite = Task { () -> Bool in
       let undone = try await b.undo()
       try await b.set("next", Note(text: "a longer record, written where the undone line was"))
@@ -93,7 +95,7 @@ struct UndoStampTests {
     // B's undo waits for A's compaction (holding .compact-lock); without the lock it would
     // cut its line and write the next one now.
     try? await Task.sleep(for: .milliseconds(200))
-    compactorBackend.resume()
+    pause.resume()
     try await compaction.value
     let undone = try await undoAndWrite.value
     try await b.set("after", Note(text: "after"))
