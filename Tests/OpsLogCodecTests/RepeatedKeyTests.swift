@@ -131,4 +131,43 @@ struct RepeatedKeyTests {
     #expect(encoded.id == "b")
     #expect(encoded.data?.value == ["x": 2])
   }
+
+  /// The fuzzer's find (2026-12-03): the first of two `priority` members held a string, the
+  /// last an integer. The streaming decoder failed on the first before it met the second;
+  /// the last value must win from bytes as from the parsed tree.
+  @Test func aWrongTypeInTheFirstValueIsNotTheError() throws {
+    let text = #"{"name":"ann","id":"one","id":1}"#
+    #expect(try decodeEveryWay(Person.self, text) == Person(name: "ann", id: 1))
+    let fuzzed = #"{"status":2,"status":  "Taska","status":{},"status":"done"}"#
+    #expect(try decodeEveryWay(Status.self, fuzzed) == Status(status: "done"))
+    // In a nested object and in an array's element: the repeat is anywhere in the document.
+    let expected = Team(lead: Person(name: "ann", id: 2), members: [Person(name: "bob", id: 4)])
+    #expect(
+      try decodeEveryWay(
+        Team.self, #"{"lead":{"name":"ann","id":[],"id":2},"members":[{"name":"bob","id":"x","id":4}]}"#)
+        == expected)
+    // The decode that keeps unknown keys takes the last value too.
+    let noting = try decoder.decodeNotingUnknownKeys(
+      Person.self, from: Array(#"{"id":"one","name":"ann","id":1,"x":0}"#.utf8))
+    #expect(noting.value == Person(name: "ann", id: 1))
+    #expect(noting.unknownKeys?.topLevel == ["x"])
+  }
+
+  @Test func aFailureWithoutARepeatIsUnchanged() {
+    // No key repeats: the streaming decoder's own error stands.
+    #expect(throws: DecodingError.self) {
+      try decoder.decode(Person.self, from: Array(#"{"name":"ann","id":"one"}"#.utf8))
+    }
+    // Keys that are canonically equivalent but not the same bytes are different keys, as in
+    // `JSON.parse`: no repeat, so "\u00e9" and "e\u0301" both stay.
+    let precomposed = "\u{E9}"
+    let decomposed = "e\u{301}"
+    let distinct = Array("{\"\(precomposed)\":1,\"\(decomposed)\":2}".utf8)
+    #expect(!distinct.withUnsafeBytes { JSONParser.documentRepeatsAKey($0) })
+    #expect(Array(#"{"a":1,"a":2}"#.utf8).withUnsafeBytes { JSONParser.documentRepeatsAKey($0) })
+    #expect(Array(#"[0,{"b":{"a":1,"a":2}}]"#.utf8).withUnsafeBytes { JSONParser.documentRepeatsAKey($0) })
+    #expect(!Array(#"[{"a":1},{"a":2}]"#.utf8).withUnsafeBytes { JSONParser.documentRepeatsAKey($0) })
+    // Malformed input repeats nothing: the caller reports the input's own error.
+    #expect(!Array(#"{"a":1,"a""#.utf8).withUnsafeBytes { JSONParser.documentRepeatsAKey($0) })
+  }
 }

@@ -348,4 +348,18 @@ struct IntegrityTests {
     #expect(throws: OpsLogError.self) { try store.operations(since: "yesterday") }
     try await store.close()
   }
+
+  // MARK: Repeated keys
+
+  /// A record whose key repeats, the first value of the wrong type: the last value wins, as in
+  /// `JSON.parse` (the fuzzer found the streaming decoder failing on the first, 2026-12-03).
+  @Test func aRecordThatRepeatsAKeyOpensWithTheLastValue() async throws {
+    let location = TestLocation(.memory)
+    let line =
+      #"{"ts":"2026-04-01T06:03:21.500Z","op":"set","id":"a","prev":null,"data":{"title":"A","status":"s","priority":"high","priority":3,"notes":""}}"#
+    try await plantWAL(Array((line + "\n").utf8), at: location)
+    let store = try await location.open(Todo.self) { $0.readOnly = true }
+    #expect(try store.get("a")?.priority == 3)
+    try await store.close()
+  }
 }
