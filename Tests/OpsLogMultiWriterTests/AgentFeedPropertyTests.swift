@@ -188,6 +188,7 @@ final class FeedAgentProcess: Sendable {
       let data = handle.availableData
       if data.isEmpty {
         handle.readabilityHandler = nil
+        output.isAtEnd.withLock { $0 = true }
       } else {
         output.bytes.withLock { $0.append(contentsOf: data) }
       }
@@ -213,8 +214,16 @@ final class FeedAgentProcess: Sendable {
         return String(lines[consumed])
       }
       if let line { return line }
-      if !process.isRunning {
-        throw FeedAgentEnded(agentId: agentId, status: process.terminationStatus)
+      // An exited child's last lines may still be in the pipe: it has ended before replying
+      // only once the pipe is at its end and no line is left (a full run once saw `closed`
+      // arrive after the exit, reported as "exited with status 0 before replying").
+      if !process.isRunning && output.isAtEnd.withLock({ $0 }) {
+        let text = output.bytes.withLock { String(decoding: $0, as: UTF8.self) }
+        let complete = text.split(separator: "\n", omittingEmptySubsequences: false).count - 1
+        if consumed.withLock({ $0 }) >= complete {
+          throw FeedAgentEnded(agentId: agentId, status: process.terminationStatus)
+        }
+        continue
       }
       if ContinuousClock.now > deadline { throw LimitExceeded(what: "a reply of \(agentId)", limit: timeout) }
       try await Task.sleep(for: .milliseconds(2))

@@ -75,6 +75,17 @@ final class TortureAgentProcess: Sendable {
   /// What the child has printed, filled from the pipe's handler thread.
   final class OutputBuffer: Sendable {
     let bytes = Mutex<[UInt8]>([])
+    /// Set when the pipe reached its end: every byte the child wrote is in ``bytes``. A
+    /// child that has exited may still have output on its way through the pipe's handler.
+    let isAtEnd = Mutex(false)
+
+    /// Waits, up to `timeout`, for the pipe's end.
+    func waitForEnd(timeout: Duration) async throws {
+      let deadline = ContinuousClock.now + timeout
+      while !isAtEnd.withLock({ $0 }) && ContinuousClock.now < deadline {
+        try await Task.sleep(for: .milliseconds(2))
+      }
+    }
   }
 
   init(location: String, agentId: String, seed: UInt64, steps: Int, compactWeight: Int) throws {
@@ -95,6 +106,7 @@ final class TortureAgentProcess: Sendable {
       let data = handle.availableData
       if data.isEmpty {
         handle.readabilityHandler = nil
+        output.isAtEnd.withLock { $0 = true }
       } else {
         output.bytes.withLock { $0.append(contentsOf: data) }
       }
@@ -135,7 +147,7 @@ final class TortureAgentProcess: Sendable {
       try await Task.sleep(for: .milliseconds(5))
     }
     // The pipe's handler may still be delivering the last bytes.
-    try await Task.sleep(for: .milliseconds(20))
+    try await output.waitForEnd(timeout: .seconds(10))
     return process.terminationStatus
   }
 }

@@ -94,9 +94,10 @@ func runFeedAgent(_ arguments: [String]) async {
       say("end")
       model = now
     }
-    // The parent always ends with `quit`: a standard input that ends first (seen once in a
-    // full test run, as "exited with status 0 before replying") is told apart from a clean
-    // exit, with the errno of the failed read (0 at the end of the file).
+    // The parent always ends with `quit`: a standard input that ends first is told apart
+    // from a clean exit, with the errno of the failed read (0 at the end of the file). (The
+    // "exited with status 0 before replying" once seen in a full run was the parent giving up
+    // before the pipe delivered `closed`; the parent now reads the pipe to its end first.)
     fail("standard input ended before quit: errno \(errno)", code: 5)
   } catch {
     fail("error \(error)", code: 4)
