@@ -51,6 +51,8 @@ public struct JSONParser {
   /// The offset of the next byte to read.
   public var position: Int
   @usableFromInline var depth = 0
+  /// Set once an object parsed by ``parseValue()`` repeated a key (its last value kept).
+  var didRepeatAKey = false
 
   /// A parser at the start of `buffer`, which must stay valid (and unchanged) for as long as
   /// the parser is used: it reads the bytes in place, without copying them.
@@ -169,6 +171,7 @@ public struct JSONParser {
       let key = try parseMemberKey()
       let value = try parseValue()
       if object.count > 0, object[key] != nil {
+        didRepeatAKey = true
         object[key] = value
       } else {
         object.appendNew(key, value)

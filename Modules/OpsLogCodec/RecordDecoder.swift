@@ -78,8 +78,8 @@ public struct RecordDecoder: Sendable {
   /// The streaming decode. Throws ``RecordRepeatedKey`` when an object of the document
   /// repeats a key (the type may have read the first value, and the last one must win),
   /// whatever the type did with that error, and also when the decode failed in a document
-  /// that repeats a key anywhere (the failure may have been the first value's). (Not an optional result: building `Optional<T>`
-  /// is a run-time metadata lookup on every call.)
+  /// that repeats a key anywhere (the failure may have been the first value's). (Not an
+  /// optional result: building `Optional<T>` is a run-time metadata lookup on every call.)
   ///
   /// With `trackingUnknownKeys`, sets `unknownKeys` to what the type did not read (nil when
   /// it read everything).

@@ -191,57 +191,19 @@ extension RecordValueDecoder {
 }
 
 extension JSONParser {
-  /// Whether an object anywhere in the document repeats a key (compared byte for byte, as
-  /// `JSON.parse` compares them); false for a document that does not parse.
+  /// Whether an object anywhere in the document repeats a key, by the parser's own rule for
+  /// which keys are one (``JSONObject``'s exact comparison, as `JSON.parse`'s); false for a
+  /// document that does not parse.
   ///
   /// The streaming decoder notices a repeat only once it has read past it. A type that fails
   /// on the first of two members with one key (a string where the last member holds an
   /// integer) fails before that, so a failed streaming decode asks this first: where a key
   /// repeats, the failure may be the first value's, and the parsed tree, in which the last
-  /// value won, decides. Only failures pay for this walk.
+  /// value won, decides. Only failures pay for this parse.
   static func documentRepeatsAKey(_ buffer: UnsafeRawBufferPointer) -> Bool {
     var parser = JSONParser(buffer)
     parser.skipWhitespace()
-    return (try? parser.valueRepeatsAKey()) ?? false
-  }
-
-  /// Walks the value at the position (leaving the position after it when it holds no repeat).
-  mutating func valueRepeatsAKey() throws -> Bool {
-    switch peek() {
-    case UInt8(ascii: "{"):
-      try enterNesting()
-      position += 1
-      skipWhitespace()
-      if peek() == UInt8(ascii: "}") {
-        position += 1
-        depth -= 1
-        return false
-      }
-      var keys = Set<ExactString>()
-      repeat {
-        let key = try parseMemberKey()
-        if !keys.insert(ExactString(key)).inserted { return true }
-        if try valueRepeatsAKey() { return true }
-      } while try endOfEntry(closing: UInt8(ascii: "}"))
-      depth -= 1
-      return false
-    case UInt8(ascii: "["):
-      try enterNesting()
-      position += 1
-      skipWhitespace()
-      if peek() == UInt8(ascii: "]") {
-        position += 1
-        depth -= 1
-        return false
-      }
-      repeat {
-        if try valueRepeatsAKey() { return true }
-      } while try endOfEntry(closing: UInt8(ascii: "]"))
-      depth -= 1
-      return false
-    default:
-      try skipValue()
-      return false
-    }
+    guard (try? parser.parseValue()) != nil else { return false }
+    return parser.didRepeatAKey
   }
 }

@@ -205,6 +205,9 @@ final class FeedAgentProcess: Sendable {
   func nextLine(timeout: Duration = .seconds(60)) async throws -> String {
     let deadline = ContinuousClock.now + timeout
     while true {
+      // Read before the bytes: once the pipe is at its end, the bytes read next are all the
+      // child wrote.
+      let pipeEnded = output.isAtEnd.withLock { $0 }
       let text = output.bytes.withLock { String(decoding: $0, as: UTF8.self) }
       var lines = text.split(separator: "\n", omittingEmptySubsequences: false)
       lines.removeLast()
@@ -217,13 +220,8 @@ final class FeedAgentProcess: Sendable {
       // An exited child's last lines may still be in the pipe: it has ended before replying
       // only once the pipe is at its end and no line is left (a full run once saw `closed`
       // arrive after the exit, reported as "exited with status 0 before replying").
-      if !process.isRunning && output.isAtEnd.withLock({ $0 }) {
-        let text = output.bytes.withLock { String(decoding: $0, as: UTF8.self) }
-        let complete = text.split(separator: "\n", omittingEmptySubsequences: false).count - 1
-        if consumed.withLock({ $0 }) >= complete {
-          throw FeedAgentEnded(agentId: agentId, status: process.terminationStatus)
-        }
-        continue
+      if pipeEnded && !process.isRunning {
+        throw FeedAgentEnded(agentId: agentId, status: process.terminationStatus)
       }
       if ContinuousClock.now > deadline { throw LimitExceeded(what: "a reply of \(agentId)", limit: timeout) }
       try await Task.sleep(for: .milliseconds(2))

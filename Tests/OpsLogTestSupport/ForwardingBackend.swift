@@ -59,20 +59,6 @@ public final class ForwardingBackend: StorageBackend {
     case readBlob(String)
     case deleteBlob(String)
     case deleteBlobDir(String)
-
-    /// The path, directory, prefix or lock name the call is about; `nil` for `initialize`
-    /// and `shutdown`.
-    public var path: String? {
-      switch self {
-      case .initialize, .shutdown:
-        return nil
-      case .read(let path), .readRange(let path, _, _), .size(let path), .changeToken(let path), .list(let path),
-        .replace(let path), .create(let path, _), .append(let path, _, _), .truncate(let path, _, _),
-        .remove(let path), .acquireLock(let path), .releaseLock(let path), .writeBlob(let path, _),
-        .readBlob(let path), .deleteBlob(let path), .deleteBlobDir(let path):
-        return path
-      }
-    }
   }
 
   /// The backend every call is forwarded to.
