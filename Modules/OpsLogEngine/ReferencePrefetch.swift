@@ -12,7 +12,8 @@ import COpsLogPrefetch
 ///
 /// The type is generic, so which of its words are references is not known here: every word
 /// that could be an address is prefetched. A prefetch never faults, so a word that is a number
-/// or the bytes of a small string costs a wasted prefetch and nothing else.
+/// or the bytes of a small string and still looks like an address costs a wasted prefetch and
+/// nothing else.
 @usableFromInline
 enum ReferencePrefetch {
   /// Matches gathered before their objects are copied: enough to overlap the misses, few
@@ -38,9 +39,14 @@ enum ReferencePrefetch {
       let raw = UnsafeRawPointer(value)
       for word in 0..<words {
         // A reference's address is in the low 48 bits (higher bits hold Swift's tags, as in a
-        // `String`'s object word); the lowest page is never an object.
-        let address = raw.loadUnaligned(fromByteOffset: word &* 8, as: UInt.self) & 0x0000_FFFF_FFFF_FFF0
-        if address >= 4096 { opslog_prefetch_for_write(UnsafeRawPointer(bitPattern: address)) }
+        // `String`'s object word), a multiple of 16 (the heap's alignment); the lowest page is
+        // never an object. Requiring the alignment skips most words that are not references
+        // (the bytes of a small string, a `Double`), whose prefetch costs a page walk to an
+        // address that is not mapped: 1-8 % of the query workload (Benchmarks/PROFILE-NOTES.md,
+        // eighth session). An enum that keeps its case in a reference's low bits is not
+        // prefetched, which costs that reference's miss and nothing else.
+        let address = raw.loadUnaligned(fromByteOffset: word &* 8, as: UInt.self) & 0x0000_FFFF_FFFF_FFFF
+        if address & 0xF == 0 && address >= 4096 { opslog_prefetch_for_write(UnsafeRawPointer(bitPattern: address)) }
       }
     #endif
   }
