@@ -135,8 +135,10 @@ struct IOThreadTests {
     #expect(IOThread.idleSpin(afterGap: .microseconds(5)) == .microseconds(50))
     #expect(IOThread.idleSpin(afterGap: .microseconds(100)) == .microseconds(200))
     #expect(IOThread.idleSpin(afterGap: .microseconds(200)) == .microseconds(250))
-    #expect(IOThread.idleSpin(afterGap: .microseconds(300)) == .microseconds(50))
-    #expect(IOThread.idleSpin(afterGap: .seconds(1)) == .microseconds(50))
+    #expect(IOThread.idleSpin(afterGap: .microseconds(249)) == .microseconds(250))
+    #expect(IOThread.idleSpin(afterGap: .microseconds(250)) == .zero)
+    #expect(IOThread.idleSpin(afterGap: .microseconds(300)) == .zero)
+    #expect(IOThread.idleSpin(afterGap: .seconds(1)) == .zero)
   }
 
   @Test func theThreadEndsWhenIdleAndStartsAgainOnDemand() async throws {
