@@ -15,7 +15,7 @@ import Synchronization
 ///
 /// It exists for latency. A WAL append is a system call of about a microsecond, but handing it
 /// to a sleeping thread and back costs two wake-ups of tens of microseconds each on a virtual
-/// machine. So the thread stays awake a little after its last job (``idleSpin(afterGap:)``),
+/// machine. So the thread stays awake a little after its last job (``idleSpin(afterIdle:)``),
 /// and a caller that expects quick work
 /// (``run(expectingQuickWork:_:)``) watches for the result a little before it suspends. Both
 /// waits are bounded, so an idle backend costs nothing and a slow job costs a suspension as
@@ -40,15 +40,18 @@ package final class IOThread: Sendable {
   /// The running thread's identity (see ``currentThreadIdentity``), 0 while none runs.
   let threadIdentity = Atomic<UInt>(0)
 
-  /// How long the thread stays awake after its last job, waiting for the next one, when jobs
-  /// came `gap` apart: twice the gap when they come in a steady stream (a group commit's
-  /// leader every 50 buffered writes, ~100 µs), so the next one finds it awake, and not at
-  /// all when they come further apart than the longest spin. A spin then ends before the next
-  /// job comes, so it only burns a processor: a slower caller (a group commit's leader every
-  /// 250-400 µs on a busy host) lost up to 14 % of `write-group` to the 50 µs it spun before.
-  static func idleSpin(afterGap gap: Duration) -> Duration {
-    guard gap < .microseconds(250) else { return .zero }
-    return min(max(gap * 2, .microseconds(50)), .microseconds(250))
+  /// How long the thread stays awake after its last job, waiting for the next one, when it
+  /// last waited `idle` between the end of a job and the arrival of the next: twice that in a
+  /// steady stream (a group commit's leader, 50 buffered writes after the last one's write
+  /// ended, ~100 µs), so the next one finds it awake, and not at all when it waited longer
+  /// than the longest spin, which would end before the next job came and only burn a
+  /// processor. The wait is measured from the end of a job, not its start, so that a long job
+  /// (an fsync of a millisecond) followed at once by the next still keeps the thread awake.
+  /// A slower caller (a group commit's leader every 250-400 µs on a busy host) lost up to 14 %
+  /// of `write-group` to the 50 µs the thread spun there before.
+  static func idleSpin(afterIdle idle: Duration) -> Duration {
+    guard idle < .microseconds(250) else { return .zero }
+    return min(max(idle * 2, .microseconds(50)), .microseconds(250))
   }
   /// How long a caller of quick work watches for its result before suspending: about what a
   /// suspension and a resumption cost here, so watching never costs more than it may save.
@@ -108,25 +111,24 @@ package final class IOThread: Sendable {
   }
 
   /// The thread's life: run what is queued; with nothing queued, stay awake a while
-  /// (``idleSpin(afterGap:)``), then sleep; after ``idleExit`` asleep with nothing to do, end.
+  /// (``idleSpin(afterIdle:)``), then sleep; after ``idleExit`` asleep with nothing to do, end.
   fileprivate func runLoop() {
     threadIdentity.store(Self.currentThreadIdentity(), ordering: .releasing)
     var jobs: [@Sendable () -> Void] = []
     let clock = ContinuousClock()
-    var lastArrival = clock.now
-    var gap = Duration.seconds(1)
+    var lastFinish = clock.now
+    var idle = Duration.seconds(1)
     while true {
       let seen = submissions.load(ordering: .acquiring)
       state.withLock { state in swap(&jobs, &state.jobs) }
       if !jobs.isEmpty {
-        let now = clock.now
-        gap = now - lastArrival
-        lastArrival = now
+        idle = clock.now - lastFinish
         for job in jobs { job() }
         jobs.removeAll(keepingCapacity: true)
+        lastFinish = clock.now
         continue
       }
-      let spin = Self.idleSpin(afterGap: gap)
+      let spin = Self.idleSpin(afterIdle: idle)
       if SpinWait.until({ submissions.load(ordering: .acquiring) != seen }, atMost: spin) { continue }
       let sleeps = state.withLock { state -> Bool in
         guard state.jobs.isEmpty else { return false }

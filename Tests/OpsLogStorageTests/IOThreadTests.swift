@@ -132,13 +132,13 @@ struct IOThreadTests {
   }
 
   @Test func theThreadStaysAwakeLongerOnlyForASteadyStreamOfJobs() {
-    #expect(IOThread.idleSpin(afterGap: .microseconds(5)) == .microseconds(50))
-    #expect(IOThread.idleSpin(afterGap: .microseconds(100)) == .microseconds(200))
-    #expect(IOThread.idleSpin(afterGap: .microseconds(200)) == .microseconds(250))
-    #expect(IOThread.idleSpin(afterGap: .microseconds(249)) == .microseconds(250))
-    #expect(IOThread.idleSpin(afterGap: .microseconds(250)) == .zero)
-    #expect(IOThread.idleSpin(afterGap: .microseconds(300)) == .zero)
-    #expect(IOThread.idleSpin(afterGap: .seconds(1)) == .zero)
+    #expect(IOThread.idleSpin(afterIdle: .microseconds(5)) == .microseconds(50))
+    #expect(IOThread.idleSpin(afterIdle: .microseconds(100)) == .microseconds(200))
+    #expect(IOThread.idleSpin(afterIdle: .microseconds(200)) == .microseconds(250))
+    #expect(IOThread.idleSpin(afterIdle: .microseconds(249)) == .microseconds(250))
+    #expect(IOThread.idleSpin(afterIdle: .microseconds(250)) == .zero)
+    #expect(IOThread.idleSpin(afterIdle: .microseconds(300)) == .zero)
+    #expect(IOThread.idleSpin(afterIdle: .seconds(1)) == .zero)
   }
 
   @Test func theThreadEndsWhenIdleAndStartsAgainOnDemand() async throws {
