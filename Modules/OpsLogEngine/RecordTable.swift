@@ -114,23 +114,23 @@ struct RecordTable<Record> {
     return (nil, slot)
   }
 
-  /// ``set(_:_:)`` for each of `ids` in order with the record at the same position, moved out
-  /// of `records`, which is left empty. A bulk insert (open) loops here instead of calling
-  /// ``set(_:_:)`` per record: its caller is generic code that is not specialized, where each
-  /// call looked up the generic metadata of the table's types again (~7 % of an open). Each
-  /// ID is hashed first, so that its bucket is prefetched a few inserts before its turn: each
-  /// bucket of a large table is a cache miss.
-  mutating func setAll(_ ids: ArraySlice<String>, moving records: inout [Record]) {
+  /// ``set(_:_:)`` for each of `ids` in order with the record at the same position, taken
+  /// out of `records` (each is left `nil`, so nothing is copied). A bulk insert (open) loops
+  /// here instead of calling ``set(_:_:)`` per record: its caller is generic code that is not
+  /// specialized, where each call looked up the generic metadata of the table's types again
+  /// (~7 % of an open). Each ID is hashed first, so that its bucket is prefetched a few
+  /// inserts before its turn: each bucket of a large table is a cache miss.
+  mutating func setAll(_ ids: ArraySlice<String>, moving records: inout [Record?]) {
     precondition(ids.count == records.count, "one record per ID")
     let hashes = ids.map(Self.hash)
     let lookahead = 8
-    records.reverse()
     var position = 0
     for id in ids {
       if position + lookahead < hashes.count { prefetchBucket(for: hashes[position + lookahead]) }
-      set(id, records.removeLast(), hash: hashes[position])
+      set(id, records[position].take().unsafelyUnwrapped, hash: hashes[position])
       position += 1
     }
+    records.removeAll()
   }
 
   /// Indexes a new slot at the empty bucket `find` gave for it, growing the index first when

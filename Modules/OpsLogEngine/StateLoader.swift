@@ -120,7 +120,11 @@ final class StateLoader<Record: Codable & Sendable> {
   /// Records decoded from a share of a chunk, and the stored forms of those whose JSON has
   /// fields `Record` does not decode (by their index in the share).
   struct DecodedRecords: Sendable {
-    var records: [Record] = []
+    /// Optional only so that the table can take each record out (`Optional.take()`) without
+    /// a copy: this code is not specialized for `Record`, and the reversal that let it pop
+    /// records off the end instead swapped them through value witnesses, retaining and
+    /// releasing every reference they hold (Benchmarks/PROFILE-NOTES.md, ninth session).
+    var records: [Record?] = []
     var storedForms: [(index: Int, form: StoredForm)] = []
   }
 
@@ -204,7 +208,7 @@ final class StateLoader<Record: Codable & Sendable> {
     for part in parts.indices {
       // The records are moved into the table, not copied: a copy retained every reference a
       // record holds, and freeing the decoded array released them again (~8 % of an open).
-      var records: [Record] = []
+      var records: [Record?] = []
       swap(&records, &parts[part].records)
       let count = records.count
       table.setAll(ids[index..<index + count], moving: &records)

@@ -37,7 +37,7 @@ struct RecordTableTests {
     var random = SplitMix(state: 7)
     let ids = (0..<5_000).map { _ in "id-\(random.next() % 3_000)" }
     var bulk = RecordTable<Int>(minimumCapacity: 3)
-    var records = Array(ids.indices)
+    var records: [Int?] = Array(ids.indices)
     bulk.setAll(ids[...], moving: &records)
     #expect(records.isEmpty)
     var oneByOne = RecordTable<Int>()
