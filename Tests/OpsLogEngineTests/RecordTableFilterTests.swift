@@ -165,6 +165,33 @@ struct RecordTableFilterTests {
     #expect(live.current == 0)
   }
 
+  /// The chunks a filter gathers its copies in, at and around their boundaries: every element
+  /// comes out once, in order, and whatever is not taken out (a predicate threw) is released
+  /// when the chunks go.
+  @Test func gatheredCopiesAtChunkBoundaries() {
+    let capacity = GatheredCopies<Tracked>.chunkCapacity
+    #expect(capacity >= 16)
+    let live = LiveCount()
+    for count in [0, 1, capacity - 1, capacity, capacity + 1, 3 * capacity, 3 * capacity + 5] {
+      do {
+        let objects = (0..<count).map { _ in Tracked(live) }
+        var gathered = GatheredCopies<Tracked>()
+        for object in objects { gathered.append(object) }
+        #expect(gathered.count == count)
+        let taken = gathered.takeAll()
+        #expect(taken.count == count && taken.capacity >= count)
+        #expect(zip(taken, objects).allSatisfy { $0 === $1 }, "\(count) elements")
+        #expect(gathered.count == 0 && gathered.takeAll().isEmpty)
+        // Not taken out: released with the gatherer.
+        var dropped = GatheredCopies<Tracked>()
+        for object in objects { dropped.append(object) }
+        _ = consume dropped
+        #expect(live.current == count)
+      }
+      #expect(live.current == 0, "\(count) elements: \(live.current) still alive")
+    }
+  }
+
   /// Where two lists first differ, or nil; a short message instead of two 40,000-number lists.
   static func firstDifference(_ found: [Int], _ expected: [Int]) -> String? {
     if let index = (0..<min(found.count, expected.count)).first(where: { found[$0] != expected[$0] }) {
