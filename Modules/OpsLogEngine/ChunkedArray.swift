@@ -20,8 +20,11 @@ struct ChunkedArray<Element> {
     for element in elements { append(element) }
   }
 
+  /// Takes `element` over: a journal entry holds a dozen references, and a borrowed one was
+  /// copied in (retaining each) and then destroyed by the caller (releasing each), about 4 %
+  /// of a buffered write (Benchmarks/PROFILE-NOTES.md, ninth session).
   @inlinable
-  mutating func append(_ element: Element) {
+  mutating func append(_ element: consuming Element) {
     let chunk = storedCount >> Self.chunkShift
     if chunk == chunks.count {
       var fresh: [Element] = []

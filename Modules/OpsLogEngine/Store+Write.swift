@@ -65,9 +65,13 @@ extension StoreState {
     // A prepared set always carries its record, so the table applies it.
     let (previousRecord, slot) = table.apply(prepared.operation) ?? (nil, -1)
     if prepared.operation.agent != nil { recordWinningStamp(of: prepared.operation) }
+    // Moved out, not copied: a copy retained every reference the operation holds, and the
+    // prepared operation's end released them again.
+    var operation = LogOperation<Record>(timestamp: "", kind: .delete, id: "", data: nil, previous: .none)
+    swap(&operation, &prepared.operation)
     journal.append(
       JournalEntry(
-        operation: prepared.operation, previousRecord: previousRecord, slot: slot, lineLength: lineLength,
+        operation: consume operation, previousRecord: previousRecord, slot: slot, lineLength: lineLength,
         offset: offset, unitSize: unitSize, sequence: sequence, storedBefore: storedBefore))
     operationsSinceCheckpoint += 1
     return sequence
