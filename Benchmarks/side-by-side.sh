@@ -3,13 +3,16 @@
 # reference harness process by process, and prints each side's median and the ratio measured in
 # this one run on this one machine: the only kind of ratio Docs/BENCHMARKS.md counts.
 #
-#   REFERENCE='node /path/to/bench.mjs' Benchmarks/side-by-side.sh
-#   REFERENCE='node /path/to/bench.mjs' RUNS=3 ONLY=query,write-group Benchmarks/side-by-side.sh
+#   (cd Benchmarks/reference && npm install opslog@0.8.1)
+#   REFERENCE='node Benchmarks/reference/bench.mjs' Benchmarks/side-by-side.sh
+#   REFERENCE='node Benchmarks/reference/bench.mjs' RUNS=3 ONLY=query,write-group Benchmarks/side-by-side.sh
 #
 # REFERENCE is a command that takes opslog-bench's arguments (WORKLOAD [--records N] [--ops N]
-# [--dir DIR]) and prints the same one JSON line (Docs/BENCHMARKS.md); nothing of the reference
-# is part of this repository. open, compact and query of both sides read one store, made by
-# opslog-bench prepare (the format is shared, Docs/FORMAT.md).
+# [--dir DIR]) and prints the same one JSON line (Docs/BENCHMARKS.md): Benchmarks/reference/
+# bench.mjs is that harness for opslog for Node (OPSLOG_REFERENCE=path/to/index.js for another
+# build of it); nothing of the reference itself is part of this repository. open, compact and
+# query of both sides read one store, made by opslog-bench prepare (the format is shared,
+# Docs/FORMAT.md).
 #
 # Environment: REFERENCE (required), RUNS (5), RECORDS (200000), OPS (20000), ONLY
 # (comma-separated workloads), RAW (a file that receives every JSON line).
