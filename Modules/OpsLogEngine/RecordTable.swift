@@ -104,9 +104,11 @@ struct RecordTable<Record> {
   mutating func set(_ id: String, _ record: consuming Record, hash: UInt32) -> (previous: Record?, slot: Int) {
     let (bucket, found) = find(id, hash: hash)
     if let slot = found {
-      let previous = slots[slot].unsafelyUnwrapped.record
+      // Taken out, not read: reading copied the record (a retain per reference it holds)
+      // and overwriting the slot then released the original.
+      let previous = takeEntry(at: slot)
       slots[slot] = Entry(id: id, record: record)
-      return (previous, slot)
+      return (previous.record, slot)
     }
     let slot = slots.count
     slots.append(Entry(id: id, record: record))
@@ -127,7 +129,9 @@ struct RecordTable<Record> {
     var position = 0
     for id in ids {
       if position + lookahead < hashes.count { prefetchBucket(for: hashes[position + lookahead]) }
-      set(id, records[position].take().unsafelyUnwrapped, hash: hashes[position])
+      // `guard let` moves the record out; `unsafelyUnwrapped`, a getter, would copy it.
+      guard let record = records[position].take() else { preconditionFailure("one record per ID") }
+      set(id, record, hash: hashes[position])
       position += 1
     }
     records.removeAll()
@@ -192,10 +196,16 @@ struct RecordTable<Record> {
     guard let slot = found else { return nil }
     removeBucket(bucket)
     count -= 1
-    let record = slots[slot].unsafelyUnwrapped.record
-    slots[slot] = nil
+    let removed = takeEntry(at: slot)
     if slot == slots.count - 1 { trimTrailingHoles() }
-    return (record, slot)
+    return (removed.record, slot)
+  }
+
+  /// Moves the entry out of an occupied slot, leaving it empty.
+  @inlinable
+  mutating func takeEntry(at slot: Int) -> Entry {
+    guard let entry = slots[slot].take() else { preconditionFailure("an indexed slot holds an entry") }
+    return entry
   }
 
   /// Puts a deleted record back in the slot it had (undo of a delete).

@@ -180,10 +180,12 @@ final class StateLoader<Record: Codable & Sendable> {
         let (record, unknown) = try Store<Record>.decodeStored(Record.self, id: ids[index], path: path) {
           try decoder.decodeNotingUnknownKeys(Record.self, from: recordBytes)
         }
-        decoded.records.append(record)
         if let form = StoredForm.noting(unknown, bytes: recordBytes) {
-          decoded.storedForms.append((decoded.records.count - 1, form))
+          decoded.storedForms.append((decoded.records.count, form))
         }
+        // Consumed: this code is not specialized for `Record`, and without it the append
+        // copied the record (a retain per reference) and then destroyed the original.
+        decoded.records.append(consume record)
       }
     }
     return decoded
