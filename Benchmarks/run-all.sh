@@ -22,8 +22,12 @@ here="$(cd "$(dirname "$0")" && pwd)"
 swift build -c release --package-path "$here" >&2
 bin="$(swift build -c release --package-path "$here" --show-bin-path)/opslog-bench"
 export OPSLOG_BENCH_BIN="$bin"
+export OPSLOG_BENCHMARKS_DIR="$here"
 exec python3 - "$@" <<'PY'
-import json, os, shutil, statistics, subprocess, sys, time
+import os, shutil, statistics, sys
+sys.dont_write_bytecode = True  # no __pycache__ beside the scripts
+sys.path.insert(0, os.environ["OPSLOG_BENCHMARKS_DIR"])
+from harness import TARGET, log, measure, run
 
 BIN = os.environ["OPSLOG_BENCH_BIN"]
 RUNS = int(os.environ.get("RUNS", "5"))
@@ -31,25 +35,9 @@ RECORDS = int(os.environ.get("RECORDS", "200000"))
 OPS = int(os.environ.get("OPS", "20000"))
 DURABLE_OPS = int(os.environ.get("DURABLE_OPS", str(OPS)))
 CURVE = os.environ.get("CURVE", "1") == "1"
-RAW = os.environ.get("RAW")
-raw = open(RAW, "a") if RAW else None
-started = time.time()
-
-def log(message):
-    print(f"[{time.time() - started:6.0f}s] {message}", file=sys.stderr, flush=True)
-
-def bench(workload, *args):
-    out = subprocess.run([BIN, workload, *map(str, args)], check=True, stdout=subprocess.PIPE,
-                         stderr=subprocess.DEVNULL, text=True).stdout.strip()
-    return out
 
 def runs(workload, *args, n=RUNS):
-    results = []
-    for i in range(n):
-        line = bench(workload, *args)
-        result = json.loads(line)
-        if raw: raw.write(line + "\n"); raw.flush()
-        results.append(result)
+    results = [measure([BIN, workload], *args) for _ in range(n)]
     log(f"{workload} {' '.join(map(str, args))}: seconds {[round(r['seconds'], 3) for r in results]}")
     return results
 
@@ -61,7 +49,7 @@ prepared = {}
 def prepare(records):
     if records not in prepared:
         log(f"prepare {records} records + {OPS} WAL ops")
-        prepared[records] = bench("prepare", "--records", records, "--ops", OPS)
+        prepared[records] = run([BIN, "prepare"], "--records", records, "--ops", OPS)
     return prepared[records]
 
 # The reference's side-by-side figures of 2026-12-02 (Docs/BENCHMARKS.md): seconds, ops/s as
@@ -72,12 +60,6 @@ REF = {
     "query": ((0.11, 0.15), None, 259), "write-immediate": (None, (11200, 11200), 113),
     "write-group": (None, (98000, 114000), 112), "write-async": (None, (91000, 123000), 112),
     "write-default": (None, (1220, 1220), 250), "undo": (None, (3340, 3340), 109),
-}
-# Targets: ("time", f): seconds (and RSS) <= f x the reference; ("rate", f): ops/s >= f x.
-TARGET = {
-    "open": ("time+rss", 0.5), "compact": ("time+rss", 0.5), "query": ("time", 0.33),
-    "write-immediate": ("rate", 10), "write-group": ("rate", 5), "write-async": ("rate", 5),
-    "write-default": ("rate", 20), "undo": ("rate", 10),
 }
 ONLY = set(filter(None, os.environ.get("ONLY", "").split(",")))
 def wanted(workload): return not ONLY or workload.split(" ")[0] in ONLY

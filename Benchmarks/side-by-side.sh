@@ -18,11 +18,15 @@
 # (comma-separated workloads), RAW (a file that receives every JSON line).
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
-: "${REFERENCE:?set REFERENCE to the reference harness command, e.g. REFERENCE='node bench.mjs'}"
+: "${REFERENCE:?set REFERENCE to the reference harness command, e.g. REFERENCE='node Benchmarks/reference/bench.mjs'}"
 swift build -c release --package-path "$here" >&2
 export OPSLOG_BENCH_BIN="$(swift build -c release --package-path "$here" --show-bin-path)/opslog-bench"
+export OPSLOG_BENCHMARKS_DIR="$here"
 exec python3 - "$@" <<'PY'
-import json, os, shlex, shutil, statistics, subprocess, sys, time
+import os, shlex, shutil, statistics, sys, time
+sys.dont_write_bytecode = True  # no __pycache__ beside the scripts
+sys.path.insert(0, os.environ["OPSLOG_BENCHMARKS_DIR"])
+from harness import TARGET, log, measure, run
 
 SWIFT = [os.environ["OPSLOG_BENCH_BIN"]]
 REFERENCE = shlex.split(os.environ["REFERENCE"])
@@ -30,29 +34,15 @@ RUNS = int(os.environ.get("RUNS", "5"))
 RECORDS = int(os.environ.get("RECORDS", "200000"))
 OPS = int(os.environ.get("OPS", "20000"))
 ONLY = set(filter(None, os.environ.get("ONLY", "").split(",")))
-RAW = os.environ.get("RAW")
-raw = open(RAW, "a") if RAW else None
-started = time.time()
-
-def log(message):
-    print(f"[{time.time() - started:6.0f}s] {message}", file=sys.stderr, flush=True)
-
-def bench(command, *args):
-    out = subprocess.run([*command, *map(str, args)], check=True, stdout=subprocess.PIPE,
-                         stderr=subprocess.DEVNULL, text=True).stdout.strip()
-    if raw: raw.write(out + "\n"); raw.flush()
-    return out
 
 # (workload, what is compared: "time" = seconds, lower is better; "rate" = ops/s, higher is better; target)
-WORKLOADS = [("open", "time", 0.5), ("compact", "time", 0.5), ("query", "time", 0.33),
-             ("write-immediate", "rate", 10), ("write-group", "rate", 5), ("write-async", "rate", 5),
-             ("write-default", "rate", 20), ("undo", "rate", 10)]
+WORKLOADS = [(workload, kind.split("+")[0], factor) for workload, (kind, factor) in TARGET.items()]
 chosen = [w for w in WORKLOADS if not ONLY or w[0] in ONLY]
 store = None
 try:
     if any(w[0] in ("open", "compact", "query") for w in chosen):
         log(f"prepare {RECORDS} records + {OPS} WAL ops")
-        store = bench(SWIFT, "prepare", "--records", RECORDS, "--ops", OPS)
+        store = run(SWIFT, "prepare", "--records", RECORDS, "--ops", OPS)
     rows = []
     for workload, kind, target in chosen:
         args = ["--dir", store] if workload in ("open", "compact", "query") else ["--records", RECORDS, "--ops", OPS]
@@ -61,7 +51,7 @@ try:
             # Alternate which side goes first, so that neither always runs on a warmer machine.
             order = [("reference", REFERENCE), ("swift", SWIFT)] if run % 2 == 0 else [("swift", SWIFT), ("reference", REFERENCE)]
             for side, command in order:
-                sides[side].append(json.loads(bench(command, workload, *args)))
+                sides[side].append(measure(command, workload, *args))
         key = "seconds" if kind == "time" else "opsPerSecond"
         s = [r[key] for r in sides["swift"]]
         ref = [r[key] for r in sides["reference"]]
@@ -77,7 +67,7 @@ try:
         fmt = (lambda x: f"{x:.3f} s") if kind == "time" else (lambda x: f"{x:,.0f} ops/s")
         ratio = statistics.median(s) / statistics.median(ref)
         goal = f"≤ {target}× time" if kind == "time" else f"≥ {target}× ops/s"
-        if workload in ("open", "compact"): goal += " and RSS"
+        if TARGET[workload][0] == "time+rss": goal += " and RSS"
         print(f"| {workload} | {fmt(statistics.median(s))} ({fmt(min(s))}–{fmt(max(s))}) | {fmt(statistics.median(ref))} ({fmt(min(ref))}–{fmt(max(ref))}) | {ratio:.2f}× | {pairs[0]:.2f}–{pairs[-1]:.2f}× | {rss:.2f}× | {goal} |")
 finally:
     if store: shutil.rmtree(store, ignore_errors=True)
