@@ -23,7 +23,7 @@ struct ChunkedArray<Element> {
   /// Takes `element` over: a journal entry holds a dozen references, and a borrowed one was
   /// copied in (retaining each) and then destroyed by the caller (releasing each), about 4 %
   /// of a buffered write (Benchmarks/PROFILE-NOTES.md, ninth session).
-  @inlinable
+  @inlinable @inline(__always)
   mutating func append(_ element: consuming Element) {
     let chunk = storedCount >> Self.chunkShift
     if chunk == chunks.count {

@@ -9,21 +9,31 @@ import OpsLogTypes
 /// which the store calls only when no undoable operation refers to a slot.
 @usableFromInline
 struct RecordTable<Record> {
+  /// A slot: a record with its ID, or a hole (`record` nil, `id` empty) where a record was
+  /// deleted.
+  ///
+  /// A struct with an optional record rather than an optional entry: code that is not
+  /// specialized for `Record` (the engine's own, open and replay above all) can read a field
+  /// of a struct in place, but had to copy a whole optional entry to look inside it, a
+  /// retain per reference the record holds (a cache miss each) just to compare an ID.
   @usableFromInline
   struct Entry {
     @usableFromInline var id: String
-    @usableFromInline var record: Record
+    @usableFromInline var record: Record?
 
     @usableFromInline
-    init(id: String, record: Record) {
+    init(id: String, record: consuming Record?) {
       self.id = id
       self.record = record
     }
+
+    @inlinable
+    static var hole: Entry { Entry(id: "", record: nil) }
   }
 
   // Internal setters only so that the inlinable writers below can reach them; nothing outside
   // this type assigns them.
-  @usableFromInline var slots: [Entry?] = []
+  @usableFromInline var slots: [Entry] = []
   /// The ID → slot index: open addressing with linear probing over a power-of-two number of
   /// buckets, at most half full. A bucket is 0 when empty, else `(slot + 1) << 32 | hash`,
   /// where `hash` is the low 32 bits of the ID's hash value. The IDs themselves are read from
@@ -64,7 +74,10 @@ struct RecordTable<Record> {
       if entry == 0 { return (bucket, nil) }
       if UInt32(truncatingIfNeeded: entry) == hash {
         let slot = Int(truncatingIfNeeded: entry >> 32) - 1
-        if ExactString.areIdentical(slots[slot].unsafelyUnwrapped.id, id) { return (bucket, slot) }
+        // Through the buffer: the array's getter, where this code is not specialized for
+        // `Record`, copied the whole entry (a retain per reference, a cache miss each) to
+        // compare its ID; the buffer's subscript reads the ID in place.
+        if slots.withUnsafeBufferPointer({ ExactString.areIdentical($0[slot].id, id) }) { return (bucket, slot) }
       }
       bucket = (bucket + 1) & mask
     }
@@ -79,10 +92,26 @@ struct RecordTable<Record> {
     }
   }
 
+  /// Starts loading the slot the bucket for `hash` points to, when that bucket, prefetched
+  /// earlier (``prefetchBucket(for:)``), holds an ID with this hash: replay touches records
+  /// all over a large table, and its slot is a second cache miss after the bucket.
+  @inlinable
+  func prefetchEntry(for hash: UInt32) {
+    let bucket = buckets[Int(hash) & (buckets.count - 1)]
+    guard bucket != 0, UInt32(truncatingIfNeeded: bucket) == hash else { return }
+    let slot = Int(truncatingIfNeeded: bucket >> 32) - 1
+    slots.withUnsafeBufferPointer { slots in
+      let entry = UnsafeRawPointer(slots.baseAddress.unsafelyUnwrapped + slot)
+      // An entry spans two cache lines for most records.
+      ReferencePrefetch.prefetch(entry)
+      ReferencePrefetch.prefetch(entry + 64)
+    }
+  }
+
   @inlinable
   func get(_ id: String) -> Record? {
     guard let slot = find(id, hash: Self.hash(id)).slot else { return nil }
-    return slots[slot].unsafelyUnwrapped.record
+    return slots.withUnsafeBufferPointer { $0[slot].record }
   }
 
   @inlinable
@@ -102,18 +131,31 @@ struct RecordTable<Record> {
   @inlinable @inline(__always)
   @discardableResult
   mutating func set(_ id: String, _ record: consuming Record, hash: UInt32) -> (previous: Record?, slot: Int) {
+    var previous: Record? = nil
+    let slot = set(id, record, hash: hash, previous: &previous)
+    return (consume previous, slot)
+  }
+
+  /// ``set(_:_:hash:)`` that moves the record before into `previous` (untouched for a new ID)
+  /// and returns the slot: where this code is not specialized for `Record`, taking a record
+  /// out of a returned tuple copied it (a retain per reference it holds, each a cache miss
+  /// for a record not read lately) before the tuple was destroyed.
+  @inlinable @inline(__always)
+  mutating func set(_ id: String, _ record: consuming Record, hash: UInt32, previous: inout Record?) -> Int {
     let (bucket, found) = find(id, hash: hash)
     if let slot = found {
       // Taken out, not read: reading copied the record (a retain per reference it holds)
-      // and overwriting the slot then released the original.
-      let previous = takeEntry(at: slot)
-      slots[slot] = Entry(id: id, record: record)
-      return (previous.record, slot)
+      // and overwriting the slot then released the original. The slot keeps its ID.
+      previous = slots[slot].record.take()
+      // Consumed explicitly: without it the record was copied into the slot (a retain per
+      // reference it holds) and the parameter destroyed afterwards.
+      slots[slot].record = consume record
+      return slot
     }
     let slot = slots.count
-    slots.append(Entry(id: id, record: record))
+    slots.append(Entry(id: id, record: consume record))
     insert(slot: slot, hash: hash, at: bucket)
-    return (nil, slot)
+    return slot
   }
 
   /// ``set(_:_:)`` for each of `ids` in order with the record at the same position, taken
@@ -131,7 +173,7 @@ struct RecordTable<Record> {
       if position + lookahead < hashes.count { prefetchBucket(for: hashes[position + lookahead]) }
       // `guard let` moves the record out; `unsafelyUnwrapped`, a getter, would copy it.
       guard let record = records[position].take() else { preconditionFailure("one record per ID") }
-      set(id, record, hash: hashes[position])
+      set(id, consume record, hash: hashes[position])
       position += 1
     }
     records.removeAll()
@@ -192,28 +234,38 @@ struct RecordTable<Record> {
   @inlinable
   @discardableResult
   mutating func remove(_ id: String) -> (record: Record, slot: Int)? {
-    let (bucket, found) = find(id, hash: Self.hash(id))
+    var removed: Record? = nil
+    guard let slot = remove(id, removed: &removed), let record = removed.take() else { return nil }
+    return (record, slot)
+  }
+
+  /// ``remove(_:)`` that moves the record into `removed` and returns its slot, `nil` when
+  /// the table does not hold `id` (for the reason given at ``set(_:_:hash:previous:)``).
+  @inlinable
+  mutating func remove(_ id: String, hash: UInt32? = nil, removed: inout Record?) -> Int? {
+    let (bucket, found) = find(id, hash: hash ?? Self.hash(id))
     guard let slot = found else { return nil }
     removeBucket(bucket)
     count -= 1
-    let removed = takeEntry(at: slot)
+    removed = takeRecord(at: slot)
     if slot == slots.count - 1 { trimTrailingHoles() }
-    return (removed.record, slot)
+    return slot
   }
 
-  /// Moves the entry out of an occupied slot, leaving it empty.
+  /// Moves the record out of an occupied slot, leaving a hole.
   @inlinable
-  mutating func takeEntry(at slot: Int) -> Entry {
-    guard let entry = slots[slot].take() else { preconditionFailure("an indexed slot holds an entry") }
-    return entry
+  mutating func takeRecord(at slot: Int) -> Record {
+    guard let record = slots[slot].record.take() else { preconditionFailure("an indexed slot holds a record") }
+    slots[slot].id = ""
+    return record
   }
 
   /// Puts a deleted record back in the slot it had (undo of a delete).
   mutating func restore(_ id: String, _ record: Record, at slot: Int) {
     if slot >= slots.count {
-      slots.append(contentsOf: repeatElement(nil, count: slot - slots.count + 1))
+      slots.append(contentsOf: repeatElement(Entry.hole, count: slot - slots.count + 1))
     }
-    precondition(slots[slot] == nil, "undo must restore into the hole its delete left")
+    precondition(slots[slot].record == nil, "undo must restore into the hole its delete left")
     let hash = Self.hash(id)
     let (bucket, found) = find(id, hash: hash)
     precondition(found == nil, "undo must restore an ID the table does not hold")
@@ -223,16 +275,16 @@ struct RecordTable<Record> {
 
   @usableFromInline
   mutating func trimTrailingHoles() {
-    while let last = slots.last, last == nil { slots.removeLast() }
+    while let last = slots.last, last.record == nil { slots.removeLast() }
   }
 
   /// Squeezes out the holes. Invalidates slots handed out before.
   mutating func compact() {
     guard holeCount > 0 else { return }
-    var compacted: [Entry?] = []
+    var compacted: [Entry] = []
     compacted.reserveCapacity(count)
     var newSlot = [UInt32](repeating: 0, count: slots.count)
-    for (slot, entry) in slots.enumerated() where entry != nil {
+    for (slot, entry) in slots.enumerated() where entry.record != nil {
       newSlot[slot] = UInt32(compacted.count)
       compacted.append(entry)
     }
@@ -251,8 +303,8 @@ struct RecordTable<Record> {
   /// looks at, which made a scan several times slower than the predicate it runs.
   @inlinable
   func forEach(_ body: (String, Record) throws -> Void) rethrows {
-    for index in slots.indices where slots[index] != nil {
-      try body(slots[index].unsafelyUnwrapped.id, slots[index].unsafelyUnwrapped.record)
+    for index in slots.indices where slots[index].record != nil {
+      try body(slots[index].id, slots[index].record.unsafelyUnwrapped)
     }
   }
 }
@@ -268,13 +320,13 @@ extension RecordTable {
   /// second thread cost more than it saved (Benchmarks/PROFILE-NOTES.md, fifth session).
   @inlinable
   func records(where isIncluded: (String, Record) throws -> Bool) rethrows -> [Record] {
-    try copies(where: isIncluded) { $0.record }
+    try copies(where: isIncluded) { _, record in record }
   }
 
   /// Every ID with its record, in order, copied as ``records(where:)`` copies.
   @inlinable
   func entries() -> [(id: String, record: Record)] {
-    copies(where: { _, _ in true }) { ($0.id, $0.record) }
+    copies(where: { _, _ in true }) { id, record in (id, record) }
   }
 
   /// `copy` of every entry for which `isIncluded` is true, in order, matches gathered in
@@ -285,24 +337,30 @@ extension RecordTable {
   /// allocation (its pages faulted in, the copies so far moved over), about a fifth of a large
   /// filter (Benchmarks/PROFILE-NOTES.md, ninth session).
   @inlinable
-  func copies<Copy>(where isIncluded: (String, Record) throws -> Bool, _ copy: (Entry) -> Copy) rethrows -> [Copy] {
+  func copies<Copy>(
+    where isIncluded: (String, Record) throws -> Bool, _ copy: (String, Record) -> Copy
+  ) rethrows -> [Copy] {
     var gathered = GatheredCopies<Copy>()
     try slots.withUnsafeBufferPointer { slots in
       guard let base = slots.baseAddress else { return }
       try withUnsafeTemporaryAllocation(of: Int.self, capacity: ReferencePrefetch.batchSize) { batch in
         var batched = 0
-        for index in slots.indices where slots[index] != nil {
-          if try isIncluded(slots[index].unsafelyUnwrapped.id, slots[index].unsafelyUnwrapped.record) {
+        for index in slots.indices where slots[index].record != nil {
+          if try isIncluded(slots[index].id, slots[index].record.unsafelyUnwrapped) {
             ReferencePrefetch.prefetchReferences(of: base + index)
             batch[batched] = index
             batched += 1
             if batched == ReferencePrefetch.batchSize {
-              for position in 0..<batched { gathered.append(copy(slots[batch[position]].unsafelyUnwrapped)) }
+              for position in 0..<batched {
+                gathered.append(copy(slots[batch[position]].id, slots[batch[position]].record.unsafelyUnwrapped))
+              }
               batched = 0
             }
           }
         }
-        for position in 0..<batched { gathered.append(copy(slots[batch[position]].unsafelyUnwrapped)) }
+        for position in 0..<batched {
+          gathered.append(copy(slots[batch[position]].id, slots[batch[position]].record.unsafelyUnwrapped))
+        }
       }
     }
     return gathered.takeAll()
@@ -374,17 +432,25 @@ struct GatheredCopies<Element>: ~Copyable {
 
 extension RecordTable where Record: Sendable {
   /// Applies an operation as replay does: a set stores its record, a delete removes it.
-  /// Returns the record before and its slot (`-1` for a delete of a record that is not
-  /// there), or `nil` for a set without a record, which changes nothing.
+  /// Moves the record before into `previous` (for the journal) and returns its slot (`-1`
+  /// for a delete of a record that is not there), or `nil` for a set without a record, which
+  /// changes nothing. An `inout` record rather than a returned tuple, for the reason given at
+  /// ``set(_:_:hash:previous:)``.
+  ///
+  /// `hash` is the ID's ``hash(_:)`` when the caller computed it already.
   @inlinable
-  mutating func apply(_ operation: LogOperation<Record>) -> (previous: Record?, slot: Int)? {
+  mutating func apply(
+    _ operation: borrowing LogOperation<Record>, hash: UInt32? = nil, previous: inout Record?
+  ) -> Int? {
+    let idHash: UInt32
+    if let hash { idHash = hash } else { idHash = Self.hash(operation.id) }
     switch operation.kind {
     case .set:
+      // Copied: the table and the operation (in the journal) each hold the record.
       guard let data = operation.data else { return nil }
-      return set(operation.id, data)
+      return set(operation.id, data, hash: idHash, previous: &previous)
     case .delete:
-      let removed = remove(operation.id)
-      return (removed?.record, removed?.slot ?? -1)
+      return remove(operation.id, hash: idHash, removed: &previous) ?? -1
     }
   }
 }

@@ -268,30 +268,49 @@ final class StateLoader<Record: Codable & Sendable> {
   /// ``decodeOperations(_:path:decoder:)`` made of them; `lineShapes` are their lines'.
   func replay(_ parts: consuming [[DecodedOperation<Record>]], lineShapes: [LineShape]) {
     var lineIndex = 0
+    // What each operation leaves behind in its part when it is moved out; built once, as
+    // building it looks up its generic type at run time.
+    let placeholder = LogOperation<Record>(timestamp: "", kind: .delete, id: "", data: nil, previous: .none)
     for part in parts.indices {
       // Each part is freed once its operations are in the journal.
-      let operations = parts[part]
-      parts[part] = []
-      for decoded in operations {
-        let operation = decoded.operation
-        let line = lineShapes[lineIndex]
-        lineIndex += 1
-        // Sequence 0: the line is in the WAL already, below every sequence the commit
-        // pipeline hands out, so a reload never has to renumber anything.
-        guard let (previous, slot) = table.apply(operation) else {
-          // A delete of a record the state does not hold changes nothing, but it stays in the
-          // history, so that a batch it belongs to is still undone whole.
+      var operations: [DecodedOperation<Record>] = []
+      swap(&operations, &parts[part])
+      // Each operation is read in place through the buffer and then moved into the journal:
+      // this code is not specialized for `Record`, and both iterating by value and the array's
+      // getter copied every operation (a retain per reference it holds), only for the array's
+      // end to release the originals.
+      operations.withUnsafeMutableBufferPointer { operations in
+        // Each operation's bucket is prefetched well before its turn and its slot a little
+        // before: replay touches records all over a large table, two cache misses each.
+        var hashes: [UInt32] = []
+        hashes.reserveCapacity(operations.count)
+        for index in operations.indices { hashes.append(RecordTable<Record>.hash(operations[index].operation.id)) }
+        for index in operations.indices {
+          if index + 16 < hashes.count { table.prefetchBucket(for: hashes[index + 16]) }
+          if index + 8 < hashes.count { table.prefetchEntry(for: hashes[index + 8]) }
+          let line = lineShapes[lineIndex]
+          lineIndex += 1
+          var operation = placeholder
+          swap(&operation, &operations[index].operation)
+          // Sequence 0: the line is in the WAL already, below every sequence the commit
+          // pipeline hands out, so a reload never has to renumber anything.
+          var previous: Record? = nil
+          guard let slot = table.apply(operation, hash: hashes[index], previous: &previous) else {
+            // A set without a record changes nothing, but it stays in the history, so that a
+            // batch it belongs to is still undone whole.
+            journal.append(
+              JournalEntry(
+                operation: consume operation, previousRecord: nil, slot: -1, lineLength: line.length,
+                offset: line.offset, unitSize: line.unitSize, sequence: 0, applied: false))
+            continue
+          }
+          let storedBefore = StoredForm.note(
+            operation, dataForm: operations[index].dataForm, in: &storedForms)
           journal.append(
             JournalEntry(
-              operation: operation, previousRecord: nil, slot: -1, lineLength: line.length, offset: line.offset,
-              unitSize: line.unitSize, sequence: 0, applied: false))
-          continue
+              operation: consume operation, previousRecord: consume previous, slot: slot, lineLength: line.length,
+              offset: line.offset, unitSize: line.unitSize, sequence: 0, storedBefore: storedBefore))
         }
-        let storedBefore = StoredForm.note(decoded, in: &storedForms)
-        journal.append(
-          JournalEntry(
-            operation: operation, previousRecord: previous, slot: slot, lineLength: line.length, offset: line.offset,
-            unitSize: line.unitSize, sequence: 0, storedBefore: storedBefore))
       }
     }
   }

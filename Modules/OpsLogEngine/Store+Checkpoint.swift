@@ -304,13 +304,14 @@ extension Store {
       let parts = try ParallelWork.mapBlocking(end - start, minimumPartSize: 512) { part in
         var writer = JSONWriter(reservingCapacity: part.count * 256)
         for index in (start + part.lowerBound)..<(start + part.upperBound) {
-          guard let entry = slots[index] else { continue }
-          if !storedForms.isEmpty, let stored = storedForms[ExactString(entry.id)] {
-            SnapshotFormat.writeRecordLine(into: &writer, id: entry.id, data: stored.bytes)
+          guard let record = slots[index].record else { continue }
+          let id = slots[index].id
+          if !storedForms.isEmpty, let stored = storedForms[ExactString(id)] {
+            SnapshotFormat.writeRecordLine(into: &writer, id: id, data: stored.bytes)
             continue
           }
-          try SnapshotFormat.writeRecordLine(into: &writer, id: entry.id) {
-            try encoder.encode(entry.record, into: &$0)
+          try SnapshotFormat.writeRecordLine(into: &writer, id: id) {
+            try encoder.encode(record, into: &$0)
           }
         }
         return writer.bytes

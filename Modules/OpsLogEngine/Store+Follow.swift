@@ -233,7 +233,8 @@ extension Store {
           state.operationsSinceCheckpoint += 1
           continue
         }
-        guard let (previous, slot) = state.table.apply(operation) else {
+        var previous: Record? = nil
+        guard let slot = state.table.apply(operation, previous: &previous) else {
           state.merge.took(operation)
           state.journal.append(
             JournalEntry(
@@ -243,11 +244,11 @@ extension Store {
           continue
         }
         state.merge.took(operation)
-        let storedBefore = StoredForm.note(decoded, in: &state.storedForms)
+        let storedBefore = StoredForm.note(operation, dataForm: decoded.dataForm, in: &state.storedForms)
         state.journal.append(
           JournalEntry(
-            operation: operation, previousRecord: previous, slot: slot, lineLength: line.length, offset: line.offset,
-            unitSize: line.unitSize, sequence: 0, storedBefore: storedBefore))
+            operation: operation, previousRecord: consume previous, slot: slot, lineLength: line.length,
+            offset: line.offset, unitSize: line.unitSize, sequence: 0, storedBefore: storedBefore))
         state.operationsSinceCheckpoint += 1
         if !state.feed.isEmpty { applied.append(operation) }
       }

@@ -63,7 +63,8 @@ extension StoreState {
     }
     let sequence = pipeline.enqueue(prepared.line)
     // A prepared set always carries its record, so the table applies it.
-    let (previousRecord, slot) = table.apply(prepared.operation) ?? (nil, -1)
+    var previousRecord: Record? = nil
+    let slot = table.apply(prepared.operation, previous: &previousRecord) ?? -1
     if prepared.operation.agent != nil { recordWinningStamp(of: prepared.operation) }
     // Moved out, not copied: a copy retained every reference the operation holds, and the
     // prepared operation's end released them again.
@@ -71,7 +72,7 @@ extension StoreState {
     swap(&operation, &prepared.operation)
     journal.append(
       JournalEntry(
-        operation: consume operation, previousRecord: previousRecord, slot: slot, lineLength: lineLength,
+        operation: consume operation, previousRecord: consume previousRecord, slot: slot, lineLength: lineLength,
         offset: offset, unitSize: unitSize, sequence: sequence, storedBefore: storedBefore))
     operationsSinceCheckpoint += 1
     return sequence

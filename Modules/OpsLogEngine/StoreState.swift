@@ -28,7 +28,7 @@ struct JournalEntry<Record: Sendable>: Sendable {
   /// last-writer-wins against the key's current stamp is kept for history but changed nothing.
   @usableFromInline var applied: Bool
 
-  @inlinable
+  @inlinable @inline(__always)
   init(
     operation: LogOperation<Record>, previousRecord: Record?, slot: Int, lineLength: Int, offset: Int,
     unitSize: Int = 1, sequence: UInt64, applied: Bool = true, storedBefore: StoredForm?? = nil

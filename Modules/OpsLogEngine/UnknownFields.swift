@@ -45,14 +45,17 @@ struct DecodedOperation<Record: Sendable>: Sendable {
 extension StoredForm {
   /// Applies what an operation read from a WAL does to `forms`; returns the form before it
   /// when it changed one (for the journal entry, so that undo puts it back), else `nil`.
-  static func note<Record>(_ decoded: DecodedOperation<Record>, in forms: inout [ExactString: StoredForm])
-    -> StoredForm??
-  {
-    let operation = decoded.operation
-    if decoded.dataForm == nil && forms.isEmpty { return nil }
+  ///
+  /// `dataForm` is the operation's ``DecodedOperation/dataForm``; the operation is borrowed,
+  /// not copied out of its ``DecodedOperation``: this runs for every replayed line, and a copy
+  /// retained every reference its records hold.
+  static func note<Record>(
+    _ operation: borrowing LogOperation<Record>, dataForm: StoredForm?, in forms: inout [ExactString: StoredForm]
+  ) -> StoredForm?? {
+    if dataForm == nil && forms.isEmpty { return nil }
     let key = ExactString(operation.id)
     let before = forms[key]
-    let after = operation.kind == .set ? decoded.dataForm : nil
+    let after = operation.kind == .set ? dataForm : nil
     if before == nil && after == nil { return nil }
     forms[key] = after
     return .some(before)

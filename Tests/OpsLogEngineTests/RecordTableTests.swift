@@ -106,6 +106,45 @@ struct RecordTableTests {
     check(table, against: model, "at the end")
   }
 
+  /// Replay's path: `apply` moves the record before into `previous` and returns the slot, as
+  /// `set` and `remove` report them; a hole keeps no ID; a set without a record changes
+  /// nothing.
+  @Test(arguments: [5, 6])
+  func applyReportsWhatSetAndRemoveReport(seed: UInt64) {
+    var random = SplitMix(state: seed)
+    var applied = RecordTable<Int>()
+    var direct = RecordTable<Int>()
+    let ids = (0..<200).map { "id-\($0)" }
+    for step in 0..<10_000 {
+      let id = ids[Int(random.next() % UInt64(ids.count))]
+      let isSet = random.next() % 3 != 0
+      let operation = LogOperation<Int>(
+        timestamp: "2026-12-07T08:00:00.000Z", kind: isSet ? .set : .delete, id: id, data: isSet ? step : nil,
+        previous: .none)
+      var previous: Int? = -1
+      let givenHash = step % 2 == 0 ? RecordTable<Int>.hash(id) : nil
+      let slot = applied.apply(operation, hash: givenHash, previous: &previous)
+      if isSet {
+        let expected = direct.set(id, step)
+        #expect(slot == expected.slot && previous == (expected.previous ?? -1), "step \(step)")
+      } else {
+        let expected = direct.remove(id)
+        #expect(slot == (expected?.slot ?? -1) && previous == (expected?.record ?? -1), "step \(step)")
+        if let removedSlot = expected?.slot, removedSlot < applied.slots.count {
+          #expect(applied.slots[removedSlot].id.isEmpty && applied.slots[removedSlot].record == nil)
+        }
+      }
+    }
+    #expect(applied.slots.map(\.id) == direct.slots.map(\.id))
+    #expect(applied.slots.map(\.record) == direct.slots.map(\.record))
+    var unchanged: Int? = -1
+    let setWithoutRecord = LogOperation<Int>(
+      timestamp: "2026-12-07T08:00:00.000Z", kind: .set, id: ids[0], data: nil, previous: .none)
+    let countBefore = applied.count
+    #expect(applied.apply(setWithoutRecord, previous: &unchanged) == nil)
+    #expect(unchanged == -1 && applied.count == countBefore)
+  }
+
   @Test func growsFromEmptyAndFromAReservedCapacity() {
     for capacity in [0, 5, 1_000] {
       var table = RecordTable<Int>(minimumCapacity: capacity)
