@@ -21,7 +21,7 @@ struct RecordTable<Record> {
     @usableFromInline var id: String
     @usableFromInline var record: Record?
 
-    @usableFromInline
+    @inlinable @inline(__always)
     init(id: String, record: consuming Record?) {
       self.id = id
       self.record = record
