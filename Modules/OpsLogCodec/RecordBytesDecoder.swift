@@ -756,158 +756,191 @@ final class RecordValueDecoder: CodingPathNode, Decoder, SingleValueDecodingCont
 
 /// A keyed container over an object of the input; all state lives in the decoder.
 struct RecordKeyedDecodingContainer<Key: CodingKey>: KeyedDecodingContainerProtocol {
-  let decoder: RecordValueDecoder
+  /// The decoder, unretained so that the container is plain data: the standard library's
+  /// `KeyedDecodingContainer` copies its container for every `decode(_:forKey:)`, and a strong
+  /// reference made each copy a retain and a release (a tenth of a record's decoding). The
+  /// decoder outlives every use a type may make of the container: it is held by its
+  /// context's pool or loose decoders, or by the call that hands it to `init(from:)`, and a
+  /// container is valid only inside that `init(from:)`, as the decoder itself is (it points
+  /// into the caller's buffer).
+  let unretainedDecoder: Unmanaged<RecordValueDecoder>
 
-  var codingPath: [any CodingKey] { decoder.codingPath }
+  init(decoder: RecordValueDecoder) { unretainedDecoder = .passUnretained(decoder) }
 
-  var allKeys: [Key] { ((try? decoder.memberKeys()) ?? []).compactMap { Key(stringValue: $0) } }
+  /// Runs `body` with the decoder borrowed: no retain, no release.
+  @inline(__always)
+  func withDecoder<Result>(_ body: (RecordValueDecoder) throws -> Result) rethrows -> Result {
+    try unretainedDecoder._withUnsafeGuaranteedRef(body)
+  }
+
+  var codingPath: [any CodingKey] { withDecoder { $0.codingPath } }
+
+  var allKeys: [Key] { withDecoder { ((try? $0.memberKeys()) ?? []).compactMap { Key(stringValue: $0) } } }
 
   func contains(_ key: Key) -> Bool {
-    guard let (_, atCursor) = (try? decoder.locate(key.stringValue)) ?? nil else { return false }
-    // Asked for, though not read: not an unknown key.
-    if atCursor { decoder.fields.pointee.isCursorMemberAsked = true }
-    return true
-  }
-
-  @inline(__always)
-  func read<T>(_ key: Key, _ read: (Int) throws -> (T, Int)) throws -> T {
-    guard let (offset, atCursor) = try decoder.locate(key.stringValue) else { throw decoder.keyNotFound(key) }
-    let (value, after) = try read(offset)
-    if atCursor { try decoder.advanceObject(after: after) }
-    return value
-  }
-
-  @inline(__always)
-  func readIfPresent<T>(_ key: Key, _ read: (Int) throws -> (T, Int)) throws -> T? {
-    guard let (offset, atCursor) = try decoder.locate(key.stringValue) else { return nil }
-    if let after = try decoder.readNull(at: offset) {
-      if atCursor { try decoder.advanceObject(after: after) }
-      return nil
+    withDecoder { decoder in
+      guard let (_, atCursor) = (try? decoder.locate(key.stringValue)) ?? nil else { return false }
+      // Asked for, though not read: not an unknown key.
+      if atCursor { decoder.fields.pointee.isCursorMemberAsked = true }
+      return true
     }
-    let (value, after) = try read(offset)
-    if atCursor { try decoder.advanceObject(after: after) }
-    return value
+  }
+
+  @inline(__always)
+  func read<T>(_ key: Key, _ read: (RecordValueDecoder, Int) throws -> (T, Int)) throws -> T {
+    try withDecoder { decoder in
+      guard let (offset, atCursor) = try decoder.locate(key.stringValue) else { throw decoder.keyNotFound(key) }
+      let (value, after) = try read(decoder, offset)
+      if atCursor { try decoder.advanceObject(after: after) }
+      return value
+    }
+  }
+
+  @inline(__always)
+  func readIfPresent<T>(_ key: Key, _ read: (RecordValueDecoder, Int) throws -> (T, Int)) throws -> T? {
+    try withDecoder { decoder in
+      guard let (offset, atCursor) = try decoder.locate(key.stringValue) else { return nil }
+      if let after = try decoder.readNull(at: offset) {
+        if atCursor { try decoder.advanceObject(after: after) }
+        return nil
+      }
+      let (value, after) = try read(decoder, offset)
+      if atCursor { try decoder.advanceObject(after: after) }
+      return value
+    }
   }
 
   func decodeNil(forKey key: Key) throws -> Bool {
-    guard let (offset, atCursor) = try decoder.locate(key.stringValue) else { throw decoder.keyNotFound(key) }
-    guard let after = try decoder.readNull(at: offset) else {
-      if atCursor { decoder.fields.pointee.isCursorMemberAsked = true }
-      return false
+    try withDecoder { decoder in
+      guard let (offset, atCursor) = try decoder.locate(key.stringValue) else { throw decoder.keyNotFound(key) }
+      guard let after = try decoder.readNull(at: offset) else {
+        if atCursor { decoder.fields.pointee.isCursorMemberAsked = true }
+        return false
+      }
+      if atCursor { try decoder.advanceObject(after: after) }
+      return true
     }
-    if atCursor { try decoder.advanceObject(after: after) }
-    return true
   }
 
   func decode(_ type: Bool.Type, forKey key: Key) throws -> Bool {
-    try read(key) { try decoder.readBool(at: $0, key) }
+    try read(key) { decoder, offset in try decoder.readBool(at: offset, key) }
   }
   func decode(_ type: String.Type, forKey key: Key) throws -> String {
-    try read(key) { try decoder.readString(at: $0, key) }
+    try read(key) { decoder, offset in try decoder.readString(at: offset, key) }
   }
   func decode(_ type: Double.Type, forKey key: Key) throws -> Double {
-    try read(key) { try decoder.readDouble(at: $0, key) }
+    try read(key) { decoder, offset in try decoder.readDouble(at: offset, key) }
   }
   func decode(_ type: Float.Type, forKey key: Key) throws -> Float {
-    try read(key) { try decoder.readFloat(at: $0, key) }
+    try read(key) { decoder, offset in try decoder.readFloat(at: offset, key) }
   }
   func decode(_ type: Int.Type, forKey key: Key) throws -> Int {
-    try read(key) { try decoder.readInteger(type, at: $0, key) }
+    try read(key) { decoder, offset in try decoder.readInteger(type, at: offset, key) }
   }
   func decode(_ type: Int8.Type, forKey key: Key) throws -> Int8 {
-    try read(key) { try decoder.readInteger(type, at: $0, key) }
+    try read(key) { decoder, offset in try decoder.readInteger(type, at: offset, key) }
   }
   func decode(_ type: Int16.Type, forKey key: Key) throws -> Int16 {
-    try read(key) { try decoder.readInteger(type, at: $0, key) }
+    try read(key) { decoder, offset in try decoder.readInteger(type, at: offset, key) }
   }
   func decode(_ type: Int32.Type, forKey key: Key) throws -> Int32 {
-    try read(key) { try decoder.readInteger(type, at: $0, key) }
+    try read(key) { decoder, offset in try decoder.readInteger(type, at: offset, key) }
   }
   func decode(_ type: Int64.Type, forKey key: Key) throws -> Int64 {
-    try read(key) { try decoder.readInteger(type, at: $0, key) }
+    try read(key) { decoder, offset in try decoder.readInteger(type, at: offset, key) }
   }
   func decode(_ type: UInt.Type, forKey key: Key) throws -> UInt {
-    try read(key) { try decoder.readInteger(type, at: $0, key) }
+    try read(key) { decoder, offset in try decoder.readInteger(type, at: offset, key) }
   }
   func decode(_ type: UInt8.Type, forKey key: Key) throws -> UInt8 {
-    try read(key) { try decoder.readInteger(type, at: $0, key) }
+    try read(key) { decoder, offset in try decoder.readInteger(type, at: offset, key) }
   }
   func decode(_ type: UInt16.Type, forKey key: Key) throws -> UInt16 {
-    try read(key) { try decoder.readInteger(type, at: $0, key) }
+    try read(key) { decoder, offset in try decoder.readInteger(type, at: offset, key) }
   }
   func decode(_ type: UInt32.Type, forKey key: Key) throws -> UInt32 {
-    try read(key) { try decoder.readInteger(type, at: $0, key) }
+    try read(key) { decoder, offset in try decoder.readInteger(type, at: offset, key) }
   }
   func decode(_ type: UInt64.Type, forKey key: Key) throws -> UInt64 {
-    try read(key) { try decoder.readInteger(type, at: $0, key) }
+    try read(key) { decoder, offset in try decoder.readInteger(type, at: offset, key) }
   }
   func decode<T: Decodable>(_ type: T.Type, forKey key: Key) throws -> T {
-    guard let (offset, atCursor) = try decoder.locate(key.stringValue) else { throw decoder.keyNotFound(key) }
-    var after = 0
-    let value = try decoder.decodeNested(type, at: offset, key, after: &after)
-    if atCursor { try decoder.advanceObject(after: after) }
-    return value
-  }
-
-  func decodeIfPresent(_ type: Bool.Type, forKey key: Key) throws -> Bool? {
-    try readIfPresent(key) { try decoder.readBool(at: $0, key) }
-  }
-  func decodeIfPresent(_ type: String.Type, forKey key: Key) throws -> String? {
-    try readIfPresent(key) { try decoder.readString(at: $0, key) }
-  }
-  func decodeIfPresent(_ type: Double.Type, forKey key: Key) throws -> Double? {
-    try readIfPresent(key) { try decoder.readDouble(at: $0, key) }
-  }
-  func decodeIfPresent(_ type: Float.Type, forKey key: Key) throws -> Float? {
-    try readIfPresent(key) { try decoder.readFloat(at: $0, key) }
-  }
-  func decodeIfPresent(_ type: Int.Type, forKey key: Key) throws -> Int? {
-    try readIfPresent(key) { try decoder.readInteger(type, at: $0, key) }
-  }
-  func decodeIfPresent(_ type: Int8.Type, forKey key: Key) throws -> Int8? {
-    try readIfPresent(key) { try decoder.readInteger(type, at: $0, key) }
-  }
-  func decodeIfPresent(_ type: Int16.Type, forKey key: Key) throws -> Int16? {
-    try readIfPresent(key) { try decoder.readInteger(type, at: $0, key) }
-  }
-  func decodeIfPresent(_ type: Int32.Type, forKey key: Key) throws -> Int32? {
-    try readIfPresent(key) { try decoder.readInteger(type, at: $0, key) }
-  }
-  func decodeIfPresent(_ type: Int64.Type, forKey key: Key) throws -> Int64? {
-    try readIfPresent(key) { try decoder.readInteger(type, at: $0, key) }
-  }
-  func decodeIfPresent(_ type: UInt.Type, forKey key: Key) throws -> UInt? {
-    try readIfPresent(key) { try decoder.readInteger(type, at: $0, key) }
-  }
-  func decodeIfPresent(_ type: UInt8.Type, forKey key: Key) throws -> UInt8? {
-    try readIfPresent(key) { try decoder.readInteger(type, at: $0, key) }
-  }
-  func decodeIfPresent(_ type: UInt16.Type, forKey key: Key) throws -> UInt16? {
-    try readIfPresent(key) { try decoder.readInteger(type, at: $0, key) }
-  }
-  func decodeIfPresent(_ type: UInt32.Type, forKey key: Key) throws -> UInt32? {
-    try readIfPresent(key) { try decoder.readInteger(type, at: $0, key) }
-  }
-  func decodeIfPresent(_ type: UInt64.Type, forKey key: Key) throws -> UInt64? {
-    try readIfPresent(key) { try decoder.readInteger(type, at: $0, key) }
-  }
-  func decodeIfPresent<T: Decodable>(_ type: T.Type, forKey key: Key) throws -> T? {
-    guard let (offset, atCursor) = try decoder.locate(key.stringValue) else { return nil }
-    var after = 0
-    if let end = try decoder.readNull(at: offset) {
-      after = end
-    } else {
+    try withDecoder { decoder in
+      guard let (offset, atCursor) = try decoder.locate(key.stringValue) else { throw decoder.keyNotFound(key) }
+      var after = 0
       let value = try decoder.decodeNested(type, at: offset, key, after: &after)
       if atCursor { try decoder.advanceObject(after: after) }
       return value
     }
-    if atCursor { try decoder.advanceObject(after: after) }
-    return nil
+  }
+
+  func decodeIfPresent(_ type: Bool.Type, forKey key: Key) throws -> Bool? {
+    try readIfPresent(key) { decoder, offset in try decoder.readBool(at: offset, key) }
+  }
+  func decodeIfPresent(_ type: String.Type, forKey key: Key) throws -> String? {
+    try readIfPresent(key) { decoder, offset in try decoder.readString(at: offset, key) }
+  }
+  func decodeIfPresent(_ type: Double.Type, forKey key: Key) throws -> Double? {
+    try readIfPresent(key) { decoder, offset in try decoder.readDouble(at: offset, key) }
+  }
+  func decodeIfPresent(_ type: Float.Type, forKey key: Key) throws -> Float? {
+    try readIfPresent(key) { decoder, offset in try decoder.readFloat(at: offset, key) }
+  }
+  func decodeIfPresent(_ type: Int.Type, forKey key: Key) throws -> Int? {
+    try readIfPresent(key) { decoder, offset in try decoder.readInteger(type, at: offset, key) }
+  }
+  func decodeIfPresent(_ type: Int8.Type, forKey key: Key) throws -> Int8? {
+    try readIfPresent(key) { decoder, offset in try decoder.readInteger(type, at: offset, key) }
+  }
+  func decodeIfPresent(_ type: Int16.Type, forKey key: Key) throws -> Int16? {
+    try readIfPresent(key) { decoder, offset in try decoder.readInteger(type, at: offset, key) }
+  }
+  func decodeIfPresent(_ type: Int32.Type, forKey key: Key) throws -> Int32? {
+    try readIfPresent(key) { decoder, offset in try decoder.readInteger(type, at: offset, key) }
+  }
+  func decodeIfPresent(_ type: Int64.Type, forKey key: Key) throws -> Int64? {
+    try readIfPresent(key) { decoder, offset in try decoder.readInteger(type, at: offset, key) }
+  }
+  func decodeIfPresent(_ type: UInt.Type, forKey key: Key) throws -> UInt? {
+    try readIfPresent(key) { decoder, offset in try decoder.readInteger(type, at: offset, key) }
+  }
+  func decodeIfPresent(_ type: UInt8.Type, forKey key: Key) throws -> UInt8? {
+    try readIfPresent(key) { decoder, offset in try decoder.readInteger(type, at: offset, key) }
+  }
+  func decodeIfPresent(_ type: UInt16.Type, forKey key: Key) throws -> UInt16? {
+    try readIfPresent(key) { decoder, offset in try decoder.readInteger(type, at: offset, key) }
+  }
+  func decodeIfPresent(_ type: UInt32.Type, forKey key: Key) throws -> UInt32? {
+    try readIfPresent(key) { decoder, offset in try decoder.readInteger(type, at: offset, key) }
+  }
+  func decodeIfPresent(_ type: UInt64.Type, forKey key: Key) throws -> UInt64? {
+    try readIfPresent(key) { decoder, offset in try decoder.readInteger(type, at: offset, key) }
+  }
+  func decodeIfPresent<T: Decodable>(_ type: T.Type, forKey key: Key) throws -> T? {
+    try withDecoder { decoder in
+      guard let (offset, atCursor) = try decoder.locate(key.stringValue) else { return nil }
+      var after = 0
+      if let end = try decoder.readNull(at: offset) {
+        after = end
+      } else {
+        let value = try decoder.decodeNested(type, at: offset, key, after: &after)
+        if atCursor { try decoder.advanceObject(after: after) }
+        return value
+      }
+      if atCursor { try decoder.advanceObject(after: after) }
+      return nil
+    }
   }
 
   /// A decoder for member `key`, whose value's end is found by a validating skip first (the
   /// caller may read it at any time, interleaved with other members).
   func childDecoder(forKey key: any CodingKey, named name: String) throws -> RecordValueDecoder {
+    try withDecoder { try Self.childDecoder(of: $0, forKey: key, named: name) }
+  }
+
+  static func childDecoder(
+    of decoder: RecordValueDecoder, forKey key: any CodingKey, named name: String
+  ) throws -> RecordValueDecoder {
     guard let (offset, atCursor) = try decoder.locate(name) else { throw decoder.keyNotFound(key) }
     if atCursor {
       var parser = decoder.parser(at: offset, depth: decoder.depth + 1)
