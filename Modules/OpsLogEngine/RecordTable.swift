@@ -440,7 +440,7 @@ extension RecordTable where Record: Sendable {
   /// `hash` is the ID's ``hash(_:)`` when the caller computed it already.
   @inlinable
   mutating func apply(
-    _ operation: borrowing LogOperation<Record>, hash: UInt32? = nil, previous: inout Record?
+    _ operation: LogOperation<Record>, hash: UInt32? = nil, previous: inout Record?
   ) -> Int? {
     let idHash: UInt32
     if let hash { idHash = hash } else { idHash = Self.hash(operation.id) }
