@@ -173,7 +173,10 @@ struct RecordTable<Record> {
       if position + lookahead < hashes.count { prefetchBucket(for: hashes[position + lookahead]) }
       // `guard let` moves the record out; `unsafelyUnwrapped`, a getter, would copy it.
       guard let record = records[position].take() else { preconditionFailure("one record per ID") }
-      set(id, consume record, hash: hashes[position])
+      // A repeated ID's earlier record is dropped; taken through `previous` rather than a
+      // discarded tuple, for the reason given at ``set(_:_:hash:previous:)``.
+      var previous: Record? = nil
+      set(id, consume record, hash: hashes[position], previous: &previous)
       position += 1
     }
     records.removeAll()
@@ -442,8 +445,7 @@ extension RecordTable where Record: Sendable {
   mutating func apply(
     _ operation: LogOperation<Record>, hash: UInt32? = nil, previous: inout Record?
   ) -> Int? {
-    let idHash: UInt32
-    if let hash { idHash = hash } else { idHash = Self.hash(operation.id) }
+    let idHash = hash ?? Self.hash(operation.id)
     switch operation.kind {
     case .set:
       // Copied once, straight into the slot: the table and the operation (in the journal)
