@@ -176,7 +176,7 @@ struct RecordTable<Record> {
       // A repeated ID's earlier record is dropped; taken through `previous` rather than a
       // discarded tuple, for the reason given at ``set(_:_:hash:previous:)``.
       var previous: Record? = nil
-      set(id, consume record, hash: hashes[position], previous: &previous)
+      _ = set(id, consume record, hash: hashes[position], previous: &previous)
       position += 1
     }
     records.removeAll()

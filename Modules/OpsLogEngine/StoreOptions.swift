@@ -17,7 +17,8 @@ public enum WriteMode: Sendable, Hashable {
   /// ``StoreOptions/groupCommitSize`` operations (that call waits for the write) or
   /// ``StoreOptions/groupCommitInterval`` after its first operation.
   case group
-  /// Calls return at once; a background task writes the buffer as fast as it can.
+  /// Calls return at once; a background task writes the buffer, one append every few hundred
+  /// microseconds while writes keep coming (``Store/flush()`` writes it at once).
   case async
 }
 

@@ -1,6 +1,8 @@
 import Foundation
 import OpsLogCodec
 import OpsLogEngine
+import OpsLogTestSupport
+import Synchronization
 import Testing
 
 @Suite("Write modes, durability and failures")
@@ -172,6 +174,42 @@ struct WriteModeTests {
     try await store.close()
   }
 
+  /// A producer writing in a loop is written in appends of many operations each, one per
+  /// round of the async writer, not in an append of whatever two or three operations came in
+  /// while the last append ran. Each round waits ``asyncRound`` at least, so a loop of `elapsed`
+  /// has at most `elapsed / asyncRound` rounds (plus the flush's append); before rounds were
+  /// paced, a backend as quick as memory got an append every few operations.
+  @Test func asyncModeCoalescesAFastProducersWrites() async throws {
+    let asyncRound = Duration.microseconds(300)
+    let disk = MemoryDisk()
+    let appends = AppendCounter()
+    var options = StoreOptions()
+    options.backend = ForwardingBackend(MemoryBackend(disk: disk), after: appends.note)
+    options.writeMode = .async
+    options.checkpointThreshold = 1_000_000
+    let path = "/memory/async-coalescing"
+    let store = try await Store<Todo>.open(path, options: options)
+    let sets = 3_000
+    let clock = ContinuousClock()
+    let start = clock.now
+    for index in 0..<sets {
+      try await store.set("t\(index)", Todo(title: "T\(index)", status: "active", priority: index))
+    }
+    let elapsed = clock.now - start
+    try await store.flush()
+    let rounds = Int((elapsed / asyncRound).rounded(.up))
+    let written = appends.count.withLock { $0 }
+    #expect(written >= 1 && written <= rounds + 1, "\(written) appends for \(sets) sets in \(elapsed)")
+    try await store.close()
+
+    var reopenOptions = StoreOptions()
+    reopenOptions.backend = MemoryBackend(disk: disk)
+    let reopened = try await Store<Todo>.open(path, options: reopenOptions)
+    #expect(try reopened.count() == sets)
+    #expect(try reopened.get("t\(sets - 1)")?.priority == sets - 1)
+    try await reopened.close()
+  }
+
   @Test(arguments: [Durability.process, .disk])
   func concurrentImmediateWritersAllLand(durability: Durability) async throws {
     let location = TestLocation(.filesystem)
@@ -264,5 +302,16 @@ struct WriteModeTests {
     location.disk.failWrite(.ioError)
     await #expect(throws: OpsLogError.self) { try await store.close() }
     #expect(throws: OpsLogError.closed) { try store.count() }
+  }
+}
+
+/// Counts the WAL appends that succeeded (a `ForwardingBackend`'s `after` hook).
+final class AppendCounter: Sendable {
+  let count = Mutex(0)
+
+  func note(_ call: ForwardingBackend.Call, error: (any Error)?) {
+    if case .append(let path, let bytes, _) = call, path.hasSuffix(".jsonl"), !bytes.isEmpty, error == nil {
+      count.withLock { $0 += 1 }
+    }
   }
 }
