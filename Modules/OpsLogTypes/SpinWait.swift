@@ -8,7 +8,8 @@ package enum SpinWait {
   /// It never yields the processor: under contention a yield returns only when the scheduler
   /// comes back to this thread, a whole time slice later, where a thread that sleeps is let in
   /// as soon as it is woken. For the same reason it gives up early when the thread was
-  /// preempted (the clock jumped): then sleeping is the better way to wait.
+  /// preempted (the clock jumped by more than ``preemptionGap``): then sleeping is the better
+  /// way to wait.
   package static func until(_ condition: () -> Bool, atMost duration: Duration) -> Bool {
     let clock = ContinuousClock()
     var last = clock.now
@@ -17,8 +18,20 @@ package enum SpinWait {
       // A few looks per clock reading: reading the clock costs more than a look.
       for _ in 0..<16 where condition() { return true }
       let now = clock.now
-      if now >= deadline || now - last > .microseconds(10) { return condition() }
+      if now >= deadline || now - last > preemptionGap { return condition() }
       last = now
     }
   }
+
+  /// A gap between two clock readings longer than this means the thread was preempted.
+  ///
+  /// A preemption by another thread lasts a scheduler time slice, milliseconds. Gaps of 10 to
+  /// 100 µs are the virtual machine's own (interrupts, exits to the hypervisor): at the
+  /// earlier 10 µs, 200-350 of the I/O thread's idle waits a second ended on one in
+  /// `write-group` and the thread went to sleep, so the next group's leader found it asleep,
+  /// waited past its own watch and suspended, which made the next gap longer still (runs
+  /// bimodal between 220,000 and 340,000 sets a second). At 100 µs: `write-group` 0.88-0.95×
+  /// the time, its slowest runs 0.84×, `write-immediate` and `write-async` unchanged
+  /// (alternating runs, Benchmarks/PROFILE-NOTES.md, eleventh session).
+  package static var preemptionGap: Duration { .microseconds(100) }
 }
