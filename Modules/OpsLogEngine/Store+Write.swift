@@ -414,9 +414,10 @@ extension Store {
   /// task needs for every operation, and each of its turns there pulled the buffer's cache
   /// lines away from that task (83,000 appends for 200,000 sets). Waiting this long lets the
   /// buffer fill (a hundred operations an append at full speed) and costs nothing a crash in
-  /// async mode would not lose anyway: `write-async` 0.86× the time and 0.68× the processor
-  /// time (8 alternating runs; 100 µs saved no more time for more processor, 1 ms no more of
-  /// either). `flush()`, `close()` and checkpoints do not wait for it: they write at once.
+  /// async mode would not lose anyway: `write-async` 0.91× the time and 0.74× the processor
+  /// time (10 alternating runs; in a first sweep of 8, 100 µs saved no more time for more
+  /// processor, 1 ms no more of either). `flush()`, `close()` and checkpoints do not wait
+  /// for it: they write at once.
   static var asyncWriteInterval: Duration { .microseconds(300) }
 
   /// Rounds with an empty buffer after which the async-mode writer stops (about a
