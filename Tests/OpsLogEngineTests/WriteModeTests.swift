@@ -1,9 +1,10 @@
 import Foundation
 import OpsLogCodec
-import OpsLogEngine
 import OpsLogTestSupport
 import Synchronization
 import Testing
+
+@testable import OpsLogEngine
 
 @Suite("Write modes, durability and failures")
 struct WriteModeTests {
@@ -176,11 +177,11 @@ struct WriteModeTests {
 
   /// A producer writing in a loop is written in appends of many operations each, one per
   /// round of the async writer, not in an append of whatever two or three operations came in
-  /// while the last append ran. Each round waits ``asyncRound`` at least, so a loop of `elapsed`
-  /// has at most `elapsed / asyncRound` rounds (plus the flush's append); before rounds were
-  /// paced, a backend as quick as memory got an append every few operations.
+  /// while the last append ran. Each round waits the writer's interval at least, so a loop of
+  /// `elapsed` has at most `elapsed / interval` rounds (plus the flush's append); before rounds
+  /// were paced, a backend as quick as memory got an append every few operations.
   @Test func asyncModeCoalescesAFastProducersWrites() async throws {
-    let asyncRound = Duration.microseconds(300)
+    let asyncRound = Store<Todo>.asyncWriteInterval
     let disk = MemoryDisk()
     let appends = AppendCounter()
     var options = StoreOptions()
