@@ -36,19 +36,28 @@ extension RecordDecoder {
   public func decodeNotingUnknownKeys<T: Decodable>(
     _ type: T.Type, from bytes: UnsafeRawBufferPointer
   ) throws -> (value: T, unknownKeys: UnknownKeys?) {
-    if T.self == JSONValue.self { return (try JSONParser.parseDocument(bytes) as! T, nil) }
     var unknownKeys: UnknownKeys? = nil
+    let value = try decodeNotingUnknownKeys(type, from: bytes, unknownKeys: &unknownKeys)
+    return (value, unknownKeys)
+  }
+
+  /// The loader's form of ``decodeNotingUnknownKeys(_:from:)-(_,UnsafeRawBufferPointer)``:
+  /// what the type did not read goes to `unknownKeys` (left as it is when it read everything).
+  /// Code that is not specialized for `T` and calls this once per record builds no tuple
+  /// `(T, UnknownKeys?)`, whose type the run time would look up on every call.
+  package func decodeNotingUnknownKeys<T: Decodable>(
+    _ type: T.Type, from bytes: UnsafeRawBufferPointer, unknownKeys: inout UnknownKeys?
+  ) throws -> T {
+    if T.self == JSONValue.self { return try JSONParser.parseDocument(bytes) as! T }
     do {
-      let value = try decodeStreaming(type, from: bytes, trackingUnknownKeys: true, unknownKeys: &unknownKeys)
-      return (value, unknownKeys)
+      return try decodeStreaming(type, from: bytes, trackingUnknownKeys: true, unknownKeys: &unknownKeys)
     } catch is RecordRepeatedKey {
       // An object repeats a key: decode the parsed tree's text, in which the last value of
       // each key won and each key appears once.
       let deduplicated = try JSONParser.parseDocument(bytes).serialized()
-      let value = try deduplicated.withUnsafeBytes { buffer in
+      return try deduplicated.withUnsafeBytes { buffer in
         try decodeStreaming(type, from: buffer, trackingUnknownKeys: true, unknownKeys: &unknownKeys)
       }
-      return (value, unknownKeys)
     }
   }
 

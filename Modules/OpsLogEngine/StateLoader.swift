@@ -171,24 +171,33 @@ final class StateLoader<Record: Codable & Sendable> {
   static func decodeRecords(
     _ range: Range<Int>, ids: [String], bytes: [UInt8], ends: [Int], path: String, decoder: RecordDecoder
   ) throws -> DecodedRecords {
-    var decoded = DecodedRecords()
-    decoded.records.reserveCapacity(range.count)
-    try bytes.withUnsafeBytes { raw in
-      for index in range {
-        let start = index == 0 ? 0 : ends[index - 1]
-        let recordBytes = UnsafeRawBufferPointer(rebasing: raw[start..<ends[index]])
-        let (record, unknown) = try Store<Record>.decodeStored(Record.self, id: ids[index], path: path) {
-          try decoder.decodeNotingUnknownKeys(Record.self, from: recordBytes)
+    var storedForms: [(index: Int, form: StoredForm)] = []
+    // Written in place: `Array.append` is not specialized here either, and asked for the
+    // array's type on every record.
+    let records = try [Record?](unsafeUninitializedCapacity: range.count) { buffer, initialized in
+      try bytes.withUnsafeBytes { raw in
+        for index in range {
+          let start = index == 0 ? 0 : ends[index - 1]
+          let recordBytes = UnsafeRawBufferPointer(rebasing: raw[start..<ends[index]])
+          // No `Store<Record>.decodeStored` and no `(Record, UnknownKeys?)` tuple here: in code
+          // that is not specialized for `Record`, each is a run-time metadata lookup per record,
+          // and with every core decoding they contend for the run time's cache.
+          var unknown: UnknownKeys? = nil
+          let record: Record
+          do {
+            record = try decoder.decodeNotingUnknownKeys(Record.self, from: recordBytes, unknownKeys: &unknown)
+          } catch {
+            throw storedDecodingError(error, type: Record.self, id: ids[index], path: path)
+          }
+          if let form = StoredForm.noting(unknown, bytes: recordBytes) { storedForms.append((initialized, form)) }
+          // Consumed: without it the record would be copied (a retain per reference) and the
+          // original destroyed.
+          (buffer.baseAddress! + initialized).initialize(to: consume record)
+          initialized += 1
         }
-        if let form = StoredForm.noting(unknown, bytes: recordBytes) {
-          decoded.storedForms.append((decoded.records.count, form))
-        }
-        // Consumed: this code is not specialized for `Record`, and without it the append
-        // copied the record (a retain per reference) and then destroyed the original.
-        decoded.records.append(consume record)
       }
     }
-    return decoded
+    return DecodedRecords(records: records, storedForms: storedForms)
   }
 
   /// Waits until the oldest batch is decoded and inserts its records in file order. A
@@ -321,13 +330,17 @@ final class StateLoader<Record: Codable & Sendable> {
     -> [[DecodedOperation<Record>]]
   {
     try await ParallelWork.map(lines.count, minimumPartSize: 128) { range in
-      var operations: [DecodedOperation<Record>] = []
-      operations.reserveCapacity(range.count)
-      for index in range {
-        operations.append(
-          try Store<Record>.decodeOperationNotingUnknownKeys(lines[index].encoded, path: path, decoder: decoder))
+      // Each result is written in place, and the store's type is looked up once: in code that
+      // is not specialized for `Record`, `Array.append` asked for the result array's type on
+      // every line, and so did naming `Store<Record>` for every call.
+      let store = Store<Record>.self
+      return try [DecodedOperation<Record>](unsafeUninitializedCapacity: range.count) { operations, initialized in
+        for index in range {
+          (operations.baseAddress! + initialized).initialize(
+            to: try store.decodeOperationNotingUnknownKeys(lines[index].encoded, path: path, decoder: decoder))
+          initialized += 1
+        }
       }
-      return operations
     }
   }
 

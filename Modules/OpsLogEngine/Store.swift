@@ -291,8 +291,14 @@ public final class Store<Record: Codable & Sendable>: Sendable {
     }
     var dataForm: StoredForm? = nil
     let data = try stored.data.map { bytes -> Record in
-      let (record, unknown) = try decodeStored(Record.self, id: stored.id, path: path) {
-        try bytes.bytes.withUnsafeBytes { try decoder.decodeNotingUnknownKeys(Record.self, from: $0) }
+      var unknown: UnknownKeys? = nil
+      let record: Record
+      do {
+        record = try bytes.bytes.withUnsafeBytes {
+          try decoder.decodeNotingUnknownKeys(Record.self, from: $0, unknownKeys: &unknown)
+        }
+      } catch {
+        throw storedDecodingError(error, type: Record.self, id: stored.id, path: path)
       }
       dataForm = StoredForm.noting(unknown, bytes: bytes.bytes)
       return record
@@ -316,11 +322,8 @@ public final class Store<Record: Codable & Sendable>: Sendable {
   static func decodeStored<T>(_ type: Any.Type, id: String, path: String, _ decode: () throws -> T) throws -> T {
     do {
       return try decode()
-    } catch let error as OpsLogError {
-      throw OpsLogError.corrupted(path: path, reason: "record \"\(id)\": \(error)")
     } catch {
-      // The bytes are valid JSON: the data is intact and only the type does not fit it.
-      throw OpsLogError.recordTypeMismatch(id: id, type: "\(type)", reason: "\(error)")
+      throw storedDecodingError(error, type: type, id: id, path: path)
     }
   }
 
@@ -328,4 +331,18 @@ public final class Store<Record: Codable & Sendable>: Sendable {
   static func validate(id: String) throws {
     if id.isEmpty { throw OpsLogError.invalidArgument("a record ID must not be empty") }
   }
+}
+
+/// The error a user can act on for a stored record `id` of the file `path` that did not
+/// decode: malformed JSON is damage, a type mismatch names the record and the ways to open it.
+///
+/// A free function, not a member of `Store<Record>`: the loader calls it from code that is not
+/// specialized for `Record`, where naming `Store<Record>` on every record would be a run-time
+/// metadata lookup, and only a failure should pay for one.
+func storedDecodingError(_ error: any Error, type: Any.Type, id: String, path: String) -> OpsLogError {
+  if let error = error as? OpsLogError {
+    return OpsLogError.corrupted(path: path, reason: "record \"\(id)\": \(error)")
+  }
+  // The bytes are valid JSON: the data is intact and only the type does not fit it.
+  return OpsLogError.recordTypeMismatch(id: id, type: "\(type)", reason: "\(error)")
 }
