@@ -36,6 +36,23 @@ public enum SnapshotFormat {
     writer.writeASCII("}\n")
   }
 
+  /// Appends one record line with `record` encoded by `encoder` straight into `writer`.
+  ///
+  /// The record is passed as an argument rather than captured by a `writeData` closure: a
+  /// caller that is not specialized for the record's type and lends a record it holds in
+  /// place copied it (a retain per reference) to hand it to the closure.
+  ///
+  /// - Throws: `record`'s `EncodingError`; `writer` then holds part of the line.
+  public static func writeRecordLine(
+    into writer: inout JSONWriter, id: String, record: some Encodable, encoder: RecordEncoder
+  ) throws {
+    writer.writeASCII("{\"id\":")
+    writer.write(id)
+    writer.writeASCII(",\"data\":")
+    try encoder.encode(record, into: &writer)
+    writer.writeASCII("}\n")
+  }
+
   /// The snapshot's file name: `snap-<ms>.jsonl`, or `snap-<ms>.jsonl.gz` when compressed.
   public static func fileName(timestampMilliseconds: Int64, compression: SnapshotCompression) -> String {
     switch compression {

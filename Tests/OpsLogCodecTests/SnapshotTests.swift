@@ -107,6 +107,33 @@ func gzipSnapshotRoundTrips(chunkSize: Int) throws {
   #expect(SnapshotFormat.fileName(timestampMilliseconds: 17, compression: .gzip(level: 1)) == "snap-17.jsonl.gz")
 }
 
+/// The line the checkpoint writes with the record as an argument is the line the closure form
+/// writes, and a record that fails to encode throws its error.
+@Test func recordLineWithTheRecordAsAnArgumentMatchesTheClosureForm() throws {
+  struct Item: Codable {
+    var name: String
+    var tags: [String]
+    var weight: Double
+  }
+  struct Unencodable: Encodable {
+    func encode(to encoder: any Encoder) throws {
+      throw EncodingError.invalidValue(0, .init(codingPath: [], debugDescription: "not encodable"))
+    }
+  }
+  let encoder = RecordEncoder()
+  let item = Item(name: "line \"one\" ✓", tags: ["a", "b"], weight: 2.5)
+  var byArgument = JSONWriter()
+  try SnapshotFormat.writeRecordLine(into: &byArgument, id: "id-ключ", record: item, encoder: encoder)
+  var byClosure = JSONWriter()
+  try SnapshotFormat.writeRecordLine(into: &byClosure, id: "id-ключ") { try encoder.encode(item, into: &$0) }
+  #expect(byArgument.bytes == byClosure.bytes)
+  #expect(byArgument.bytes.last == UInt8(ascii: "\n"))
+  var failing = JSONWriter()
+  #expect(throws: EncodingError.self) {
+    try SnapshotFormat.writeRecordLine(into: &failing, id: "x", record: Unencodable(), encoder: encoder)
+  }
+}
+
 @Test(arguments: ["archived", "checkpointed", "group-mode", "tricky-json", "versioned-v1", "wal-replay", "torn-tail"])
 func fixtureSnapshotsReadAndRewriteByteForByte(_ fixture: String) throws {
   let manifest = try ManifestCodec.decode(Fixture.bytes(fixture, "store/manifest.json"))
