@@ -246,19 +246,6 @@ final class StateLoader<Record: Codable & Sendable> {
     }
   }
 
-  /// Snapshot records read but not decoded yet: their IDs and their JSON bytes end to end.
-  struct PendingRecords {
-    var ids: [String] = []
-    var bytes: [UInt8] = []
-    var ends: [Int] = []
-
-    mutating func append(_ record: SnapshotRecord) {
-      ids.append(record.id)
-      bytes.append(contentsOf: record.data)
-      ends.append(bytes.count)
-    }
-  }
-
   /// Applies WAL lines over a snapshot that is to be migrated: as stored JSON, without a
   /// journal, because undo does not cross a migration.
   func replayStoredJSON(_ lines: [WALLine]) {
@@ -269,13 +256,6 @@ final class StateLoader<Record: Codable & Sendable> {
       case .delete: jsonTable.remove(operation.id)
       }
     }
-  }
-
-  /// Where a WAL line is and which unit it belongs to: what its journal entry records.
-  struct LineShape: Sendable {
-    var length: Int
-    var offset: Int
-    var unitSize: Int
   }
 
   /// Applies the WAL's operations over the snapshot, in the parts
@@ -385,4 +365,29 @@ final class StateLoader<Record: Codable & Sendable> {
     state.merge.rebuild(from: journal)
     state.operationsSinceCheckpoint = journal.count
   }
+}
+
+// Not nested in the generic `StateLoader`: a type nested there is generic over `Record` too,
+// even when it holds nothing of it, and its arrays and methods then asked the run time for
+// their types on every record and every WAL line (the replay's `lineShapes[index]` through the
+// run time's locking map for the standard library's prespecialized types).
+
+/// Snapshot records read but not decoded yet: their IDs and their JSON bytes end to end.
+struct PendingRecords {
+  var ids: [String] = []
+  var bytes: [UInt8] = []
+  var ends: [Int] = []
+
+  mutating func append(_ record: SnapshotRecord) {
+    ids.append(record.id)
+    bytes.append(contentsOf: record.data)
+    ends.append(bytes.count)
+  }
+}
+
+/// Where a WAL line is and which unit it belongs to: what its journal entry records.
+struct LineShape: Sendable {
+  var length: Int
+  var offset: Int
+  var unitSize: Int
 }
