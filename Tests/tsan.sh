@@ -73,7 +73,7 @@ fi
 logs="$scratch/tsan-logs"
 rm -rf "$logs"
 mkdir -p "$logs"
-filter="${1:-WriteModeTests|MultiWriter|ProcessTests|IOThreadTests|IOTaskExecutorTests|ParallelRecordCopyTests|FollowTests|LargeWALAndMemoryCrashTests|ChangeFeed|AgentFeed|CompactionPromise|FaultSweep}"
+filter="${1:-WriteModeTests|MultiWriter|ProcessTests|IOThreadTests|IOTaskExecutorTests|FollowTests|LargeWALAndMemoryCrashTests|ChangeFeed|AgentFeed|CompactionPromise|FaultSweep|CheckpointArchive|ReplayOnOpen}"
 swift build --build-tests --sanitize=thread --scratch-path "$scratch"
 set +e
 # exitcode=0: the helper processes must not fail their tests over reports; the classifier
