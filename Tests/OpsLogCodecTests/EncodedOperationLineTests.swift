@@ -32,6 +32,14 @@ let trickyLines: [String] = [
   #"{"ts":"t","op":"set","id":"a","prev":null,"data":1,"data":{"x":2}}"#,
   #"{"ts":"t","op":"set","id":"a","prev":null,"data":{"x":1},"data":null}"#,
   #"{"ts":"t","op":"set","id":"a","d\u0061ta":{"x":1},"prev":null}"#,
+  // Keys matched on their bytes: near misses of the format's keys are other members, an
+  // escaped key names what it decodes to, whatever its length in the line.
+  #"{"ts":"t","op":"set","id":"a","prev":null,"data":{"x":1},"dat":1,"datas":2,"tss":3,"encodin":4,"encodings":5}"#,
+  #"{"ts":"t","op":"set","id":"a","prev":null,"data":{"x":1},"":{"e":1},"previous":6,"identity":7,"dätä":8}"#,
+  #"{"ts":"t","op":"set","id":"a","prev":{"$set":{"x":0}},"data":{"x":1},"\u0065ncoding":"delta"}"#,
+  #"{"\u0074s":"t","o\u0070":"delete","\u0069d":"a","pr\u0065v":{"x":1},"\u0061gent":"A","cl\u006fck":2}"#,
+  #"{"ts":"t","op":"set","id":"a","prev":null,"data":{"x":1},"b\u0061tch":2}"#,
+  #"{"ts":"t","op":"set","id":"a","prev":null,"data":{"x":1},"ts\u0000":"u","dat\u0061\u0000":9}"#,
   #"{"ts":"t","op":"set","id":"a","prev":null,"data":{"x":1},"extra":{"deep":[1,{"y":[true,false,null]}]}}"#,
   #"{"ts":"t","op":"set","id":"a","prev":null,"data":{"x":1},"extra":[1,}"#,
   #"{"ts":"t","op":"set","id":"a","prev":null,"data":{"x":01}}"#,
