@@ -626,10 +626,15 @@ extension JSONParser {
   }
 
   /// Skips `"key" :` and the white space after it, leaving the position at the member's value.
-  mutating func skipMemberKey() throws {
+  /// Returns where the key is: from its opening quote to just past its closing one.
+  @discardableResult
+  mutating func skipMemberKey() throws -> Range<Int> {
     try expectMemberKey()
+    let start = position
     try skipString()
+    let key = start..<position
     try skipNameSeparator()
+    return key
   }
 
   /// Skips the white space, `:` and white space after a member's key.

@@ -172,11 +172,7 @@ public enum OperationLine {
           // The key is matched on its bytes, not built into a `String` (six per line; reading a
           // WAL of 20,000 lines takes 0.85-0.95× the time without them). The skip validates it
           // as the full parse does.
-          try parser.expectMemberKey()
-          let keyStart = parser.position
-          try parser.skipString()
-          let member = try Member(key: raw, from: keyStart, to: parser.position)
-          try parser.skipNameSeparator()
+          let member = try Member(key: raw, quoted: try parser.skipMemberKey())
           let valueStart = parser.position
           switch member {
           case .data, .previous:
@@ -206,15 +202,15 @@ public enum OperationLine {
   enum Member: Equatable {
     case data, previous, timestamp, kind, id, encoding, agent, clock, batch, other
 
-    /// The member whose key is the JSON string from `start` (its opening quote) to `end`
-    /// (just past its closing quote) in `raw`, a string already validated. Keys compare
-    /// exactly (ExactString), as the tree path's `JSONObject` lookups do; a key with an
-    /// escape (`"d\u0061ta"`) is decoded first, so that it names what the full parse makes of it.
-    init(key raw: UnsafeRawBufferPointer, from start: Int, to end: Int) throws {
-      let bytes = UnsafeRawBufferPointer(rebasing: raw[(start + 1)..<(end - 1)])
+    /// The member whose key is the JSON string at `quoted` in `raw` (quotes included), a
+    /// string already validated. Keys compare exactly (ExactString), as the tree path's
+    /// `JSONObject` lookups do; a key with an escape (`"d\u0061ta"`) is decoded first, so that
+    /// it names what the full parse makes of it.
+    init(key raw: UnsafeRawBufferPointer, quoted: Range<Int>) throws {
+      let bytes = UnsafeRawBufferPointer(rebasing: raw[(quoted.lowerBound + 1)..<(quoted.upperBound - 1)])
       if bytes.contains(UInt8(ascii: "\\")) {
         var parser = JSONParser(raw)
-        parser.position = start
+        parser.position = quoted.lowerBound
         var decoded = try parser.parseString()
         self = decoded.withUTF8 { Self(bytes: UnsafeRawBufferPointer($0)) }
       } else {
@@ -228,10 +224,8 @@ public enum OperationLine {
         self = .other
         return
       }
-      var packed: UInt64 = 0
-      for (index, byte) in bytes.enumerated() { packed |= UInt64(byte) << (8 * UInt64(index)) }
       // With the length: "ts" and "ts\u0000" pack alike.
-      switch (bytes.count, packed) {
+      switch (bytes.count, Self.packed(bytes)) {
       case (4, Self.dataKey): self = .data
       case (4, Self.previousKey): self = .previous
       case (2, Self.timestampKey): self = .timestamp
@@ -256,12 +250,14 @@ public enum OperationLine {
     static let batchKey = packed("batch")
 
     /// Up to eight bytes as one little-endian word.
-    static func packed(_ key: StaticString) -> UInt64 {
+    static func packed(_ bytes: UnsafeRawBufferPointer) -> UInt64 {
       var packed: UInt64 = 0
-      key.withUTF8Buffer { bytes in
-        for (index, byte) in bytes.enumerated() { packed |= UInt64(byte) << (8 * UInt64(index)) }
-      }
+      for (index, byte) in bytes.enumerated() { packed |= UInt64(byte) << (8 * UInt64(index)) }
       return packed
+    }
+
+    static func packed(_ key: StaticString) -> UInt64 {
+      key.withUTF8Buffer { packed(UnsafeRawBufferPointer($0)) }
     }
   }
 

@@ -29,9 +29,7 @@ public enum SnapshotFormat {
   public static func writeRecordLine(
     into writer: inout JSONWriter, id: String, data writeData: (inout JSONWriter) throws -> Void
   ) rethrows {
-    writer.writeASCII("{\"id\":")
-    writer.write(id)
-    writer.writeASCII(",\"data\":")
+    startRecordLine(into: &writer, id: id)
     try writeData(&writer)
     writer.writeASCII("}\n")
   }
@@ -46,11 +44,16 @@ public enum SnapshotFormat {
   public static func writeRecordLine(
     into writer: inout JSONWriter, id: String, record: some Encodable, encoder: RecordEncoder
   ) throws {
+    startRecordLine(into: &writer, id: id)
+    try encoder.encode(record, into: &writer)
+    writer.writeASCII("}\n")
+  }
+
+  /// A record line up to its data: `{"id":<id>,"data":`.
+  private static func startRecordLine(into writer: inout JSONWriter, id: String) {
     writer.writeASCII("{\"id\":")
     writer.write(id)
     writer.writeASCII(",\"data\":")
-    try encoder.encode(record, into: &writer)
-    writer.writeASCII("}\n")
   }
 
   /// The snapshot's file name: `snap-<ms>.jsonl`, or `snap-<ms>.jsonl.gz` when compressed.

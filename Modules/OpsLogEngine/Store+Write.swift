@@ -435,8 +435,9 @@ extension Store {
     if leads { await writePending(once: true) }
   }
 
-  /// Writes whatever is buffered, for timers and background writers. A failure is kept as the
-  /// store's background error by the rollback.
+  /// Writes whatever is buffered, for the group-commit timer (the async-mode writer appends a
+  /// round at a time, ``writeBufferedOnce()``). A failure is kept as the store's background
+  /// error by the rollback.
   func writeInBackground() async {
     try? await writeQueued()
   }
