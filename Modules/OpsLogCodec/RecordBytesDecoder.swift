@@ -688,8 +688,10 @@ final class RecordValueDecoder: CodingPathNode, Decoder, SingleValueDecodingCont
     guard isPooled else { return KeyedDecodingContainer(RecordKeyedDecodingContainer<Key>(decoder: self)) }
     // A pooled decoder keeps its last container: it refers to the decoder, not to one value.
     let typeID = ObjectIdentifier(type)
-    if fields.pointee.cachedContainer.typeID == typeID, let storage = fields.pointee.cachedContainer.storage {
-      return storage.assumingMemoryBound(to: KeyedDecodingContainer<Key>.self).pointee
+    if fields.pointee.cachedContainer.typeID == typeID, let copier = fields.pointee.cachedContainer.copier {
+      return copier._withUnsafeGuaranteedRef {
+        unsafeDowncast($0, to: KeyedContainerCopier<KeyedDecodingContainer<Key>>.self).copy()
+      }
     }
     let container = KeyedDecodingContainer(RecordKeyedDecodingContainer<Key>(decoder: self))
     fields.pointee.cachedContainer.store(container, typeID: typeID)
@@ -1075,36 +1077,46 @@ struct RecordUnkeyedDecodingContainer: UnkeyedDecodingContainer {
   mutating func superDecoder() throws -> any Decoder { try nextElementDecoder() }
 }
 
-/// The keyed container a pooled decoder or encoder hands out again and again, kept typed in
-/// memory of its own: returning it then costs one copy, where a container kept as `Any` costs a
-/// dynamic cast as well (a third of the container's cost).
+/// The keyed container a pooled decoder or encoder hands out again and again, kept as a
+/// closure that returns a copy of it.
+///
+/// `Keyed{De,En}codingContainer<Key>` is a resilient standard library type: unspecialized
+/// code (every `container(keyedBy:)`, which a type's `init(from:)` or `encode(to:)` reaches
+/// through the `Decoder` or `Encoder` existential) that copies one looks its type metadata up
+/// for that `Key` first, in the run time's metadata cache, whose reader count both decoding
+/// threads contend for: 11 % of an open's samples, one lookup per object decoded. The closure,
+/// made by ``copy(of:)`` with the container's own type as its generic parameter, keeps that
+/// metadata in its context, so a copy looks nothing up; ``KeyedContainerCopier`` holds it with
+/// its type, at a field offset that does not depend on the type.
 struct CachedKeyedContainer {
   /// `ObjectIdentifier` of the container's key type.
   var typeID: ObjectIdentifier? = nil
-  /// A `KeyedDecodingContainer<Key>` or `KeyedEncodingContainer<Key>` for that key type.
-  var storage: UnsafeMutableRawPointer? = nil
-  /// Deinitializes and frees `storage`.
-  var destroy: ((UnsafeMutableRawPointer) -> Void)? = nil
+  /// A ``KeyedContainerCopier`` of that key type's container, retained until ``clear()``:
+  /// unmanaged so that handing out a copy retains nothing.
+  var copier: Unmanaged<AnyObject>? = nil
 
   mutating func store<Container>(_ container: Container, typeID: ObjectIdentifier) {
     clear()
-    let typed = UnsafeMutablePointer<Container>.allocate(capacity: 1)
-    typed.initialize(to: container)
-    storage = UnsafeMutableRawPointer(typed)
-    destroy = { raw in
-      let typed = raw.assumingMemoryBound(to: Container.self)
-      typed.deinitialize(count: 1)
-      typed.deallocate()
-    }
+    copier = .passRetained(KeyedContainerCopier(copy: Self.copy(of: container)))
     self.typeID = typeID
   }
 
+  /// A closure that returns a copy of `container`.
+  private static func copy<Container>(of container: Container) -> () -> Container {
+    { container }
+  }
+
   mutating func clear() {
-    if let storage, let destroy { destroy(storage) }
-    storage = nil
-    destroy = nil
+    copier?.release()
+    copier = nil
     typeID = nil
   }
+}
+
+/// Holds a ``CachedKeyedContainer``'s closure with its type.
+final class KeyedContainerCopier<Container> {
+  let copy: () -> Container
+  init(copy: @escaping () -> Container) { self.copy = copy }
 }
 
 /// The decoders one thread reuses from one document to the next, one per depth, each with its

@@ -366,8 +366,10 @@ final class RecordValueEncoder: CodingPathNode, Encoder, SingleValueEncodingCont
     guard isPooled else { return KeyedEncodingContainer(RecordKeyedEncodingContainer<Key>(encoder: self)) }
     // A pooled encoder keeps its last container: it refers to the encoder, not to one value.
     let typeID = ObjectIdentifier(type)
-    if fields.pointee.cachedContainer.typeID == typeID, let storage = fields.pointee.cachedContainer.storage {
-      return storage.assumingMemoryBound(to: KeyedEncodingContainer<Key>.self).pointee
+    if fields.pointee.cachedContainer.typeID == typeID, let copier = fields.pointee.cachedContainer.copier {
+      return copier._withUnsafeGuaranteedRef {
+        unsafeDowncast($0, to: KeyedContainerCopier<KeyedEncodingContainer<Key>>.self).copy()
+      }
     }
     let container = KeyedEncodingContainer(RecordKeyedEncodingContainer<Key>(encoder: self, keys: RecordKeyCache()))
     fields.pointee.cachedContainer.store(container, typeID: typeID)
