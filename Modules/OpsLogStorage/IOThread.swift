@@ -41,17 +41,23 @@ package final class IOThread: Sendable {
   let threadIdentity = Atomic<UInt>(0)
 
   /// How long the thread stays awake after its last job, waiting for the next one, when it
-  /// last waited `idle` between the end of a job and the arrival of the next: twice that in a
-  /// steady stream (a group commit's leader, 50 buffered writes after the last one's write
-  /// ended, ~100 µs), so the next one finds it awake, and not at all when it waited longer
-  /// than the longest spin, which would end before the next job came and only burn a
-  /// processor. The wait is measured from the end of a job, not its start, so that a long job
+  /// last waited `idle` between the end of a job and the arrival of the next: twice that (at
+  /// least 50 µs) for a caller that waits on every job (an immediate write, a job every
+  /// 5-10 µs), so the next one finds it awake, and not at all when the caller came back later
+  /// than 50 µs. The wait is measured from the end of a job, not its start, so that a long job
   /// (an fsync of a millisecond) followed at once by the next still keeps the thread awake.
-  /// A slower caller (a group commit's leader every 250-400 µs on a busy host) lost up to 14 %
-  /// of `write-group` to the 50 µs the thread spun there before.
+  ///
+  /// A group commit's leader, 50 buffered writes after the last group (~100-250 µs), finds
+  /// the thread asleep and wakes it. Spinning for it until 250 µs was the faster way on a quiet
+  /// host (`write-group` 0.87× the time), but where the host slows this guest (after another
+  /// process's run, as in a side-by-side measurement) the spins ran out, the leaders waited
+  /// out their watch and suspended, and each late group made the next one later:
+  /// `write-group` ran at 141,000-213,000 sets a second against 190,000-375,000 without the
+  /// spin (10 alternating runs, each after a run of the reference), with nothing lost for
+  /// `write-immediate` or `write-async` (Benchmarks/PROFILE-NOTES.md, thirteenth session).
   static func idleSpin(afterIdle idle: Duration) -> Duration {
-    guard idle < .microseconds(250) else { return .zero }
-    return min(max(idle * 2, .microseconds(50)), .microseconds(250))
+    guard idle < .microseconds(50) else { return .zero }
+    return max(idle * 2, .microseconds(50))
   }
   /// How long a caller of quick work watches for its result before suspending: about what a
   /// suspension and a resumption cost here, so watching never costs more than it may save.

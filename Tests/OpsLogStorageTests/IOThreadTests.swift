@@ -133,11 +133,11 @@ struct IOThreadTests {
 
   @Test func theThreadStaysAwakeLongerOnlyForASteadyStreamOfJobs() {
     #expect(IOThread.idleSpin(afterIdle: .microseconds(5)) == .microseconds(50))
-    #expect(IOThread.idleSpin(afterIdle: .microseconds(100)) == .microseconds(200))
-    #expect(IOThread.idleSpin(afterIdle: .microseconds(200)) == .microseconds(250))
-    #expect(IOThread.idleSpin(afterIdle: .microseconds(249)) == .microseconds(250))
-    #expect(IOThread.idleSpin(afterIdle: .microseconds(250)) == .zero)
-    #expect(IOThread.idleSpin(afterIdle: .microseconds(300)) == .zero)
+    #expect(IOThread.idleSpin(afterIdle: .microseconds(20)) == .microseconds(50))
+    #expect(IOThread.idleSpin(afterIdle: .microseconds(40)) == .microseconds(80))
+    #expect(IOThread.idleSpin(afterIdle: .microseconds(49)) == .microseconds(98))
+    #expect(IOThread.idleSpin(afterIdle: .microseconds(50)) == .zero)
+    #expect(IOThread.idleSpin(afterIdle: .microseconds(150)) == .zero)
     #expect(IOThread.idleSpin(afterIdle: .seconds(1)) == .zero)
   }
 
