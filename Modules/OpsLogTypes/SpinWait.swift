@@ -32,6 +32,8 @@ package enum SpinWait {
   /// waited past its own watch and suspended, which made the next gap longer still (runs
   /// bimodal between 220,000 and 340,000 sets a second). At 100 µs: `write-group` 0.88-0.95×
   /// the time, its slowest runs 0.84×, `write-immediate` and `write-async` unchanged
-  /// (alternating runs, Benchmarks/PROFILE-NOTES.md, eleventh session).
+  /// (alternating runs, Benchmarks/PROFILE-NOTES.md, eleventh session). The I/O thread has
+  /// since stopped waiting for a group's leader at all (`IOThread.idleSpin(afterIdle:)`); the
+  /// gap still ends its waits for immediate writes and a quick job's caller's watch.
   package static var preemptionGap: Duration { .microseconds(100) }
 }
