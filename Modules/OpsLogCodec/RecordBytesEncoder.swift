@@ -38,17 +38,17 @@ final class RecordEncodingState {
   }
 
   let fields: UnsafeMutablePointer<Fields>
-  let writer: UnsafeMutablePointer<JSONWriter>
+  let output: UnsafeMutablePointer<RecordOutputBuffer>
   /// Pooled encoders by depth; a value at depth d is always complete (closed) before its
   /// parent starts the next one, so a pooled encoder never serves two values at once.
   let slots: UnsafeMutablePointer<RecordValueEncoder?>
   let slotCount = JSONValue.maximumDepth + 2
 
-  init(writer: JSONWriter) {
+  init() {
     fields = .allocate(capacity: 1)
     fields.initialize(to: Fields())
-    self.writer = .allocate(capacity: 1)
-    self.writer.initialize(to: writer)
+    output = .allocate(capacity: 1)
+    output.initialize(to: RecordOutputBuffer())
     fields.pointee.openFrames.reserveCapacity(8)
     slots = .allocate(capacity: slotCount)
     slots.initialize(repeating: nil, count: slotCount)
@@ -59,8 +59,9 @@ final class RecordEncodingState {
     slots.deallocate()
     fields.deinitialize(count: 1)
     fields.deallocate()
-    writer.deinitialize(count: 1)
-    writer.deallocate()
+    output.pointee.deallocate()
+    output.deinitialize(count: 1)
+    output.deallocate()
   }
 
   @inline(__always) var isOutOfOrder: Bool {
@@ -105,11 +106,11 @@ final class RecordEncodingState {
         state.fields.pointee.isActive = true
         return state
       }
-      let temporary = RecordEncodingState(writer: JSONWriter(reservingCapacity: 0))
+      let temporary = RecordEncodingState()
       temporary.fields.pointee.isActive = true
       return temporary
     }
-    let state = RecordEncodingState(writer: JSONWriter(reservingCapacity: 0))
+    let state = RecordEncodingState()
     pthread_setspecific(recordEncodingStateKey, Unmanaged.passRetained(state).toOpaque())
     state.fields.pointee.isActive = true
     return state
@@ -118,6 +119,7 @@ final class RecordEncodingState {
   func release() {
     fields.pointee.isActive = false
     fields.pointee.isOutOfOrder = false
+    output.pointee.removeAll()
     if !fields.pointee.openFrames.isEmpty { fields.pointee.openFrames.removeAll(keepingCapacity: true) }
     // A temporary state (not the thread's) is freed now.
     if pthread_getspecific(recordEncodingStateKey) != Unmanaged.passUnretained(self).toOpaque() { tearDown() }
@@ -125,9 +127,9 @@ final class RecordEncodingState {
 
   func close(_ frame: RecordValueEncoder) {
     switch frame.kind {
-    case .object: writer.pointee.writeByte(UInt8(ascii: "}"))
-    case .array: writer.pointee.writeByte(UInt8(ascii: "]"))
-    case .pending: writer.pointee.writeASCII("{}")  // a type that encodes nothing, as JSONEncoder writes it
+    case .object: output.pointee.appendByte(UInt8(ascii: "}"))
+    case .array: output.pointee.appendByte(UInt8(ascii: "]"))
+    case .pending: output.pointee.appendASCII("{}")  // a type that encodes nothing, as JSONEncoder writes it
     case .single: break
     }
     frame.isClosed = true
@@ -281,7 +283,7 @@ final class RecordValueEncoder: CodingPathNode, Encoder, SingleValueEncodingCont
   @inline(__always)
   func write(_ value: Double, _ component: (any CodingKey)?) throws {
     guard value.isFinite else { throw invalidNumber(value, component) }
-    state.writer.pointee.write(value)
+    state.output.pointee.appendJSON(value)
   }
 
   @inline(__always)
@@ -294,15 +296,16 @@ final class RecordValueEncoder: CodingPathNode, Encoder, SingleValueEncodingCont
   @inline(__always)
   func writeFinite(_ value: Float) {
     // A Float's shortest digits, not those of the Double it widens to (0.1, not 0.10000000149011612).
-    state.writer.pointee.write(Double(value.description) ?? Double(value))
+    state.output.pointee.appendJSON(Double(value.description) ?? Double(value))
   }
 
   @inline(__always)
   func write<Integer: FixedWidthInteger>(integer value: Integer) {
     if let exact = Int64(exactly: value) {
-      state.writer.pointee.write(exact)
+      state.output.pointee.appendJSON(exact)
     } else {
-      state.writer.pointee.writeRaw(String(value).utf8)
+      var text = String(value)
+      text.withUTF8 { state.output.pointee.appendBytes($0) }
     }
   }
 
@@ -310,27 +313,27 @@ final class RecordValueEncoder: CodingPathNode, Encoder, SingleValueEncodingCont
   /// caller has written already; `component` names it in the coding path.
   func encodeNested<T: Encodable>(_ value: T, _ component: any CodingKey) throws {
     if let special = recordSpecialValue(value) {
-      state.writer.pointee.write(special)
+      state.output.pointee.appendJSON(special)
       return
     }
     if T.self == [String].self {
       let array = value as! [String]
-      state.writer.pointee.writeByte(UInt8(ascii: "["))
+      state.output.pointee.appendByte(UInt8(ascii: "["))
       for (index, element) in array.enumerated() {
-        if index > 0 { state.writer.pointee.writeByte(UInt8(ascii: ",")) }
-        state.writer.pointee.write(element)
+        if index > 0 { state.output.pointee.appendByte(UInt8(ascii: ",")) }
+        state.output.pointee.appendJSON(element)
       }
-      state.writer.pointee.writeByte(UInt8(ascii: "]"))
+      state.output.pointee.appendByte(UInt8(ascii: "]"))
       return
     }
     if T.self == [Int].self {
       let array = value as! [Int]
-      state.writer.pointee.writeByte(UInt8(ascii: "["))
+      state.output.pointee.appendByte(UInt8(ascii: "["))
       for (index, element) in array.enumerated() {
-        if index > 0 { state.writer.pointee.writeByte(UInt8(ascii: ",")) }
-        state.writer.pointee.write(Int64(element))
+        if index > 0 { state.output.pointee.appendByte(UInt8(ascii: ",")) }
+        state.output.pointee.appendJSON(Int64(element))
       }
-      state.writer.pointee.writeByte(UInt8(ascii: "]"))
+      state.output.pointee.appendByte(UInt8(ascii: "]"))
       return
     }
     let child = state.encoder(depth: depth + 1, parent: self, key: component)
@@ -348,7 +351,7 @@ final class RecordValueEncoder: CodingPathNode, Encoder, SingleValueEncodingCont
       return
     }
     kind = .object
-    state.writer.pointee.writeByte(UInt8(ascii: "{"))
+    state.output.pointee.appendByte(UInt8(ascii: "{"))
   }
 
   func openArray() {
@@ -358,7 +361,7 @@ final class RecordValueEncoder: CodingPathNode, Encoder, SingleValueEncodingCont
       return
     }
     kind = .array
-    state.writer.pointee.writeByte(UInt8(ascii: "["))
+    state.output.pointee.appendByte(UInt8(ascii: "["))
   }
 
   func container<Key: CodingKey>(keyedBy type: Key.Type) -> KeyedEncodingContainer<Key> {
@@ -388,15 +391,15 @@ final class RecordValueEncoder: CodingPathNode, Encoder, SingleValueEncodingCont
   @inline(__always)
   func beginEntry() throws {
     guard state.makeCurrent(self) else { throw RecordEncodingOutOfOrder() }
-    if count > 0 { state.writer.pointee.writeByte(UInt8(ascii: ",")) }
+    if count > 0 { state.output.pointee.appendByte(UInt8(ascii: ",")) }
     count += 1
   }
 
   @inline(__always)
   func beginMember(_ key: some CodingKey) throws {
     try beginEntry()
-    state.writer.pointee.write(key.stringValue)
-    state.writer.pointee.writeByte(UInt8(ascii: ":"))
+    state.output.pointee.appendJSON(key.stringValue)
+    state.output.pointee.appendByte(UInt8(ascii: ":"))
   }
 
   /// A child encoder for a value written later by the caller (nested containers, super encoders).
@@ -419,15 +422,15 @@ final class RecordValueEncoder: CodingPathNode, Encoder, SingleValueEncodingCont
 
   func encodeNil() throws {
     try beginSingle()
-    state.writer.pointee.writeASCII("null")
+    state.output.pointee.appendASCII("null")
   }
   func encode(_ value: Bool) throws {
     try beginSingle()
-    state.writer.pointee.writeASCII(value ? "true" : "false")
+    state.output.pointee.appendASCII(value ? "true" : "false")
   }
   func encode(_ value: String) throws {
     try beginSingle()
-    state.writer.pointee.write(value)
+    state.output.pointee.appendJSON(value)
   }
   func encode(_ value: Double) throws {
     try beginSingle()
@@ -480,7 +483,7 @@ final class RecordValueEncoder: CodingPathNode, Encoder, SingleValueEncodingCont
   func encode<T: Encodable>(_ value: T) throws {
     if let special = recordSpecialValue(value) {
       try beginSingle()
-      state.writer.pointee.write(special)
+      state.output.pointee.appendJSON(special)
       return
     }
     guard kind == .pending, state.makeCurrent(self) else {
@@ -496,7 +499,7 @@ final class RecordValueEncoder: CodingPathNode, Encoder, SingleValueEncodingCont
     state.openFrames.append(self)
     if let special = recordSpecialValue(value) {
       kind = .single
-      state.writer.pointee.write(special)
+      state.output.pointee.appendJSON(special)
     } else {
       try value.encode(to: self)
     }
@@ -545,21 +548,21 @@ final class RecordKeyCache {
 
   /// Writes `"name":` for `name`, after a comma when `comma` is set.
   @inline(__always)
-  func write(_ name: String, comma: Bool, to writer: UnsafeMutablePointer<JSONWriter>) {
+  func write(_ name: String, comma: Bool, to output: UnsafeMutablePointer<RecordOutputBuffer>) {
     let next = fields.pointee.next
     if next < fields.pointee.entries.count, ExactString.areIdentical(fields.pointee.entries[next].name, name) {
-      append(entry: next, comma: comma, to: writer)
+      append(entry: next, comma: comma, to: output)
       return
     }
-    writeSlowly(name, comma: comma, to: writer)
+    writeSlowly(name, comma: comma, to: output)
   }
 
   @inline(__always)
-  func append(entry index: Int, comma: Bool, to writer: UnsafeMutablePointer<JSONWriter>) {
+  func append(entry index: Int, comma: Bool, to output: UnsafeMutablePointer<RecordOutputBuffer>) {
     let entry = fields.pointee.entries[index]
     let start = comma ? entry.start : entry.start + 1
     let rendered = UnsafeBufferPointer(fields.pointee.rendered)
-    writer.pointee.bytes.append(contentsOf: UnsafeBufferPointer(rebasing: rendered[start..<entry.end]))
+    output.pointee.appendBytes(UnsafeBufferPointer(rebasing: rendered[start..<entry.end]))
     fields.pointee.next = index + 1 == fields.pointee.entries.count ? 0 : index + 1
   }
 
@@ -581,10 +584,10 @@ final class RecordKeyCache {
     fields.pointee.renderedCount = needed
   }
 
-  func writeSlowly(_ name: String, comma: Bool, to writer: UnsafeMutablePointer<JSONWriter>) {
+  func writeSlowly(_ name: String, comma: Bool, to output: UnsafeMutablePointer<RecordOutputBuffer>) {
     if !fields.pointee.isDisabled {
       if let index = fields.pointee.entries.firstIndex(where: { ExactString.areIdentical($0.name, name) }) {
-        append(entry: index, comma: comma, to: writer)
+        append(entry: index, comma: comma, to: output)
         return
       }
       if fields.pointee.entries.count < Self.capacity {
@@ -595,14 +598,14 @@ final class RecordKeyCache {
         let start = fields.pointee.renderedCount
         appendRendered(key.bytes)
         fields.pointee.entries.append(Entry(name: name, start: start, end: fields.pointee.renderedCount))
-        append(entry: fields.pointee.entries.count - 1, comma: comma, to: writer)
+        append(entry: fields.pointee.entries.count - 1, comma: comma, to: output)
         return
       }
       fields.pointee.isDisabled = true
     }
-    if comma { writer.pointee.writeByte(UInt8(ascii: ",")) }
-    writer.pointee.write(name)
-    writer.pointee.writeByte(UInt8(ascii: ":"))
+    if comma { output.pointee.appendByte(UInt8(ascii: ",")) }
+    output.pointee.appendJSON(name)
+    output.pointee.appendByte(UInt8(ascii: ":"))
   }
 }
 
@@ -626,25 +629,25 @@ struct RecordKeyedEncodingContainer<Key: CodingKey>: KeyedEncodingContainerProto
     guard encoder.state.makeCurrent(encoder) else { throw RecordEncodingOutOfOrder() }
     let comma = encoder.count > 0
     encoder.count += 1
-    keys.unsafelyUnwrapped.write(key.stringValue, comma: comma, to: encoder.state.writer)
+    keys.unsafelyUnwrapped.write(key.stringValue, comma: comma, to: encoder.state.output)
   }
 
   func encodeNil(forKey key: Key) throws {
     try beginMember(key)
-    encoder.state.writer.pointee.writeASCII("null")
+    encoder.state.output.pointee.appendASCII("null")
   }
   func encode(_ value: Bool, forKey key: Key) throws {
     try beginMember(key)
-    encoder.state.writer.pointee.writeASCII(value ? "true" : "false")
+    encoder.state.output.pointee.appendASCII(value ? "true" : "false")
   }
   func encode(_ value: String, forKey key: Key) throws {
     try beginMember(key)
-    encoder.state.writer.pointee.write(value)
+    encoder.state.output.pointee.appendJSON(value)
   }
   func encode(_ value: Double, forKey key: Key) throws {
     guard value.isFinite else { throw encoder.invalidNumber(value, key) }
     try beginMember(key)
-    encoder.state.writer.pointee.write(value)
+    encoder.state.output.pointee.appendJSON(value)
   }
   func encode(_ value: Float, forKey key: Key) throws {
     // Checked before the key is written, as for Double: a rejected number leaves no member behind.
@@ -654,7 +657,7 @@ struct RecordKeyedEncodingContainer<Key: CodingKey>: KeyedEncodingContainerProto
   }
   func encode(_ value: Int, forKey key: Key) throws {
     try beginMember(key)
-    encoder.state.writer.pointee.write(Int64(value))
+    encoder.state.output.pointee.appendJSON(Int64(value))
   }
   func encode(_ value: Int8, forKey key: Key) throws {
     try beginMember(key)
@@ -737,20 +740,20 @@ struct RecordUnkeyedEncodingContainer: UnkeyedEncodingContainer {
 
   mutating func encodeNil() throws {
     _ = try begin()
-    encoder.state.writer.pointee.writeASCII("null")
+    encoder.state.output.pointee.appendASCII("null")
   }
   mutating func encode(_ value: Bool) throws {
     _ = try begin()
-    encoder.state.writer.pointee.writeASCII(value ? "true" : "false")
+    encoder.state.output.pointee.appendASCII(value ? "true" : "false")
   }
   mutating func encode(_ value: String) throws {
     _ = try begin()
-    encoder.state.writer.pointee.write(value)
+    encoder.state.output.pointee.appendJSON(value)
   }
   mutating func encode(_ value: Double) throws {
     guard value.isFinite else { throw encoder.invalidNumber(value, RecordIndexKey(encoder.count)) }
     _ = try begin()
-    encoder.state.writer.pointee.write(value)
+    encoder.state.output.pointee.appendJSON(value)
   }
   mutating func encode(_ value: Float) throws {
     let key = try begin()
@@ -758,7 +761,7 @@ struct RecordUnkeyedEncodingContainer: UnkeyedEncodingContainer {
   }
   mutating func encode(_ value: Int) throws {
     _ = try begin()
-    encoder.state.writer.pointee.write(Int64(value))
+    encoder.state.output.pointee.appendJSON(Int64(value))
   }
   mutating func encode(_ value: Int8) throws {
     _ = try begin()

@@ -32,38 +32,45 @@ public struct RecordEncoder: Sendable {
 
   /// Encodes `value` as compact JSON bytes.
   public func encodeBytes<T: Encodable>(_ value: T) throws -> [UInt8] {
+    if T.self != JSONValue.self, let bytes = try withStreamedBytes(of: value, { Array($0) }) { return bytes }
     var writer = JSONWriter(reservingCapacity: 256)
-    try encode(value, into: &writer)
+    try encodeWithoutStreaming(value, into: &writer)
     return writer.bytes
   }
 
-  /// Appends `value`'s compact JSON to `writer`, with no intermediate buffer: the way to put a
-  /// record inside a larger line. On error nothing is appended.
+  /// Appends `value`'s compact JSON to `writer`: the way to put a record inside a larger line.
+  /// On error nothing is appended.
   public func encode<T: Encodable>(_ value: T, into writer: inout JSONWriter) throws {
+    if T.self != JSONValue.self, try withStreamedBytes(of: value, { writer.appendBytes($0) }) != nil { return }
+    try encodeWithoutStreaming(value, into: &writer)
+  }
+
+  /// Encodes `value` with the calling thread's streaming encoder and passes its bytes (valid
+  /// during the call only) to `body`; nil, without calling `body`, when the type fills its
+  /// containers out of order and must go through the tree encoder instead.
+  func withStreamedBytes<T: Encodable, Result>(
+    of value: T, _ body: (UnsafeBufferPointer<UInt8>) -> Result
+  ) throws -> Result? {
+    let state = RecordEncodingState.acquire()
+    defer { state.release() }
+    let root = state.encoder(depth: 0, parent: nil, key: nil)
+    do {
+      try root.encodeRoot(value)
+      if !state.isOutOfOrder { return body(state.output.pointee.bytes) }
+    } catch is RecordEncodingOutOfOrder {
+      // The caller falls back to the tree encoder.
+    }
+    return nil
+  }
+
+  /// The path for `JSONValue` and for types that fill their containers out of order.
+  func encodeWithoutStreaming<T: Encodable>(_ value: T, into writer: inout JSONWriter) throws {
     if T.self == JSONValue.self {
       writer.write(value as! JSONValue)
       return
     }
-    let startCount = writer.bytes.count
-    let state = RecordEncodingState.acquire()
-    swap(&state.writer.pointee, &writer)
-    defer {
-      swap(&state.writer.pointee, &writer)
-      state.release()
-    }
-    let root = state.encoder(depth: 0, parent: nil, key: nil)
-    do {
-      try root.encodeRoot(value)
-      if !state.isOutOfOrder { return }
-    } catch is RecordEncodingOutOfOrder {
-      // Fall through to the tree encoder below.
-    } catch {
-      state.writer.pointee.bytes.removeSubrange(startCount...)
-      throw error
-    }
-    state.writer.pointee.bytes.removeSubrange(startCount...)
     let tree = RecordTreeEncoder(parent: nil, key: nil)
     try tree.encode(value)
-    tree.write(into: &state.writer.pointee)
+    tree.write(into: &writer)
   }
 }

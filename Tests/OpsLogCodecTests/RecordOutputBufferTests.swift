@@ -1,0 +1,71 @@
+import OpsLogTypes
+import Testing
+
+@testable import OpsLogCodec
+
+/// The streaming encoder's own output buffer, reused by a thread from one record to the next.
+@Suite struct RecordOutputBufferTests {
+  /// Every length of append (the word-copy paths and the memmove path), across growth.
+  @Test func appendsEveryLengthInOrder() {
+    var buffer = RecordOutputBuffer()
+    defer { buffer.deallocate() }
+    var expected: [UInt8] = []
+    let source = (0..<64).map { UInt8(truncatingIfNeeded: $0 &* 37 &+ 11) }
+    for round in 0..<3 {
+      for length in 0...40 {
+        let piece = Array(source[(round + length) % 24..<(round + length) % 24 + length])
+        piece.withUnsafeBufferPointer { buffer.appendBytes($0) }
+        expected += piece
+        buffer.appendByte(UInt8(length))
+        expected.append(UInt8(length))
+      }
+    }
+    #expect(Array(buffer.bytes) == expected)
+    #expect(buffer.count == expected.count)
+    buffer.removeAll()
+    #expect(buffer.count == 0)
+    buffer.appendASCII("ok")
+    #expect(Array(buffer.bytes) == Array("ok".utf8))
+  }
+
+  /// A buffer that grew past ``RecordOutputBuffer/retainedCapacity`` for one record is freed
+  /// when that record is done; the records after it are written as before.
+  @Test func aLargeRecordThenSmallOnes() throws {
+    struct Note: Codable, Equatable {
+      var text: String
+      var count: Int
+    }
+    let encoder = RecordEncoder()
+    let large = Note(text: String(repeating: "x", count: RecordOutputBuffer.retainedCapacity + 10), count: 1)
+    let largeBytes = try encoder.encodeBytes(large)
+    #expect(largeBytes.count == RecordOutputBuffer.retainedCapacity + 10 + #"{"text":"","count":1}"#.utf8.count)
+    #expect(try RecordDecoder().decode(Note.self, from: largeBytes) == large)
+    #expect(try encoder.encodeBytes(Note(text: "a", count: 2)) == Array(#"{"text":"a","count":2}"#.utf8))
+
+    var buffer = RecordOutputBuffer()
+    buffer.appendBytes(UnsafeBufferPointer(start: [UInt8](repeating: 1, count: 8), count: 0))
+    [UInt8](repeating: 7, count: RecordOutputBuffer.retainedCapacity + 1).withUnsafeBufferPointer {
+      buffer.appendBytes($0)
+    }
+    buffer.removeAll()
+    buffer.appendByte(9)
+    #expect(Array(buffer.bytes) == [9])
+    buffer.deallocate()
+  }
+
+  /// A record that fails half way (a NaN after other members) leaves nothing behind: not in the
+  /// caller's writer, and not in the thread's buffer for the next record.
+  @Test func aFailedRecordLeavesNothingForTheNext() throws {
+    struct Reading: Codable {
+      var name: String
+      var value: Double
+    }
+    let encoder = RecordEncoder()
+    var writer = JSONWriter()
+    writer.writeASCII("[")
+    #expect(throws: EncodingError.self) { try encoder.encode(Reading(name: "before", value: .nan), into: &writer) }
+    #expect(writer.bytes == Array("[".utf8))
+    try encoder.encode(Reading(name: "after", value: 1.5), into: &writer)
+    #expect(writer.bytes == Array(#"[{"name":"after","value":1.5}"#.utf8))
+  }
+}
