@@ -213,8 +213,11 @@ extension JSONByteSink {
 
   /// Writes a quoted, escaped string.
   mutating func appendJSON(_ string: String) {
-    var string = string
-    string.withUTF8 { appendJSONString(utf8: $0) }
+    // Read in place: `withUTF8` needs a mutable copy, whose retain and release were most of
+    // writing a short string.
+    if string.utf8.withContiguousStorageIfAvailable({ appendJSONString(utf8: $0) }) != nil { return }
+    var copy = string
+    copy.withUTF8 { appendJSONString(utf8: $0) }
   }
 
   /// Writes a quoted, escaped string from its UTF-8 bytes (which must be valid UTF-8).

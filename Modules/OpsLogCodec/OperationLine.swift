@@ -17,18 +17,19 @@ public enum OperationLine {
   /// `"encoding":"delta"`, as the reference does. `data` is written whenever it is non-nil.
   public static func encode(_ operation: LogOperation<JSONValue>) -> [UInt8] {
     var writer = JSONWriter(reservingCapacity: 256)
-    writeFields(
-      into: &writer, timestamp: operation.timestamp, kind: operation.kind, id: operation.id,
-      writePrevious: { writer in
-        switch operation.previous {
-        case .none: writer.writeASCII("null")
-        case .record(let record): writer.write(record)
-        case .delta(let patch): writer.write(patch.jsonValue)
-        }
-      },
-      isDelta: operation.previous.storesDeltaPatch,
-      writeData: operation.data.map { data in { (writer: inout JSONWriter) in writer.write(data) } },
-      agent: operation.agent, clock: operation.clock)
+    writeHead(into: &writer, timestamp: operation.timestamp, kind: operation.kind, id: operation.id)
+    switch operation.previous {
+    case .none: writer.writeASCII("null")
+    case .record(let record): writer.write(record)
+    case .delta(let patch): writer.write(patch.jsonValue)
+    }
+    if let data = operation.data {
+      writer.writeASCII(",\"data\":")
+      writer.write(data)
+    }
+    writeTail(
+      into: &writer, isDelta: operation.previous.storesDeltaPatch, agent: operation.agent, clock: operation.clock,
+      batch: nil)
     return writer.bytes
   }
 
@@ -44,53 +45,78 @@ public enum OperationLine {
     into writer: inout JSONWriter, timestamp: String, kind: OperationKind, id: String,
     previous: EncodedPrevious, data: [UInt8]?, agent: String?, clock: Int?, batch: Int? = nil
   ) {
-    writeFields(
-      into: &writer, timestamp: timestamp, kind: kind, id: id,
-      writePrevious: { writer in
-        switch previous {
-        case .none: writer.writeASCII("null")
-        case .record(let bytes): writer.writeRaw(bytes)
-        case .delta(let patch): writer.write(patch.jsonValue)
-        }
-      },
-      isDelta: previous.storesDeltaPatch,
-      writeData: data.map { bytes in { (writer: inout JSONWriter) in writer.writeRaw(bytes) } },
-      agent: agent, clock: clock, batch: batch)
-    writer.writeByte(UInt8(ascii: "\n"))
+    writeEncodedLine(
+      into: &writer, timestamp: timestamp, kind: kind, id: id, previous: previous, data: data, agent: agent,
+      clock: clock, batch: batch)
   }
 
-  static func writeFields(
-    into writer: inout JSONWriter, timestamp: String, kind: OperationKind, id: String,
-    writePrevious: (inout JSONWriter) -> Void, isDelta: Bool, writeData: ((inout JSONWriter) -> Void)?,
+  /// The line of ``write(into:timestamp:kind:id:previous:data:agent:clock:batch:)``, in an
+  /// array of its own exactly the line's size: assembled in the calling thread's scratch
+  /// buffer and copied once, so a line costs one allocation (the engine's hot path).
+  public static func encodedLine(
+    timestamp: String, kind: OperationKind, id: String, previous: EncodedPrevious, data: [UInt8]?,
     agent: String?, clock: Int?, batch: Int? = nil
+  ) -> [UInt8] {
+    RecordEncodingState.withScratchBuffer { buffer in
+      writeEncodedLine(
+        into: &buffer, timestamp: timestamp, kind: kind, id: id, previous: previous, data: data, agent: agent,
+        clock: clock, batch: batch)
+      return Array(buffer.bytes)
+    }
+  }
+
+  static func writeEncodedLine<Sink: JSONByteSink>(
+    into sink: inout Sink, timestamp: String, kind: OperationKind, id: String,
+    previous: EncodedPrevious, data: [UInt8]?, agent: String?, clock: Int?, batch: Int?
   ) {
-    writer.writeASCII("{\"ts\":")
-    writer.write(timestamp)
+    writeHead(into: &sink, timestamp: timestamp, kind: kind, id: id)
+    switch previous {
+    case .none: sink.appendASCII("null")
+    case .record(let bytes): bytes.withUnsafeBufferPointer { sink.appendBytes($0) }
+    case .delta(let patch): sink.appendJSON(patch.jsonValue)
+    }
+    if let data {
+      sink.appendASCII(",\"data\":")
+      data.withUnsafeBufferPointer { sink.appendBytes($0) }
+    }
+    writeTail(into: &sink, isDelta: previous.storesDeltaPatch, agent: agent, clock: clock, batch: batch)
+    sink.appendByte(UInt8(ascii: "\n"))
+  }
+
+  /// A line up to its `prev` value: `{"ts":…,"op":…,"id":…,"prev":`. The caller writes the
+  /// value, then `,"data":` and the record when there is one, then ``writeTail``.
+  /// (Straight-line code rather than closures for the parts: a closure over the record's bytes
+  /// was an allocation and a dozen reference counts a line.)
+  static func writeHead<Sink: JSONByteSink>(into writer: inout Sink, timestamp: String, kind: OperationKind, id: String)
+  {
+    writer.appendASCII("{\"ts\":")
+    writer.appendJSON(timestamp)
     switch kind {
-    case .set: writer.writeASCII(",\"op\":\"set\",\"id\":")
-    case .delete: writer.writeASCII(",\"op\":\"delete\",\"id\":")
+    case .set: writer.appendASCII(",\"op\":\"set\",\"id\":")
+    case .delete: writer.appendASCII(",\"op\":\"delete\",\"id\":")
     }
-    writer.write(id)
-    writer.writeASCII(",\"prev\":")
-    writePrevious(&writer)
-    if let writeData {
-      writer.writeASCII(",\"data\":")
-      writeData(&writer)
-    }
-    if isDelta { writer.writeASCII(",\"encoding\":\"delta\"") }
+    writer.appendJSON(id)
+    writer.appendASCII(",\"prev\":")
+  }
+
+  /// The rest of a line after its `data`, without the trailing newline.
+  static func writeTail<Sink: JSONByteSink>(
+    into writer: inout Sink, isDelta: Bool, agent: String?, clock: Int?, batch: Int?
+  ) {
+    if isDelta { writer.appendASCII(",\"encoding\":\"delta\"") }
     if let agent {
-      writer.writeASCII(",\"agent\":")
-      writer.write(agent)
+      writer.appendASCII(",\"agent\":")
+      writer.appendJSON(agent)
     }
     if let clock {
-      writer.writeASCII(",\"clock\":")
-      writer.write(Int64(clock))
+      writer.appendASCII(",\"clock\":")
+      writer.appendJSON(Int64(clock))
     }
     if let batch {
-      writer.writeASCII(",\"batch\":")
-      writer.write(Int64(batch))
+      writer.appendASCII(",\"batch\":")
+      writer.appendJSON(Int64(batch))
     }
-    writer.writeByte(UInt8(ascii: "}"))
+    writer.appendByte(UInt8(ascii: "}"))
   }
 
   /// Decodes one line (without its newline; surrounding white space is allowed).

@@ -125,6 +125,35 @@ final class RecordEncodingState {
     if pthread_getspecific(recordEncodingStateKey) != Unmanaged.passUnretained(self).toOpaque() { tearDown() }
   }
 
+  /// Runs `body` with the calling thread's state, marked active, and releases the state after;
+  /// a fresh state when the thread's is in use (a record encoded inside another's
+  /// `encode(to:)`).
+  ///
+  /// The thread's own state is lent without a retain: its thread-local slot holds it for the
+  /// thread's life, and retaining and releasing it were two atomic operations a record.
+  @inline(__always)
+  static func withThreadState<Result>(_ body: (RecordEncodingState) throws -> Result) rethrows -> Result {
+    if let raw = pthread_getspecific(recordEncodingStateKey) {
+      let lent = Unmanaged<RecordEncodingState>.fromOpaque(raw)
+      if lent._withUnsafeGuaranteedRef({ !$0.fields.pointee.isActive }) {
+        return try lent._withUnsafeGuaranteedRef { state in
+          state.fields.pointee.isActive = true
+          defer { state.release() }
+          return try body(state)
+        }
+      }
+    }
+    let state = acquire()
+    defer { state.release() }
+    return try body(state)
+  }
+
+  /// Runs `body` with the calling thread's output buffer, empty, for output assembled outside
+  /// a record's encoding (a WAL line); the buffer is emptied again afterwards.
+  static func withScratchBuffer<Result>(_ body: (inout RecordOutputBuffer) throws -> Result) rethrows -> Result {
+    try withThreadState { state in try body(&state.output.pointee) }
+  }
+
   func close(_ frame: RecordValueEncoder) {
     switch frame.kind {
     case .object: output.pointee.appendByte(UInt8(ascii: "}"))
@@ -243,7 +272,9 @@ final class RecordValueEncoder: CodingPathNode, Encoder, SingleValueEncodingCont
 
   @inline(__always)
   func reset(parent: RecordValueEncoder?, key: (any CodingKey)?) {
-    fields.pointee.parent = parent
+    // A pooled encoder's parent is the pooled encoder one level up, value after value: compared
+    // rather than stored again, which retained it and released it each time.
+    if fields.pointee.parent !== parent { fields.pointee.parent = parent }
     fields.pointee.key = key
     fields.pointee.kind = .pending
     fields.pointee.isClosed = false

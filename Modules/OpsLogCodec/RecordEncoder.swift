@@ -51,16 +51,16 @@ public struct RecordEncoder: Sendable {
   func withStreamedBytes<T: Encodable, Result>(
     of value: T, _ body: (UnsafeBufferPointer<UInt8>) -> Result
   ) throws -> Result? {
-    let state = RecordEncodingState.acquire()
-    defer { state.release() }
-    let root = state.encoder(depth: 0, parent: nil, key: nil)
-    do {
-      try root.encodeRoot(value)
-      if !state.isOutOfOrder { return body(state.output.pointee.bytes) }
-    } catch is RecordEncodingOutOfOrder {
-      // The caller falls back to the tree encoder.
+    try RecordEncodingState.withThreadState { state in
+      let root = state.encoder(depth: 0, parent: nil, key: nil)
+      do {
+        try root.encodeRoot(value)
+        if !state.isOutOfOrder { return body(state.output.pointee.bytes) }
+      } catch is RecordEncodingOutOfOrder {
+        // The caller falls back to the tree encoder.
+      }
+      return nil
     }
-    return nil
   }
 
   /// The path for `JSONValue` and for types that fill their containers out of order.

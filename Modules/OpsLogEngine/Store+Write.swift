@@ -306,9 +306,9 @@ extension Store {
       data = merged.bytes
       storedAfter = .some(merged.unknownKeys.isEmpty ? nil : merged)
     }
-    var writer = JSONWriter(reservingCapacity: data.count * 2 + 96)
     let (agent, clock) = followsOtherWriters ? currentStamp() : (nil, nil)
     let previousValue: PreviousValue<Record>
+    let line: [UInt8]
     if let previous {
       // The previous record is encoded once: its bytes are both the size the patch must beat
       // and, when it does not, the `prev` written (the encoder's bytes are what the tree
@@ -318,42 +318,41 @@ extension Store {
       let newJSON = try JSONValue(parsing: data)
       if let patch = DeltaPatch.make(from: oldJSON, to: newJSON), patch.isSmaller(thanEncodedLength: oldBytes.count) {
         previousValue = .delta(patch)
-        OperationLine.write(
-          into: &writer, timestamp: timestamp, kind: .set, id: id, previous: .delta(patch), data: data, agent: agent,
-          clock: clock, batch: batch)
+        line = OperationLine.encodedLine(
+          timestamp: timestamp, kind: .set, id: id, previous: .delta(patch), data: data, agent: agent, clock: clock,
+          batch: batch)
       } else {
         previousValue = .record(previous)
-        OperationLine.write(
-          into: &writer, timestamp: timestamp, kind: .set, id: id, previous: .record(oldBytes), data: data,
-          agent: agent, clock: clock, batch: batch)
+        line = OperationLine.encodedLine(
+          timestamp: timestamp, kind: .set, id: id, previous: .record(oldBytes), data: data, agent: agent,
+          clock: clock, batch: batch)
       }
     } else {
       previousValue = .none
-      OperationLine.write(
-        into: &writer, timestamp: timestamp, kind: .set, id: id, previous: .none, data: data, agent: agent,
-        clock: clock, batch: batch)
+      line = OperationLine.encodedLine(
+        timestamp: timestamp, kind: .set, id: id, previous: .none, data: data, agent: agent, clock: clock,
+        batch: batch)
     }
     return PreparedOperation(
       operation: LogOperation(
         timestamp: timestamp, kind: .set, id: id, data: value, previous: previousValue, agent: agent, clock: clock),
-      line: writer.bytes, storedAfter: storedAfter)
+      line: line, storedAfter: storedAfter)
   }
 
   @inlinable
   func prepareDelete(
     _ id: String, previous: Record, timestamp: String, batch: Int? = nil, stored: StoredForm? = nil
   ) throws -> PreparedOperation<Record> {
-    var writer = JSONWriter(reservingCapacity: 256)
     let previousBytes = try stored?.bytes ?? encoder.encodeBytes(previous)
     let (agent, clock) = followsOtherWriters ? currentStamp() : (nil, nil)
-    OperationLine.write(
-      into: &writer, timestamp: timestamp, kind: .delete, id: id, previous: .record(previousBytes), data: nil,
-      agent: agent, clock: clock, batch: batch)
+    let line = OperationLine.encodedLine(
+      timestamp: timestamp, kind: .delete, id: id, previous: .record(previousBytes), data: nil, agent: agent,
+      clock: clock, batch: batch)
     return PreparedOperation(
       operation: LogOperation(
         timestamp: timestamp, kind: .delete, id: id, data: nil, previous: .record(previous), agent: agent,
         clock: clock),
-      line: writer.bytes, storedAfter: stored == nil ? nil : .some(nil))
+      line: line, storedAfter: stored == nil ? nil : .some(nil))
   }
 
   /// The agent and Lamport clock to stamp a new operation with (multi-writer stores).

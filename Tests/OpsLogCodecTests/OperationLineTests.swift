@@ -125,6 +125,11 @@ func fixtureLinesDecodeAndReencodeByteForByte(_ fixture: String) throws {
         into: &writer, timestamp: operation.timestamp, kind: operation.kind, id: operation.id, previous: previous,
         data: operation.data?.serialized(), agent: operation.agent, clock: operation.clock)
       #expect(String(decoding: writer.bytes, as: UTF8.self) == String(decoding: encoded, as: UTF8.self) + "\n")
+      // The engine's form, assembled in the thread's scratch buffer, is the same line.
+      let own = OperationLine.encodedLine(
+        timestamp: operation.timestamp, kind: operation.kind, id: operation.id, previous: previous,
+        data: operation.data?.serialized(), agent: operation.agent, clock: operation.clock)
+      #expect(own == writer.bytes)
     }
   }
   #expect(invalid == (fixture == "torn-tail" ? 3 : 0))
@@ -162,4 +167,26 @@ func fixtureLinesDecodeAndReencodeByteForByte(_ fixture: String) throws {
   }
   // Most mutations break the line; the point is that none of them crashes.
   #expect(decoded < 5000)
+}
+
+/// A line assembled while the thread's encoder is busy (inside a record's `encode(to:)`) takes
+/// a buffer of its own and leaves the record being encoded intact; batch counts are written.
+@Test func encodedLineInsideARecordEncode() throws {
+  struct Logging: Encodable {
+    var name: String
+    func encode(to encoder: any Encoder) throws {
+      let line = OperationLine.encodedLine(
+        timestamp: "2026-04-01T10:00:01.000Z", kind: .delete, id: "a\"b", previous: .record(Array("{}".utf8)),
+        data: nil, agent: "agent-é", clock: 3, batch: 2)
+      var container = encoder.singleValueContainer()
+      try container.encode(name + String(decoding: line, as: UTF8.self))
+    }
+  }
+  let bytes = try RecordEncoder().encodeBytes(["x": Logging(name: "n")])
+  let expectedLine =
+    #"{"ts":"2026-04-01T10:00:01.000Z","op":"delete","id":"a\"b","prev":{},"agent":"agent-é","clock":3,"batch":2}"#
+    + "\n"
+  var expected = JSONWriter()
+  expected.write(JSONValue.object(["x": .string("n" + expectedLine)]))
+  #expect(String(decoding: bytes, as: UTF8.self) == String(decoding: expected.bytes, as: UTF8.self))
 }
