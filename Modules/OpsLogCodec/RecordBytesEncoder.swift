@@ -28,8 +28,14 @@ struct RecordEncodingOutOfOrder: Error {}
 /// pointer's memory is not.
 final class RecordEncodingState {
   struct Fields {
-    /// Containers written into the output but not closed yet, innermost last.
-    var openFrames: [RecordValueEncoder] = []
+    /// Containers written into the output but not closed yet, innermost last. Unretained:
+    /// a pooled encoder lives as long as the state, and any other is kept in ``ownedFrames``
+    /// until the value is done (retaining each frame as it opened and releasing it as it
+    /// closed was a sixth of encoding a small record).
+    var openFrames: [Unmanaged<RecordValueEncoder>] = []
+    /// The encoders made for this value outside the pool (pending children, very deep
+    /// values), held until ``RecordEncodingState/release()``.
+    var ownedFrames: [RecordValueEncoder] = []
     /// Set when the type used containers out of order; the output is then discarded.
     var isOutOfOrder = false
     /// Set while a value is being encoded with this state, so that a nested top-level encode
@@ -68,27 +74,39 @@ final class RecordEncodingState {
     get { fields.pointee.isOutOfOrder }
     set { fields.pointee.isOutOfOrder = newValue }
   }
-  @inline(__always) var openFrames: [RecordValueEncoder] {
-    get { fields.pointee.openFrames }
+  @inline(__always) var openFrames: [Unmanaged<RecordValueEncoder>] {
+    _read { yield fields.pointee.openFrames }
     _modify { yield &fields.pointee.openFrames }
   }
 
-  /// A pooled encoder for a value at `depth`, ready for a new value.
+  /// A pooled encoder for a value at `depth`, ready for a new value; unretained, since the
+  /// pool (or, past its depth, ``Fields/ownedFrames``) holds it while the value is encoded.
   @inline(__always)
-  func encoder(depth: Int, parent: RecordValueEncoder?, key: (any CodingKey)?) -> RecordValueEncoder {
+  func encoder(depth: Int, parent: RecordValueEncoder?, key: (any CodingKey)?) -> Unmanaged<RecordValueEncoder> {
     if depth < slotCount, let pooled = slots[depth] {
       pooled.reset(parent: parent, key: key)
-      return pooled
+      return Unmanaged.passUnretained(pooled)
     }
     let encoder = RecordValueEncoder(state: self, parent: parent, key: key, depth: depth, isPooled: depth < slotCount)
-    if depth < slotCount { slots[depth] = encoder }
-    return encoder
+    if depth < slotCount { slots[depth] = encoder } else { fields.pointee.ownedFrames.append(encoder) }
+    return Unmanaged.passUnretained(encoder)
+  }
+
+  /// Opens `frame` as the innermost container.
+  @inline(__always)
+  func push(_ frame: RecordValueEncoder) { fields.pointee.openFrames.append(Unmanaged.passUnretained(frame)) }
+
+  /// Whether `frame` is the innermost open container.
+  @inline(__always)
+  func isInnermost(_ frame: RecordValueEncoder) -> Bool {
+    fields.pointee.openFrames.last?.toOpaque() == Unmanaged.passUnretained(frame).toOpaque()
   }
 
   /// Breaks the reference cycles (state → encoder → state, encoder → cached container →
   /// encoder) so that everything is freed.
   func tearDown() {
     fields.pointee.openFrames.removeAll()
+    fields.pointee.ownedFrames.removeAll()
     for index in 0..<slotCount {
       guard let encoder = slots[index] else { continue }
       encoder.fields.pointee.cachedContainer.clear()
@@ -121,6 +139,7 @@ final class RecordEncodingState {
     fields.pointee.isOutOfOrder = false
     output.pointee.removeAll()
     if !fields.pointee.openFrames.isEmpty { fields.pointee.openFrames.removeAll(keepingCapacity: true) }
+    if !fields.pointee.ownedFrames.isEmpty { fields.pointee.ownedFrames.removeAll() }
     // A temporary state (not the thread's) is freed now.
     if pthread_getspecific(recordEncodingStateKey) != Unmanaged.passUnretained(self).toOpaque() { tearDown() }
   }
@@ -168,7 +187,7 @@ final class RecordEncodingState {
   /// was closed already.
   @inline(__always)
   func makeCurrent(_ frame: RecordValueEncoder) -> Bool {
-    if openFrames.last === frame { return true }
+    if isInnermost(frame) { return true }
     return closeFrames(above: frame)
   }
 
@@ -177,9 +196,10 @@ final class RecordEncodingState {
       isOutOfOrder = true
       return false
     }
-    while let top = openFrames.last, top !== frame {
+    let target = Unmanaged.passUnretained(frame).toOpaque()
+    while let top = openFrames.last, top.toOpaque() != target {
       openFrames.removeLast()
-      close(top)
+      top._withUnsafeGuaranteedRef { close($0) }
     }
     if openFrames.isEmpty {
       isOutOfOrder = true
@@ -367,10 +387,11 @@ final class RecordValueEncoder: CodingPathNode, Encoder, SingleValueEncodingCont
       state.output.pointee.appendByte(UInt8(ascii: "]"))
       return
     }
-    let child = state.encoder(depth: depth + 1, parent: self, key: component)
-    state.openFrames.append(child)
-    try value.encode(to: child)
-    try state.closeFrames(through: child)
+    try state.encoder(depth: depth + 1, parent: self, key: component)._withUnsafeGuaranteedRef { child in
+      state.push(child)
+      try value.encode(to: child)
+      try state.closeFrames(through: child)
+    }
   }
 
   // MARK: Encoder
@@ -436,7 +457,8 @@ final class RecordValueEncoder: CodingPathNode, Encoder, SingleValueEncodingCont
   /// A child encoder for a value written later by the caller (nested containers, super encoders).
   func pendingChild(_ component: any CodingKey) -> RecordValueEncoder {
     let child = RecordValueEncoder(state: state, parent: self, key: component, depth: depth + 1)
-    state.openFrames.append(child)
+    state.fields.pointee.ownedFrames.append(child)
+    state.push(child)
     return child
   }
 
@@ -527,7 +549,7 @@ final class RecordValueEncoder: CodingPathNode, Encoder, SingleValueEncodingCont
 
   /// Encodes the document's root value.
   func encodeRoot<T: Encodable>(_ value: T) throws {
-    state.openFrames.append(self)
+    state.push(self)
     if let special = recordSpecialValue(value) {
       kind = .single
       state.output.pointee.appendJSON(special)
@@ -839,19 +861,19 @@ struct RecordUnkeyedEncodingContainer: UnkeyedEncodingContainer {
     keyedBy keyType: NestedKey.Type
   ) -> KeyedEncodingContainer<NestedKey> {
     let key = (try? begin()) ?? RecordIndexKey(encoder.count)
-    if encoder.state.openFrames.last !== encoder { encoder.state.isOutOfOrder = true }
+    if !encoder.state.isInnermost(encoder) { encoder.state.isOutOfOrder = true }
     return encoder.pendingChild(key).container(keyedBy: keyType)
   }
 
   mutating func nestedUnkeyedContainer() -> any UnkeyedEncodingContainer {
     let key = (try? begin()) ?? RecordIndexKey(encoder.count)
-    if encoder.state.openFrames.last !== encoder { encoder.state.isOutOfOrder = true }
+    if !encoder.state.isInnermost(encoder) { encoder.state.isOutOfOrder = true }
     return encoder.pendingChild(key).unkeyedContainer()
   }
 
   mutating func superEncoder() -> any Encoder {
     let key = (try? begin()) ?? RecordIndexKey(encoder.count)
-    if encoder.state.openFrames.last !== encoder { encoder.state.isOutOfOrder = true }
+    if !encoder.state.isInnermost(encoder) { encoder.state.isOutOfOrder = true }
     return encoder.pendingChild(key)
   }
 }

@@ -52,9 +52,8 @@ public struct RecordEncoder: Sendable {
     of value: T, _ body: (UnsafeBufferPointer<UInt8>) -> Result
   ) throws -> Result? {
     try RecordEncodingState.withThreadState { state in
-      let root = state.encoder(depth: 0, parent: nil, key: nil)
       do {
-        try root.encodeRoot(value)
+        try state.encoder(depth: 0, parent: nil, key: nil)._withUnsafeGuaranteedRef { try $0.encodeRoot(value) }
         if !state.isOutOfOrder { return body(state.output.pointee.bytes) }
       } catch is RecordEncodingOutOfOrder {
         // The caller falls back to the tree encoder.

@@ -69,3 +69,30 @@ import Testing
     #expect(writer.bytes == Array(#"[{"name":"after","value":1.5}"#.utf8))
   }
 }
+
+/// The streaming encoder's open containers are not retained; the containers it makes outside
+/// its pool are kept alive until the value is done, even when the type drops them at once.
+@Suite struct StreamingFrameLifetimeTests {
+  struct DropsItsNestedContainers: Encodable {
+    enum Keys: String, CodingKey { case a, b, c, d }
+    func encode(to encoder: any Encoder) throws {
+      var container = encoder.container(keyedBy: Keys.self)
+      _ = container.nestedContainer(keyedBy: Keys.self, forKey: .a)
+      try container.encode(1, forKey: .b)
+      do {
+        var list = container.nestedUnkeyedContainer(forKey: .c)
+        try list.encode("x")
+      }
+      try container.encode(true, forKey: .d)
+    }
+  }
+
+  @Test func droppedNestedContainersAreClosedInPlace() throws {
+    let encoder = RecordEncoder()
+    for _ in 0..<3 {
+      let bytes = try encoder.encodeBytes([DropsItsNestedContainers(), DropsItsNestedContainers()])
+      let one = #"{"a":{},"b":1,"c":["x"],"d":true}"#
+      #expect(String(decoding: bytes, as: UTF8.self) == "[\(one),\(one)]")
+    }
+  }
+}
