@@ -85,6 +85,24 @@ struct RecordTable<Record> {
 
   /// Starts loading the bucket where a lookup of an ID with this hash begins. A bulk insert
   /// (open) prefetches a few IDs ahead: each bucket of a large table is a cache miss.
+  /// The bucket array's address and its index mask, for a prefetch made without the store's
+  /// lock (``prefetchBucket(for:base:mask:)``).
+  @inlinable
+  var bucketLocation: (base: UInt, mask: UInt) {
+    buckets.withUnsafeBufferPointer { (UInt(bitPattern: $0.baseAddress), UInt($0.count &- 1)) }
+  }
+
+  /// Starts loading the bucket of `hash` in the bucket array at `base` with index mask
+  /// `mask`, from any thread and without a lock: a new ID's bucket is a cache miss, and a set
+  /// looks it up under the store's lock. A stale location (the array has grown since, or the
+  /// two words were read across a change) prefetches memory that no longer matters; a
+  /// prefetch never faults.
+  @inlinable
+  static func prefetchBucket(for hash: UInt32, base: UInt, mask: UInt) {
+    guard let address = UnsafeRawPointer(bitPattern: base &+ (UInt(hash) & mask) &* 8) else { return }
+    ReferencePrefetch.prefetch(address)
+  }
+
   @inlinable
   func prefetchBucket(for hash: UInt32) {
     buckets.withUnsafeBufferPointer { buckets in
@@ -109,8 +127,12 @@ struct RecordTable<Record> {
   }
 
   @inlinable
-  func get(_ id: String) -> Record? {
-    guard let slot = find(id, hash: Self.hash(id)).slot else { return nil }
+  func get(_ id: String) -> Record? { get(id, hash: Self.hash(id)) }
+
+  /// ``get(_:)`` with the ID's ``hash(_:)`` computed by the caller.
+  @inlinable
+  func get(_ id: String, hash: UInt32) -> Record? {
+    guard let slot = find(id, hash: hash).slot else { return nil }
     return slots.withUnsafeBufferPointer { $0[slot].record }
   }
 

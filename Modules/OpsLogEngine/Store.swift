@@ -41,6 +41,11 @@ public final class Store<Record: Codable & Sendable>: Sendable {
   @usableFromInline let state: Mutex<StoreState<Record>>
   /// Serializes mutations in arrival order (see ``AsyncFIFOLock``).
   @usableFromInline let mutationLock = AsyncFIFOLock()
+  /// Where the table's bucket array was after the last mutation (its address and index mask,
+  /// ``RecordTable/bucketLocation``), read without the lock so that a set prefetches its
+  /// bucket while it encodes the record.
+  @usableFromInline let bucketBaseHint = Atomic<UInt>(0)
+  @usableFromInline let bucketMaskHint = Atomic<UInt>(0)
   /// One checkpoint at a time.
   let checkpointLock = AsyncFIFOLock()
   @usableFromInline let encoder = RecordEncoder()

@@ -30,6 +30,34 @@ struct RecordTableTests {
     }
   }
 
+  /// A set prefetches its ID's bucket from a location read without the lock: the location
+  /// follows the bucket array as it grows, a lookup with a caller's hash equals one without,
+  /// and a prefetch from a stale or absent location does nothing (a prefetch never faults).
+  @Test func bucketLocationFollowsGrowthAndStaleOnesAreHarmless() {
+    var table = RecordTable<Int>()
+    let first = table.bucketLocation
+    var locations: Set<UInt> = [first.mask]
+    var stale: [(base: UInt, mask: UInt)] = [first]
+    for index in 0..<2_000 {
+      _ = table.set("id-\(index)", index)
+      let location = table.bucketLocation
+      #expect(location.mask + 1 >= UInt(table.count) * 2)
+      if location.mask != stale.last!.mask {
+        locations.insert(location.mask)
+        stale.append(location)
+      }
+    }
+    #expect(locations.count >= 8)
+    for (index, id) in ["id-0", "id-1999", "missing"].enumerated() {
+      let hash = RecordTable<Int>.hash(id)
+      #expect(table.get(id, hash: hash) == table.get(id), "\(index)")
+      for location in stale + [(0, 7), (UInt.max &- 4095, UInt.max)] {
+        RecordTable<Int>.prefetchBucket(for: hash, base: location.base, mask: location.mask)
+      }
+    }
+    #expect(table.get("id-1999") == 1999)
+  }
+
   /// The bulk insert of an open is `set` in order: a repeated ID keeps its first place and
   /// takes its last value, the index grows through many buckets, and the records are moved
   /// out of the caller's array.
