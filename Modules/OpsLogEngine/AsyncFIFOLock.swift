@@ -18,7 +18,7 @@ final class AsyncFIFOLock: Sendable {
   init() {}
 
   @usableFromInline
-  func lock() async {
+  nonisolated(nonsending) func lock() async {
     let acquired = state.withLock { state -> Bool in
       if !state.isLocked {
         state.isLocked = true
