@@ -19,9 +19,10 @@ extension JSONValue {
 
 /// Appends compact JSON to a byte buffer, the way `JSON.stringify` writes it.
 ///
-/// The building block of every encoder in this module: WAL lines, snapshot lines and
-/// ``RecordEncoder`` all write through it, so a record is encoded once, straight into the
-/// bytes that go to disk.
+/// The public building block of this module's output: snapshot lines are assembled in it, and
+/// ``RecordEncoder/encode(_:into:)`` appends a record to it. It shares its number and string
+/// formatting with the record encoder's own per-thread buffer (where records and WAL lines are
+/// assembled before one copy out), so both write every value byte for byte alike.
 public struct JSONWriter: Sendable, JSONByteSink {
   /// The bytes written so far.
   public var bytes: [UInt8]

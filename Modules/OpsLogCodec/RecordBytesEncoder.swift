@@ -578,8 +578,7 @@ final class RecordKeyCache {
     /// Every entry's rendered bytes, one after the other, in memory this cache owns: copied
     /// out of an array instead, each write retained and released the array's buffer (the
     /// compiler cannot tell that appending to the writer leaves it alone).
-    var rendered = UnsafeMutableBufferPointer<UInt8>(start: nil, count: 0)
-    var renderedCount = 0
+    var rendered = RecordOutputBuffer()
     /// The entry expected next.
     var next = 0
     var isDisabled = false
@@ -614,27 +613,9 @@ final class RecordKeyCache {
   func append(entry index: Int, comma: Bool, to output: UnsafeMutablePointer<RecordOutputBuffer>) {
     let entry = fields.pointee.entries[index]
     let start = comma ? entry.start : entry.start + 1
-    let rendered = UnsafeBufferPointer(fields.pointee.rendered)
+    let rendered = fields.pointee.rendered.bytes
     output.pointee.appendBytes(UnsafeBufferPointer(rebasing: rendered[start..<entry.end]))
     fields.pointee.next = index + 1 == fields.pointee.entries.count ? 0 : index + 1
-  }
-
-  func appendRendered(_ bytes: [UInt8]) {
-    let needed = fields.pointee.renderedCount + bytes.count
-    if needed > fields.pointee.rendered.count {
-      let grown = UnsafeMutableBufferPointer<UInt8>.allocate(
-        capacity: max(needed, fields.pointee.rendered.count * 2, 64))
-      if let old = fields.pointee.rendered.baseAddress {
-        grown.baseAddress!.initialize(from: old, count: fields.pointee.renderedCount)
-      }
-      fields.pointee.rendered.deallocate()
-      fields.pointee.rendered = grown
-    }
-    bytes.withUnsafeBufferPointer { source in
-      (fields.pointee.rendered.baseAddress! + fields.pointee.renderedCount).initialize(
-        from: source.baseAddress!, count: source.count)
-    }
-    fields.pointee.renderedCount = needed
   }
 
   func writeSlowly(_ name: String, comma: Bool, to output: UnsafeMutablePointer<RecordOutputBuffer>) {
@@ -644,13 +625,11 @@ final class RecordKeyCache {
         return
       }
       if fields.pointee.entries.count < Self.capacity {
-        var key = JSONWriter(reservingCapacity: name.utf8.count + 4)
-        key.writeByte(UInt8(ascii: ","))
-        key.write(name)
-        key.writeByte(UInt8(ascii: ":"))
-        let start = fields.pointee.renderedCount
-        appendRendered(key.bytes)
-        fields.pointee.entries.append(Entry(name: name, start: start, end: fields.pointee.renderedCount))
+        let start = fields.pointee.rendered.count
+        fields.pointee.rendered.appendByte(UInt8(ascii: ","))
+        fields.pointee.rendered.appendJSON(name)
+        fields.pointee.rendered.appendByte(UInt8(ascii: ":"))
+        fields.pointee.entries.append(Entry(name: name, start: start, end: fields.pointee.rendered.count))
         append(entry: fields.pointee.entries.count - 1, comma: comma, to: output)
         return
       }

@@ -23,9 +23,9 @@ public enum SnapshotFormat {
     writeRecordLine(into: &writer, id: id) { $0.writeRaw(data) }
   }
 
-  /// Appends one record line whose data `writeData` encodes straight into `writer` (with
-  /// ``RecordEncoder/encode(_:into:)``), so a checkpoint never builds each record's bytes
-  /// separately. `writeData` must write exactly one JSON value.
+  /// Appends one record line whose data `writeData` appends to `writer` (with
+  /// ``RecordEncoder/encode(_:into:)``), so a checkpoint never allocates an array for each
+  /// record's bytes. `writeData` must write exactly one JSON value.
   public static func writeRecordLine(
     into writer: inout JSONWriter, id: String, data writeData: (inout JSONWriter) throws -> Void
   ) rethrows {
@@ -34,7 +34,8 @@ public enum SnapshotFormat {
     writer.writeASCII("}\n")
   }
 
-  /// Appends one record line with `record` encoded by `encoder` straight into `writer`.
+  /// Appends one record line with `record` encoded by `encoder` into `writer` (one copy from
+  /// the encoder's per-thread buffer, no array of its own).
   ///
   /// The record is passed as an argument rather than captured by a `writeData` closure: a
   /// caller that is not specialized for the record's type and lends a record it holds in

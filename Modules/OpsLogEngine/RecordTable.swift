@@ -83,8 +83,6 @@ struct RecordTable<Record> {
     }
   }
 
-  /// Starts loading the bucket where a lookup of an ID with this hash begins. A bulk insert
-  /// (open) prefetches a few IDs ahead: each bucket of a large table is a cache miss.
   /// The bucket array's address and its index mask, for a prefetch made without the store's
   /// lock (``prefetchBucket(for:base:mask:)``).
   @inlinable
@@ -103,6 +101,8 @@ struct RecordTable<Record> {
     ReferencePrefetch.prefetch(address)
   }
 
+  /// Starts loading the bucket where a lookup of an ID with this hash begins. A bulk insert
+  /// (open) prefetches a few IDs ahead: each bucket of a large table is a cache miss.
   @inlinable
   func prefetchBucket(for hash: UInt32) {
     buckets.withUnsafeBufferPointer { buckets in

@@ -322,7 +322,7 @@ extension Store {
     }
     let (agent, clock) = followsOtherWriters ? currentStamp() : (nil, nil)
     let previousValue: PreviousValue<Record>
-    let line: [UInt8]
+    let encodedPrevious: EncodedPrevious
     if let previous {
       // The previous record is encoded once: its bytes are both the size the patch must beat
       // and, when it does not, the `prev` written (the encoder's bytes are what the tree
@@ -332,21 +332,18 @@ extension Store {
       let newJSON = try JSONValue(parsing: data)
       if let patch = DeltaPatch.make(from: oldJSON, to: newJSON), patch.isSmaller(thanEncodedLength: oldBytes.count) {
         previousValue = .delta(patch)
-        line = OperationLine.encodedLine(
-          timestamp: timestamp, kind: .set, id: id, previous: .delta(patch), data: data, agent: agent, clock: clock,
-          batch: batch)
+        encodedPrevious = .delta(patch)
       } else {
         previousValue = .record(previous)
-        line = OperationLine.encodedLine(
-          timestamp: timestamp, kind: .set, id: id, previous: .record(oldBytes), data: data, agent: agent,
-          clock: clock, batch: batch)
+        encodedPrevious = .record(oldBytes)
       }
     } else {
       previousValue = .none
-      line = OperationLine.encodedLine(
-        timestamp: timestamp, kind: .set, id: id, previous: .none, data: data, agent: agent, clock: clock,
-        batch: batch)
+      encodedPrevious = .none
     }
+    let line = OperationLine.encodedLine(
+      timestamp: timestamp, kind: .set, id: id, previous: encodedPrevious, data: data, agent: agent, clock: clock,
+      batch: batch)
     return PreparedOperation(
       operation: LogOperation(
         timestamp: timestamp, kind: .set, id: id, data: value, previous: previousValue, agent: agent, clock: clock),

@@ -43,7 +43,10 @@ import Testing
     #expect(try encoder.encodeBytes(Note(text: "a", count: 2)) == Array(#"{"text":"a","count":2}"#.utf8))
 
     var buffer = RecordOutputBuffer()
-    buffer.appendBytes(UnsafeBufferPointer(start: [UInt8](repeating: 1, count: 8), count: 0))
+    // An empty buffer with an address, into a buffer with no memory yet.
+    [UInt8](repeating: 1, count: 8).withUnsafeBufferPointer {
+      buffer.appendBytes(UnsafeBufferPointer(rebasing: $0[0..<0]))
+    }
     [UInt8](repeating: 7, count: RecordOutputBuffer.retainedCapacity + 1).withUnsafeBufferPointer {
       buffer.appendBytes($0)
     }
