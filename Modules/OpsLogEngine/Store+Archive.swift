@@ -91,13 +91,31 @@ extension Store {
   /// first; either kind is read, recognized by its bytes.
   ///
   /// Records are keyed by Swift `String`, whose equality is Unicode canonical equivalence:
-  /// two archived IDs that differ only in composition meet in one key.
+  /// two archived IDs that differ only in composition (`"é"` and `"e\u{301}"`, two records to
+  /// the store) meet in one key, which holds the later one. ``loadArchiveEntries(_:)`` keeps
+  /// both.
   ///
   /// - Complexity: O(records in the segment): the file is read and decoded whole.
   /// - Throws: `OpsLogError.archiveSegmentNotFound(_:)` when it does not exist,
   ///   `OpsLogError.corrupted(path:reason:)` when it is damaged or a compressed segment is
   ///   truncated.
   public func loadArchive(_ segment: String) async throws -> [String: Record] {
+    let entries = try await loadArchiveEntries(segment)
+    var records: [String: Record] = [:]
+    records.reserveCapacity(entries.count)
+    for (id, record) in entries { records[id] = record }
+    return records
+  }
+
+  /// Every record of an archive segment with its ID, in the segment's order; the segment is
+  /// found as ``loadArchive(_:)`` finds it.
+  ///
+  /// Unlike ``loadArchive(_:)``'s dictionary, this keeps IDs apart by their exact code points,
+  /// as the store does, so nothing archived is hidden.
+  ///
+  /// - Complexity: O(records in the segment): the file is read and decoded whole.
+  /// - Throws: the errors of ``loadArchive(_:)``.
+  public func loadArchiveEntries(_ segment: String) async throws -> [(id: String, record: Record)] {
     let listed = try state.withLock { state in
       if state.isClosed { throw OpsLogError.closed }
       return state.manifest.archiveSegments
@@ -128,9 +146,9 @@ extension Store {
       }
     }
     guard let stored else { throw OpsLogError.archiveSegmentNotFound(segment) }
-    var records: [String: Record] = [:]
-    records.reserveCapacity(stored.records.count)
-    for (id, value) in stored.records { records[id] = try decodeRecord(value, id: id, path: path) }
-    return records
+    var entries: [(id: String, record: Record)] = []
+    entries.reserveCapacity(stored.records.count)
+    for (id, value) in stored.records { entries.append((id, try decodeRecord(value, id: id, path: path))) }
+    return entries
   }
 }
