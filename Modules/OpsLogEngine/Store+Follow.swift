@@ -21,7 +21,9 @@ extension Store {
   /// it is complete, never skipped for good. When the writer checkpoints to a new WAL, the
   /// rest of the old WAL is read first and the operations the checkpoint carried over into
   /// the new one are recognised, so nothing is lost or returned twice. A checkpoint that
-  /// archived records reloads the snapshot.
+  /// archived records reloads the snapshot, and so does one that replaced a WAL with lines
+  /// that could not be read (malformed, or cut short for good, as another implementation's
+  /// faulty undo leaves them): its snapshot, not that WAL's replay, is what a fresh open reads.
   ///
   /// A writable single-writer store holds the lock, so nobody else appends: it returns `[]`.
   /// - Complexity: O(bytes the other writers appended since the last call); a reload is
@@ -50,8 +52,9 @@ extension Store {
   /// - a new generation is followed line by line only when it is the direct successor of the
   ///   cursor's (no WAL between the two); the rest of the old WAL is read first, and the
   ///   lines the checkpoint carried over are recognised;
-  /// - another generation, a changed archive or version, or files no longer there reload
-  ///   the state from the current snapshot (`.reloaded`).
+  /// - another generation, a changed archive or version, files no longer there, or a
+  ///   replaced WAL that had lines the follower could not read reload the state from the
+  ///   current snapshot (`.reloaded`).
   func followSingleWriter() async throws -> [LogOperation<Record>] {
     var collected: [LogOperation<Record>] = []
     let (cursor, token, current) = state.withLock { ($0.followCursor, $0.manifestToken, $0.manifest) }
@@ -87,6 +90,13 @@ extension Store {
       try await reload(manifest, token: currentToken)
       return collected
     }
+    if successor != nil, state.withLock({ $0.followedWALIsDamaged || $0.followedWALEndsInPartialLine }) {
+      logger.warning(
+        "the WAL a checkpoint replaced had lines that could not be read; reloading from the new snapshot",
+        metadata: ["path": "\(cursor.generation.activeWAL)"])
+      try await reload(manifest, token: currentToken)
+      return collected
+    }
     if let successor {
       let seen = state.withLock { $0.tailLineHashes }
       let wal = try await backend.readWAL(successor.activeOps, logger: logger)
@@ -107,6 +117,7 @@ extension Store {
       state.withLock { state in
         state.follow(to: FollowCursor(generation: successor, after: wal))
         state.tailLineHashes = newHashes
+        state.noteFollowedRead(wal, startsGeneration: true)
       }
     }
     state.withLock { state in
@@ -174,6 +185,7 @@ extension Store {
     state.withLock { state in
       state.follow(to: next)
       state.tailLineHashes.append(contentsOf: wal.lines.dropFirst(matched).map(\.hash))
+      state.noteFollowedRead(wal)
     }
     return true
   }
@@ -274,6 +286,8 @@ extension Store {
       state.walLength = load.appendLength
       state.tailLineHashes = lineHashes
       if let cursor { state.follow(to: cursor) }
+      state.followedWALIsDamaged = load.malformedLines > 0
+      state.followedWALEndsInPartialLine = false
       state.journalFloor = 0
       state.feed.publish(.reloaded)
       // Anything that read the state before an `await` must not act on the one replaced.
@@ -390,6 +404,7 @@ extension Store {
     state.withLock { state in
       state.follow(to: next)
       state.tailLineHashes.append(contentsOf: wal.lines.map(\.hash))
+      state.noteFollowedRead(wal)
     }
   }
 

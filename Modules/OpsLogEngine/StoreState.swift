@@ -108,6 +108,14 @@ struct StoreState<Record: Sendable>: Sendable {
   /// Hashes of the lines read from the current WAL, to recognise the lines a checkpoint
   /// carries over into the next WAL.
   var tailLineHashes: [Int] = []
+  /// Whether a read of the followed WAL skipped a malformed line, or its last read ended in
+  /// bytes that are not a whole line yet. Once a checkpoint has replaced that WAL, its replay
+  /// may differ from the snapshot the checkpoint wrote (a foreign writer's undo that cut the
+  /// wrong bytes, a crash it did not repair before appending again), so the follower reloads
+  /// from that snapshot instead of going on line by line: a fresh open reads the snapshot.
+  /// This project's writers never leave either behind in a WAL they replace.
+  var followedWALIsDamaged = false
+  var followedWALEndsInPartialLine = false
   /// The consumers of ``Store/changes(pollInterval:)`` and ``Store/watch(interval:)``.
   @usableFromInline var feed = ChangeFeed<Record>()
 
@@ -119,6 +127,14 @@ struct StoreState<Record: Sendable>: Sendable {
 
   /// Moves the follower's cursor; the WAL the state reflects and how much of it is read go
   /// with it, so that the two never disagree.
+  /// Notes what a read of the followed WAL met (``followedWALIsDamaged``); a read of a new
+  /// generation's WAL from its start forgets the old one's.
+  mutating func noteFollowedRead(_ wal: WALReadResult, startsGeneration: Bool = false) {
+    if startsGeneration { followedWALIsDamaged = false }
+    if wal.malformedLines > 0 { followedWALIsDamaged = true }
+    followedWALEndsInPartialLine = wal.partialTailLength > 0
+  }
+
   mutating func follow(to cursor: FollowCursor) {
     followCursor = cursor
     walPath = cursor.generation.activeWAL
