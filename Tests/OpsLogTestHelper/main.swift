@@ -142,6 +142,15 @@ case "torture-agent":
 case "feed-agent":
   await runFeedAgent(arguments)
 
+case "apply-script":
+  await runApplyScript(arguments)
+
+case "dump-entries":
+  await runDumpEntries(arguments)
+
+case "follow-store":
+  await runFollowStore(arguments)
+
 default:
   fail("unknown subcommand \(arguments[1])", code: 2)
 }

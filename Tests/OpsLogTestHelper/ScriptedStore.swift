@@ -1,0 +1,142 @@
+// The Swift side of the differential run against the reference (Tests/differential.sh): the
+// same script of operations is applied by this helper or by opslog for Node, and each reads
+// what the other wrote.
+
+import Foundation
+import OpsLog
+
+/// `apply-script <location> <script.json> <checkpointThreshold> <immediate|group|async>
+/// <agentId|-> <checkpointOnClose 0|1>`: opens the store (as that agent unless `-`), applies
+/// the script, a JSON array of `{"op":"set","id":…,"value":…}`, `{"op":"delete","id":…}`
+/// (skipped when the ID is absent), `{"op":"batch","ops":[…sets and deletes…]}`,
+/// `{"op":"undo"}`, `{"op":"compact"}` and `{"op":"archive","segment":…,"prefix":…}` (the
+/// records whose ID starts with the prefix), then prints the store's state as `dump-entries`
+/// does and closes it.
+func runApplyScript(_ arguments: [String]) async {
+  guard arguments.count == 8, let threshold = Int(arguments[4]) else {
+    fail(
+      "usage: apply-script <location> <script.json> <checkpointThreshold> <writeMode> <agentId|-> <checkpointOnClose>",
+      code: 2)
+  }
+  var options = StoreOptions()
+  options.checkpointThreshold = threshold
+  options.checkpointOnClose = arguments[7] != "0"
+  switch arguments[5] {
+  case "group": options.writeMode = .group
+  case "async": options.writeMode = .async
+  case "immediate": options.writeMode = .immediate
+  default: fail("unknown write mode \(arguments[5])", code: 2)
+  }
+  do {
+    guard let scriptBytes = FileManager.default.contents(atPath: arguments[3]),
+      let steps = try JSONValue(parsing: scriptBytes).arrayValue
+    else { fail("the script is not a JSON array", code: 2) }
+    let store =
+      if arguments[6] == "-" {
+        try await Store<JSONValue>.open(arguments[2], options: options)
+      } else {
+        try await Store<JSONValue>.open(arguments[2], agentId: arguments[6], options: options)
+      }
+    for step in steps { try await apply(step, to: store) }
+    let state = try await stateJSON(store)
+    try await store.close()
+    say(state)
+  } catch {
+    fail("error \(error)", code: 4)
+  }
+}
+
+/// `dump-entries <location> [readerAgentId]`: opens the store read-only (as a read-only agent
+/// when an ID is given, which a multi-writer store needs) and prints its state on one line:
+/// `{"entries":[[id, record], …],"archives":{segmentPath: {id: record, …}, …}}`, entries in
+/// order.
+func runDumpEntries(_ arguments: [String]) async {
+  guard arguments.count == 3 || arguments.count == 4 else {
+    fail("usage: dump-entries <location> [readerAgentId]", code: 2)
+  }
+  var options = StoreOptions()
+  options.readOnly = true
+  do {
+    let store =
+      if arguments.count == 4 {
+        try await Store<JSONValue>.open(arguments[2], agentId: arguments[3], options: options)
+      } else {
+        try await Store<JSONValue>.open(arguments[2], options: options)
+      }
+    let state = try await stateJSON(store)
+    try await store.close()
+    say(state)
+  } catch {
+    fail("error \(error)", code: 4)
+  }
+}
+
+private func apply(_ step: JSONValue, to store: Store<JSONValue>) async throws {
+  func id(_ step: JSONValue) throws -> String {
+    guard let id = step["id"]?.stringValue else { throw OpsLogError.invalidArgument("a step without an id: \(step)") }
+    return id
+  }
+  switch step["op"]?.stringValue {
+  case "set": try await store.set(try id(step), step["value"] ?? .null)
+  case "delete":
+    let id = try id(step)
+    if try store.has(id) { try await store.delete(id) }
+  case "undo": try await store.undo()
+  case "compact": try await store.compact()
+  case "archive":
+    let prefix = step["prefix"]?.stringValue ?? ""
+    try await store.archive(segment: step["segment"]?.stringValue) { _, id in id.hasPrefix(prefix) }
+  case "batch":
+    let inner = step["ops"]?.arrayValue ?? []
+    try await store.batch { batch in
+      for operation in inner {
+        let id = try id(operation)
+        if operation["op"]?.stringValue == "set" {
+          batch.set(id, operation["value"] ?? .null)
+        } else if batch.get(id) != nil {
+          try batch.delete(id)
+        }
+      }
+    }
+  default: throw OpsLogError.invalidArgument("an unknown step: \(step)")
+  }
+}
+
+private func stateJSON(_ store: Store<JSONValue>) async throws -> String {
+  let entries = JSONValue.array(try store.entries().map { .array([.string($0.id), $0.record]) })
+  var archives = JSONObject()
+  for segment in try store.manifest().archiveSegments {
+    archives[segment] = .object(JSONObject(try await store.loadArchiveEntries(segment).map { ($0.id, $0.record) }))
+  }
+  return JSONValue.object(["entries": entries, "archives": .object(archives)]).jsonText
+}
+
+/// `follow-store <location> [readerAgentId]`: opens the store read-only, as `dump-entries`
+/// does, and prints its state; then, for every line `poll` read from standard input, calls
+/// `tail()` (a read-only agent: `refresh()`) and prints the state again; stops at `quit` or
+/// the end of input. The differential run polls it after every turn and compares it with a
+/// fresh open.
+func runFollowStore(_ arguments: [String]) async {
+  guard arguments.count == 3 || arguments.count == 4 else {
+    fail("usage: follow-store <location> [readerAgentId]", code: 2)
+  }
+  var options = StoreOptions()
+  options.readOnly = true
+  do {
+    let isAgent = arguments.count == 4
+    let store =
+      if isAgent {
+        try await Store<JSONValue>.open(arguments[2], agentId: arguments[3], options: options)
+      } else {
+        try await Store<JSONValue>.open(arguments[2], options: options)
+      }
+    say(try await stateJSON(store))
+    while let line = readLine(), line != "quit" {
+      if isAgent { try await store.refresh() } else { try await store.tail() }
+      say(try await stateJSON(store))
+    }
+    try await store.close()
+  } catch {
+    fail("error \(error)", code: 4)
+  }
+}
