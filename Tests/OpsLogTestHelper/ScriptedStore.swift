@@ -54,15 +54,8 @@ func runDumpEntries(_ arguments: [String]) async {
   guard arguments.count == 3 || arguments.count == 4 else {
     fail("usage: dump-entries <location> [readerAgentId]", code: 2)
   }
-  var options = StoreOptions()
-  options.readOnly = true
   do {
-    let store =
-      if arguments.count == 4 {
-        try await Store<JSONValue>.open(arguments[2], agentId: arguments[3], options: options)
-      } else {
-        try await Store<JSONValue>.open(arguments[2], options: options)
-      }
+    let store = try await openReadOnly(arguments[2], agentId: arguments.count == 4 ? arguments[3] : nil)
     let state = try await stateJSON(store)
     try await store.close()
     say(state)
@@ -102,6 +95,15 @@ private func apply(_ step: JSONValue, to store: Store<JSONValue>) async throws {
   }
 }
 
+/// A read-only open, as a read-only agent when `agentId` is given (a multi-writer store
+/// refuses a plain open).
+private func openReadOnly(_ location: String, agentId: String?) async throws -> Store<JSONValue> {
+  var options = StoreOptions()
+  options.readOnly = true
+  if let agentId { return try await Store<JSONValue>.open(location, agentId: agentId, options: options) }
+  return try await Store<JSONValue>.open(location, options: options)
+}
+
 private func stateJSON(_ store: Store<JSONValue>) async throws -> String {
   let entries = JSONValue.array(try store.entries().map { .array([.string($0.id), $0.record]) })
   var archives = JSONObject()
@@ -120,16 +122,9 @@ func runFollowStore(_ arguments: [String]) async {
   guard arguments.count == 3 || arguments.count == 4 else {
     fail("usage: follow-store <location> [readerAgentId]", code: 2)
   }
-  var options = StoreOptions()
-  options.readOnly = true
   do {
     let isAgent = arguments.count == 4
-    let store =
-      if isAgent {
-        try await Store<JSONValue>.open(arguments[2], agentId: arguments[3], options: options)
-      } else {
-        try await Store<JSONValue>.open(arguments[2], options: options)
-      }
+    let store = try await openReadOnly(arguments[2], agentId: isAgent ? arguments[3] : nil)
     say(try await stateJSON(store))
     while let line = readLine(), line != "quit" {
       if isAgent { try await store.refresh() } else { try await store.tail() }
