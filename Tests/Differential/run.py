@@ -14,7 +14,10 @@ Checked after every turn:
 - when this project wrote the turn, what it held in memory after its last operation equals what
   both read back (values and order);
 - a follower of this project's (a read-only store opened after the first turn, `tail()` or an
-  agent's `refresh()` after each turn) equals what a fresh open reads.
+  agent's `refresh()` after each turn) equals what a fresh open reads;
+- after a typed turn (this project's `Store<PartialRecord>`, a type that knows one field, `f`,
+  and updates it), every record holds what a model says: the other fields kept as they were,
+  `f` as written, and an undo restoring the record's JSON exactly.
 The reference's own memory is compared with its own reopen too, and differences are counted, not
 failed. Two defects of the reference's group and async modes are kept out of its turns in those
 modes, because they make a store whose WAL says something else than its writer did: its undo
@@ -130,6 +133,33 @@ def script(r, latest, undoes=True, batches=True):
     return steps
 
 
+def typed_script(r, state):
+    """Touches of field `f` on the records of `state` (now and then an absent ID, which changes
+    nothing) and undos of them; applied to `state` too, the model the typed turn must match."""
+    steps, undo = [], []
+    ids = [id for id, _ in state]
+    for _ in range(r.randint(3, 25)):
+        if undo and r.random() < 0.2:
+            steps.append({"op": "undo"})
+            id, before = undo.pop()
+            state[[i for i, _ in state].index(id)][1] = before
+            continue
+        id = r.choice(ids) if ids and r.random() < 0.9 else r.choice(IDS)
+        step = {"op": "touch", "id": id}
+        if r.random() < 0.7:
+            step["f"] = value(r, 1)
+        steps.append(step)
+        position = [i for i, _ in state].index(id) if id in ids else None
+        if position is not None and isinstance(state[position][1], dict):
+            before = state[position][1]
+            after = {k: v for k, v in before.items() if k != "f"}
+            if "f" in step:
+                after["f"] = step["f"]
+            state[position][1] = after
+            undo.append((id, before))
+    return steps
+
+
 def run(command):
     done = subprocess.run(command, capture_output=True, text=True, timeout=300)
     if done.returncode != 0:
@@ -178,7 +208,7 @@ def main():
     parser.add_argument("--seed", type=int, default=random.SystemRandom().randrange(1 << 30))
     parser.add_argument("--agents", action="store_true", help="every turn opens the store as one of three agents")
     arguments = parser.parse_args()
-    failures = turns = by_swift = reference_self = 0
+    failures = turns = by_swift = by_typed = reference_self = 0
     for round in range(arguments.rounds):
         seed = arguments.seed + round
         r = random.Random(seed)
@@ -187,14 +217,20 @@ def main():
         checkpoint_on_close = "1" if r.random() < 0.5 else "0"
         follower = None
         try:
+            swift = None
             for turn in range(r.randint(2, 6)):
-                writer = r.choice(["swift", "reference"])
+                writer = r.choice(["swift", "reference", "typed"] if swift and swift["entries"] else ["swift", "reference"])
                 threshold = str(r.choice([2, 5, 20, 1000]))
                 mode = r.choice(["immediate", "group", "async"])
                 buffered_reference = writer == "reference" and mode != "immediate" and not arguments.agents
-                steps = script(
-                    r, latest, undoes=writer == "swift" or (checkpoint_on_close == "1" and not buffered_reference),
-                    batches=not buffered_reference)
+                model = None
+                if writer == "typed":
+                    model = [[id, record] for id, record in swift["entries"]]
+                    steps = typed_script(r, model)
+                else:
+                    steps = script(
+                        r, latest, undoes=writer == "swift" or (checkpoint_on_close == "1" and not buffered_reference),
+                        batches=not buffered_reference)
                 script_path = directory + ".script.json"
                 with open(script_path, "w") as file:
                     json.dump(steps, file, ensure_ascii=r.random() < 0.5)
@@ -203,6 +239,10 @@ def main():
                     written = run([arguments.helper, "apply-script", directory, script_path, threshold, mode, agent,
                                    checkpoint_on_close])
                     by_swift += 1
+                elif writer == "typed":
+                    written = run([arguments.helper, "apply-typed-script", directory, script_path, agent,
+                                   checkpoint_on_close])
+                    by_typed += 1
                 else:
                     written = run(EXEC + ["apply", directory, script_path, threshold, mode, agent,
                                           checkpoint_on_close])
@@ -227,6 +267,8 @@ def main():
                     problems.append("the two implementations read different archive segments")
                 if writer == "swift" and written["entries"] != swift["entries"]:
                     problems.append("this project's memory after the turn differs from what a reopen reads")
+                if writer == "typed" and (swift["entries"] != model or written["entries"] != model):
+                    problems.append("the typed turn's records differ from the model (fields lost or undo inexact)")
                 if writer == "reference" and values(written) != values(reference):
                     reference_self += 1
                 if problems:
@@ -237,7 +279,7 @@ def main():
                         json.dump({"seed": seed, "turn": turn, "writer": writer, "agent": agent,
                                    "threshold": threshold, "mode": mode, "checkpointOnClose": checkpoint_on_close,
                                    "script": steps, "written": written, "swift": swift, "reference": reference,
-                                   "follower": followed}, file)
+                                   "follower": followed, "model": model}, file)
                     print(f"seed {seed} turn {turn} ({writer} wrote, {mode}, threshold {threshold}, agent {agent}): "
                           f"checkpoint on close {checkpoint_on_close}: {'; '.join(problems)}; kept in {kept}", flush=True)
                     break
@@ -249,7 +291,8 @@ def main():
                 follower.close()
             shutil.rmtree(directory, ignore_errors=True)
     kind = "agent" if arguments.agents else "single-writer"
-    print(f"differential ({kind}): {arguments.rounds} rounds, {turns} turns ({by_swift} written by this project), "
+    print(f"differential ({kind}): {arguments.rounds} rounds, {turns} turns ({by_swift} written by this project, "
+          f"{by_typed} by its typed store), "
           f"{failures} failures; the reference's memory differed from its own reopen after {reference_self} of its turns; "
           f"seed {arguments.seed}")
     sys.exit(1 if failures else 0)

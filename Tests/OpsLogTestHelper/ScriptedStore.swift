@@ -135,3 +135,54 @@ func runFollowStore(_ arguments: [String]) async {
     fail("error \(error)", code: 4)
   }
 }
+
+/// A record type that knows one field of the differential run's records: every other
+/// top-level field is unknown to it and must survive its updates (Docs/API.md, "Schema
+/// safety").
+struct PartialRecord: Codable, Sendable {
+  var f: JSONValue?
+}
+
+/// `apply-typed-script <location> <script.json> <agentId|-> <checkpointOnClose 0|1>`: opens
+/// the store as `Store<PartialRecord>` and applies `{"op":"touch","id":…,"f":…}` (the record,
+/// when there is one, with `f` replaced, or removed when the step has none, written back) and
+/// `{"op":"undo"}`; then prints the state as `dump-entries` reads it with `Store<JSONValue>`
+/// after closing.
+func runApplyTypedScript(_ arguments: [String]) async {
+  guard arguments.count == 6 else {
+    fail("usage: apply-typed-script <location> <script.json> <agentId|-> <checkpointOnClose>", code: 2)
+  }
+  var options = StoreOptions()
+  options.checkpointThreshold = 1_000_000
+  options.checkpointOnClose = arguments[5] != "0"
+  do {
+    guard let scriptBytes = FileManager.default.contents(atPath: arguments[3]),
+      let steps = try JSONValue(parsing: scriptBytes).arrayValue
+    else { fail("the script is not a JSON array", code: 2) }
+    let store =
+      if arguments[4] == "-" {
+        try await Store<PartialRecord>.open(arguments[2], options: options)
+      } else {
+        try await Store<PartialRecord>.open(arguments[2], agentId: arguments[4], options: options)
+      }
+    for step in steps {
+      switch step["op"]?.stringValue {
+      case "touch":
+        guard let id = step["id"]?.stringValue else { fail("a touch without an id", code: 2) }
+        if var record = try store.get(id) {
+          record.f = step["f"]
+          try await store.set(id, record)
+        }
+      case "undo": try await store.undo()
+      default: fail("an unknown step: \(step)", code: 2)
+      }
+    }
+    try await store.close()
+    let reader = try await openReadOnly(arguments[2], agentId: arguments[4] == "-" ? nil : "reader")
+    let state = try await stateJSON(reader)
+    try await reader.close()
+    say(state)
+  } catch {
+    fail("error \(error)", code: 4)
+  }
+}

@@ -151,6 +151,9 @@ case "dump-entries":
 case "follow-store":
   await runFollowStore(arguments)
 
+case "apply-typed-script":
+  await runApplyTypedScript(arguments)
+
 default:
   fail("unknown subcommand \(arguments[1])", code: 2)
 }
