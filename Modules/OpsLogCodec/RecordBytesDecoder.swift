@@ -804,6 +804,7 @@ struct RecordKeyedDecodingContainer<Key: CodingKey>: KeyedDecodingContainerProto
       guard let (offset, atCursor) = try decoder.locate(key.stringValue) else { return nil }
       if let after = try decoder.readNull(at: offset) {
         if atCursor { try decoder.advanceObject(after: after) }
+        decoder.noteNullReadAsAbsent()
         return nil
       }
       let (value, after) = try read(decoder, offset)
@@ -924,6 +925,7 @@ struct RecordKeyedDecodingContainer<Key: CodingKey>: KeyedDecodingContainerProto
       var after = 0
       if let end = try decoder.readNull(at: offset) {
         after = end
+        decoder.noteNullReadAsAbsent()
       } else {
         let value = try decoder.decodeNested(type, at: offset, key, after: &after)
         if atCursor { try decoder.advanceObject(after: after) }
@@ -1150,6 +1152,8 @@ final class RecordDecodingContext {
     var unknownTopLevelKeys: [String]? = nil
     /// Some value below the top level had members (or elements) the type never read.
     var hasUnknownNestedContent = false
+    /// The type read an explicit `null` member as absent (``UnknownKeys/readNullAsAbsent``).
+    var readNullAsAbsent = false
   }
   let document: UnsafeMutablePointer<DocumentState>
 
@@ -1241,6 +1245,7 @@ final class RecordDecodingContext {
       document.pointee.isTrackingUnknownKeys = false
       document.pointee.unknownTopLevelKeys = nil
       document.pointee.hasUnknownNestedContent = false
+      document.pointee.readNullAsAbsent = false
     }
     if !document.pointee.looseDecoders.isEmpty { document.pointee.looseDecoders.removeAll() }
     // A temporary context (not the thread's) is freed now.

@@ -105,8 +105,9 @@ public struct RecordDecoder: Sendable {
       if trackingUnknownKeys {
         let document = context.document.pointee
         let topLevel = document.unknownTopLevelKeys ?? []
-        if !topLevel.isEmpty || document.hasUnknownNestedContent {
-          unknownKeys = UnknownKeys(topLevel: topLevel, nested: document.hasUnknownNestedContent)
+        if !topLevel.isEmpty || document.hasUnknownNestedContent || document.readNullAsAbsent {
+          unknownKeys = UnknownKeys(
+            topLevel: topLevel, nested: document.hasUnknownNestedContent, readNullAsAbsent: document.readNullAsAbsent)
         }
       }
       return value

@@ -15,11 +15,18 @@ public struct UnknownKeys: Sendable, Hashable {
   /// before the end, or a whole object or array it never opened. Such content cannot be
   /// carried over member by member; it is lost if the record is written again from the type.
   public var nested: Bool
+  /// Whether the type read an explicit `null` member as absent (`decodeIfPresent` returned
+  /// `nil`, as it does for every optional property of a synthesized `Codable` type), so that
+  /// its encoding would leave the member out (`encodeIfPresent`): `{"f": null}` would come
+  /// back as `{}`. A store keeps such a record's JSON as stored (in snapshots, for undo)
+  /// until the record is written again; what the type then writes is its own encoding.
+  public var readNullAsAbsent: Bool
 
   /// A report with these parts.
-  public init(topLevel: [String], nested: Bool) {
+  public init(topLevel: [String], nested: Bool, readNullAsAbsent: Bool = false) {
     self.topLevel = topLevel
     self.nested = nested
+    self.readNullAsAbsent = readNullAsAbsent
   }
 }
 
@@ -155,6 +162,13 @@ extension RecordValueDecoder {
     case .array(let elements) where !elements.isEmpty: reportNested()
     default: break
     }
+  }
+
+  /// The type read a `null` member as absent (``UnknownKeys/readNullAsAbsent``).
+  @inline(__always)
+  func noteNullReadAsAbsent() {
+    let document = context.document
+    if document.pointee.isTrackingUnknownKeys { document.pointee.readNullAsAbsent = true }
   }
 
   /// Some content below the top level (or array elements anywhere) went unread.

@@ -74,8 +74,9 @@ struct StoreState<Record: Sendable>: Sendable {
   /// How merged operations compete for a record: the strategy's
   /// (``LogStrategy/makeMergePolicy()``), set when the store is made.
   var merge: any MergePolicy = EveryOperationApplies()
-  /// The stored JSON of the records whose JSON has fields `Record` does not decode, by ID;
-  /// empty when the type reads every record completely (see ``StoredForm``).
+  /// The stored JSON of the records whose JSON has fields `Record` does not decode (or a
+  /// `null` it reads as absent), by ID; empty when the type reads every record completely
+  /// (see ``StoredForm``).
   @usableFromInline var storedForms: [ExactString: StoredForm] = [:]
   /// Operations written or buffered since the last checkpoint cut.
   @usableFromInline var operationsSinceCheckpoint = 0

@@ -2,9 +2,10 @@ import OpsLogCodec
 import OpsLogTypes
 
 /// A stored record's JSON as it is on disk, kept for a record whose JSON has fields the
-/// `Record` type does not decode (Docs/API.md, "Schema safety"): written back byte for byte while
-/// the record is not written again, and the source of the unknown top-level keys that an
-/// update keeps. Records the type reads completely keep nothing here.
+/// `Record` type does not decode, or a `null` member it reads as absent (Docs/API.md, "Schema
+/// safety"; ``UnknownKeys``): written back byte for byte while the record is not written
+/// again, and the source of the unknown top-level keys that an update keeps. Records the type
+/// reads completely and would encode back to the same members keep nothing here.
 @usableFromInline
 struct StoredForm: Sendable, Equatable {
   /// The record's JSON bytes, as stored.

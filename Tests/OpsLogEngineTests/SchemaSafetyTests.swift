@@ -89,6 +89,39 @@ struct SchemaSafetyTests {
     #expect(try await stored(location)["a"] == Self.full)
   }
 
+  /// A type whose optional property reads `null` as `nil` and writes `nil` as nothing.
+  struct OptionalNote: Codable, Sendable, Equatable {
+    var title: String
+    var note: String?
+  }
+
+  /// Found by the differential run (Tests/differential.sh, typed turns): `{"note": null}`
+  /// came back as `{}` from undo and from every checkpoint, with no write of the record,
+  /// because the type reads the null as absent and encodes absent as nothing.
+  @Test(arguments: BackendKind.allCases)
+  func explicitNullsOfOptionalPropertiesStayUntilTheRecordIsWritten(kind: BackendKind) async throws {
+    let location = TestLocation(kind)
+    defer { location.cleanUp() }
+    let withNull: JSONValue = ["title": "T", "note": nil]
+    try await plant(["a": withNull, "b": withNull, "c": ["title": "C", "note": "n"]], at: location, walToo: false)
+    let store = try await location.open(OptionalNote.self) { $0.checkpointOnClose = true }
+    #expect(try store.get("a") == OptionalNote(title: "T", note: nil))
+    try await store.set("a", OptionalNote(title: "T2", note: "written"))
+    #expect(try await store.undo())
+    try await store.set("c", OptionalNote(title: "C", note: nil))
+    try await store.compact()
+    try await store.close()
+    let records = try await stored(location)
+    #expect(records["a"] == withNull, "undo puts the stored JSON back, null included")
+    #expect(records["b"] == withNull, "a record not written again keeps its null in every snapshot")
+    #expect(records["c"] == ["title": "C"], "a record written again is the type's encoding")
+    // Written again with nil: the type's encoding, which leaves the member out.
+    let again = try await location.open(OptionalNote.self)
+    try await again.set("b", OptionalNote(title: "T", note: nil))
+    try await again.close()
+    #expect(try await stored(location)["b"] == ["title": "T"])
+  }
+
   @Test func anOlderApplicationKeepsANewerVersionsFields() async throws {
     // The store holds fields an older type does not know: archive and reopen keep them.
     let location = TestLocation(.memory)
