@@ -1,7 +1,8 @@
 import OpsLogTypes
 
 /// What a decode did not read: the members of the stored JSON that the `Decodable` type never
-/// asked for, so that a store can keep them (Docs/API.md, "Schema safety").
+/// asked for, so that a store can keep them (Docs/API.md, "Schema safety"), and whether it
+/// read a `null` as absent, which its encoding would drop.
 ///
 /// A member counts as asked for when the type called `decode`, `decodeIfPresent`, `decodeNil`
 /// or `contains` for its key, or read the whole value at once (as a `JSONValue`, or as a

@@ -146,9 +146,6 @@ extension Store {
       }
     }
     guard let stored else { throw OpsLogError.archiveSegmentNotFound(segment) }
-    var entries: [(id: String, record: Record)] = []
-    entries.reserveCapacity(stored.records.count)
-    for (id, value) in stored.records { entries.append((id, try decodeRecord(value, id: id, path: path))) }
-    return entries
+    return try stored.records.map { id, value in (id, try decodeRecord(value, id: id, path: path)) }
   }
 }

@@ -90,14 +90,14 @@ extension Store {
       try await reload(manifest, token: currentToken)
       return collected
     }
-    if successor != nil, state.withLock({ $0.followedWALIsDamaged || $0.followedWALEndsInPartialLine }) {
-      logger.warning(
-        "the WAL a checkpoint replaced had lines that could not be read; reloading from the new snapshot",
-        metadata: ["path": "\(cursor.generation.activeWAL)"])
-      try await reload(manifest, token: currentToken)
-      return collected
-    }
     if let successor {
+      if state.withLock({ $0.followedWALMayDifferFromSnapshot }) {
+        logger.warning(
+          "the WAL a checkpoint replaced had lines that could not be read; reloading from the new snapshot",
+          metadata: ["path": "\(cursor.generation.activeWAL)"])
+        try await reload(successor, token: currentToken)
+        return collected
+      }
       let seen = state.withLock { $0.tailLineHashes }
       let wal = try await backend.readWAL(successor.activeOps, logger: logger)
       let newHashes = wal.lines.map(\.hash)
@@ -286,8 +286,7 @@ extension Store {
       state.walLength = load.appendLength
       state.tailLineHashes = lineHashes
       if let cursor { state.follow(to: cursor) }
-      state.followedWALIsDamaged = load.malformedLines > 0
-      state.followedWALEndsInPartialLine = false
+      state.noteFollowedLoad(load)
       state.journalFloor = 0
       state.feed.publish(.reloaded)
       // Anything that read the state before an `await` must not act on the one replaced.

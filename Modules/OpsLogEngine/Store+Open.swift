@@ -175,7 +175,7 @@ extension Store {
     state.manifestToken = token
     state.tailLineHashes = lineHashes
     if let cursor { state.follow(to: cursor) }
-    state.followedWALIsDamaged = follows && load.malformedLines > 0
+    state.noteFollowedLoad(load)
     if load.malformedLines > 0 {
       logger.warning(
         "skipped malformed WAL lines on open",

@@ -109,14 +109,17 @@ struct StoreState<Record: Sendable>: Sendable {
   /// Hashes of the lines read from the current WAL, to recognise the lines a checkpoint
   /// carries over into the next WAL.
   var tailLineHashes: [Int] = []
-  /// Whether a read of the followed WAL skipped a malformed line, or its last read ended in
-  /// bytes that are not a whole line yet. Once a checkpoint has replaced that WAL, its replay
-  /// may differ from the snapshot the checkpoint wrote (a foreign writer's undo that cut the
-  /// wrong bytes, a crash it did not repair before appending again), so the follower reloads
-  /// from that snapshot instead of going on line by line: a fresh open reads the snapshot.
-  /// This project's writers never leave either behind in a WAL they replace.
+  /// Whether a read of the followed WAL skipped a malformed line (kept until the follower
+  /// moves on to another WAL).
   var followedWALIsDamaged = false
+  /// Whether the last read of the followed WAL ended in bytes that are not a whole line yet.
   var followedWALEndsInPartialLine = false
+  /// Whether the followed WAL, once a checkpoint has replaced it, may replay to something
+  /// else than the snapshot the checkpoint wrote (a foreign writer's undo that cut the wrong
+  /// bytes, a crash it did not repair before appending again): the follower then reloads from
+  /// that snapshot instead of going on line by line, since a fresh open reads the snapshot.
+  /// This project's writers never leave such a WAL behind.
+  var followedWALMayDifferFromSnapshot: Bool { followedWALIsDamaged || followedWALEndsInPartialLine }
   /// The consumers of ``Store/changes(pollInterval:)`` and ``Store/watch(interval:)``.
   @usableFromInline var feed = ChangeFeed<Record>()
 
@@ -126,16 +129,22 @@ struct StoreState<Record: Sendable>: Sendable {
   @usableFromInline var isClosing = false
   @usableFromInline var checkpointRunning = false
 
-  /// Moves the follower's cursor; the WAL the state reflects and how much of it is read go
-  /// with it, so that the two never disagree.
-  /// Notes what a read of the followed WAL met (``followedWALIsDamaged``); a read of a new
-  /// generation's WAL from its start forgets the old one's.
+  /// Notes what a read of the followed WAL met (``followedWALMayDifferFromSnapshot``); a read
+  /// of a new generation's WAL from its start forgets the old one's.
   mutating func noteFollowedRead(_ wal: WALReadResult, startsGeneration: Bool = false) {
     if startsGeneration { followedWALIsDamaged = false }
     if wal.malformedLines > 0 { followedWALIsDamaged = true }
     followedWALEndsInPartialLine = wal.partialTailLength > 0
   }
 
+  /// Notes what loading the state (an open or a reload) met in the WAL it now follows.
+  mutating func noteFollowedLoad(_ load: LogLoad) {
+    followedWALIsDamaged = load.malformedLines > 0
+    followedWALEndsInPartialLine = false
+  }
+
+  /// Moves the follower's cursor; the WAL the state reflects and how much of it is read go
+  /// with it, so that the two never disagree.
   mutating func follow(to cursor: FollowCursor) {
     followCursor = cursor
     walPath = cursor.generation.activeWAL

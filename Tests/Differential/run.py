@@ -137,25 +137,24 @@ def typed_script(r, state):
     """Touches of field `f` on the records of `state` (now and then an absent ID, which changes
     nothing) and undos of them; applied to `state` too, the model the typed turn must match."""
     steps, undo = [], []
-    ids = [id for id, _ in state]
+    position = {id: index for index, (id, _) in enumerate(state)}  # a touch moves no record
     for _ in range(r.randint(3, 25)):
         if undo and r.random() < 0.2:
             steps.append({"op": "undo"})
             id, before = undo.pop()
-            state[[i for i, _ in state].index(id)][1] = before
+            state[position[id]][1] = before
             continue
-        id = r.choice(ids) if ids and r.random() < 0.9 else r.choice(IDS)
+        id = r.choice(list(position)) if position and r.random() < 0.9 else r.choice(IDS)
         step = {"op": "touch", "id": id}
         if r.random() < 0.7:
             step["f"] = value(r, 1)
         steps.append(step)
-        position = [i for i, _ in state].index(id) if id in ids else None
-        if position is not None and isinstance(state[position][1], dict):
-            before = state[position][1]
+        if id in position and isinstance(state[position[id]][1], dict):
+            before = state[position[id]][1]
             after = {k: v for k, v in before.items() if k != "f"}
             if "f" in step:
                 after["f"] = step["f"]
-            state[position][1] = after
+            state[position[id]][1] = after
             undo.append((id, before))
     return steps
 

@@ -28,15 +28,8 @@ func runApplyScript(_ arguments: [String]) async {
   default: fail("unknown write mode \(arguments[5])", code: 2)
   }
   do {
-    guard let scriptBytes = FileManager.default.contents(atPath: arguments[3]),
-      let steps = try JSONValue(parsing: scriptBytes).arrayValue
-    else { fail("the script is not a JSON array", code: 2) }
-    let store =
-      if arguments[6] == "-" {
-        try await Store<JSONValue>.open(arguments[2], options: options)
-      } else {
-        try await Store<JSONValue>.open(arguments[2], agentId: arguments[6], options: options)
-      }
+    let steps = try readScript(arguments[3])
+    let store: Store<JSONValue> = try await openStore(arguments[2], agentId: arguments[6], options: options)
     for step in steps { try await apply(step, to: store) }
     let state = try await stateJSON(store)
     try await store.close()
@@ -55,7 +48,7 @@ func runDumpEntries(_ arguments: [String]) async {
     fail("usage: dump-entries <location> [readerAgentId]", code: 2)
   }
   do {
-    let store = try await openReadOnly(arguments[2], agentId: arguments.count == 4 ? arguments[3] : nil)
+    let store = try await openReadOnly(arguments[2], agentId: arguments.count == 4 ? arguments[3] : "-")
     let state = try await stateJSON(store)
     try await store.close()
     say(state)
@@ -95,13 +88,27 @@ private func apply(_ step: JSONValue, to store: Store<JSONValue>) async throws {
   }
 }
 
-/// A read-only open, as a read-only agent when `agentId` is given (a multi-writer store
-/// refuses a plain open).
-private func openReadOnly(_ location: String, agentId: String?) async throws -> Store<JSONValue> {
+/// The store at `location`, opened as agent `agentId`, or as a single writer's store when it
+/// is `-` (the scripts' spelling).
+private func openStore<Record: Codable & Sendable>(
+  _ location: String, agentId: String, options: StoreOptions
+) async throws -> Store<Record> {
+  if agentId == "-" { return try await Store<Record>.open(location, options: options) }
+  return try await Store<Record>.open(location, agentId: agentId, options: options)
+}
+
+/// A read-only ``openStore(_:agentId:options:)``: a multi-writer store needs a read-only agent.
+private func openReadOnly(_ location: String, agentId: String) async throws -> Store<JSONValue> {
   var options = StoreOptions()
   options.readOnly = true
-  if let agentId { return try await Store<JSONValue>.open(location, agentId: agentId, options: options) }
-  return try await Store<JSONValue>.open(location, options: options)
+  return try await openStore(location, agentId: agentId, options: options)
+}
+
+/// The steps of a script file: one JSON array.
+private func readScript(_ path: String) throws -> [JSONValue] {
+  guard let bytes = FileManager.default.contents(atPath: path), let steps = try JSONValue(parsing: bytes).arrayValue
+  else { fail("the script \(path) is not a JSON array", code: 2) }
+  return steps
 }
 
 private func stateJSON(_ store: Store<JSONValue>) async throws -> String {
@@ -124,7 +131,7 @@ func runFollowStore(_ arguments: [String]) async {
   }
   do {
     let isAgent = arguments.count == 4
-    let store = try await openReadOnly(arguments[2], agentId: isAgent ? arguments[3] : nil)
+    let store = try await openReadOnly(arguments[2], agentId: isAgent ? arguments[3] : "-")
     say(try await stateJSON(store))
     while let line = readLine(), line != "quit" {
       if isAgent { try await store.refresh() } else { try await store.tail() }
@@ -156,15 +163,8 @@ func runApplyTypedScript(_ arguments: [String]) async {
   options.checkpointThreshold = 1_000_000
   options.checkpointOnClose = arguments[5] != "0"
   do {
-    guard let scriptBytes = FileManager.default.contents(atPath: arguments[3]),
-      let steps = try JSONValue(parsing: scriptBytes).arrayValue
-    else { fail("the script is not a JSON array", code: 2) }
-    let store =
-      if arguments[4] == "-" {
-        try await Store<PartialRecord>.open(arguments[2], options: options)
-      } else {
-        try await Store<PartialRecord>.open(arguments[2], agentId: arguments[4], options: options)
-      }
+    let steps = try readScript(arguments[3])
+    let store: Store<PartialRecord> = try await openStore(arguments[2], agentId: arguments[4], options: options)
     for step in steps {
       switch step["op"]?.stringValue {
       case "touch":
@@ -178,7 +178,7 @@ func runApplyTypedScript(_ arguments: [String]) async {
       }
     }
     try await store.close()
-    let reader = try await openReadOnly(arguments[2], agentId: arguments[4] == "-" ? nil : "reader")
+    let reader = try await openReadOnly(arguments[2], agentId: arguments[4] == "-" ? "-" : "reader")
     let state = try await stateJSON(reader)
     try await reader.close()
     say(state)
