@@ -175,6 +175,16 @@ public protocol LogStrategy: Sendable {
   /// `close()` wrote everything this store will ever write: the last chance to make sure
   /// none of it is stranded (e.g. in a WAL another writer retired).
   func willClose(backend: any StorageBackend, options: StoreOptions, logger: Logger) async throws
+  /// The lines ``Store/walOperations(since:)`` streams, each with the WAL it came from, in
+  /// replay order, when the log is more than this store's own WAL (other writers' WALs);
+  /// `nil` (the default) streams the store's own WAL a window at a time.
+  func linesToStream(backend: any StorageBackend, logger: Logger) async throws -> [(path: String, line: WALLine)]?
+}
+
+extension LogStrategy {
+  public func linesToStream(backend: any StorageBackend, logger: Logger) async throws
+    -> [(path: String, line: WALLine)]?
+  { nil }
 }
 
 /// The single-writer log of opslog: `.lock`, one WAL named by the manifest's `activeOps`.

@@ -444,11 +444,14 @@ extension Store {
   /// the file (operations in the WAL are not applied). Pull-driven: a slow consumer holds the
   /// reading back instead of letting records pile up in memory.
   ///
-  /// The file is the one the manifest names at the first `next()`, not at this call. The
-  /// stream throws `OpsLogError.closed` when it has to read after the store is closed,
-  /// `OpsLogError.corrupted(path:reason:)` for damage or a record that does not decode, and
-  /// `OpsLogError.io(path:errno:reason:)` when the file cannot be read (for example, removed
-  /// by a checkpoint under ``StoreOptions/retainedGenerations``).
+  /// The file is the one the manifest names at the first `next()`, not at this call. When a
+  /// checkpoint (this store's, or a follower's writer's) has replaced it and removed it
+  /// (``StoreOptions/retainedGenerations``) before the stream delivered a record, the stream
+  /// reads the snapshot that replaced it. The stream throws `OpsLogError.closed` when it has
+  /// to read after the store is closed, `OpsLogError.corrupted(path:reason:)` for damage or a
+  /// record that does not decode, and `OpsLogError.io(path:errno:reason:)` when the file
+  /// cannot be read (`ENOENT` when such a checkpoint removed it after records were delivered:
+  /// stream again).
   ///
   /// - Complexity: O(n) over the whole stream, in memory O(one read window), whatever
   ///   the snapshot's size.
@@ -457,13 +460,25 @@ extension Store {
     return AsyncThrowingStream { try await cursor.next() }
   }
 
-  /// The operations of the active WAL file, streamed from disk oldest first; with
-  /// `timestamp`, only those later than it. Malformed lines are skipped, as on open.
+  /// The operations of the active WAL, streamed from disk in replay order; with `timestamp`,
+  /// only those later than it (compared as text, as opslog does). Malformed lines are
+  /// skipped, as on open. A multi-writer store's log is every agent's WAL the manifest names:
+  /// their operations come merged in replay order (Lamport clock, then agent ID), whichever
+  /// agent streams them, as opslog's `getWalOps` gives them.
   ///
   /// The file is the store's WAL at the first `next()`; lines appended while streaming may
-  /// or may not be included. Errors as for ``streamSnapshot()``.
+  /// or may not be included. A checkpoint that replaces the WAL and removes it
+  /// (``StoreOptions/retainedGenerations``; the store's own, or a follower's writer's) is no
+  /// damage: before the stream delivered an operation it reads the WAL that replaced it;
+  /// after a read reached the file's end the stream ends; in the middle of the file it throws
+  /// `OpsLogError.io(path:errno:reason:)` with `ENOENT`, since what it had not read yet is in
+  /// the newer snapshot (stream the snapshot and the WAL again). Other errors as for
+  /// ``streamSnapshot()``; a WAL the manifest still names that is missing is
+  /// `OpsLogError.corrupted(path:reason:)`.
   ///
-  /// - Complexity: O(WAL size) over the whole stream, in memory O(one read window).
+  /// - Complexity: O(WAL size) over the whole stream, in memory O(one read window) for a
+  ///   single writer's WAL; a multi-writer store's WALs are read whole, O(their size), since
+  ///   their lines interleave.
   public func walOperations(since timestamp: String? = nil) -> AsyncThrowingStream<LogOperation<Record>, any Error> {
     let cursor = WALCursor<Record>(store: self, since: timestamp)
     return AsyncThrowingStream { try await cursor.next() }

@@ -377,6 +377,35 @@ final class AgentLog: LogStrategy {
     try await backend.replace(path + ".through", bytes: Array("\(through)\n".utf8))
   }
 
+  /// Every WAL the manifest on disk names, in merge order, for ``Store/walOperations(since:)``:
+  /// the agents' lines interleave, so they are read whole, as opslog's `getWalOps` reads them.
+  /// A WAL that a compaction retired while this read it means a newer manifest: the read
+  /// starts again, as a load does (``loadAll(backend:options:logger:fallback:)``).
+  func linesToStream(backend: any StorageBackend, logger: Logger) async throws -> [(path: String, line: WALLine)]? {
+    var attempt = 1
+    while true {
+      let token = try await backend.manifestChangeToken()
+      guard let manifest = try await backend.readManifest() else {
+        throw OpsLogError.corrupted(path: ManifestCodec.fileName, reason: "the manifest disappeared")
+      }
+      var paths = manifest.activeAgentOps?.map(\.path) ?? []
+      // A store written by a single writer before agents joined: its WAL is part of the log.
+      if !paths.contains(manifest.activeOps) { paths.insert(manifest.activeOps, at: 0) }
+      var lines: [(path: String, line: WALLine)] = []
+      for path in paths {
+        guard try await backend.size(of: path) != nil else {
+          logger.warning("a WAL the manifest names is missing", metadata: ["path": "\(path)"])
+          continue
+        }
+        lines += try await backend.readWAL(path, logger: logger).lines.map { (path, $0) }
+      }
+      if try await backend.manifestChangeToken() == token || attempt == Self.maximumLoadAttempts {
+        return Self.inMergeOrder(lines) { $0.line }
+      }
+      attempt += 1
+    }
+  }
+
   /// An agent that stops writing must not leave lines stranded in a WAL a compaction retired
   /// after its last check: under `.compact-lock` no compaction can switch the manifest, so
   /// this last check is final.
@@ -568,9 +597,12 @@ final class AgentLog: LogStrategy {
 
   /// Lines in merge order: by clock, then agent id by UTF-8 bytes; lines without a stamp (a
   /// single writer's) first, in file order.
-  static func merge(_ lines: [WALLine]) -> [WALLine] {
-    let keyed = lines.enumerated().map { index, line in
-      (index: index, stamp: OperationStamp(of: line.encoded), line: line)
+  static func merge(_ lines: [WALLine]) -> [WALLine] { inMergeOrder(lines) { $0 } }
+
+  /// ``merge(_:)`` of items that each carry a line.
+  static func inMergeOrder<Item>(_ items: [Item], line: (Item) -> WALLine) -> [Item] {
+    let keyed = items.enumerated().map { index, item in
+      (index: index, stamp: OperationStamp(of: line(item).encoded), item: item)
     }
     return keyed.sorted { left, right in
       switch (left.stamp, right.stamp) {
@@ -579,7 +611,7 @@ final class AgentLog: LogStrategy {
       case (_?, nil): return false
       default: return left.index < right.index
       }
-    }.map(\.line)
+    }.map(\.item)
   }
 
   /// Per agent, the milliseconds in the name of the WAL `manifest` registers for it.

@@ -235,6 +235,30 @@ struct FollowTests {
     #expect(operations == ["t0", "new"])
     try await store.close()
   }
+
+  /// A checkpoint starts a WAL that no line was written to yet: streaming it is an empty
+  /// stream, not a damaged store, for the writer and for a follower alike.
+  @Test(arguments: BackendKind.allCases)
+  func walOperationsOfAWALWithNoLineYetIsEmpty(kind: BackendKind) async throws {
+    let location = TestLocation(kind)
+    defer { location.cleanUp() }
+    let store = try await location.open(JSONValue.self, { $0.checkpointThreshold = 10_000 })
+    func streamed(_ store: Store<JSONValue>) async throws -> [String] {
+      var ids: [String] = []
+      for try await operation in store.walOperations() { ids.append(operation.id) }
+      return ids
+    }
+    #expect(try await streamed(store).isEmpty, "a new store")
+    try await store.set("a", 1)
+    try await store.compact()
+    #expect(try await streamed(store).isEmpty, "right after a checkpoint")
+    let reader = try await location.open(JSONValue.self, { $0.readOnly = true })
+    #expect(try await streamed(reader).isEmpty)
+    try await store.set("b", 2)
+    #expect(try await streamed(store) == ["b"])
+    try await reader.close()
+    try await store.close()
+  }
 }
 
 @Suite("Streaming a large WAL and crashing in memory")

@@ -137,6 +137,35 @@ struct MultiWriterTests {
     try await b.close()
   }
 
+  /// The log of a multi-writer store is every agent's WAL: streaming it gives every agent's
+  /// operations in merge order, as opslog's `getWalOps` does, whichever agent streams it.
+  @Test func walOperationsStreamsEveryAgentsWALInMergeOrder() async throws {
+    let location = temporaryLocation()
+    defer { removeTemporaryLocation(location) }
+    let a = try await Store<Note>.open(location, agentId: "A", options: agentOptions())
+    let b = try await Store<Note>.open(location, agentId: "B", options: agentOptions())
+    try await a.set("a1", Note(text: "1"))
+    _ = try await b.tail()
+    try await b.set("b1", Note(text: "2"))
+    _ = try await a.tail()
+    try await a.set("a2", Note(text: "3"))
+    let reader = try await Store<Note>.open(location, agentId: "R", options: agentOptions { $0.readOnly = true })
+    #expect(try reader.operations().map(\.id) == ["a1", "b1", "a2"])
+    for store in [a, b, reader] {
+      var streamed: [LogOperation<Note>] = []
+      for try await operation in store.walOperations() { streamed.append(operation) }
+      #expect(streamed.map(\.id) == ["a1", "b1", "a2"])
+      #expect(streamed.map(\.clock) == [1, 2, 3])
+      let since = streamed[0].timestamp
+      var later: [String] = []
+      for try await operation in store.walOperations(since: since) { later.append(operation.id) }
+      #expect(later == streamed.filter { $0.timestamp > since }.map(\.id))
+    }
+    try await reader.close()
+    try await a.close()
+    try await b.close()
+  }
+
   @Test func readOnlyAgentWritesNothing() async throws {
     let location = temporaryLocation()
     defer { removeTemporaryLocation(location) }
