@@ -6,7 +6,8 @@
 //   node reference-exec.mjs dump <location> [agent]
 //   node reference-exec.mjs check                      # exits 0 when the reference loads
 //
-// Both print the store's state on one line: {"entries":[[id, record], …],"archives":{…}}.
+// Both print the store's state on one line: {"entries":[[id, record], …],"archives":{…},"ops":[…]},
+// ops what getOps() holds (the operations since the last checkpoint).
 // `dump … agent` opens a multi-writer store read-only as the first agent its manifest lists
 // (the reference, given no agent, reads only `activeOps` and misses every agent's writes).
 // Loads the package `opslog` as node resolves it, or the module OPSLOG_REFERENCE names.
@@ -25,7 +26,23 @@ async function stateJSON(store) {
   for (const segment of store.listArchiveSegments()) {
     archives[segment] = Object.fromEntries(await store.loadArchive(segment));
   }
-  return JSON.stringify({ entries: store.entries(), archives });
+  const ops = store.getOps();
+  const walOps = [];
+  for await (const op of store.getWalOps()) walOps.push(operationJSON(op));
+  // Since the middle operation's time: what a consumer that stopped there reads next.
+  const walOpsSince = [];
+  if (ops.length > 0) {
+    for await (const op of store.getWalOps(ops[Math.floor(ops.length / 2)].ts)) walOpsSince.push(operationJSON(op));
+  }
+  return JSON.stringify({ entries: store.entries(), archives, ops: ops.map(operationJSON), walOps, walOpsSince });
+}
+
+// An operation as OpsLogTestHelper's operationJSON prints it: [ts, op, id, data, encoding,
+// prev, agent, clock], encoding "full" or "delta" (null with no previous record).
+function operationJSON(op) {
+  const previous = op.prev ?? null;
+  const encoding = previous === null ? null : op.encoding === "delta" ? "delta" : "full";
+  return [op.ts, op.op, op.id, op.data ?? null, encoding, previous, op.agent ?? null, op.clock ?? null];
 }
 
 const [mode, dir, ...rest] = process.argv.slice(2);

@@ -41,8 +41,8 @@ func runApplyScript(_ arguments: [String]) async {
 
 /// `dump-entries <location> [readerAgentId]`: opens the store read-only (as a read-only agent
 /// when an ID is given, which a multi-writer store needs) and prints its state on one line:
-/// `{"entries":[[id, record], …],"archives":{segmentPath: {id: record, …}, …}}`, entries in
-/// order.
+/// `{"entries":[[id, record], …],"archives":{segmentPath: {id: record, …}, …},"ops":[…]}`,
+/// entries in order, `ops` the operations since the last checkpoint (``operationJSON(_:)``).
 func runDumpEntries(_ arguments: [String]) async {
   guard arguments.count == 3 || arguments.count == 4 else {
     fail("usage: dump-entries <location> [readerAgentId]", code: 2)
@@ -117,7 +117,37 @@ private func stateJSON(_ store: Store<JSONValue>) async throws -> String {
   for segment in try store.manifest().archiveSegments {
     archives[segment] = .object(JSONObject(try await store.loadArchiveEntries(segment).map { ($0.id, $0.record) }))
   }
-  return JSONValue.object(["entries": entries, "archives": .object(archives)]).jsonText
+  let operations = try store.operations()
+  var walOperations: [JSONValue] = []
+  for try await operation in store.walOperations() { walOperations.append(operationJSON(operation)) }
+  // Since the middle operation's time: what a consumer that stopped there reads next.
+  var walOperationsSince: [JSONValue] = []
+  if !operations.isEmpty {
+    for try await operation in store.walOperations(since: operations[operations.count / 2].timestamp) {
+      walOperationsSince.append(operationJSON(operation))
+    }
+  }
+  return JSONValue.object([
+    "entries": entries, "archives": .object(archives), "ops": .array(operations.map(operationJSON)),
+    "walOps": .array(walOperations), "walOpsSince": .array(walOperationsSince),
+  ]).jsonText
+}
+
+/// An operation as the differential run compares it with the reference's `getOps()`:
+/// `[ts, op, id, data, encoding, prev, agent, clock]`, `encoding` "full" or "delta" (`null`
+/// with no previous record), absent members `null`.
+private func operationJSON(_ operation: LogOperation<JSONValue>) -> JSONValue {
+  let (encoding, previous): (JSONValue, JSONValue) =
+    switch operation.previous {
+    case .none: (.null, .null)
+    case .record(let record): (.string("full"), record)
+    case .delta(let patch): (.string("delta"), patch.jsonValue)
+    }
+  return .array([
+    .string(operation.timestamp), .string(operation.kind.rawValue), .string(operation.id), operation.data ?? .null,
+    encoding, previous, operation.agent.map(JSONValue.string) ?? .null,
+    operation.clock.map { .int(Int64($0)) } ?? .null,
+  ])
 }
 
 /// `follow-store <location> [readerAgentId]`: opens the store read-only, as `dump-entries`
