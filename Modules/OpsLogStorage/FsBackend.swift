@@ -194,8 +194,8 @@ public final class FsBackend: StorageBackend {
   public func read(_ path: String) async throws -> [UInt8]? {
     try StoragePath.validate(path)
     return try await perform(writing: false) { _, location in
-      let full = StoragePath.join(location, path)
-      guard let descriptor = try Posix.openIfPresent(full, O_RDONLY, action: "open for reading") else {
+      let full = try Self.resolved(location, path)
+      guard let descriptor = try Posix.openIfPresent(full, O_RDONLY | O_NOFOLLOW, action: "open for reading") else {
         return nil
       }
       defer { Posix.close(descriptor) }
@@ -209,8 +209,8 @@ public final class FsBackend: StorageBackend {
     try StoragePath.validate(path)
     try BackendArguments.checkRange(offset: offset, length: length)
     return try await perform(writing: false) { _, location in
-      let full = StoragePath.join(location, path)
-      let descriptor = try Posix.open(full, O_RDONLY, action: "open for reading")
+      let full = try Self.resolved(location, path)
+      let descriptor = try Posix.open(full, O_RDONLY | O_NOFOLLOW, action: "open for reading")
       defer { Posix.close(descriptor) }
       return try Posix.readAll(descriptor, offset: offset, length: length, path: full)
     }
@@ -220,7 +220,7 @@ public final class FsBackend: StorageBackend {
   public func size(of path: String) async throws -> Int? {
     try StoragePath.validate(path)
     return try await perform(writing: false) { _, location in
-      try Posix.status(StoragePath.join(location, path)).map { Int($0.st_size) }
+      try Posix.status(Self.resolved(location, path)).map { Int($0.st_size) }
     }
   }
 
@@ -229,7 +229,7 @@ public final class FsBackend: StorageBackend {
   public func changeToken(of path: String) async throws -> FileChangeToken? {
     try StoragePath.validate(path)
     return try await perform(writing: false) { _, location in
-      try Posix.status(StoragePath.join(location, path)).map(Self.changeToken)
+      try Posix.status(Self.resolved(location, path)).map(Self.changeToken)
     }
   }
 
@@ -238,7 +238,7 @@ public final class FsBackend: StorageBackend {
   public func list(_ directory: String) async throws -> [String] {
     try StoragePath.validate(directory, allowingLocation: true)
     return try await perform(writing: false) { _, location in
-      try Posix.listDirectory(StoragePath.join(location, directory))
+      try Posix.listDirectory(Self.resolved(location, directory))
     }
   }
 
@@ -258,11 +258,12 @@ public final class FsBackend: StorageBackend {
         continuation.resume(
           with: Swift.Result {
             let location = try self.state.withLock { state in try state.servingLocation(writing: true) }
-            let full = StoragePath.join(location, path)
-            let temporary = full + ".tmp"
+            let full = try Self.resolved(location, path)
+            let temporary = try Self.resolved(location, path + ".tmp")
             let directory = Posix.parentDirectory(of: full)
             let created = try Posix.makeDirectories(directory)
-            let descriptor = try Posix.open(temporary, O_WRONLY | O_CREAT | O_TRUNC, action: "create temporary file")
+            let descriptor = try Posix.open(
+              temporary, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW, action: "create temporary file")
             do {
               guard let next = source.take() else {
                 throw OpsLogError.invalidArgument("replace's chunks were consumed")
@@ -304,7 +305,7 @@ public final class FsBackend: StorageBackend {
   public func create(_ path: String, durability: Durability) async throws {
     try StoragePath.validate(path)
     try await perform(writing: true) { state, location in
-      let full = StoragePath.join(location, path)
+      let full = try Self.resolved(location, path)
       let descriptor = try Self.createFile(
         &state, path: path, full: full, O_WRONLY | O_CREAT | O_EXCL, action: "create")
       Posix.close(descriptor)
@@ -322,7 +323,7 @@ public final class FsBackend: StorageBackend {
     try StoragePath.validate(path)
     try await perform(writing: true, quick: durability == .process) { state, location in
       let full = StoragePath.join(location, path)
-      let descriptor = try Self.appendHandle(&state, path: path, full: full)
+      let descriptor = try Self.appendHandle(&state, path: path, location: location)
       do {
         try Self.appendAll(descriptor, bytes, path: full)
         if durability == .disk {
@@ -354,10 +355,10 @@ public final class FsBackend: StorageBackend {
     try StoragePath.validate(path)
     try BackendArguments.checkTruncateLength(length)
     try await perform(writing: true, quick: durability == .process) { _, location in
-      let full = StoragePath.join(location, path)
+      let full = try Self.resolved(location, path)
       // A descriptor of its own rather than the append handle: the append handle stays valid,
       // since O_APPEND writes go to the new end.
-      let descriptor = try Posix.open(full, O_WRONLY, action: "open for truncating")
+      let descriptor = try Posix.open(full, O_WRONLY | O_NOFOLLOW, action: "open for truncating")
       defer { Posix.close(descriptor) }
       let size = Int(try Posix.status(descriptor, path: full).st_size)
       guard length <= size else {
@@ -374,7 +375,7 @@ public final class FsBackend: StorageBackend {
     try StoragePath.validate(path)
     try await perform(writing: true) { state, location in
       state.dropAppendHandle(path)
-      try Posix.removeEntry(StoragePath.join(location, path))
+      try Posix.removeEntry(Self.resolved(location, path))
       state.unsyncedEntries[path] = nil
     }
   }
@@ -394,7 +395,7 @@ public final class FsBackend: StorageBackend {
     try await perform(writing: true) { state, location in
       if state.locks[name] != nil { throw OpsLogError.locked(holder: "this process") }
       try Posix.makeDirectories(location)
-      let descriptor = try Self.takeLockFile(StoragePath.join(location, name))
+      let descriptor = try Self.takeLockFile(Self.resolved(location, name))
       state.locks[name] = descriptor
     }
   }
@@ -421,8 +422,8 @@ public final class FsBackend: StorageBackend {
   public func readBlob(_ path: String) async throws -> Data {
     try StoragePath.validate(path)
     return try await perform(writing: false) { _, location in
-      let full = StoragePath.join(location, path)
-      let descriptor = try Posix.open(full, O_RDONLY, action: "open blob")
+      let full = try Self.resolved(location, path)
+      let descriptor = try Posix.open(full, O_RDONLY | O_NOFOLLOW, action: "open blob")
       defer { Posix.close(descriptor) }
       return Data(try Posix.readToEnd(descriptor, path: full))
     }
@@ -433,7 +434,7 @@ public final class FsBackend: StorageBackend {
     try StoragePath.validate(path)
     try await perform(writing: true) { state, location in
       state.dropAppendHandle(path)
-      let full = StoragePath.join(location, path)
+      let full = try Self.resolved(location, path)
       if full.withCString({ unlink($0) }) != 0 && errno != ENOENT { throw Posix.error(full, "unlink") }
       state.unsyncedEntries[path] = nil
     }
@@ -445,12 +446,37 @@ public final class FsBackend: StorageBackend {
     try StoragePath.validate(prefix)
     try await perform(writing: true) { state, location in
       state.dropAppendHandles(under: prefix)
-      try Posix.removeTree(StoragePath.join(location, prefix))
+      try Posix.removeTree(Self.resolved(location, prefix))
       state.forgetUnsyncedEntries(under: prefix)
     }
   }
 
   // MARK: Internals
+
+  /// `path` joined to `location`, once no entry on the way from the location to it (the file
+  /// itself included, when it exists) is a symbolic link. The store follows none beneath its
+  /// location, so that no file placed there, by hand or by a hostile copy of a store, can lead
+  /// a read or a write outside it; the location itself may be a link. Opens also pass
+  /// `O_NOFOLLOW`, for a link made after this check.
+  ///
+  /// - Throws: `OpsLogError.corrupted(path:reason:)` naming the first link.
+  static func resolved(_ location: String, _ path: String) throws -> String {
+    var full = location
+    var relative = ""
+    for component in path.split(separator: "/") {
+      full = StoragePath.join(full, String(component))
+      relative = relative.isEmpty ? String(component) : relative + "/" + component
+      guard let info = try Posix.linkStatus(full) else { break }  // nothing exists below a missing entry
+      if (info.st_mode & S_IFMT) == S_IFLNK {
+        throw OpsLogError.corrupted(
+          path: relative,
+          reason:
+            "it is a symbolic link: the store follows none inside its location, so that no file there can lead it outside; put the file or directory itself there"
+        )
+      }
+    }
+    return StoragePath.join(location, path)
+  }
 
   static func changeToken(_ info: stat) -> FileChangeToken {
     #if canImport(Darwin)
@@ -496,14 +522,15 @@ public final class FsBackend: StorageBackend {
 
   /// The cached append descriptor for `path`, opening (and if needed creating) the file.
   /// Creating it syncs nothing: that is the business of a ``Durability/disk`` append only.
-  static func appendHandle(_ state: inout State, path: String, full: String) throws -> Int32 {
+  static func appendHandle(_ state: inout State, path: String, location: String) throws -> Int32 {
     if let descriptor = state.appendHandles[path] { return descriptor }
+    let full = try resolved(location, path)
     let descriptor: Int32
-    if let existing = try Posix.openIfPresent(full, O_WRONLY | O_APPEND, action: "open for appending") {
+    if let existing = try Posix.openIfPresent(full, O_WRONLY | O_APPEND | O_NOFOLLOW, action: "open for appending") {
       descriptor = existing
     } else {
       descriptor = try createFile(
-        &state, path: path, full: full, O_WRONLY | O_APPEND | O_CREAT, action: "create for appending")
+        &state, path: path, full: full, O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW, action: "create for appending")
     }
     if state.appendHandles.count >= maximumAppendHandles {
       state.dropAppendHandles(under: "")
@@ -559,7 +586,7 @@ public final class FsBackend: StorageBackend {
         try writePID(descriptor, path: path)
         return descriptor
       }
-      guard let descriptor = try Posix.openIfPresent(path, O_RDWR, action: "open lock file") else {
+      guard let descriptor = try Posix.openIfPresent(path, O_RDWR | O_NOFOLLOW, action: "open lock file") else {
         continue  // released between the two opens
       }
       if flock(descriptor, LOCK_EX | LOCK_NB) != 0 {

@@ -1,0 +1,92 @@
+import Foundation
+import OpsLogEngine
+import OpsLogTypes
+import Testing
+
+/// Nothing in a store's location may lead the store outside it: a symbolic link put there by
+/// hand or by a hostile copy of a store (a WAL, a directory, the lock file) is refused with a
+/// clear error, and what it points at is neither read nor written. The location itself may be
+/// a link.
+@Suite("Symbolic links inside a store's location")
+struct SymbolicLinkTests {
+  let files = FileManager.default
+
+  /// A store with two records and a WAL, closed; and a directory outside it.
+  func storeAndOutside() async throws -> (location: String, outside: String, wal: String) {
+    let base = files.temporaryDirectory.appendingPathComponent("opslog-links-\(UUID().uuidString)").path
+    let location = base + "/store"
+    let outside = base + "/outside"
+    try files.createDirectory(atPath: outside, withIntermediateDirectories: true)
+    var options = StoreOptions()
+    options.checkpointOnClose = false
+    let store = try await Store<JSONValue>.open(location, options: options)
+    try await store.set("a", 1)
+    try await store.set("b", 2)
+    let wal = try store.manifest().activeOps
+    try await store.close()
+    return (location, outside, wal)
+  }
+
+  func expectRefused(_ location: String, link: String, readOnly: Bool = false) async {
+    var options = StoreOptions()
+    options.readOnly = readOnly
+    do {
+      let store = try await Store<JSONValue>.open(location, options: options)
+      try? await store.close()
+      Issue.record("the store opened through the link \(link)")
+    } catch OpsLogError.corrupted(let path, let reason) {
+      #expect(path == link)
+      #expect(reason.contains("symbolic link"))
+    } catch {
+      Issue.record("expected corrupted(\(link)), got \(error)")
+    }
+  }
+
+  @Test(arguments: [false, true])
+  func aWALThatIsALinkIsNeitherReadNorWritten(readOnly: Bool) async throws {
+    let (location, outside, wal) = try await storeAndOutside()
+    defer { try? files.removeItem(atPath: location + "/..") }
+    let target = outside + "/victim"
+    try files.moveItem(atPath: location + "/" + wal, toPath: target)
+    try files.createSymbolicLink(atPath: location + "/" + wal, withDestinationPath: target)
+    let before = try Data(contentsOf: URL(fileURLWithPath: target))
+    await expectRefused(location, link: wal, readOnly: readOnly)
+    #expect(try Data(contentsOf: URL(fileURLWithPath: target)) == before, "the file outside is untouched")
+  }
+
+  @Test func aDirectoryThatIsALinkIsRefusedAndNothingIsCreatedThrough() async throws {
+    let (location, outside, _) = try await storeAndOutside()
+    defer { try? files.removeItem(atPath: location + "/..") }
+    let moved = outside + "/snapshots"
+    try files.moveItem(atPath: location + "/snapshots", toPath: moved)
+    try files.createSymbolicLink(atPath: location + "/snapshots", withDestinationPath: moved)
+    let before = try files.contentsOfDirectory(atPath: moved).sorted()
+    await expectRefused(location, link: "snapshots")
+    #expect(try files.contentsOfDirectory(atPath: moved).sorted() == before)
+  }
+
+  @Test func aLockFileThatIsALinkIsRefusedAndItsTargetUntouched() async throws {
+    let (location, outside, _) = try await storeAndOutside()
+    defer { try? files.removeItem(atPath: location + "/..") }
+    let target = outside + "/victim"
+    try Data("keep me".utf8).write(to: URL(fileURLWithPath: target))
+    try files.createSymbolicLink(atPath: location + "/.lock", withDestinationPath: target)
+    await expectRefused(location, link: ".lock")
+    #expect(try String(contentsOfFile: target, encoding: .utf8) == "keep me")
+  }
+
+  @Test func aLocationThatIsItselfALinkIsServed() async throws {
+    let (location, outside, _) = try await storeAndOutside()
+    defer { try? files.removeItem(atPath: location + "/..") }
+    let link = outside + "/link-to-store"
+    try files.createSymbolicLink(atPath: link, withDestinationPath: location)
+    let store = try await Store<JSONValue>.open(link)
+    try await store.set("c", 3)
+    try await store.compact()
+    #expect(try store.entries().map(\.id) == ["a", "b", "c"])
+    try await store.close()
+    let reopened = try await Store<JSONValue>.open(location)
+    #expect(try reopened.get("c") == 3)
+    try await reopened.close()
+  }
+}
