@@ -453,13 +453,14 @@ public final class FsBackend: StorageBackend {
 
   // MARK: Internals
 
-  /// `path` joined to `location`, once no entry on the way from the location to it (the file
-  /// itself included, when it exists) is a symbolic link. The store follows none beneath its
-  /// location, so that no file placed there, by hand or by a hostile copy of a store, can lead
-  /// a read or a write outside it; the location itself may be a link. Opens also pass
-  /// `O_NOFOLLOW`, for a link made after this check.
+  /// `path` joined to `location`, once every entry on the way from the location to it (the
+  /// file itself included, when it exists) is a regular file or a directory. The store follows
+  /// no symbolic link beneath its location, so that no file placed there, by hand or by a
+  /// hostile copy of a store, can lead a read or a write outside it (the location itself may
+  /// be a link); and it opens no FIFO, socket or device. Opens also pass `O_NOFOLLOW`, for a
+  /// link made after this check.
   ///
-  /// - Throws: `OpsLogError.corrupted(path:reason:)` naming the first link.
+  /// - Throws: `OpsLogError.corrupted(path:reason:)` naming the first such entry.
   static func resolved(_ location: String, _ path: String) throws -> String {
     var full = location
     var relative = ""
@@ -467,12 +468,18 @@ public final class FsBackend: StorageBackend {
       full = StoragePath.join(full, String(component))
       relative = relative.isEmpty ? String(component) : relative + "/" + component
       guard let info = try Posix.linkStatus(full) else { break }  // nothing exists below a missing entry
-      if (info.st_mode & S_IFMT) == S_IFLNK {
+      switch info.st_mode & S_IFMT {
+      case S_IFREG, S_IFDIR: continue
+      case S_IFLNK:
         throw OpsLogError.corrupted(
           path: relative,
           reason:
             "it is a symbolic link: the store follows none inside its location, so that no file there can lead it outside; put the file or directory itself there"
         )
+      default:
+        // Opening a FIFO waits for a writer forever; a device reads without end.
+        throw OpsLogError.corrupted(
+          path: relative, reason: "it is not a regular file or a directory (a FIFO, a socket or a device)")
       }
     }
     return StoragePath.join(location, path)

@@ -5,8 +5,8 @@ import Testing
 
 /// Nothing in a store's location may lead the store outside it: a symbolic link put there by
 /// hand or by a hostile copy of a store (a WAL, a directory, the lock file) is refused with a
-/// clear error, and what it points at is neither read nor written. The location itself may be
-/// a link.
+/// clear error, and what it points at is neither read nor written; so is a FIFO, which would
+/// hang an open. The location itself may be a link.
 @Suite("Symbolic links inside a store's location")
 struct SymbolicLinkTests {
   let files = FileManager.default
@@ -73,6 +73,25 @@ struct SymbolicLinkTests {
     try files.createSymbolicLink(atPath: location + "/.lock", withDestinationPath: target)
     await expectRefused(location, link: ".lock")
     #expect(try String(contentsOfFile: target, encoding: .utf8) == "keep me")
+  }
+
+  /// Opening a FIFO for reading waits for a writer: the open would hang for good.
+  @Test(.timeLimit(.minutes(1)))
+  func aWALThatIsAFIFOIsRefusedRatherThanWaitedOn() async throws {
+    let (location, _, wal) = try await storeAndOutside()
+    defer { try? files.removeItem(atPath: location + "/..") }
+    try files.removeItem(atPath: location + "/" + wal)
+    #expect(mkfifo(location + "/" + wal, 0o644) == 0)
+    var options = StoreOptions()
+    options.readOnly = true
+    do {
+      let store = try await Store<JSONValue>.open(location, options: options)
+      try? await store.close()
+      Issue.record("the store opened a FIFO as its WAL")
+    } catch OpsLogError.corrupted(let path, let reason) {
+      #expect(path == wal)
+      #expect(reason.contains("not a regular file"))
+    }
   }
 
   @Test func aLocationThatIsItselfALinkIsServed() async throws {
