@@ -182,6 +182,7 @@ public protocol LogStrategy: Sendable {
 }
 
 extension LogStrategy {
+  /// `nil`: the store's own WAL is the whole log, streamed a window at a time.
   public func linesToStream(backend: any StorageBackend, logger: Logger) async throws
     -> [(path: String, line: WALLine)]?
   { nil }

@@ -11,6 +11,25 @@ import Synchronization
   import Darwin
 #endif
 
+/// How often a stream moves on to a newer file before it has delivered anything; past that
+/// it reports the missing file (each move means a checkpoint finished meanwhile).
+private let maximumReplacements = 10
+
+extension Store {
+  /// The file the store names now in place of `path`, which is gone; `nil` when it still names
+  /// `path` (the file is then missing, not replaced). `own` reads the store's view, which its
+  /// own checkpoint moves on; `named` the manifest on disk, which, for a follower, its writer's
+  /// checkpoint moves on.
+  fileprivate func replacement(
+    of path: String, own: (borrowing StoreState<Record>) -> String, named: (ManifestInfo) -> String
+  ) async throws -> String? {
+    let current = try read(own)
+    if current != path { return current }
+    guard let manifest = try await backend.readManifest(), named(manifest) != path else { return nil }
+    return named(manifest)
+  }
+}
+
 /// Pulls snapshot records chunk by chunk for ``Store/streamSnapshot()``.
 final class SnapshotCursor<Record: Codable & Sendable>: Sendable {
   struct State {
@@ -73,11 +92,12 @@ final class SnapshotCursor<Record: Codable & Sendable>: Sendable {
   /// The snapshot being streamed is gone: as ``WALCursor``'s `moveOn(from:missing:)`, a
   /// stream that delivered nothing yet streams the snapshot that replaced it.
   private func moveOn(from path: String, missing: OpsLogError) async throws {
-    var successor = try store.read { $0.manifest.currentSnapshot }
-    if successor == path, let manifest = try await store.backend.readManifest() { successor = manifest.currentSnapshot }
-    guard successor != path else { throw missing }
+    guard
+      let successor = try await store.replacement(
+        of: path, own: { $0.manifest.currentSnapshot }, named: \.currentSnapshot)
+    else { throw missing }
     let moved = state.withLock { state -> Bool in
-      guard !state.delivered, state.replacements < WALCursor<Record>.maximumReplacements else { return false }
+      guard !state.delivered, state.replacements < maximumReplacements else { return false }
       state.replacements += 1
       state.chunks = Self.chunks(of: successor)
       return true
@@ -116,9 +136,6 @@ final class WALCursor<Record: Codable & Sendable>: Sendable {
   let since: String?
   let state = Mutex(State())
   static var windowSize: Int { 1 << 20 }
-  /// How often the stream moves on to a newer WAL before it has delivered anything; past
-  /// that it reports the missing file (each move means a checkpoint finished meanwhile).
-  static var maximumReplacements: Int { 10 }
 
   init(store: Store<Record>, since: String?) {
     self.store = store
@@ -207,11 +224,13 @@ final class WALCursor<Record: Codable & Sendable>: Sendable {
   /// without a gap, and says so. A WAL missing that nothing replaced is damage, reported as on
   /// open.
   private func moveOn(from path: String, missing: OpsLogError) async throws {
-    guard let successor = try await successor(of: path) else { throw missing }
+    guard let successor = try await store.replacement(of: path, own: { $0.walPath }, named: \.activeOps) else {
+      throw missing
+    }
     let moved = state.withLock { state -> Bool in
-      if !state.delivered && state.replacements < Self.maximumReplacements {
+      if !state.delivered && state.replacements < maximumReplacements {
         state.replacements += 1
-        state.path = successor.wal
+        state.path = successor
         state.offset = 0
         state.readToEnd = false
         return true
@@ -224,18 +243,8 @@ final class WALCursor<Record: Codable & Sendable>: Sendable {
       throw OpsLogError.io(
         path: path, errno: ENOENT,
         reason:
-          "a checkpoint replaced this WAL while it was streamed, and it was removed (retainedGenerations); the operations not streamed yet are in the snapshot \(successor.snapshot): stream the snapshot and the WAL again"
+          "a checkpoint replaced this WAL while it was streamed, and it was removed (retainedGenerations); the operations not streamed yet are in the newer snapshot: stream the snapshot and the WAL again"
       )
     }
-  }
-
-  /// The WAL and snapshot the store names now when its WAL is no longer `path`: the writer's
-  /// own after its checkpoint, or, for a follower, what the manifest on disk names after its
-  /// writer's.
-  private func successor(of path: String) async throws -> (wal: String, snapshot: String)? {
-    let (own, snapshot) = try store.read { ($0.walPath, $0.manifest.currentSnapshot) }
-    if own != path { return (own, snapshot) }
-    guard let manifest = try await store.backend.readManifest(), manifest.activeOps != path else { return nil }
-    return (manifest.activeOps, manifest.currentSnapshot)
   }
 }

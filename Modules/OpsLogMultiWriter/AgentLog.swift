@@ -216,9 +216,7 @@ final class AgentLog: LogStrategy {
       try await registerCarryingStrandedLines(backend: backend, options: options, logger: logger)
     }
     let own = readOnly ? nil : manifest.agentWAL(agentId)
-    var paths = manifest.activeAgentOps?.map(\.path) ?? []
-    // A store written by a single writer before agents joined: its WAL is part of the state.
-    if !paths.contains(manifest.activeOps) { paths.insert(manifest.activeOps, at: 0) }
+    let paths = Self.logWALs(of: manifest)
     var lines: [WALLine] = []
     var cursor = FollowCursor(generation: LogGeneration(manifest))
     var ownLength = 0
@@ -388,11 +386,8 @@ final class AgentLog: LogStrategy {
       guard let manifest = try await backend.readManifest() else {
         throw OpsLogError.corrupted(path: ManifestCodec.fileName, reason: "the manifest disappeared")
       }
-      var paths = manifest.activeAgentOps?.map(\.path) ?? []
-      // A store written by a single writer before agents joined: its WAL is part of the log.
-      if !paths.contains(manifest.activeOps) { paths.insert(manifest.activeOps, at: 0) }
       var lines: [(path: String, line: WALLine)] = []
-      for path in paths {
+      for path in Self.logWALs(of: manifest) {
         guard try await backend.size(of: path) != nil else {
           logger.warning("a WAL the manifest names is missing", metadata: ["path": "\(path)"])
           continue
@@ -554,9 +549,7 @@ final class AgentLog: LogStrategy {
     let registeredNewest = Self.registeredNewest(manifest)
     state.withLock { state in
       state.registeredNewest = registeredNewest
-      var paths = manifest.activeAgentOps?.map(\.path) ?? []
-      if !paths.contains(manifest.activeOps) { paths.append(manifest.activeOps) }
-      for path in paths where path != own && state.cursor?.positions[path] == nil {
+      for path in Self.logWALs(of: manifest) where path != own && state.cursor?.positions[path] == nil {
         state.cursor?.follow(path, at: WALPosition(offset: 0))
       }
       state.token = token
@@ -594,6 +587,15 @@ final class AgentLog: LogStrategy {
   }
 
   // MARK: - Helpers
+
+  /// The WALs whose lines make up the log `manifest` names: every agent's, and first the
+  /// single writer's `activeOps` when it is none of them (a store written by a single writer
+  /// before agents joined: its WAL is part of the state).
+  static func logWALs(of manifest: ManifestInfo) -> [String] {
+    var paths = manifest.activeAgentOps?.map(\.path) ?? []
+    if !paths.contains(manifest.activeOps) { paths.insert(manifest.activeOps, at: 0) }
+    return paths
+  }
 
   /// Lines in merge order: by clock, then agent id by UTF-8 bytes; lines without a stamp (a
   /// single writer's) first, in file order.

@@ -220,7 +220,7 @@ public final class FsBackend: StorageBackend {
   public func size(of path: String) async throws -> Int? {
     try StoragePath.validate(path)
     return try await perform(writing: false) { _, location in
-      try Posix.status(Self.resolved(location, path)).map { Int($0.st_size) }
+      try Self.inspected(location, path).status.map { Int($0.st_size) }
     }
   }
 
@@ -229,7 +229,7 @@ public final class FsBackend: StorageBackend {
   public func changeToken(of path: String) async throws -> FileChangeToken? {
     try StoragePath.validate(path)
     return try await perform(writing: false) { _, location in
-      try Posix.status(Self.resolved(location, path)).map(Self.changeToken)
+      try Self.inspected(location, path).status.map(Self.changeToken)
     }
   }
 
@@ -462,12 +462,21 @@ public final class FsBackend: StorageBackend {
   ///
   /// - Throws: `OpsLogError.corrupted(path:reason:)` naming the first such entry.
   static func resolved(_ location: String, _ path: String) throws -> String {
+    try inspected(location, path).full
+  }
+
+  /// ``resolved(_:_:)``, with the entry's own status when it exists (the check's `lstat` of
+  /// it, which equals its `stat` once it is no link): `size(of:)` and `changeToken(of:)`, which
+  /// a follower calls on every poll, then need no second system call.
+  static func inspected(_ location: String, _ path: String) throws -> (full: String, status: stat?) {
     var full = location
     var relative = ""
+    var status: stat? = nil
     for component in path.split(separator: "/") {
       full = StoragePath.join(full, String(component))
       relative = relative.isEmpty ? String(component) : relative + "/" + component
-      guard let info = try Posix.linkStatus(full) else { break }  // nothing exists below a missing entry
+      status = try Posix.linkStatus(full)
+      guard let info = status else { break }  // nothing exists below a missing entry
       switch info.st_mode & S_IFMT {
       case S_IFREG, S_IFDIR: continue
       case S_IFLNK:
@@ -482,7 +491,7 @@ public final class FsBackend: StorageBackend {
           path: relative, reason: "it is not a regular file or a directory (a FIFO, a socket or a device)")
       }
     }
-    return StoragePath.join(location, path)
+    return (StoragePath.join(location, path), status)
   }
 
   static func changeToken(_ info: stat) -> FileChangeToken {
